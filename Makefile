@@ -1,0 +1,36 @@
+# Every target makes its own virtualenv in .venv and installs what it needs into it.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: test lint typecheck unit emulator bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+## test: lint, format check, mypy --strict and the whole test suite
+test: lint typecheck unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest
+
+## emulator: the local CAMS endpoint on 127.0.0.1:9000
+emulator: $(STAMP)
+	$(BIN)/python -m bot emulator
+
+## bench: the benchmarks in bench/, printed as tables
+bench: $(STAMP)
+	$(BIN)/python -m bench.bench_client
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,232 @@
+"""The asyncio client for CAMS GetFlowPreviewUrl: signed, bounded, retried, on one session."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+import aiohttp
+from yarl import URL
+
+from bot import __version__
+from bot.cams import signing
+from bot.cams.credentials import Credentials
+from bot.cams.errors import CamsError, ErrorKind
+from bot.cams.models import FlowPreview
+from bot.cams.response import clean_text, interpret
+from bot.cams.retry import RetryPolicy
+from bot.cams.settings import CamsSettings
+
+ACTION = "GetFlowPreviewUrl"
+API_VERSION = "2020-06-06"
+USER_AGENT = f"flowpreview/{__version__} aiohttp/{aiohttp.__version__}"
+# An answer is a few hundred bytes; anything this large is not CAMS talking.
+MAX_BODY_BYTES = 1 << 20
+MAX_PARAMETER_LENGTH = 1024
+
+log = logging.getLogger(__name__)
+
+Sleep = Callable[[float], Awaitable[None]]
+Clock = Callable[[], float]
+
+
+class AttemptGate(Protocol):
+    """Admits every upstream attempt, retries included; a rate limiter implements it."""
+
+    async def admit(self, account: str) -> None:
+        """Return when `account` may make one call now, or raise to refuse it."""
+
+    def throttled(self, account: str, retry_after: float | None) -> None:
+        """CAMS answered `account` with throttling; `retry_after` is its hint in seconds."""
+
+
+class _OpenGate:
+    async def admit(self, account: str) -> None:
+        return None
+
+    def throttled(self, account: str, retry_after: float | None) -> None:
+        return None
+
+
+def validate_parameter(name: str, value: str) -> None:
+    """Refuse, before any network call, a value CAMS could only reject or misread."""
+    problem = None
+    if not value:
+        problem = "is empty"
+    elif len(value) > MAX_PARAMETER_LENGTH:
+        problem = f"is longer than {MAX_PARAMETER_LENGTH} characters"
+    elif any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        problem = "contains control characters"
+    if problem:
+        raise CamsError(ErrorKind.BAD_REQUEST, f"{name} {problem}")
+
+
+class CamsClient:
+    """Calls GetFlowPreviewUrl for one Alibaba account.
+
+    One instance per process serves every caller: it holds one aiohttp session (its own, or
+    one passed in), and it is safe to use from many tasks at once. Clocks, the sleeper and the
+    jitter source are injectable so that tests control time.
+    """
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        settings: CamsSettings,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        gate: AttemptGate | None = None,
+        sleep: Sleep = asyncio.sleep,
+        clock: Clock = time.monotonic,
+        wall_clock: Clock = time.time,
+        rng: Clock = random.random,
+    ) -> None:
+        self._credentials = credentials
+        self._settings = settings
+        self._session = session
+        self._owns_session = session is None
+        self._gate: AttemptGate = gate or _OpenGate()
+        self._sleep = sleep
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._rng = rng
+        self._retry = RetryPolicy(max_attempts=settings.max_attempts, deadline=settings.deadline)
+
+    @property
+    def account(self) -> str:
+        """The key every rate limit and cache entry of this client is filed under."""
+        return self._credentials.access_key_id
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the session if this client opened it."""
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def get_flow_preview_url(self, flow_id: str, space: str | None = None) -> FlowPreview:
+        """Fetch the preview link of `flow_id` in `space` (default: the configured space).
+
+        Raises CamsError for every outcome other than a preview, after retrying what may
+        succeed later.
+        """
+        params = {"FlowId": flow_id}
+        validate_parameter("FlowId", flow_id)
+        space = space if space is not None else self._settings.default_space
+        if space is not None:
+            validate_parameter("CustSpaceId", space)
+            params["CustSpaceId"] = space
+        query = signing.canonical_query(params)
+
+        started = self._clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            await self._gate.admit(self.account)
+            remaining = self._settings.deadline - (self._clock() - started)
+            try:
+                return await self._attempt(flow_id, query, remaining)
+            except CamsError as error:
+                if error.kind is ErrorKind.THROTTLED:
+                    self._gate.throttled(self.account, error.retry_after)
+                elapsed = self._clock() - started
+                delay = self._retry.delay_before_retry(error, attempt, elapsed, self._rng)
+                if delay is None:
+                    raise
+                log.warning(
+                    "CAMS attempt %d for flow %r failed (%s); retrying in %.2fs",
+                    attempt,
+                    flow_id,
+                    error,
+                    delay,
+                )
+                await self._sleep(delay)
+
+    async def _attempt(self, flow_id: str, query: str, time_left: float) -> FlowPreview:
+        if time_left <= 0:
+            raise CamsError(ErrorKind.NETWORK, "gave up: the overall deadline passed")
+        endpoint = self._settings.endpoint
+        url = URL(f"{endpoint.base_url}/?{query}", encoded=True)
+        timeout = aiohttp.ClientTimeout(
+            total=min(self._settings.attempt_timeout, time_left),
+            sock_connect=self._settings.connect_timeout,
+        )
+        try:
+            async with self._session_for_call().post(
+                url, headers=self._headers(query), timeout=timeout, allow_redirects=False
+            ) as response:
+                body = await _read_bounded(response)
+                return interpret(flow_id, response.status, response.headers, body)
+        except TimeoutError:
+            raise CamsError(
+                ErrorKind.NETWORK, f"no answer from {endpoint.host} within {timeout.total:g}s"
+            ) from None
+        except aiohttp.ClientError as exc:
+            raise CamsError(
+                ErrorKind.NETWORK, clean_text(f"cannot reach {endpoint.host}: {exc!r}")
+            ) from None
+
+    def _headers(self, query: str) -> dict[str, str]:
+        signed = {
+            "host": self._settings.endpoint.host_header,
+            "x-acs-action": ACTION,
+            "x-acs-version": API_VERSION,
+            "x-acs-date": datetime.fromtimestamp(self._wall_clock(), UTC).strftime(
+                "%Y-%m-%dT%H:%M:%SZ"
+            ),
+            "x-acs-signature-nonce": secrets.token_hex(16),
+            "x-acs-content-sha256": signing.EMPTY_BODY_SHA256,
+        }
+        token = self._credentials.security_token
+        if token is not None:
+            signed["x-acs-security-token"] = token.reveal()
+        authorization = signing.authorization(
+            access_key_id=self._credentials.access_key_id,
+            secret=self._credentials.access_key_secret.reveal(),
+            method="POST",
+            path="/",
+            query=query,
+            headers=signed,
+        )
+        return {**signed, "Authorization": authorization, "Accept": "application/json"}
+
+    def _session_for_call(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=64, ttl_dns_cache=300),
+                headers={"User-Agent": USER_AGENT},
+                skip_auto_headers=("Content-Type",),
+            )
+        return self._session
+
+
+async def _read_bounded(response: aiohttp.ClientResponse) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise CamsError(
+                ErrorKind.MALFORMED_RESPONSE,
+                f"answer larger than {MAX_BODY_BYTES} bytes",
+                http_status=response.status,
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)

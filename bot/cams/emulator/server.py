@@ -1,0 +1,333 @@
+"""A local stand-in for the CAMS endpoint: verifies signatures, throttles, and injects faults."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import random
+import time
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+
+from bot.cams import signing
+from bot.cams.client import ACTION, API_VERSION
+from bot.cams.credentials import Credentials, Secret
+from bot.cams.emulator.faults import KNOWN_ERRORS, Fault, FaultRule
+from bot.cams.emulator.window import SlidingWindow, max_in_window
+
+DEFAULT_LINK_TTL_S = 30 * 24 * 3600
+MAX_CLOCK_SKEW_S = 15 * 60
+PREVIEW_BASE = "https://business.facebook.com/wa/manage/flows"
+# Bounds on what the emulator remembers, so a long benchmark cannot grow it without limit.
+MAX_LINKS = 100_000
+MAX_RECORDED = 2_000
+
+DEMO_CREDENTIALS = Credentials("flowpreview-demo-key", Secret("flowpreview-demo-secret"))
+
+_Json = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedRequest:
+    """What arrived on the wire, for tests that check bytes rather than outcomes."""
+
+    raw_path: str
+    headers: Mapping[str, str]
+    flow_id: str | None
+    outcome: str
+
+
+class _Answer(Exception):
+    """Stops handling with a finished CAMS answer."""
+
+    def __init__(self, response: web.StreamResponse) -> None:
+        super().__init__("answer")
+        self.response = response
+
+
+class _Drop(Exception):
+    """Stops handling by closing the connection without an answer."""
+
+
+class Emulator:
+    """CAMS GetFlowPreviewUrl as seen from a client, for the demo, the tests and the benchmarks.
+
+    `qps` is the per-account budget (0 switches throttling off). Links are stable per
+    (account, space, flow) until they expire, `link_ttl` seconds after they were first issued.
+    """
+
+    def __init__(
+        self,
+        accounts: Iterable[Credentials],
+        *,
+        qps: int = 5,
+        link_ttl: float = DEFAULT_LINK_TTL_S,
+        rules: Iterable[FaultRule] = (),
+        seed: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._accounts = {c.access_key_id: c for c in accounts}
+        self.qps = qps
+        self.link_ttl = link_ttl
+        self.rules: list[FaultRule] = list(rules)
+        self._rng = random.Random(seed)  # noqa: S311 - picks faults, guards nothing
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._link_secret = uuid.uuid4().bytes
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget arrivals, windows, issued links and recorded requests."""
+        self._windows: dict[str, SlidingWindow] = {}
+        self._arrivals: dict[str, list[float]] = {}
+        self._links: OrderedDict[tuple[str, str, str], tuple[str, int]] = OrderedDict()
+        self._nonces: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+        self.by_flow: dict[str, int] = {}
+        self.recorded: deque[RecordedRequest] = deque(maxlen=MAX_RECORDED)
+
+    def app(self) -> web.Application:
+        """The aiohttp application: `POST /` is CAMS; `/_emulator/*` controls and reports."""
+        app = web.Application()
+        app.router.add_post("/", self._handle)
+        app.router.add_get("/_emulator/stats", self._stats)
+        app.router.add_post("/_emulator/reset", self._reset)
+        app.router.add_put("/_emulator/faults", self._set_faults)
+        return app
+
+    def stats(self) -> _Json:
+        """Counts by outcome and the busiest 1-second window per account, as the server saw it."""
+        return {
+            "counts": dict(self.counts),
+            "by_flow": dict(self.by_flow),
+            "received": sum(len(times) for times in self._arrivals.values()),
+            "max_in_any_second": {
+                account: max_in_window(times) for account, times in self._arrivals.items()
+            },
+            "arrivals": {account: list(times) for account, times in self._arrivals.items()},
+        }
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        return web.json_response(self.stats())
+
+    async def _reset(self, request: web.Request) -> web.Response:
+        self.reset()
+        return web.json_response({"ok": True})
+
+    async def _set_faults(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+            self.rules = [FaultRule.parse(text) for text in body["rules"]]
+        except (ValueError, KeyError, TypeError) as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response({"rules": [rule.text for rule in self.rules]})
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        request_id = str(uuid.uuid4()).upper()
+        flow_id = request.query.get("FlowId")
+        try:
+            account = self._authenticate(request, await request.read(), request_id)
+            self._arrivals.setdefault(account, []).append(self._clock())
+            if flow_id is not None:
+                self.by_flow[flow_id] = self.by_flow.get(flow_id, 0) + 1
+            self._throttle(account, request_id)
+            response = await self._respond(request, account, request_id)
+        except _Answer as answer:
+            response = answer.response
+        except _Drop:
+            self._record(request, flow_id, web.Response(headers=_outcome("drop")))
+            if request.transport is not None:
+                request.transport.abort()
+            raise asyncio.CancelledError from None
+        self._record(request, flow_id, response)
+        return response
+
+    def _record(
+        self, request: web.Request, flow_id: str | None, response: web.StreamResponse
+    ) -> None:
+        outcome = response.headers.get("x-emulator-outcome", "OK")
+        self.counts[outcome] = self.counts.get(outcome, 0) + 1
+        self.recorded.append(
+            RecordedRequest(request.raw_path, dict(request.headers), flow_id, outcome)
+        )
+
+    def _authenticate(self, request: web.Request, body: bytes, request_id: str) -> str:
+        parsed = signing.parse_authorization(request.headers.get("Authorization", ""))
+        if parsed is None:
+            raise _error(request_id, "IncompleteSignature", 400, "Missing or malformed signature.")
+        credentials = self._accounts.get(parsed.access_key_id)
+        if credentials is None:
+            raise _error(request_id, "InvalidAccessKeyId.NotFound")
+        signed = set(parsed.signed_headers)
+        acs_headers = {
+            name.lower() for name in request.headers if name.lower().startswith("x-acs-")
+        }
+        if "host" not in signed or not acs_headers <= signed:
+            raise _error(
+                request_id,
+                "IncompleteSignature",
+                400,
+                "host and every x-acs-* header must be signed.",
+            )
+        self._check_protocol(request, body, request_id)
+        self._check_token(request, credentials, request_id)
+        headers = {name: request.headers.get(name, "") for name in parsed.signed_headers}
+        query = signing.canonical_query(dict(request.query))
+        canonical, _ = signing.canonical_request(
+            request.method, request.path, query, headers, hashlib.sha256(body).hexdigest()
+        )
+        expected = signing.signature(credentials.access_key_secret.reveal(), canonical)
+        if not hmac.compare_digest(expected, parsed.signature):
+            raise _error(request_id, "SignatureDoesNotMatch")
+        return credentials.access_key_id
+
+    def _check_protocol(self, request: web.Request, body: bytes, request_id: str) -> None:
+        headers = request.headers
+        if headers.get("x-acs-action") != ACTION:
+            raise _error(request_id, "InvalidAction.NotFound", 404, "Specified api is not found.")
+        if headers.get("x-acs-version") != API_VERSION:
+            raise _error(request_id, "InvalidVersion", 400, "Specified version is not valid.")
+        if headers.get("x-acs-content-sha256") != hashlib.sha256(body).hexdigest():
+            raise _error(request_id, "ContentSHA256NotMatched", 400, "Body hash does not match.")
+        try:
+            stamp = datetime.strptime(headers.get("x-acs-date", ""), "%Y-%m-%dT%H:%M:%SZ")
+        except ValueError:
+            raise _error(
+                request_id, "InvalidTimeStamp.Format", 400, "x-acs-date is not a UTC timestamp."
+            ) from None
+        now = self._wall_clock()
+        if abs(stamp.replace(tzinfo=UTC).timestamp() - now) > MAX_CLOCK_SKEW_S:
+            raise _error(request_id, "InvalidTimeStamp.Expired", 400, "x-acs-date is too far off.")
+        nonce = headers.get("x-acs-signature-nonce", "")
+        self._nonces = {n: t for n, t in self._nonces.items() if now - t < MAX_CLOCK_SKEW_S}
+        if not nonce or nonce in self._nonces:
+            raise _error(request_id, "SignatureNonceUsed", 400, "The nonce has been used.")
+        self._nonces[nonce] = now
+
+    def _check_token(self, request: web.Request, credentials: Credentials, request_id: str) -> None:
+        sent = request.headers.get("x-acs-security-token")
+        wanted = credentials.security_token
+        if wanted is None and sent is None:
+            return
+        if wanted is None or sent is None or not hmac.compare_digest(sent, wanted.reveal()):
+            raise _error(
+                request_id, "InvalidSecurityToken.Mismatch", 400, "The security token is invalid."
+            )
+
+    def _throttle(self, account: str, request_id: str) -> None:
+        window = self._windows.setdefault(account, SlidingWindow(self.qps))
+        wait = window.admit(self._clock())
+        if wait is not None:
+            raise _error(request_id, "Throttling.User", retry_after_ms=max(1, round(wait * 1000)))
+
+    async def _respond(
+        self, request: web.Request, account: str, request_id: str
+    ) -> web.StreamResponse:
+        flow_id = request.query.get("FlowId", "")
+        fault = next((r.fault for r in self.rules if r.take(flow_id, self._rng)), None)
+        if fault is not None and fault.name == "latency":
+            await asyncio.sleep(float(fault.argument))
+            fault = None
+        if fault is not None:
+            return await self._misbehave(request, fault, request_id)
+        if not flow_id:
+            raise _error(request_id, "InvalidParameter", 400, "FlowId is mandatory.")
+        space = request.query.get("CustSpaceId", "")
+        url, expires_ms = self._link(account, space, flow_id)
+        return _ok(request_id, flow_id, url, expires_ms)
+
+    async def _misbehave(
+        self, request: web.Request, fault: Fault, request_id: str
+    ) -> web.StreamResponse:
+        flow_id = request.query.get("FlowId", "")
+        if fault.name == "drop":
+            raise _Drop
+        if fault.name == "malformed":
+            return web.Response(
+                status=200, text='{"Code": "OK", "Data": {', headers=_outcome("malformed")
+            )
+        if fault.name == "http":
+            return web.Response(
+                status=int(fault.argument),
+                text="<html><body>gateway error</body></html>",
+                content_type="text/html",
+                headers=_outcome(f"http:{fault.argument}"),
+            )
+        if fault.name == "throttle":
+            raise _error(
+                request_id,
+                "Throttling.User",
+                retry_after_ms=int(fault.argument) if fault.argument else None,
+            )
+        if fault.name == "insecure-url":
+            url = f"http://example.invalid/flows/{quote(flow_id, safe='')}/preview"
+            return _ok(request_id, flow_id, url, int((self._wall_clock() + 3600) * 1000))
+        raise _error(request_id, fault.argument)
+
+    def _link(self, account: str, space: str, flow_id: str) -> tuple[str, int]:
+        key = (account, space, flow_id)
+        now_ms = int(self._wall_clock() * 1000)
+        link = self._links.get(key)
+        if link is None or link[1] <= now_ms:
+            token = hmac.new(
+                self._link_secret, f"{account}\0{space}\0{flow_id}\0{now_ms}".encode(), "sha256"
+            ).hexdigest()[:32]
+            url = f"{PREVIEW_BASE}/{quote(flow_id, safe='')}/preview/?token={token}"
+            link = (url, now_ms + int(self.link_ttl * 1000))
+            self._links[key] = link
+            if len(self._links) > MAX_LINKS:
+                self._links.popitem(last=False)
+        return link
+
+
+def _outcome(name: str) -> dict[str, str]:
+    return {"x-emulator-outcome": name}
+
+
+def _ok(request_id: str, flow_id: str, url: str, expires_ms: int) -> web.Response:
+    body = {
+        "RequestId": request_id,
+        "Code": "OK",
+        "Message": "OK",
+        "AccessDeniedDetail": "",
+        "Data": {"FlowId": flow_id, "PreviewUrl": url, "PreviewUrlExpires": expires_ms},
+    }
+    return web.json_response(body, headers={"x-acs-request-id": request_id})
+
+
+def _error(
+    request_id: str,
+    code: str,
+    status: int | None = None,
+    message: str | None = None,
+    *,
+    retry_after_ms: int | None = None,
+) -> _Answer:
+    known_status, known_message = KNOWN_ERRORS.get(code, (400, f"{code} (injected)"))
+    body: _Json = {
+        "RequestId": request_id,
+        "Code": code,
+        "Message": message or known_message,
+        "HostId": "cams.emulator",
+    }
+    if code == "Ram.PermissionDeny":
+        body["AccessDeniedDetail"] = json.dumps(
+            {
+                "AuthAction": "cams:GetFlowPreviewUrl",
+                "PolicyType": "AccountLevelIdentityBasedPolicy",
+            }
+        )
+    headers = {"x-acs-request-id": request_id, **_outcome(code)}
+    if retry_after_ms is not None:
+        headers["x-acs-retry-after"] = str(retry_after_ms)
+    return _Answer(web.json_response(body, status=status or known_status, headers=headers))

@@ -1,0 +1,103 @@
+"""Where and how the CAMS client calls: endpoint, default space, timeouts and retry bounds."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from yarl import URL
+
+from bot.config import ConfigError, env_float, env_int, env_str
+
+DEFAULT_ENDPOINT = "https://cams.ap-southeast-1.aliyuncs.com"
+DEFAULT_CONNECT_TIMEOUT_S = 5.0
+DEFAULT_ATTEMPT_TIMEOUT_S = 10.0
+DEFAULT_MAX_ATTEMPTS = 4
+# Under 30 s in all, so that an unreachable endpoint gives a clean error in reasonable time.
+DEFAULT_DEADLINE_S = 25.0
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A CAMS endpoint: https anywhere, plain http only on loopback."""
+
+    scheme: str
+    host: str
+    port: int
+
+    @property
+    def host_header(self) -> str:
+        """The Host header exactly as sent and signed: the port only when it is not the default."""
+        default = 443 if self.scheme == "https" else 80
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return host if self.port == default else f"{host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """scheme://host[:port] with no path."""
+        return f"{self.scheme}://{self.host_header}"
+
+    @classmethod
+    def parse(cls, value: str) -> Endpoint:
+        """Accept a bare host (https is assumed) or a URL; refuse plain http off loopback."""
+        text = value.strip()
+        url = URL(text if "://" in text else f"https://{text}")
+        if url.scheme not in ("http", "https"):
+            raise ValueError(f"scheme must be https, got {url.scheme!r}")
+        if not url.host:
+            raise ValueError("no host")
+        if (
+            url.user
+            or url.password
+            or url.query_string
+            or url.fragment
+            or url.path not in ("", "/")
+        ):
+            raise ValueError("give only scheme, host and port, with no path, query or credentials")
+        if url.scheme == "http" and not _is_loopback(url.host):
+            raise ValueError("plain http is allowed only for loopback hosts; use https")
+        if url.port is None:
+            raise ValueError("no port")
+        return cls(url.scheme, url.host, url.port)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class CamsSettings:
+    """Everything the client needs besides credentials. Timeouts and the deadline are seconds."""
+
+    endpoint: Endpoint
+    default_space: str | None = None
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_S
+    attempt_timeout: float = DEFAULT_ATTEMPT_TIMEOUT_S
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    deadline: float = DEFAULT_DEADLINE_S
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> CamsSettings:
+        """Read CAMS_* variables; raise ConfigError naming the first bad one."""
+        raw_endpoint = env_str(env, "CAMS_ENDPOINT") or DEFAULT_ENDPOINT
+        try:
+            endpoint = Endpoint.parse(raw_endpoint)
+        except ValueError as exc:
+            raise ConfigError("CAMS_ENDPOINT", str(exc)) from None
+        settings = cls(
+            endpoint=endpoint,
+            default_space=env_str(env, "CAMS_CUST_SPACE_ID"),
+            connect_timeout=env_float(env, "CAMS_CONNECT_TIMEOUT_S", DEFAULT_CONNECT_TIMEOUT_S),
+            attempt_timeout=env_float(env, "CAMS_ATTEMPT_TIMEOUT_S", DEFAULT_ATTEMPT_TIMEOUT_S),
+            max_attempts=env_int(env, "CAMS_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS),
+            deadline=env_float(env, "CAMS_DEADLINE_S", DEFAULT_DEADLINE_S),
+        )
+        if settings.connect_timeout > settings.attempt_timeout:
+            raise ConfigError("CAMS_CONNECT_TIMEOUT_S", "must not exceed CAMS_ATTEMPT_TIMEOUT_S")
+        return settings

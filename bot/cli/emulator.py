@@ -1,0 +1,72 @@
+"""`python -m bot emulator`: run the local CAMS stand-in."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from aiohttp import web
+
+from bot.cams.credentials import ACCESS_KEY_ID, Credentials
+from bot.cams.emulator.faults import FaultRule
+from bot.cams.emulator.server import DEFAULT_LINK_TTL_S, DEMO_CREDENTIALS, Emulator
+from bot.config import ConfigError, env_str
+
+
+def add_parser(commands: Any) -> None:
+    """Register `emulator` on the sub-command parser."""
+    parser = commands.add_parser(
+        "emulator",
+        help="run a local CAMS endpoint for demos, tests and benchmarks",
+        description=(
+            "A local CAMS GetFlowPreviewUrl endpoint. It accepts the AccessKey in "
+            "ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET (and SECURITY_TOKEN), or the demo key when unset."
+        ),
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9000)
+    parser.add_argument(
+        "--qps", type=int, default=5, help="calls per second per account; 0 turns throttling off"
+    )
+    parser.add_argument(
+        "--link-ttl",
+        type=float,
+        default=DEFAULT_LINK_TTL_S,
+        metavar="SECONDS",
+        help="how long issued preview links live (default: 30 days)",
+    )
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="RULE",
+        help="FAULT@TARGET[*COUNT], e.g. latency:8@flow:123 or drop@rate:0.1 (see README)",
+    )
+    parser.add_argument("--seed", type=int, help="seed for rate-based faults")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, env: dict[str, str]) -> int:
+    """Serve until interrupted."""
+    credentials = Credentials.from_env(env) if env_str(env, ACCESS_KEY_ID) else DEMO_CREDENTIALS
+    try:
+        rules = [FaultRule.parse(text) for text in args.fault]
+    except ValueError as exc:
+        raise ConfigError("--fault", str(exc)) from None
+    emulator = Emulator(
+        [credentials], qps=args.qps, link_ttl=args.link_ttl, rules=rules, seed=args.seed
+    )
+    print(
+        f"CAMS emulator on http://{args.host}:{args.port} for AccessKey "
+        f"{credentials.access_key_id}, {args.qps or 'unlimited'} calls/s per account",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        web.run_app(emulator.app(), host=args.host, port=args.port, print=None, access_log=None)
+    except OSError as exc:
+        raise ConfigError(
+            "--port", f"cannot listen on {args.host}:{args.port}: {exc.strerror}"
+        ) from None
+    return 0

@@ -1,0 +1,75 @@
+"""Shared test machinery: a CAMS emulator on a loopback port, controllable time, credentials."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from bot.cams.client import CamsClient
+from bot.cams.credentials import Credentials, Secret
+from bot.cams.emulator.faults import FaultRule
+from bot.cams.emulator.server import DEMO_CREDENTIALS, Emulator
+from bot.cams.settings import CamsSettings, Endpoint
+
+STS_CREDENTIALS = Credentials(
+    "sts-key", Secret("sts-secret"), Secret("CAIS+testSTS/token==with+special/chars")
+)
+OTHER_CREDENTIALS = Credentials("other-key", Secret("other-secret"))
+
+
+@dataclass
+class FakeTime:
+    """A monotonic clock that only moves when the code under test sleeps."""
+
+    now: float = 1000.0
+    sleeps: list[float] = field(default_factory=list)
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+@dataclass
+class RunningEmulator:
+    """An emulator served over real loopback HTTP."""
+
+    emulator: Emulator
+    url: str
+
+    def settings(self, **overrides: Any) -> CamsSettings:
+        return CamsSettings(Endpoint.parse(self.url), **overrides)
+
+    def client(self, credentials: Credentials = DEMO_CREDENTIALS, **kwargs: Any) -> CamsClient:
+        settings = kwargs.pop("settings", None) or self.settings()
+        return CamsClient(credentials, settings, **kwargs)
+
+    def fault(self, *rules: str) -> None:
+        self.emulator.rules = [FaultRule.parse(rule) for rule in rules]
+
+    def outcomes(self) -> list[str]:
+        return [r.outcome for r in self.emulator.recorded]
+
+
+@asynccontextmanager
+async def running_emulator(**kwargs: Any) -> AsyncIterator[RunningEmulator]:
+    """Serve an Emulator that knows the demo, STS and other accounts on a free loopback port."""
+    kwargs.setdefault("qps", 0)
+    emulator = Emulator([DEMO_CREDENTIALS, STS_CREDENTIALS, OTHER_CREDENTIALS], **kwargs)
+    runner = web.AppRunner(emulator.app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield RunningEmulator(emulator, f"http://127.0.0.1:{port}")
+    finally:
+        await runner.cleanup()

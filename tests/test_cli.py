@@ -1,0 +1,212 @@
+"""`python -m bot get` and `python -m bot emulator` as a person runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import socket
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pytest
+
+from bot.cams.emulator.server import DEMO_CREDENTIALS
+from tests.support import RunningEmulator
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+
+def _env(cams_url: str | None, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ALIBABA_CLOUD_", "CAMS_"))}
+    if cams_url is not None:
+        env |= {
+            "CAMS_ENDPOINT": cams_url,
+            "ALIBABA_CLOUD_ACCESS_KEY_ID": DEMO_CREDENTIALS.access_key_id,
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET": DEMO_CREDENTIALS.access_key_secret.reveal(),
+        }
+    return env | extra
+
+
+async def _bot(*args: str, env: Mapping[str, str]) -> Run:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        env=dict(env),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode is not None
+    return Run(process.returncode, out.decode(), err.decode())
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+async def test_get_prints_link_and_expiry_in_local_time_and_utc(cams: RunningEmulator) -> None:
+    run = await _bot("get", "1234567890123456", env=_env(cams.url, TZ="Asia/Tokyo"))
+
+    assert run.code == 0, run.err
+    assert "https://business.facebook.com/wa/manage/flows/1234567890123456/preview/" in run.out
+    assert " JST (" in run.out
+    assert " UTC)" in run.out
+    assert "in 29d 23h" in run.out or "in 30d 0h" in run.out
+
+
+async def test_get_fetches_several_flows_concurrently(cams: RunningEmulator) -> None:
+    cams.fault("latency:1@all")
+    run = await _bot("get", "11", "22", "33", env=_env(cams.url))
+
+    assert run.code == 0, run.err
+    assert [line.split()[0] for line in run.out.splitlines() if not line.startswith(" ")] == [
+        "11",
+        "22",
+        "33",
+    ]
+    arrivals = cams.emulator.stats()["arrivals"][DEMO_CREDENTIALS.access_key_id]
+    assert max(arrivals) - min(arrivals) < 1.0, "all three were asked before any was answered"
+
+
+async def test_get_failures_exit_non_zero_with_code_message_and_request_id(
+    cams: RunningEmulator,
+) -> None:
+    cams.fault("error:Ram.PermissionDeny@flow:denied", "error:Flow.NotFound@flow:gone")
+    run = await _bot("get", "ok", "denied", "gone", env=_env(cams.url))
+
+    assert run.code == 1
+    assert "flows/ok/preview" in run.out
+    errors = [line for line in run.err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 2
+    assert "error: flow 'denied': Ram.PermissionDeny: You are not authorized" in errors[0]
+    assert re.search(r"\(RequestId [0-9A-F-]{36}\)$", errors[0])
+    assert "Flow.NotFound" in errors[1]
+    assert "Traceback" not in run.err
+
+
+async def test_get_json(cams: RunningEmulator) -> None:
+    cams.fault("error:Product.Unsubscript@flow:b")
+    run = await _bot("get", "a", "b", "--json", "--space", "sp", env=_env(cams.url))
+
+    assert run.code == 1
+    first, second = json.loads(run.out)
+    assert first["ok"] is True
+    assert first["expires_at"].endswith("Z")
+    assert second["error"]["kind"] == "not_subscribed"
+    assert second["error"]["request_id"]
+    assert all("CustSpaceId=sp" in r.raw_path for r in cams.emulator.recorded)
+
+
+async def test_get_refuses_bad_input_without_calling(cams: RunningEmulator) -> None:
+    run = await _bot("get", "", "a\x01b", env=_env(cams.url))
+
+    assert run.code == 1
+    assert run.err.count("bad_request") == 2
+    assert len(cams.emulator.recorded) == 0
+
+
+async def test_missing_credentials_exit_2_naming_the_variables() -> None:
+    run = await _bot("get", "1", env=_env(None))
+
+    assert run.code == 2
+    assert run.err.strip().count("\n") == 0
+    assert "ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET" in run.err
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("CAMS_ENDPOINT", "http://cams.example.com"), ("CAMS_DEADLINE_S", "-1"), ("LOG_LEVEL", "x")],
+)
+async def test_bad_settings_are_one_line_naming_the_variable(name: str, value: str) -> None:
+    run = await _bot("get", "1", env=_env("http://127.0.0.1:9", **{name: value}))
+
+    assert run.code == 2
+    assert run.err.startswith(f"flowpreview: {name}: ")
+    assert run.err.strip().count("\n") == 0
+
+
+async def test_unreachable_endpoint_is_a_clean_error() -> None:
+    run = await _bot("get", "1", env=_env(f"http://127.0.0.1:{_free_port()}"))
+
+    assert run.code == 1
+    assert "error: flow '1': network: cannot reach 127.0.0.1" in run.err
+    assert "Traceback" not in run.err
+
+
+async def test_silent_endpoint_times_out_cleanly() -> None:
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+        writer.close()
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        env = _env(
+            f"http://127.0.0.1:{port}",
+            CAMS_ATTEMPT_TIMEOUT_S="0.3",
+            CAMS_CONNECT_TIMEOUT_S="0.2",
+            CAMS_DEADLINE_S="1",
+        )
+        run = await _bot("get", "1", env=env)
+
+    assert run.code == 1
+    assert "network: no answer from 127.0.0.1" in run.err
+    assert "Traceback" not in run.err
+
+
+async def test_emulator_command_serves_and_verifies() -> None:
+    port = _free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "emulator",
+        "--port",
+        str(port),
+        "--fault",
+        "error:Ram.PermissionDeny@flow:denied",
+        env=_env(None),
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stderr is not None
+        banner = await asyncio.wait_for(process.stderr.readline(), timeout=30)
+        assert b"CAMS emulator on http://127.0.0.1:" in banner
+        run = await _bot("get", "7", "denied", env=_env(f"http://127.0.0.1:{port}"))
+    finally:
+        process.terminate()
+        await process.wait()
+
+    assert run.code == 1
+    assert "flows/7/preview" in run.out
+    assert "Ram.PermissionDeny" in run.err
+
+
+async def test_emulator_refuses_a_bad_fault_rule() -> None:
+    run = await _bot("emulator", "--fault", "explode@all", env=_env(None))
+    assert run.code == 2
+    assert run.err.startswith("flowpreview: --fault: unknown fault")
+
+
+async def test_emulator_reports_a_busy_port() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = await _bot("emulator", "--port", str(port), env=_env(None))
+    assert run.code == 2
+    assert "--port: cannot listen on" in run.err
+    assert "Traceback" not in run.err

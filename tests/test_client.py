@@ -1,0 +1,339 @@
+"""The CAMS client against the emulator over real loopback HTTP."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+import pytest
+
+from bot.cams import signing
+from bot.cams.client import CamsClient
+from bot.cams.credentials import Credentials, Secret
+from bot.cams.emulator.server import DEMO_CREDENTIALS
+from bot.cams.errors import CamsError, ErrorKind
+from bot.cams.settings import CamsSettings, Endpoint
+from tests.support import STS_CREDENTIALS, FakeTime, RunningEmulator
+
+
+async def test_success_yields_a_typed_preview(cams: RunningEmulator) -> None:
+    async with cams.client() as client:
+        preview = await client.get_flow_preview_url("1234567890123456")
+
+    assert preview.flow_id == "1234567890123456"
+    assert preview.preview_url.startswith("https://business.facebook.com/wa/manage/flows/")
+    assert preview.expires_at.tzinfo is UTC
+    assert timedelta(days=29) < preview.expires_at - datetime.now(UTC) <= timedelta(days=30)
+    assert preview.request_id
+
+
+@pytest.mark.parametrize(
+    ("flow_id", "space"),
+    [
+        ("a b*c~d+e", "cams-8c8x9l****"),
+        ("流程-ñ-🙂", "空间 1"),
+        ("a/b?c=d&e%f#g;h,i:j@k$l!m'n(o)p[q]r", None),
+    ],
+)
+async def test_query_goes_on_the_wire_exactly_as_signed(
+    cams: RunningEmulator, flow_id: str, space: str | None
+) -> None:
+    async with cams.client() as client:
+        preview = await client.get_flow_preview_url(flow_id, space)
+
+    params = {"FlowId": flow_id} | ({"CustSpaceId": space} if space else {})
+    (recorded,) = cams.emulator.recorded
+    assert recorded.raw_path == "/?" + signing.canonical_query(params)
+    assert recorded.outcome == "OK"
+    assert preview.flow_id == flow_id
+
+
+async def test_request_headers(cams: RunningEmulator) -> None:
+    async with cams.client() as client:
+        await client.get_flow_preview_url("1")
+
+    headers = {k.lower(): v for k, v in cams.emulator.recorded[0].headers.items()}
+    assert "content-type" not in headers
+    assert headers["x-acs-action"] == "GetFlowPreviewUrl"
+    assert headers["x-acs-version"] == "2020-06-06"
+    assert headers["x-acs-content-sha256"] == signing.EMPTY_BODY_SHA256
+    assert "x-acs-security-token" not in headers
+    parsed = signing.parse_authorization(headers["authorization"])
+    assert parsed is not None
+    assert parsed.access_key_id == DEMO_CREDENTIALS.access_key_id
+    assert {"host", "x-acs-date", "x-acs-signature-nonce"} <= set(parsed.signed_headers)
+
+
+async def test_sts_token_is_sent_and_signed(cams: RunningEmulator) -> None:
+    async with cams.client(STS_CREDENTIALS) as client:
+        await client.get_flow_preview_url("1")
+
+    headers = {k.lower(): v for k, v in cams.emulator.recorded[0].headers.items()}
+    assert STS_CREDENTIALS.security_token is not None
+    assert headers["x-acs-security-token"] == STS_CREDENTIALS.security_token.reveal()
+    parsed = signing.parse_authorization(headers["authorization"])
+    assert parsed is not None
+    assert "x-acs-security-token" in parsed.signed_headers
+    assert cams.outcomes() == ["OK"]
+
+
+async def test_wrong_sts_token_is_rejected(cams: RunningEmulator) -> None:
+    forged = Credentials(
+        STS_CREDENTIALS.access_key_id, STS_CREDENTIALS.access_key_secret, Secret("x")
+    )
+    async with cams.client(forged) as client:
+        with pytest.raises(CamsError) as caught:
+            await client.get_flow_preview_url("1")
+    assert caught.value.kind is ErrorKind.AUTH_FAILED
+
+
+async def test_configured_space_is_the_default_and_a_call_may_override_it(
+    cams: RunningEmulator,
+) -> None:
+    async with cams.client(settings=cams.settings(default_space="space-a")) as client:
+        await client.get_flow_preview_url("1")
+        await client.get_flow_preview_url("1", "space-b")
+
+    paths = [r.raw_path for r in cams.emulator.recorded]
+    assert paths == ["/?CustSpaceId=space-a&FlowId=1", "/?CustSpaceId=space-b&FlowId=1"]
+
+
+# Each documented answer, the kind callers branch on, and whether it is worth retrying.
+ERROR_CASES = [
+    ("error:Product.Unsubscript", ErrorKind.NOT_SUBSCRIBED, 400),
+    ("error:Ram.PermissionDeny", ErrorKind.PERMISSION_DENIED, 400),
+    ("error:Unknown.ResourceOwnerId", ErrorKind.WRONG_OWNER, 400),
+    ("error:InvalidParameter", ErrorKind.BAD_REQUEST, 400),
+    ("error:Flow.NotFound", ErrorKind.NOT_FOUND, 404),
+    ("error:SignatureDoesNotMatch", ErrorKind.AUTH_FAILED, 400),
+    ("error:InvalidAccessKeyId.NotFound", ErrorKind.AUTH_FAILED, 404),
+    ("error:System.LimitControl", ErrorKind.THROTTLED, 400),
+    ("error:Throttling.User", ErrorKind.THROTTLED, 400),
+    ("error:Throttling.Api", ErrorKind.THROTTLED, 400),
+    ("throttle", ErrorKind.THROTTLED, 400),
+    ("error:ServiceUnavailable", ErrorKind.SERVER_ERROR, 503),
+    ("error:InternalError", ErrorKind.SERVER_ERROR, 500),
+    ("http:502", ErrorKind.SERVER_ERROR, 502),
+    ("http:500", ErrorKind.SERVER_ERROR, 500),
+    ("malformed", ErrorKind.MALFORMED_RESPONSE, 200),
+    ("insecure-url", ErrorKind.MALFORMED_RESPONSE, 200),
+    ("drop", ErrorKind.NETWORK, None),
+]
+
+
+@pytest.mark.parametrize(("fault", "kind", "status"), ERROR_CASES, ids=[c[0] for c in ERROR_CASES])
+async def test_every_error_kind_and_its_retry_policy(
+    cams: RunningEmulator, fake_time: FakeTime, fault: str, kind: ErrorKind, status: int | None
+) -> None:
+    cams.fault(f"{fault}@flow:broken")
+    settings = cams.settings(max_attempts=3)
+    async with cams.client(
+        settings=settings, sleep=fake_time.sleep, clock=fake_time.clock
+    ) as client:
+        with pytest.raises(CamsError) as caught:
+            await client.get_flow_preview_url("broken")
+
+    error = caught.value
+    assert error.kind is kind
+    assert error.http_status == status
+    expected_calls = 3 if kind.retryable else 1
+    assert len(cams.emulator.recorded) == expected_calls
+    assert len(fake_time.sleeps) == expected_calls - 1
+    if status is not None and status != 200 and not fault.startswith("http:"):
+        assert error.request_id
+        assert error.code
+        assert error.request_id in str(error)
+
+
+async def test_permission_denied_carries_the_access_denied_detail(cams: RunningEmulator) -> None:
+    cams.fault("error:Ram.PermissionDeny@all")
+    async with cams.client() as client:
+        with pytest.raises(CamsError) as caught:
+            await client.get_flow_preview_url("1")
+    assert caught.value.access_denied_detail is not None
+    assert "cams:GetFlowPreviewUrl" in caught.value.access_denied_detail
+
+
+async def test_wrong_secret_is_an_auth_failure_and_is_not_retried(cams: RunningEmulator) -> None:
+    wrong = Credentials(DEMO_CREDENTIALS.access_key_id, Secret("not-the-secret"))
+    async with cams.client(wrong) as client:
+        with pytest.raises(CamsError) as caught:
+            await client.get_flow_preview_url("1")
+    assert caught.value.kind is ErrorKind.AUTH_FAILED
+    assert caught.value.code == "SignatureDoesNotMatch"
+    assert cams.outcomes() == ["SignatureDoesNotMatch"]
+
+
+@pytest.mark.parametrize("fault", ["http:503", "error:ServiceUnavailable", "drop", "throttle"])
+async def test_transient_failures_are_retried_until_success(
+    cams: RunningEmulator, fake_time: FakeTime, fault: str
+) -> None:
+    cams.fault(f"{fault}@flow:flaky*2")
+    async with cams.client(sleep=fake_time.sleep, clock=fake_time.clock) as client:
+        preview = await client.get_flow_preview_url("flaky")
+
+    assert preview.flow_id == "flaky"
+    assert cams.outcomes()[-1] == "OK"
+    assert len(cams.outcomes()) == 3
+
+
+async def test_every_attempt_is_freshly_signed(cams: RunningEmulator, fake_time: FakeTime) -> None:
+    cams.fault("http:503@all*2")
+    async with cams.client(sleep=fake_time.sleep, clock=fake_time.clock) as client:
+        await client.get_flow_preview_url("1")
+
+    nonces = {r.headers["x-acs-signature-nonce"] for r in cams.emulator.recorded}
+    assert len(nonces) == 3
+
+
+async def test_dates_follow_the_wall_clock(cams: RunningEmulator) -> None:
+    real_now = datetime.now(UTC).timestamp()
+    async with cams.client(wall_clock=lambda: real_now + 3600) as client:
+        with pytest.raises(CamsError) as caught:
+            await client.get_flow_preview_url("1")
+    assert caught.value.code == "InvalidTimeStamp.Expired"
+    assert caught.value.kind is ErrorKind.AUTH_FAILED
+
+
+async def test_backoff_is_exponential_with_full_jitter(
+    cams: RunningEmulator, fake_time: FakeTime
+) -> None:
+    cams.fault("http:503@all")
+    settings = cams.settings(max_attempts=5, deadline=100.0)
+    async with cams.client(
+        settings=settings, sleep=fake_time.sleep, clock=fake_time.clock, rng=lambda: 0.999
+    ) as client:
+        with pytest.raises(CamsError):
+            await client.get_flow_preview_url("1")
+
+    assert fake_time.sleeps == pytest.approx([0.1998, 0.3996, 0.7992, 1.5984])
+
+
+async def test_jitter_spreads_the_delays(cams: RunningEmulator, fake_time: FakeTime) -> None:
+    cams.fault("http:503@all")
+    settings = cams.settings(max_attempts=3, deadline=100.0)
+    async with cams.client(
+        settings=settings, sleep=fake_time.sleep, clock=fake_time.clock, rng=lambda: 0.25
+    ) as client:
+        with pytest.raises(CamsError):
+            await client.get_flow_preview_url("1")
+
+    assert fake_time.sleeps == pytest.approx([0.05, 0.1])
+
+
+async def test_retry_after_is_honoured(cams: RunningEmulator, fake_time: FakeTime) -> None:
+    cams.fault("throttle:1500@all*1")
+    async with cams.client(sleep=fake_time.sleep, clock=fake_time.clock) as client:
+        await client.get_flow_preview_url("1")
+
+    assert fake_time.sleeps == [1.5]
+
+
+async def test_retry_after_beyond_the_deadline_gives_up_at_once(
+    cams: RunningEmulator, fake_time: FakeTime
+) -> None:
+    cams.fault("throttle:60000@all")
+    async with cams.client(sleep=fake_time.sleep, clock=fake_time.clock) as client:
+        with pytest.raises(CamsError) as caught:
+            await client.get_flow_preview_url("1")
+
+    assert caught.value.kind is ErrorKind.THROTTLED
+    assert caught.value.retry_after == 60.0
+    assert fake_time.sleeps == []
+
+
+async def test_the_overall_deadline_bounds_retries(
+    cams: RunningEmulator, fake_time: FakeTime
+) -> None:
+    cams.fault("throttle:4000@all")
+    settings = cams.settings(max_attempts=100, deadline=10.0)
+    async with cams.client(
+        settings=settings, sleep=fake_time.sleep, clock=fake_time.clock
+    ) as client:
+        with pytest.raises(CamsError):
+            await client.get_flow_preview_url("1")
+
+    assert fake_time.sleeps == [4.0, 4.0]
+    assert len(cams.outcomes()) == 3
+
+
+async def test_an_attempt_that_outlives_its_timeout_is_a_network_error(
+    cams: RunningEmulator, fake_time: FakeTime
+) -> None:
+    cams.fault("latency:5@all")
+    settings = cams.settings(attempt_timeout=0.2, connect_timeout=0.1, max_attempts=2)
+    async with cams.client(
+        settings=settings, sleep=fake_time.sleep, clock=fake_time.clock
+    ) as client:
+        with pytest.raises(CamsError) as caught:
+            await client.get_flow_preview_url("1")
+
+    assert caught.value.kind is ErrorKind.NETWORK
+    assert "within 0.2s" in caught.value.message
+    assert len(fake_time.sleeps) == 1
+
+
+async def test_unreachable_endpoint_is_a_network_error(fake_time: FakeTime) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = CamsSettings(Endpoint.parse(f"http://127.0.0.1:{port}"), max_attempts=2)
+    async with CamsClient(
+        DEMO_CREDENTIALS, settings, sleep=fake_time.sleep, clock=fake_time.clock
+    ) as client:
+        with pytest.raises(CamsError) as caught:
+            await client.get_flow_preview_url("1")
+    assert caught.value.kind is ErrorKind.NETWORK
+    assert "cannot reach 127.0.0.1" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("flow_id", "space"),
+    [("", None), ("12\n34", None), ("12\x7f", None), ("1" * 1025, None), ("1", ""), ("1", "a\tb")],
+)
+async def test_bad_input_is_refused_before_any_network_call(
+    cams: RunningEmulator, flow_id: str, space: str | None
+) -> None:
+    async with cams.client() as client:
+        with pytest.raises(CamsError) as caught:
+            await client.get_flow_preview_url(flow_id, space)
+    assert caught.value.kind is ErrorKind.BAD_REQUEST
+    assert caught.value.request_id is None
+    assert cams.emulator.recorded == type(cams.emulator.recorded)()
+
+
+async def test_no_secret_in_logs_errors_or_reprs(
+    cams: RunningEmulator, fake_time: FakeTime, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    token = STS_CREDENTIALS.security_token
+    assert token is not None
+    secrets = [STS_CREDENTIALS.access_key_secret.reveal(), token.reveal()]
+    cams.fault("http:503@all*1", "error:Ram.PermissionDeny@flow:denied")
+    async with cams.client(STS_CREDENTIALS, sleep=fake_time.sleep, clock=fake_time.clock) as client:
+        await client.get_flow_preview_url("1")
+        with pytest.raises(CamsError) as caught:
+            await client.get_flow_preview_url("denied")
+        texts = [
+            caplog.text,
+            str(caught.value),
+            repr(caught.value),
+            repr(STS_CREDENTIALS),
+            str(STS_CREDENTIALS.access_key_secret),
+            repr(client),
+            repr(vars(client)),
+        ]
+
+    assert "retrying" in caplog.text
+    for secret in secrets:
+        for text in texts:
+            assert secret not in text
+
+
+async def test_a_shared_session_is_used_and_left_open(cams: RunningEmulator) -> None:
+    async with aiohttp.ClientSession() as session:
+        async with cams.client(session=session) as client:
+            await client.get_flow_preview_url("1")
+        assert not session.closed

@@ -1,0 +1,129 @@
+"""Configuration from the environment: defaults, validation, one-line errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.cams.credentials import Credentials
+from bot.cams.errors import ErrorKind, classify
+from bot.cams.settings import CamsSettings, Endpoint
+from bot.config import ConfigError
+
+
+def test_defaults() -> None:
+    settings = CamsSettings.from_env({})
+    assert settings.endpoint == Endpoint("https", "cams.ap-southeast-1.aliyuncs.com", 443)
+    assert settings.default_space is None
+    assert (settings.connect_timeout, settings.attempt_timeout) == (5.0, 10.0)
+    assert settings.deadline < 30
+
+
+@pytest.mark.parametrize(
+    ("value", "base_url"),
+    [
+        ("cams.ap-southeast-1.aliyuncs.com", "https://cams.ap-southeast-1.aliyuncs.com"),
+        ("https://cams.example.com:8443/", "https://cams.example.com:8443"),
+        ("http://127.0.0.1:9000", "http://127.0.0.1:9000"),
+        ("http://127.8.9.10:9000", "http://127.8.9.10:9000"),
+        ("http://localhost:9000", "http://localhost:9000"),
+        ("http://[::1]:9000", "http://[::1]:9000"),
+    ],
+)
+def test_accepted_endpoints(value: str, base_url: str) -> None:
+    assert CamsSettings.from_env({"CAMS_ENDPOINT": value}).endpoint.base_url == base_url
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://cams.ap-southeast-1.aliyuncs.com",
+        "http://192.168.1.10:9000",
+        "ftp://cams.example.com",
+        "https://user:pw@cams.example.com",
+        "https://cams.example.com/path",
+        "https://cams.example.com/?x=1",
+        "https://",
+    ],
+)
+def test_refused_endpoints(value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        CamsSettings.from_env({"CAMS_ENDPOINT": value})
+    assert caught.value.variable == "CAMS_ENDPOINT"
+    assert "\n" not in str(caught.value)
+    assert "pw" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CAMS_CONNECT_TIMEOUT_S", "soon"),
+        ("CAMS_ATTEMPT_TIMEOUT_S", "-1"),
+        ("CAMS_DEADLINE_S", "nan"),
+        ("CAMS_MAX_ATTEMPTS", "0"),
+        ("CAMS_MAX_ATTEMPTS", "2.5"),
+        ("CAMS_CONNECT_TIMEOUT_S", "30"),
+    ],
+)
+def test_bad_numbers_name_their_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        CamsSettings.from_env({name: value})
+    assert caught.value.variable == name
+
+
+def test_credentials_from_env() -> None:
+    env = {
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": "id",
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "s3cret",
+        "ALIBABA_CLOUD_SECURITY_TOKEN": "tok3n",
+    }
+    credentials = Credentials.from_env(env)
+    assert credentials.access_key_id == "id"
+    assert credentials.access_key_secret.reveal() == "s3cret"
+    assert credentials.security_token is not None
+    assert "s3cret" not in repr(credentials)
+    assert "tok3n" not in repr(credentials)
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({}, "ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
+        ({"ALIBABA_CLOUD_ACCESS_KEY_ID": "id"}, "ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
+        ({"ALIBABA_CLOUD_ACCESS_KEY_SECRET": "s", "ALIBABA_CLOUD_ACCESS_KEY_ID": " "}, None),
+    ],
+)
+def test_missing_credentials_name_the_variables(env: dict[str, str], named: str | None) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Credentials.from_env(env)
+    assert caught.value.variable == (named or "ALIBABA_CLOUD_ACCESS_KEY_ID")
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "kind"),
+    [
+        (400, "Product.Unsubscript", ErrorKind.NOT_SUBSCRIBED),
+        (400, "Ram.PermissionDeny", ErrorKind.PERMISSION_DENIED),
+        (403, "Forbidden.RAM", ErrorKind.PERMISSION_DENIED),
+        (400, "System.LimitControl", ErrorKind.THROTTLED),
+        (400, "Throttling.User", ErrorKind.THROTTLED),
+        (429, None, ErrorKind.THROTTLED),
+        (400, "Unknown.ResourceOwnerId", ErrorKind.WRONG_OWNER),
+        (404, "InvalidAccessKeyId.NotFound", ErrorKind.AUTH_FAILED),
+        (400, "SignatureDoesNotMatch", ErrorKind.AUTH_FAILED),
+        (400, "InvalidSecurityToken.Expired", ErrorKind.AUTH_FAILED),
+        (503, "ServiceUnavailable", ErrorKind.SERVER_ERROR),
+        (200, "ServiceUnavailable", ErrorKind.SERVER_ERROR),
+        (502, None, ErrorKind.SERVER_ERROR),
+        (404, "Flow.NotFound", ErrorKind.NOT_FOUND),
+        (400, "NotExists.FlowId", ErrorKind.NOT_FOUND),
+        (400, "InvalidParameter", ErrorKind.BAD_REQUEST),
+        (200, "SomethingElse", ErrorKind.BAD_REQUEST),
+    ],
+)
+def test_classification(status: int, code: str | None, kind: ErrorKind) -> None:
+    assert classify(status, code) is kind
+
+
+def test_only_transient_kinds_are_retryable() -> None:
+    retryable = {kind for kind in ErrorKind if kind.retryable}
+    assert retryable == {ErrorKind.THROTTLED, ErrorKind.SERVER_ERROR, ErrorKind.NETWORK}
