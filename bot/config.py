@@ -20,8 +20,10 @@ def env_str(env: Mapping[str, str], name: str) -> str | None:
     return value or None
 
 
-def env_float(env: Mapping[str, str], name: str, default: float, *, minimum: float = 0.0) -> float:
-    """A finite number greater than `minimum`, or the default when unset."""
+def env_float(
+    env: Mapping[str, str], name: str, default: float, *, allow_zero: bool = False
+) -> float:
+    """A finite positive number (or zero, when allowed), or the default when unset."""
     raw = env_str(env, name)
     if raw is None:
         return default
@@ -29,8 +31,9 @@ def env_float(env: Mapping[str, str], name: str, default: float, *, minimum: flo
         value = float(raw)
     except ValueError:
         raise ConfigError(name, f"expected a number, got {raw!r}") from None
-    if not math.isfinite(value) or value <= minimum:
-        raise ConfigError(name, f"must be a number greater than {minimum:g}, got {raw!r}")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        bound = "zero or more" if allow_zero else "greater than zero"
+        raise ConfigError(name, f"must be a number {bound}, got {raw!r}")
     return value
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -60,16 +61,19 @@ class RunningEmulator:
 
 
 @asynccontextmanager
-async def running_emulator(**kwargs: Any) -> AsyncIterator[RunningEmulator]:
+async def running_emulator(
+    ssl_context: ssl.SSLContext | None = None, **kwargs: Any
+) -> AsyncIterator[RunningEmulator]:
     """Serve an Emulator that knows the demo, STS and other accounts on a free loopback port."""
     kwargs.setdefault("qps", 0)
     emulator = Emulator([DEMO_CREDENTIALS, STS_CREDENTIALS, OTHER_CREDENTIALS], **kwargs)
     runner = web.AppRunner(emulator.app(), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
     await site.start()
     port = runner.addresses[0][1]
+    scheme = "https" if ssl_context else "http"
     try:
-        yield RunningEmulator(emulator, f"http://127.0.0.1:{port}")
+        yield RunningEmulator(emulator, f"{scheme}://127.0.0.1:{port}")
     finally:
         await runner.cleanup()

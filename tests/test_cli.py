@@ -210,3 +210,25 @@ async def test_emulator_reports_a_busy_port() -> None:
     assert run.code == 2
     assert "--port: cannot listen on" in run.err
     assert "Traceback" not in run.err
+
+
+async def test_get_asks_upstream_once_per_distinct_flow(cams: RunningEmulator) -> None:
+    run = await _bot("get", "A", "B", "A", "C", env=_env(cams.url))
+
+    assert run.code == 0, run.err
+    assert [line.split()[0] for line in run.out.splitlines() if not line.startswith(" ")] == [
+        "A",
+        "B",
+        "A",
+        "C",
+    ]
+    assert cams.emulator.by_flow == {"A": 1, "B": 1, "C": 1}
+
+
+async def test_get_reports_busy_when_the_budget_is_booked(cams: RunningEmulator) -> None:
+    env = _env(cams.url, CAMS_QPS="1", CAMS_MAX_WAIT_S="0")
+    run = await _bot("get", "1", "2", env=env)
+
+    assert run.code == 1
+    assert "error: flow '2': busy: the CAMS call budget is booked" in run.err
+    assert cams.emulator.by_flow == {"1": 1}

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import aiohttp
 import pytest
+import trustme
 
 from bot.cams import signing
 from bot.cams.client import CamsClient
@@ -15,7 +18,7 @@ from bot.cams.credentials import Credentials, Secret
 from bot.cams.emulator.server import DEMO_CREDENTIALS
 from bot.cams.errors import CamsError, ErrorKind
 from bot.cams.settings import CamsSettings, Endpoint
-from tests.support import STS_CREDENTIALS, FakeTime, RunningEmulator
+from tests.support import STS_CREDENTIALS, FakeTime, RunningEmulator, running_emulator
 
 
 async def test_success_yields_a_typed_preview(cams: RunningEmulator) -> None:
@@ -337,3 +340,24 @@ async def test_a_shared_session_is_used_and_left_open(cams: RunningEmulator) -> 
         async with cams.client(session=session) as client:
             await client.get_flow_preview_url("1")
         assert not session.closed
+
+
+async def test_https_endpoint_with_a_private_ca(tmp_path: Path) -> None:
+    authority = trustme.CA()
+    ca_file = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(server_context)
+
+    async with running_emulator(ssl_context=server_context) as cams:
+        settings = CamsSettings(Endpoint.parse(cams.url), ca_file=str(ca_file))
+        async with CamsClient(DEMO_CREDENTIALS, settings) as client:
+            preview = await client.get_flow_preview_url("1")
+        untrusted = CamsSettings(Endpoint.parse(cams.url), max_attempts=1)
+        async with CamsClient(DEMO_CREDENTIALS, untrusted) as client:
+            with pytest.raises(CamsError) as caught:
+                await client.get_flow_preview_url("1")
+
+    assert cams.url.startswith("https://")
+    assert preview.flow_id == "1"
+    assert caught.value.kind is ErrorKind.NETWORK

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.cams.credentials import Credentials
 from bot.cams.errors import ErrorKind, classify
 from bot.cams.settings import CamsSettings, Endpoint
 from bot.config import ConfigError
+from bot.preview.limiter import LimiterSettings
+from bot.preview.settings import PreviewSettings
 
 
 def test_defaults() -> None:
@@ -127,3 +131,41 @@ def test_classification(status: int, code: str | None, kind: ErrorKind) -> None:
 def test_only_transient_kinds_are_retryable() -> None:
     retryable = {kind for kind in ErrorKind if kind.retryable}
     assert retryable == {ErrorKind.THROTTLED, ErrorKind.SERVER_ERROR, ErrorKind.NETWORK}
+
+
+def test_preview_settings_defaults_and_bounds() -> None:
+    settings = PreviewSettings.from_env({})
+    assert settings.limiter == LimiterSettings(rate=5, margin=0.1, max_wait=10.0, cooldown=1.0)
+    assert (settings.cache_size, settings.negative_ttl) == (10_000, 30.0)
+    tuned = PreviewSettings.from_env(
+        {"CAMS_QPS": "3", "CAMS_RATE_MARGIN_S": "0", "CAMS_MAX_WAIT_S": "0", "CAMS_CACHE_SIZE": "5"}
+    )
+    assert (tuned.limiter.rate, tuned.limiter.margin, tuned.limiter.max_wait) == (3, 0.0, 0.0)
+    assert tuned.cache_size == 5
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CAMS_QPS", "0"),
+        ("CAMS_QPS", "five"),
+        ("CAMS_RATE_MARGIN_S", "-0.1"),
+        ("CAMS_MAX_WAIT_S", "inf"),
+        ("CAMS_CACHE_SIZE", "0"),
+        ("CAMS_NEGATIVE_TTL_S", "31"),
+        ("CAMS_THROTTLE_COOLDOWN_S", "x"),
+    ],
+)
+def test_bad_preview_settings_name_their_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        PreviewSettings.from_env({name: value})
+    assert caught.value.variable == name
+
+
+def test_ca_file_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        CamsSettings.from_env({"CAMS_CA_FILE": str(tmp_path / "missing.pem")})
+    assert caught.value.variable == "CAMS_CA_FILE"
+    present = tmp_path / "ca.pem"
+    present.write_text("x")
+    assert CamsSettings.from_env({"CAMS_CA_FILE": str(present)}).ca_file == str(present)

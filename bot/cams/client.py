@@ -6,6 +6,7 @@ import asyncio
 import logging
 import random
 import secrets
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -38,12 +39,12 @@ Clock = Callable[[], float]
 
 
 class AttemptGate(Protocol):
-    """Admits every upstream attempt, retries included; a rate limiter implements it."""
+    """Admits every upstream attempt, retries included: the interface of the rate limiters."""
 
     async def admit(self, account: str) -> None:
         """Return when `account` may make one call now, or raise to refuse it."""
 
-    def throttled(self, account: str, retry_after: float | None) -> None:
+    async def throttled(self, account: str, retry_after: float | None) -> None:
         """CAMS answered `account` with throttling; `retry_after` is its hint in seconds."""
 
 
@@ -51,7 +52,7 @@ class _OpenGate:
     async def admit(self, account: str) -> None:
         return None
 
-    def throttled(self, account: str, retry_after: float | None) -> None:
+    async def throttled(self, account: str, retry_after: float | None) -> None:
         return None
 
 
@@ -104,6 +105,10 @@ class CamsClient:
         """The key every rate limit and cache entry of this client is filed under."""
         return self._credentials.access_key_id
 
+    def space_for(self, space: str | None) -> str | None:
+        """The CustSpaceId a call with `space` uses: the configured default when None."""
+        return space if space is not None else self._settings.default_space
+
     async def __aenter__(self) -> Self:
         return self
 
@@ -129,7 +134,7 @@ class CamsClient:
         """
         params = {"FlowId": flow_id}
         validate_parameter("FlowId", flow_id)
-        space = space if space is not None else self._settings.default_space
+        space = self.space_for(space)
         if space is not None:
             validate_parameter("CustSpaceId", space)
             params["CustSpaceId"] = space
@@ -145,7 +150,7 @@ class CamsClient:
                 return await self._attempt(flow_id, query, remaining)
             except CamsError as error:
                 if error.kind is ErrorKind.THROTTLED:
-                    self._gate.throttled(self.account, error.retry_after)
+                    await self._gate.throttled(self.account, error.retry_after)
                 elapsed = self._clock() - started
                 delay = self._retry.delay_before_retry(error, attempt, elapsed, self._rng)
                 if delay is None:
@@ -209,8 +214,13 @@ class CamsClient:
 
     def _session_for_call(self) -> aiohttp.ClientSession:
         if self._session is None:
+            ca_file = self._settings.ca_file
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=64, ttl_dns_cache=300),
+                connector=aiohttp.TCPConnector(
+                    limit=64,
+                    ttl_dns_cache=300,
+                    ssl=ssl.create_default_context(cafile=ca_file) if ca_file else True,
+                ),
                 headers={"User-Agent": USER_AGENT},
                 skip_auto_headers=("Content-Type",),
             )

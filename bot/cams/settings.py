@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -81,6 +82,7 @@ class CamsSettings:
     attempt_timeout: float = DEFAULT_ATTEMPT_TIMEOUT_S
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     deadline: float = DEFAULT_DEADLINE_S
+    ca_file: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> CamsSettings:
@@ -97,7 +99,10 @@ class CamsSettings:
             attempt_timeout=env_float(env, "CAMS_ATTEMPT_TIMEOUT_S", DEFAULT_ATTEMPT_TIMEOUT_S),
             max_attempts=env_int(env, "CAMS_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS),
             deadline=env_float(env, "CAMS_DEADLINE_S", DEFAULT_DEADLINE_S),
+            ca_file=env_str(env, "CAMS_CA_FILE"),
         )
+        if settings.ca_file is not None and not os.path.isfile(settings.ca_file):
+            raise ConfigError("CAMS_CA_FILE", "no such file")
         if settings.connect_timeout > settings.attempt_timeout:
             raise ConfigError("CAMS_CONNECT_TIMEOUT_S", "must not exceed CAMS_ATTEMPT_TIMEOUT_S")
         return settings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ssl
 import sys
 from typing import Any
 
@@ -44,6 +45,8 @@ def add_parser(commands: Any) -> None:
         help="FAULT@TARGET[*COUNT], e.g. latency:8@flow:123 or drop@rate:0.1 (see README)",
     )
     parser.add_argument("--seed", type=int, help="seed for rate-based faults")
+    parser.add_argument("--tls-cert", metavar="PEM", help="serve https with this certificate chain")
+    parser.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
     parser.set_defaults(run=run)
 
 
@@ -58,15 +61,36 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> int:
         [credentials], qps=args.qps, link_ttl=args.link_ttl, rules=rules, seed=args.seed
     )
     print(
-        f"CAMS emulator on http://{args.host}:{args.port} for AccessKey "
+        f"CAMS emulator on {'https' if args.tls_cert else 'http'}://{args.host}:{args.port} "
+        f"for AccessKey "
         f"{credentials.access_key_id}, {args.qps or 'unlimited'} calls/s per account",
         file=sys.stderr,
         flush=True,
     )
     try:
-        web.run_app(emulator.app(), host=args.host, port=args.port, print=None, access_log=None)
+        web.run_app(
+            emulator.app(),
+            host=args.host,
+            port=args.port,
+            ssl_context=_tls_context(args.tls_cert, args.tls_key),
+            print=None,
+            access_log=None,
+        )
     except OSError as exc:
         raise ConfigError(
             "--port", f"cannot listen on {args.host}:{args.port}: {exc.strerror}"
         ) from None
     return 0
+
+
+def _tls_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
+    if cert is None:
+        if key is not None:
+            raise ConfigError("--tls-key", "needs --tls-cert")
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError("--tls-cert", f"cannot load the certificate: {exc}") from None
+    return context

@@ -6,16 +6,16 @@ import argparse
 import asyncio
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.cams.client import CamsClient
-from bot.cams.credentials import Credentials
 from bot.cams.errors import CamsError
 from bot.cams.models import FlowPreview
-from bot.cams.settings import CamsSettings
+from bot.preview.errors import Busy
+from bot.preview.service import PreviewService
 
-Outcome = FlowPreview | CamsError
+Failure = CamsError | Busy
+Outcome = FlowPreview | Failure
 
 
 def add_parser(commands: Any) -> None:
@@ -33,35 +33,29 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace, env: dict[str, str]) -> int:
     """Exit 0 when every flow has a preview, 1 when any failed."""
-    credentials = Credentials.from_env(env)
-    settings = CamsSettings.from_env(env)
-    outcomes = asyncio.run(_fetch_all(credentials, settings, args.flow_ids, args.space))
+    service = PreviewService.from_env(env)
+    outcomes = asyncio.run(_fetch_all(service, args.flow_ids, args.space))
+    pairs = list(zip(args.flow_ids, outcomes, strict=True))
     if args.json:
-        print(
-            json.dumps(
-                [_as_json(flow_id, o) for flow_id, o in zip(args.flow_ids, outcomes, strict=True)],
-                indent=2,
-            )
-        )
-    failed = False
-    for flow_id, outcome in zip(args.flow_ids, outcomes, strict=True):
-        if isinstance(outcome, CamsError):
-            failed = True
+        print(json.dumps([_as_json(flow_id, outcome) for flow_id, outcome in pairs], indent=2))
+    for flow_id, outcome in pairs:
+        if isinstance(outcome, FlowPreview):
+            if not args.json:
+                print(_preview_line(outcome))
+        else:
             print(f"error: flow {flow_id!r}: {_error_line(outcome)}", file=sys.stderr)
-        elif not args.json:
-            print(_preview_line(outcome))
-    return 1 if failed else 0
+    return 0 if all(isinstance(outcome, FlowPreview) for outcome in outcomes) else 1
 
 
 async def _fetch_all(
-    credentials: Credentials, settings: CamsSettings, flow_ids: list[str], space: str | None
+    service: PreviewService, flow_ids: list[str], space: str | None
 ) -> list[Outcome]:
-    async with CamsClient(credentials, settings) as client:
+    async with service:
 
         async def one(flow_id: str) -> Outcome:
             try:
-                return await client.get_flow_preview_url(flow_id, space)
-            except CamsError as error:
+                return await service.get(flow_id, space)
+            except (CamsError, Busy) as error:
                 return error
 
         return await asyncio.gather(*(one(flow_id) for flow_id in flow_ids))
@@ -77,7 +71,7 @@ def _preview_line(preview: FlowPreview) -> str:
     )
 
 
-def _duration(delta: Any) -> str:
+def _duration(delta: timedelta) -> str:
     seconds = int(delta.total_seconds())
     if seconds <= 0:
         return "already expired"
@@ -88,29 +82,31 @@ def _duration(delta: Any) -> str:
     return f"in {hours}h {rest // 60}m" if hours else f"in {rest // 60}m {rest % 60}s"
 
 
-def _error_line(error: CamsError) -> str:
-    return (
-        f"{error.code or error.kind.value}: {error.message} (RequestId {error.request_id or '-'})"
-    )
+def _error_fields(error: Failure) -> dict[str, Any]:
+    if isinstance(error, Busy):
+        return {"kind": "busy", "code": None, "message": str(error), "request_id": None}
+    return {
+        "kind": error.kind.value,
+        "code": error.code,
+        "message": error.message,
+        "request_id": error.request_id,
+        "http_status": error.http_status,
+    }
+
+
+def _error_line(error: Failure) -> str:
+    fields = _error_fields(error)
+    code = fields["code"] or fields["kind"]
+    return f"{code}: {fields['message']} (RequestId {fields['request_id'] or '-'})"
 
 
 def _as_json(flow_id: str, outcome: Outcome) -> dict[str, Any]:
-    if isinstance(outcome, CamsError):
+    if isinstance(outcome, FlowPreview):
         return {
             "flow_id": flow_id,
-            "ok": False,
-            "error": {
-                "kind": outcome.kind.value,
-                "code": outcome.code,
-                "message": outcome.message,
-                "request_id": outcome.request_id,
-                "http_status": outcome.http_status,
-            },
+            "ok": True,
+            "preview_url": outcome.preview_url,
+            "expires_at": outcome.expires_at.isoformat().replace("+00:00", "Z"),
+            "request_id": outcome.request_id,
         }
-    return {
-        "flow_id": flow_id,
-        "ok": True,
-        "preview_url": outcome.preview_url,
-        "expires_at": outcome.expires_at.isoformat().replace("+00:00", "Z"),
-        "request_id": outcome.request_id,
-    }
+    return {"flow_id": flow_id, "ok": False, "error": _error_fields(outcome)}

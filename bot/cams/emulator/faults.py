@@ -10,6 +10,9 @@ A rule is written `FAULT@TARGET[*COUNT]`:
 - TARGET: `flow:FLOW_ID` (that flow only), `rate:FRACTION` (that share of all requests), or
   `all`.
 - COUNT: apply to the first COUNT matching requests only, then behave normally.
+
+Rules are tried in order. A matching latency rule delays the answer and the search goes on;
+the first other rule that matches decides the answer.
 """
 
 from __future__ import annotations

@@ -91,7 +91,8 @@ class Emulator:
         self._windows: dict[str, SlidingWindow] = {}
         self._arrivals: dict[str, list[float]] = {}
         self._links: OrderedDict[tuple[str, str, str], tuple[str, int]] = OrderedDict()
-        self._nonces: dict[str, float] = {}
+        # Nonces seen within the allowed clock skew, oldest first.
+        self._nonces: OrderedDict[str, float] = OrderedDict()
         self.counts: dict[str, int] = {}
         self.by_flow: dict[str, int] = {}
         self.recorded: deque[RecordedRequest] = deque(maxlen=MAX_RECORDED)
@@ -209,7 +210,8 @@ class Emulator:
         if abs(stamp.replace(tzinfo=UTC).timestamp() - now) > MAX_CLOCK_SKEW_S:
             raise _error(request_id, "InvalidTimeStamp.Expired", 400, "x-acs-date is too far off.")
         nonce = headers.get("x-acs-signature-nonce", "")
-        self._nonces = {n: t for n, t in self._nonces.items() if now - t < MAX_CLOCK_SKEW_S}
+        while self._nonces and now - next(iter(self._nonces.values())) >= MAX_CLOCK_SKEW_S:
+            self._nonces.popitem(last=False)
         if not nonce or nonce in self._nonces:
             raise _error(request_id, "SignatureNonceUsed", 400, "The nonce has been used.")
         self._nonces[nonce] = now
@@ -234,12 +236,13 @@ class Emulator:
         self, request: web.Request, account: str, request_id: str
     ) -> web.StreamResponse:
         flow_id = request.query.get("FlowId", "")
-        fault = next((r.fault for r in self.rules if r.take(flow_id, self._rng)), None)
-        if fault is not None and fault.name == "latency":
-            await asyncio.sleep(float(fault.argument))
-            fault = None
-        if fault is not None:
-            return await self._misbehave(request, fault, request_id)
+        for rule in self.rules:
+            if not rule.take(flow_id, self._rng):
+                continue
+            if rule.fault.name != "latency":
+                return await self._misbehave(request, rule.fault, request_id)
+            # Latency delays the answer and lets later rules still decide what it is.
+            await asyncio.sleep(float(rule.fault.argument))
         if not flow_id:
             raise _error(request_id, "InvalidParameter", 400, "FlowId is mandatory.")
         space = request.query.get("CustSpaceId", "")

@@ -1,0 +1,1 @@
+"""The preview service: cache, single-flight and an account-wide rate limiter around CAMS."""

@@ -1,0 +1,226 @@
+"""The account-wide limiter, on a virtual-time event loop."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.preview.errors import Busy
+from bot.preview.limiter import LimiterSettings, LocalLimiter
+from tests.virtual_time import run_virtual
+
+TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class Outcome:
+    order: int
+    arrived: float
+    granted: float | None
+    refused_for: float | None = None
+
+
+async def _arrive_and_admit(
+    limiter: LimiterSettings | LocalLimiter, arrivals: list[float], account: str = "acct"
+) -> list[Outcome]:
+    """Each caller sleeps until its arrival time, then asks; returns outcomes in asking order.
+
+    Timers due at the same instant fire in no set order, so order is taken as callers ask.
+    """
+    target = limiter if isinstance(limiter, LocalLimiter) else LocalLimiter(limiter)
+    loop = asyncio.get_running_loop()
+    done: list[Outcome] = []
+
+    asked = 0
+
+    async def caller(at: float) -> None:
+        nonlocal asked
+        await asyncio.sleep(at)
+        arrived, order = loop.time(), asked
+        asked += 1
+        try:
+            await target.admit(account)
+        except Busy as busy:
+            done.append(Outcome(order, arrived, None, busy.retry_after))
+        else:
+            done.append(Outcome(order, arrived, loop.time()))
+
+    await asyncio.gather(*(caller(at) for at in arrivals))
+    return sorted(done, key=lambda o: o.order)
+
+
+def _model(arrivals: list[float], s: LimiterSettings) -> list[float | None]:
+    """The reference: the k-th grant comes `period + margin` after the (k - rate)-th."""
+    grants: list[float] = []
+    outcome: list[float | None] = []
+    for at in arrivals:
+        turn = at
+        if len(grants) >= s.rate:
+            turn = max(turn, grants[-s.rate] + s.period + s.margin)
+        if turn - at > s.max_wait:
+            outcome.append(None)
+        else:
+            grants.append(turn)
+            outcome.append(turn)
+    return outcome
+
+
+limiter_settings = st.builds(
+    LimiterSettings,
+    rate=st.integers(1, 6),
+    margin=st.sampled_from([0.0, 0.05, 0.1, 0.25]),
+    max_wait=st.sampled_from([0.0, 0.5, 2.0, 10.0]),
+)
+# Gaps between arrivals: many simultaneous, some spread out.
+arrival_gaps = st.lists(
+    st.one_of(st.just(0.0), st.floats(0.001, 0.5), st.floats(0.5, 3.0)), max_size=60
+)
+
+
+def _arrivals(gaps: list[float]) -> list[float]:
+    times, now = [], 0.0
+    for gap in gaps:
+        now += gap
+        times.append(now)
+    return times
+
+
+@settings(max_examples=300, deadline=None)
+@given(s=limiter_settings, gaps=arrival_gaps)
+def test_matches_the_reference_model(s: LimiterSettings, gaps: list[float]) -> None:
+    arrivals = _arrivals(gaps)
+    outcomes = run_virtual(_arrive_and_admit(s, arrivals))
+
+    for outcome, expected in zip(outcomes, _model(arrivals, s), strict=True):
+        if expected is None:
+            assert outcome.granted is None
+            assert outcome.refused_for is not None
+            assert outcome.refused_for > s.max_wait
+        else:
+            assert outcome.granted == pytest.approx(expected, abs=TOLERANCE)
+
+
+@settings(max_examples=300, deadline=None)
+@given(s=limiter_settings, gaps=arrival_gaps)
+def test_never_more_than_the_budget_in_any_window(s: LimiterSettings, gaps: list[float]) -> None:
+    outcomes = run_virtual(_arrive_and_admit(s, _arrivals(gaps)))
+    grants = sorted(o.granted for o in outcomes if o.granted is not None)
+
+    for first, later in zip(grants, grants[s.rate :], strict=False):
+        assert later - first >= s.period + s.margin - TOLERANCE
+
+
+@settings(max_examples=300, deadline=None)
+@given(s=limiter_settings, gaps=arrival_gaps)
+def test_first_come_first_served_and_waits_within_bounds(
+    s: LimiterSettings, gaps: list[float]
+) -> None:
+    outcomes = run_virtual(_arrive_and_admit(s, _arrivals(gaps)))
+    served = [(o.arrived, o.granted) for o in outcomes if o.granted is not None]
+    grants = [granted for _, granted in served]
+
+    assert grants == sorted(grants)
+    for arrived, granted in served:
+        assert granted - arrived <= s.max_wait + TOLERANCE
+
+
+def test_a_burst_up_to_the_budget_goes_at_once() -> None:
+    outcomes = run_virtual(_arrive_and_admit(LimiterSettings(rate=5), [0.0] * 5))
+    assert [o.granted for o in outcomes] == [0.0] * 5
+
+
+def test_saturation_sustains_at_least_ninety_percent_of_the_rate() -> None:
+    s = LimiterSettings(rate=5, max_wait=1000)
+    outcomes = run_virtual(_arrive_and_admit(s, [0.0] * 500))
+    last = max(o.granted or 0.0 for o in outcomes)
+    assert 500 / last >= 0.9 * s.rate
+
+
+def test_refusal_takes_no_slot() -> None:
+    s = LimiterSettings(rate=1, margin=0.0, max_wait=1.0)
+    # Second caller would wait 1 s (allowed), third 2 s (refused), fourth arrives at 0.5 and
+    # waits 1.5 s (refused), fifth at 1.0 gets the slot at 2.0 the refusals did not book.
+    outcomes = run_virtual(_arrive_and_admit(s, [0.0, 0.0, 0.0, 0.5, 1.0]))
+    assert [o.granted for o in outcomes] == [0.0, 1.0, None, None, 2.0]
+    assert outcomes[2].refused_for == pytest.approx(2.0)
+
+
+def test_accounts_have_separate_budgets() -> None:
+    async def scenario() -> tuple[list[Outcome], list[Outcome]]:
+        limiter = LocalLimiter(LimiterSettings(rate=2))
+        return await asyncio.gather(
+            _arrive_and_admit(limiter, [0.0] * 3, "a"), _arrive_and_admit(limiter, [0.0] * 2, "b")
+        )
+
+    a, b = run_virtual(scenario())
+    assert [o.granted for o in a] == [0.0, 0.0, pytest.approx(1.1)]
+    assert [o.granted for o in b] == [0.0, 0.0]
+
+
+def test_a_cancelled_waiter_leaks_nothing_and_holds_nobody_up() -> None:
+    async def scenario() -> tuple[list[float], int]:
+        loop = asyncio.get_running_loop()
+        limiter = LocalLimiter(LimiterSettings(rate=1, margin=0.0))
+        await limiter.admit("a")
+        times: list[float] = []
+
+        async def waiter() -> None:
+            await limiter.admit("a")
+            times.append(loop.time())
+
+        doomed = asyncio.create_task(waiter())
+        await asyncio.sleep(0.1)
+        survivor = asyncio.create_task(waiter())
+        await asyncio.sleep(0.1)
+        doomed.cancel()
+        await survivor
+        return times, limiter.queued("a")
+
+    times, queued = run_virtual(scenario())
+    assert times == [pytest.approx(1.0)], "the survivor takes the cancelled waiter's turn"
+    assert queued == 0
+
+
+def test_a_waiter_cancelled_after_its_grant_gives_the_slot_back() -> None:
+    async def scenario() -> float:
+        loop = asyncio.get_running_loop()
+        limiter = LocalLimiter(LimiterSettings(rate=1, margin=0.0))
+        await limiter.admit("a")
+        granted_then_cancelled = asyncio.create_task(limiter.admit("a"))
+        await asyncio.sleep(1.0)  # the grant fires now, but the task has not resumed yet
+        granted_then_cancelled.cancel()
+        await asyncio.gather(granted_then_cancelled, return_exceptions=True)
+        await limiter.admit("a")
+        return loop.time()
+
+    assert run_virtual(scenario()) == pytest.approx(1.0)
+
+
+def test_throttling_starts_a_cooldown_for_the_whole_account() -> None:
+    async def scenario() -> list[float]:
+        loop = asyncio.get_running_loop()
+        limiter = LocalLimiter(LimiterSettings(rate=5, cooldown=1.0))
+        await limiter.admit("a")
+        await limiter.throttled("a", retry_after=2.5)
+        await limiter.admit("a")
+        first = loop.time()
+        await limiter.throttled("a", retry_after=None)
+        await limiter.admit("a")
+        return [first, loop.time()]
+
+    assert run_virtual(scenario()) == [pytest.approx(2.5), pytest.approx(3.5)]
+
+
+def test_a_cooldown_longer_than_the_max_wait_is_refused_as_busy() -> None:
+    async def scenario() -> float:
+        limiter = LocalLimiter(LimiterSettings(max_wait=1.0))
+        await limiter.throttled("a", retry_after=5.0)
+        with pytest.raises(Busy) as caught:
+            await limiter.admit("a")
+        return caught.value.retry_after
+
+    assert run_virtual(scenario()) == pytest.approx(5.0)

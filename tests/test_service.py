@@ -1,0 +1,162 @@
+"""The preview service over real loopback HTTP: cache, single-flight and the limiter together."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import Any
+
+import pytest
+
+from bot.cams.emulator.server import DEMO_CREDENTIALS
+from bot.cams.errors import CamsError, ErrorKind
+from bot.preview.errors import Busy
+from bot.preview.limiter import LimiterSettings
+from bot.preview.service import PreviewService
+from bot.preview.settings import PreviewSettings
+from tests.support import RunningEmulator, running_emulator
+
+
+def _service(
+    cams: RunningEmulator, limiter: LimiterSettings | None = None, **cams_settings: Any
+) -> PreviewService:
+    settings = PreviewSettings(limiter=limiter or LimiterSettings())
+    return PreviewService.create(DEMO_CREDENTIALS, cams.settings(**cams_settings), settings)
+
+
+def _arrivals(cams: RunningEmulator) -> list[float]:
+    arrivals: list[float] = cams.emulator.stats()["arrivals"].get(
+        DEMO_CREDENTIALS.access_key_id, []
+    )
+    return arrivals
+
+
+async def test_repeated_and_concurrent_asks_make_one_call_per_flow(cams: RunningEmulator) -> None:
+    async with _service(cams) as service:
+        results = await asyncio.gather(*(service.get(f) for f in ["A", "B", "A", "C"]))
+        again = await service.get("A")
+
+    assert [r.flow_id for r in results] == ["A", "B", "A", "C"]
+    assert results[0] == results[2] == again
+    assert cams.emulator.by_flow == {"A": 1, "B": 1, "C": 1}
+
+
+async def test_single_flight_survives_a_cancelled_first_caller(cams: RunningEmulator) -> None:
+    cams.fault("latency:0.3@all")
+    async with _service(cams) as service:
+        first = asyncio.create_task(service.get("slow"))
+        await asyncio.sleep(0.05)
+        others = [asyncio.create_task(service.get("slow")) for _ in range(5)]
+        first.cancel()
+        previews = await asyncio.gather(*others)
+
+    assert len({p.preview_url for p in previews}) == 1
+    assert cams.emulator.by_flow == {"slow": 1}
+
+
+async def test_a_shared_failure_reaches_every_waiter_and_is_not_cached(
+    cams: RunningEmulator,
+) -> None:
+    cams.fault("latency:0.2@flow:x*1", "http:503@flow:x*1")
+    async with _service(cams, max_attempts=1) as service:
+        failures = await asyncio.gather(
+            *(service.get("x") for _ in range(4)), return_exceptions=True
+        )
+        recovered = await service.get("x")
+
+    assert all(isinstance(f, CamsError) and f.kind is ErrorKind.SERVER_ERROR for f in failures)
+    assert recovered.flow_id == "x"
+    assert cams.emulator.by_flow == {"x": 2}
+
+
+@pytest.mark.parametrize(
+    ("fault", "cached"),
+    [
+        ("error:Flow.NotFound", True),
+        ("error:InvalidParameter", True),
+        ("error:Throttling.User", False),
+        ("http:503", False),
+        ("drop", False),
+        ("error:Ram.PermissionDeny", False),
+        ("malformed", False),
+    ],
+)
+async def test_only_definitive_answers_are_remembered(
+    cams: RunningEmulator, fault: str, cached: bool
+) -> None:
+    cams.fault(f"{fault}@flow:f")
+    async with _service(cams, LimiterSettings(cooldown=0.0), max_attempts=1) as service:
+        for _ in range(2):
+            with pytest.raises(CamsError):
+                await service.get("f")
+
+    assert cams.emulator.by_flow["f"] == (1 if cached else 2)
+
+
+async def test_local_refusals_are_not_cached_and_cost_no_call(cams: RunningEmulator) -> None:
+    async with _service(cams) as service:
+        for _ in range(2):
+            with pytest.raises(CamsError) as caught:
+                await service.get("")
+            assert caught.value.kind is ErrorKind.BAD_REQUEST
+        assert len(service.cache) == 0
+    assert cams.emulator.by_flow == {}
+
+
+async def test_spaces_are_cached_apart(cams: RunningEmulator) -> None:
+    async with _service(cams, default_space="s1") as service:
+        default = await service.get("1")
+        same = await service.get("1", "s1")
+        other = await service.get("1", "s2")
+
+    assert default == same
+    assert other.preview_url != default.preview_url
+    assert cams.emulator.by_flow == {"1": 2}
+
+
+async def test_every_attempt_passes_the_limiter_retries_included(cams: RunningEmulator) -> None:
+    cams.fault("http:503@flow:x*2")
+    limiter = LimiterSettings(rate=1, period=0.3, margin=0.0)
+    async with _service(cams, limiter) as service:
+        await service.get("x")
+
+    arrivals = _arrivals(cams)
+    assert len(arrivals) == 3
+    assert all(b - a >= 0.29 for a, b in itertools.pairwise(arrivals))
+
+
+async def test_a_throttling_answer_cools_the_whole_account_down(cams: RunningEmulator) -> None:
+    cams.fault("throttle@flow:t*1")
+    limiter = LimiterSettings(cooldown=0.4)
+    async with _service(cams, limiter, max_attempts=1) as service:
+        with pytest.raises(CamsError):
+            await service.get("t")
+        await service.get("other")
+
+    first, second = _arrivals(cams)
+    assert second - first >= 0.39
+
+
+async def test_busy_is_refused_at_once_and_not_cached(cams: RunningEmulator) -> None:
+    limiter = LimiterSettings(rate=1, period=1.0, margin=0.0, max_wait=0.5)
+    async with _service(cams, limiter) as service:
+        outcomes = await asyncio.gather(
+            *(service.get(str(i)) for i in range(3)), return_exceptions=True
+        )
+        busy = [o for o in outcomes if isinstance(o, Busy)]
+        assert len(busy) == 2
+        assert all(0.5 < b.retry_after <= 1.0 for b in busy)
+        assert len(service.cache) == 1
+    assert len(_arrivals(cams)) == 1
+
+
+async def test_the_server_never_sees_more_than_five_calls_in_any_second() -> None:
+    async with running_emulator(qps=5) as cams:
+        service = _service(cams, LimiterSettings(max_wait=30.0), max_attempts=1)
+        async with service:
+            previews = await asyncio.gather(*(service.get(f"flow-{i}") for i in range(22)))
+
+        stats = cams.emulator.stats()
+    assert len(previews) == 22
+    assert stats["counts"] == {"OK": 22}
+    assert stats["max_in_any_second"][DEMO_CREDENTIALS.access_key_id] <= 5
