@@ -31,6 +31,7 @@ emulator: $(STAMP)
 ## bench: the benchmarks in bench/, printed as tables
 bench: $(STAMP)
 	$(BIN)/python -m bench.bench_client
+	$(BIN)/python -m bench.bench_limiter
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -224,3 +224,15 @@ def test_a_cooldown_longer_than_the_max_wait_is_refused_as_busy() -> None:
         return caught.value.retry_after
 
     assert run_virtual(scenario()) == pytest.approx(5.0)
+
+
+def test_a_caller_with_less_time_than_the_max_wait_is_refused_sooner() -> None:
+    async def scenario() -> float:
+        limiter = LocalLimiter(LimiterSettings(rate=1, margin=0.0, max_wait=10.0))
+        await limiter.admit("a")
+        with pytest.raises(Busy) as caught:
+            await limiter.admit("a", within=0.5)
+        await limiter.admit("a", within=1.0)
+        return caught.value.retry_after
+
+    assert run_virtual(scenario()) == pytest.approx(1.0)

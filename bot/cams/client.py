@@ -41,15 +41,19 @@ Clock = Callable[[], float]
 class AttemptGate(Protocol):
     """Admits every upstream attempt, retries included: the interface of the rate limiters."""
 
-    async def admit(self, account: str) -> None:
-        """Return when `account` may make one call now, or raise to refuse it."""
+    async def admit(self, account: str, within: float) -> None:
+        """Return when `account` may make one call, at most `within` seconds from now.
+
+        Raise at once, booking nothing, to refuse: a slot granted after the caller's deadline
+        would be a slot spent on nothing.
+        """
 
     async def throttled(self, account: str, retry_after: float | None) -> None:
         """CAMS answered `account` with throttling; `retry_after` is its hint in seconds."""
 
 
 class _OpenGate:
-    async def admit(self, account: str) -> None:
+    async def admit(self, account: str, within: float) -> None:
         return None
 
     async def throttled(self, account: str, retry_after: float | None) -> None:
@@ -144,7 +148,9 @@ class CamsClient:
         attempt = 0
         while True:
             attempt += 1
-            await self._gate.admit(self.account)
+            await self._gate.admit(
+                self.account, self._settings.deadline - (self._clock() - started)
+            )
             remaining = self._settings.deadline - (self._clock() - started)
             try:
                 return await self._attempt(flow_id, query, remaining)

@@ -12,6 +12,7 @@ Time is the running event loop's clock, so tests drive it with a virtual-time lo
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import deque
 from dataclasses import dataclass
 
@@ -45,9 +46,12 @@ class LocalLimiter:
             state = self._accounts[account] = _Account(self.settings)
         return state
 
-    async def admit(self, account: str) -> None:
-        """Wait for a slot for `account`, first come first served, or raise Busy at once."""
-        await self._account(account).admit()
+    async def admit(self, account: str, within: float = math.inf) -> None:
+        """Wait for a slot for `account`, first come first served, or raise Busy at once.
+
+        Busy when the slot is more than `max_wait` or `within` seconds away.
+        """
+        await self._account(account).admit(min(self.settings.max_wait, within))
 
     async def throttled(self, account: str, retry_after: float | None) -> None:
         """Hold every caller of `account` back for `cooldown` or `retry_after`, if longer."""
@@ -68,14 +72,14 @@ class _Account:
         self.cooldown_until = float("-inf")
         self.timer: asyncio.TimerHandle | None = None
 
-    async def admit(self) -> None:
+    async def admit(self, max_wait: float) -> None:
         loop = asyncio.get_running_loop()
         now = loop.time()
         turn = self._turn_of(len(self.waiters), now)
         if not self.waiters and turn <= now:
             self.grants.append(now)
             return
-        if turn - now > self.settings.max_wait:
+        if turn - now > max_wait:
             raise Busy(turn - now)
         waiter: asyncio.Future[float] = loop.create_future()
         self.waiters.append(waiter)

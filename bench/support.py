@@ -1,0 +1,216 @@
+"""What the benchmarks share: the emulator as a subprocess, throwaway TLS files, and reporting."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import socket
+import ssl
+import sys
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import trustme
+
+from bot.cams.credentials import ACCESS_KEY_ID, ACCESS_KEY_SECRET, SECURITY_TOKEN
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+HOST = "127.0.0.1"
+STARTUP_TIMEOUT_S = 15.0
+STOP_TIMEOUT_S = 5.0
+PROBE_TIMEOUT = aiohttp.ClientTimeout(total=1.0)
+# Control calls are small and local; a stuck emulator should fail the run, not hang it.
+CONTROL_TIMEOUT = aiohttp.ClientTimeout(total=30.0)
+
+
+@dataclass(frozen=True, slots=True)
+class TlsFiles:
+    """A throwaway CA that clients trust, and the emulator's key and chain signed by it."""
+
+    ca: Path
+    server: Path
+
+    @classmethod
+    def create(cls, directory: Path) -> TlsFiles:
+        """Write a fresh CA and a certificate for HOST into `directory`."""
+        authority = trustme.CA()
+        files = cls(ca=directory / "ca.pem", server=directory / "server.pem")
+        authority.cert_pem.write_to_path(str(files.ca))
+        authority.issue_cert(HOST).private_key_and_cert_chain_pem.write_to_path(str(files.server))
+        return files
+
+    def client_context(self) -> ssl.SSLContext:
+        """A client context that trusts only this CA."""
+        return ssl.create_default_context(cafile=str(self.ca))
+
+
+@dataclass(frozen=True, slots=True)
+class EmulatorStats:
+    """The emulator's own account of what it received since its last reset."""
+
+    counts: dict[str, int]
+    by_flow: dict[str, int]
+    received: int
+    max_in_any_second: dict[str, int]
+    arrivals: dict[str, list[float]]
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> EmulatorStats:
+        """Read the body of GET /_emulator/stats."""
+        return cls(
+            counts={str(k): int(v) for k, v in body["counts"].items()},
+            by_flow={str(k): int(v) for k, v in body["by_flow"].items()},
+            received=int(body["received"]),
+            max_in_any_second={str(k): int(v) for k, v in body["max_in_any_second"].items()},
+            arrivals={str(k): [float(t) for t in v] for k, v in body["arrivals"].items()},
+        )
+
+
+class EmulatorControl:
+    """The emulator's control endpoints, reached on a session of their own."""
+
+    def __init__(self, session: aiohttp.ClientSession, base_url: str, port: int) -> None:
+        self._session = session
+        self.base_url = base_url
+        self.port = port
+
+    async def reset(self) -> None:
+        """Forget everything the emulator has seen."""
+        async with self._session.post(f"{self.base_url}/_emulator/reset") as response:
+            response.raise_for_status()
+
+    async def stats(self) -> EmulatorStats:
+        """What the emulator has received since the last reset."""
+        async with self._session.get(f"{self.base_url}/_emulator/stats") as response:
+            response.raise_for_status()
+            return EmulatorStats.from_json(await response.json())
+
+    async def wait_until_ready(self, process: asyncio.subprocess.Process) -> None:
+        """Return once the emulator answers; raise if it exits or stays silent too long."""
+        deadline = asyncio.get_running_loop().time() + STARTUP_TIMEOUT_S
+        while asyncio.get_running_loop().time() < deadline:
+            if process.returncode is not None:
+                raise RuntimeError(f"the emulator exited with status {process.returncode}")
+            # Refused connections are expected until the emulator listens; a probe that hangs
+            # (another program took the port) must not outlast the check that it exited.
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with self._session.get(
+                    f"{self.base_url}/_emulator/stats", timeout=PROBE_TIMEOUT
+                ) as response:
+                    if response.status == 200:
+                        return
+            await asyncio.sleep(0.1)
+        raise RuntimeError(f"the emulator did not answer within {STARTUP_TIMEOUT_S:g}s")
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def running_emulator(
+    *, qps: int, tls: TlsFiles | None = None
+) -> AsyncIterator[EmulatorControl]:
+    """Run `python -m bot emulator` on a free port until the block ends, over https with `tls`.
+
+    The emulator is a separate process so that its CPU is not counted as the client's.
+    """
+    port = free_port()
+    command = ["-m", "bot", "emulator", "--host", HOST, "--port", str(port), "--qps", str(qps)]
+    if tls is not None:
+        command += ["--tls-cert", str(tls.server), "--tls-key", str(tls.server)]
+    # Without an AccessKey in its environment the emulator accepts the demo key.
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in (ACCESS_KEY_ID, ACCESS_KEY_SECRET, SECURITY_TOKEN)
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, *command, cwd=PROJECT_ROOT, env=env, stdout=asyncio.subprocess.DEVNULL
+    )
+    try:
+        scheme = "http" if tls is None else "https"
+        connector = aiohttp.TCPConnector(ssl=True if tls is None else tls.client_context())
+        async with aiohttp.ClientSession(timeout=CONTROL_TIMEOUT, connector=connector) as session:
+            control = EmulatorControl(session, f"{scheme}://{HOST}:{port}", port)
+            await control.wait_until_ready(process)
+            yield control
+    finally:
+        await _stop(process)
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is not None:
+        return
+    process.terminate()
+    try:
+        await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+
+
+def versions(*distributions: str) -> dict[str, str]:
+    """Python's version, aiohttp's, and those of `distributions`: what the figures depend on."""
+    found = {"python": platform.python_version(), "aiohttp": aiohttp.__version__}
+    return found | {name: version(name) for name in distributions}
+
+
+def machine(*distributions: str) -> dict[str, Any]:
+    """The versions (see `versions`) and the CPU count, for the raw figures."""
+    return {"versions": versions(*distributions), "cpus": os.cpu_count()}
+
+
+def describe_machine(*distributions: str) -> str:
+    """One line of versions and the CPU count, for the top of a report."""
+    listed = ", ".join(f"{name} {number}" for name, number in versions(*distributions).items())
+    return f"{listed}; {os.cpu_count()} CPUs"
+
+
+def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[str]], align: str) -> str:
+    """A markdown table; `align` has one letter per column, l or r."""
+    if len(align) != len(headers) or set(align) - {"l", "r"}:
+        raise ValueError(f"align {align!r} does not fit {len(headers)} columns")
+    lines = [
+        "| " + " | ".join(headers) + " |",
+        "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|",
+    ]
+    for row in rows:
+        if len(row) != len(headers):
+            raise ValueError(f"row {row!r} does not have {len(headers)} cells")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def verdict(met: bool) -> str:
+    """PASS or MISS."""
+    return "PASS" if met else "MISS"
+
+
+def progress(message: str) -> None:
+    """Tell the person waiting what is running, on stderr so the tables stay clean."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def write_json(path: Path, figures: dict[str, Any]) -> None:
+    """Write `figures` to `path` as indented JSON."""
+    path.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer of at least 1."""
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
