@@ -160,3 +160,14 @@ async def test_the_server_never_sees_more_than_five_calls_in_any_second() -> Non
     assert len(previews) == 22
     assert stats["counts"] == {"OK": 22}
     assert stats["max_in_any_second"][DEMO_CREDENTIALS.access_key_id] <= 5
+
+
+async def test_a_slot_is_never_granted_past_the_callers_deadline(cams: RunningEmulator) -> None:
+    limiter = LimiterSettings(rate=1, period=1.0, margin=0.0, max_wait=30.0)
+    async with _service(cams, limiter, deadline=0.5) as service:
+        outcomes = await asyncio.gather(
+            *(service.get(str(i)) for i in range(3)), return_exceptions=True
+        )
+
+    assert sum(isinstance(o, Busy) for o in outcomes) == 2
+    assert len(_arrivals(cams)) == 1
