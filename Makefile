@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck unit emulator bench clean
+.PHONY: test lint typecheck unit demo run emulator bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,14 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest
+
+## demo: the bot in this terminal, on the emulator and a fake Slack; no accounts needed
+demo: $(STAMP)
+	$(BIN)/python -m bot demo
+
+## run: serve Slack for real (SLACK_* and ALIBABA_CLOUD_* from the environment)
+run: $(STAMP)
+	$(BIN)/python -m bot serve
 
 ## emulator: the local CAMS endpoint on 127.0.0.1:9000
 emulator: $(STAMP)

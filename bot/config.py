@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from collections.abc import Mapping
 
@@ -49,3 +50,37 @@ def env_int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 1
     if value < minimum:
         raise ConfigError(name, f"must be at least {minimum}, got {raw!r}")
     return value
+
+
+class Secret:
+    """A string that prints as asterisks; `reveal()` is the only way to read it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The secret itself, for signing only."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether `host` names this machine: localhost or a loopback address."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -9,13 +9,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
-
 from bot.cams.client import CamsClient
-from bot.cams.credentials import Credentials, Secret
+from bot.cams.credentials import Credentials
 from bot.cams.emulator.faults import FaultRule
 from bot.cams.emulator.server import DEMO_CREDENTIALS, Emulator
 from bot.cams.settings import CamsSettings, Endpoint
+from bot.config import Secret
+from bot.serving import serving
 
 STS_CREDENTIALS = Credentials(
     "sts-key", Secret("sts-secret"), Secret("CAIS+testSTS/token==with+special/chars")
@@ -67,13 +67,5 @@ async def running_emulator(
     """Serve an Emulator that knows the demo, STS and other accounts on a free loopback port."""
     kwargs.setdefault("qps", 0)
     emulator = Emulator([DEMO_CREDENTIALS, STS_CREDENTIALS, OTHER_CREDENTIALS], **kwargs)
-    runner = web.AppRunner(emulator.app(), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
-    await site.start()
-    port = runner.addresses[0][1]
-    scheme = "https" if ssl_context else "http"
-    try:
-        yield RunningEmulator(emulator, f"{scheme}://127.0.0.1:{port}")
-    finally:
-        await runner.cleanup()
+    async with serving(emulator.app(), ssl_context=ssl_context) as url:
+        yield RunningEmulator(emulator, url)

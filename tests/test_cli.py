@@ -6,14 +6,20 @@ import asyncio
 import json
 import os
 import re
+import signal
 import socket
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import aiohttp
 import pytest
 
 from bot.cams.emulator.server import DEMO_CREDENTIALS
+from bot.slack.constants import EVENTS_PATH, HEALTH_PATH
+from bot.standin import payloads
+from bot.standin.fake_slack import running_fake_slack
+from bot.standin.signing import signed_headers
 from tests.support import RunningEmulator
 
 
@@ -232,3 +238,94 @@ async def test_get_reports_busy_when_the_budget_is_booked(cams: RunningEmulator)
     assert run.code == 1
     assert "error: flow '2': busy: the CAMS call budget is booked" in run.err
     assert cams.emulator.by_flow == {"1": 1}
+
+
+async def test_demo_answers_a_typed_command_with_link_expiry_and_buttons() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "demo",
+        env=_env(None, LOG_LEVEL="WARNING", TZ="UTC"),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    script = b"/flowpreview 1234567890123456\nshare 1\nwait\n/flowpreview 4030000000000000\n"
+    out, err = await asyncio.wait_for(process.communicate(script), timeout=60)
+    text = out.decode()
+
+    assert process.returncode == 0, err.decode()
+    assert (
+        "[1 Open preview] https://business.facebook.com/wa/manage/flows/1234567890123456/" in text
+    )
+    assert "[2 Share in channel]" in text
+    assert re.search(
+        r"Link expires \w{3} \d{2} \w{3} \d{4} at \d{2}:\d{2} UTC \(29 days left\)", text
+    )
+    assert "(visible to the channel)" in text
+    assert "shared by @U2147483697" in text
+    assert "cams:GetFlowPreviewUrl" in text
+    assert "Traceback" not in err.decode()
+
+
+async def test_serve_refuses_to_start_without_its_settings() -> None:
+    run = await _bot("serve", env=_env(None))
+    assert run.code == 2
+    assert run.err.startswith("flowpreview: SLACK_BOT_TOKEN: not set")
+    run = await _bot("serve", env=_env(None, SLACK_BOT_TOKEN="xoxb-1", SLACK_SIGNING_SECRET="s"))
+    assert run.code == 2
+    assert "ALIBABA_CLOUD_ACCESS_KEY_ID" in run.err
+
+
+async def test_serve_answers_signed_commands_and_stops_cleanly_on_sigterm(
+    cams: RunningEmulator,
+) -> None:
+    port = _free_port()
+    async with running_fake_slack(bot_token="xoxb-serve") as slack:
+        env = _env(
+            cams.url,
+            SLACK_BOT_TOKEN="xoxb-serve",
+            SLACK_SIGNING_SECRET="serve-secret",
+            SLACK_API_URL=slack.api_url,
+            PORT=str(port),
+        )
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            env=env,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            async with aiohttp.ClientSession() as session:
+                await _wait_until_healthy(session, base + HEALTH_PATH)
+                body = payloads.slash_command("777", response_url=slack.new_response_url())
+                async with session.post(
+                    base + EVENTS_PATH, data=body, headers=signed_headers("serve-secret", body)
+                ) as response:
+                    status, message = response.status, await response.json()
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, err = await asyncio.wait_for(process.communicate(), timeout=30)
+
+    assert status == 200
+    assert "flows/777/preview" in json.dumps(message)
+    assert process.returncode == 0
+    assert b"Traceback" not in err
+
+
+async def _wait_until_healthy(session: aiohttp.ClientSession, url: str) -> None:
+    for _ in range(200):
+        try:
+            async with session.get(url) as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientConnectionError:
+            pass
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{url} never answered")

@@ -14,10 +14,11 @@ import trustme
 
 from bot.cams import signing
 from bot.cams.client import CamsClient
-from bot.cams.credentials import Credentials, Secret
+from bot.cams.credentials import Credentials
 from bot.cams.emulator.server import DEMO_CREDENTIALS
 from bot.cams.errors import CamsError, ErrorKind
 from bot.cams.settings import CamsSettings, Endpoint
+from bot.config import Secret
 from tests.support import STS_CREDENTIALS, FakeTime, RunningEmulator, running_emulator
 
 

@@ -12,11 +12,12 @@ from alibabacloud_cams20200606.client import Client
 from alibabacloud_tea_openapi.models import Config
 from alibabacloud_tea_util.models import RuntimeOptions
 
-from bot.cams.credentials import Credentials, Secret
+from bot.cams.credentials import Credentials
 from bot.cams.emulator.faults import Fault, FaultRule
 from bot.cams.emulator.server import DEMO_CREDENTIALS
 from bot.cams.emulator.window import SlidingWindow, max_in_window
 from bot.cams.errors import CamsError, ErrorKind
+from bot.config import Secret
 from tests.support import OTHER_CREDENTIALS, RunningEmulator, running_emulator
 
 

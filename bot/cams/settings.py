@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from yarl import URL
 
-from bot.config import ConfigError, env_float, env_int, env_str
+from bot.config import ConfigError, env_float, env_int, env_str, is_loopback_host
 
 DEFAULT_ENDPOINT = "https://cams.ap-southeast-1.aliyuncs.com"
 DEFAULT_CONNECT_TIMEOUT_S = 5.0
@@ -56,20 +55,11 @@ class Endpoint:
             or url.path not in ("", "/")
         ):
             raise ValueError("give only scheme, host and port, with no path, query or credentials")
-        if url.scheme == "http" and not _is_loopback(url.host):
+        if url.scheme == "http" and not is_loopback_host(url.host):
             raise ValueError("plain http is allowed only for loopback hosts; use https")
         if url.port is None:
             raise ValueError("no port")
         return cls(url.scheme, url.host, url.port)
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True, slots=True)

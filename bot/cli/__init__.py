@@ -1,4 +1,4 @@
-"""The command line: `python -m bot get|emulator`."""
+"""The command line: `python -m bot get|serve|emulator|demo`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from bot.cli import emulator, get
+from bot.cli import demo, emulator, get, serve
 from bot.config import ConfigError, env_str
 
 EXIT_CONFIG = 2
@@ -22,7 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     get.add_parser(commands)
+    serve.add_parser(commands)
     emulator.add_parser(commands)
+    demo.add_parser(commands)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""The Slack face of flowpreview: a Bolt AsyncApp, its listeners and message rendering."""

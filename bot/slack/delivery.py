@@ -1,0 +1,99 @@
+"""Getting previews to the person: in the ack when they are quick, through response_url if not."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+from slack_bolt.async_app import AsyncAck, AsyncRespond
+
+from bot.cams.errors import CamsError
+from bot.preview.errors import Busy
+from bot.preview.service import PreviewService
+from bot.slack import render
+from bot.slack.inflight import InFlight
+
+log = logging.getLogger(__name__)
+
+Outcomes = list[tuple[str, render.Outcome]]
+
+# Slack gives up on an ack after 3 s; answering by 2 s leaves room for the trip back.
+ACK_BUDGET_S = 2.0
+
+
+class Delivery:
+    """Fetches previews through the service and delivers the rendered answer."""
+
+    def __init__(
+        self,
+        service: PreviewService,
+        inflight: InFlight,
+        *,
+        ack_budget: float = ACK_BUDGET_S,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.service = service
+        self.inflight = inflight
+        self.ack_budget = ack_budget
+        self.wall_clock = wall_clock
+
+    async def answer_in_ack(
+        self, ack: AsyncAck, respond: AsyncRespond, flow_ids: Sequence[str], space: str | None
+    ) -> None:
+        """Ack with the previews if they are ready within the budget, else ack and follow up."""
+        fetch = asyncio.create_task(self._fetch_all(flow_ids, space))
+        done, _ = await asyncio.wait({fetch}, timeout=self.ack_budget)
+        if done:
+            if fetch.exception() is not None:
+                log.error("fetching previews failed", exc_info=fetch.exception())
+                await ack(**render.internal_error_message())
+            else:
+                await ack(**self._render(fetch.result(), space))
+            return
+        await ack(**render.fetching_message(flow_ids))
+        self.inflight.spawn(self._follow_up(fetch, respond, space))
+
+    def answer_later(
+        self, respond: AsyncRespond, flow_ids: Sequence[str], space: str | None
+    ) -> None:
+        """Fetch in the background and deliver through response_url (the caller has acked)."""
+        fetch = asyncio.create_task(self._fetch_all(flow_ids, space))
+        self.inflight.spawn(self._follow_up(fetch, respond, space))
+
+    async def post(self, respond: AsyncRespond, message: render.Message) -> bool:
+        """Send `message` to response_url; Bolt does not raise on refusal, so check the status."""
+        try:
+            answer = await respond(**message)
+        except Exception:
+            log.exception("could not post to response_url")
+            return False
+        status = getattr(answer, "status_code", None)
+        if status != 200:
+            log.warning("response_url refused the reply: HTTP %s %s", status, answer.body)
+            return False
+        return True
+
+    async def _follow_up(
+        self, fetch: asyncio.Task[Outcomes], respond: AsyncRespond, space: str | None
+    ) -> None:
+        try:
+            message = self._render(await fetch, space)
+        except Exception:
+            log.exception("fetching previews failed")
+            message = render.internal_error_message()
+        await self.post(respond, message)
+
+    async def _fetch_all(self, flow_ids: Sequence[str], space: str | None) -> Outcomes:
+        async def one(flow_id: str) -> render.Outcome:
+            try:
+                return await self.service.get(flow_id, space)
+            except (CamsError, Busy) as failure:
+                return failure
+
+        outcomes = await asyncio.gather(*(one(flow_id) for flow_id in flow_ids))
+        return list(zip(flow_ids, outcomes, strict=True))
+
+    def _render(self, outcomes: Outcomes, space: str | None) -> render.Message:
+        return render.preview_message(outcomes, space, self.wall_clock())

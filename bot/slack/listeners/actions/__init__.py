@@ -1,0 +1,65 @@
+"""The buttons under a preview: "Open preview" (a link) and "Share in channel"."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+
+from bot.cams.errors import CamsError
+from bot.preview.errors import Busy
+from bot.slack import render
+from bot.slack.constants import OPEN_ACTION_ID, SHARE_ACTION_ID
+from bot.slack.delivery import Delivery
+from bot.slack.flow_ids import FLOW_ID
+
+
+def register(app: AsyncApp, delivery: Delivery) -> None:
+    """Acknowledge link clicks, and re-post a preview for the channel on Share."""
+
+    async def open_preview(ack: AsyncAck) -> None:
+        # Slack still sends URL-button clicks; unacknowledged, they show a warning icon.
+        await ack()
+
+    async def share_preview(
+        ack: AsyncAck, action: dict[str, Any], body: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        await ack()
+        target = _share_target(action.get("value"))
+        user = body.get("user")
+        user_id = user.get("id") if isinstance(user, dict) else None
+        if target is None or not isinstance(user_id, str):
+            return
+        delivery.inflight.spawn(_share(delivery, respond, *target, user_id))
+
+    app.action(OPEN_ACTION_ID)(open_preview)
+    app.action(SHARE_ACTION_ID)(share_preview)
+
+
+async def _share(
+    delivery: Delivery, respond: AsyncRespond, flow_id: str, space: str | None, user_id: str
+) -> None:
+    try:
+        preview = await delivery.service.get(flow_id, space)
+    except (CamsError, Busy) as failure:
+        message = render.preview_message([(flow_id, failure)], space, delivery.wall_clock())
+    else:
+        message = render.shared_message(preview, user_id, delivery.wall_clock())
+    await delivery.post(respond, {**message, "replace_original": False})
+
+
+def _share_target(value: object) -> tuple[str, str | None] | None:
+    """The flow and space a Share button names, or None when the value is not ours."""
+    try:
+        data = json.loads(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    flow_id, space = data.get("flow"), data.get("space")
+    if not isinstance(flow_id, str) or not FLOW_ID.fullmatch(flow_id):
+        return None
+    if space is not None and (not isinstance(space, str) or not FLOW_ID.fullmatch(space)):
+        return None
+    return flow_id, space

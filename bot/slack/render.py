@@ -1,0 +1,231 @@
+"""Every message the bot shows, built with slack_sdk's Block Kit models so limits are checked.
+
+All user and upstream text passes through `escape`; only https preview links become buttons.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from bot.cams.errors import CamsError, ErrorKind
+from bot.cams.models import FlowPreview
+from bot.preview.errors import Busy
+from bot.slack.constants import COMMAND, OPEN_ACTION_ID, SHARE_ACTION_ID
+from bot.slack.flow_ids import MAX_FLOWS
+
+Failure = CamsError | Busy
+Outcome = FlowPreview | Failure
+Message = dict[str, Any]
+
+MAX_BLOCKS = 50
+MAX_BUTTON_URL = 3000
+EXAMPLE_ID = "1234567890123456"
+
+SENTENCES: dict[ErrorKind, str] = {
+    ErrorKind.NOT_SUBSCRIBED: (
+        "Chat App Message Service is not activated for the bot's Alibaba Cloud account. "
+        "An administrator needs to subscribe to it."
+    ),
+    ErrorKind.PERMISSION_DENIED: (
+        "The bot's Alibaba Cloud RAM user is not allowed to call `cams:GetFlowPreviewUrl`. "
+        "An administrator needs to grant that action."
+    ),
+    ErrorKind.WRONG_OWNER: (
+        "This flow or space belongs to a different Alibaba Cloud account than the bot's. "
+        "Check the flow ID and the space."
+    ),
+    ErrorKind.NOT_FOUND: "CAMS has no such flow in this space. Check the flow ID and the space.",
+    ErrorKind.BAD_REQUEST: "CAMS did not accept the request: {message}",
+    ErrorKind.AUTH_FAILED: (
+        "CAMS rejected the bot's Alibaba Cloud credentials. An administrator needs to check "
+        "the AccessKey."
+    ),
+    ErrorKind.THROTTLED: "CAMS is rate-limiting the bot's account right now. Try again {when}.",
+    ErrorKind.SERVER_ERROR: "CAMS is having trouble right now. Try again in a minute.",
+    ErrorKind.NETWORK: "The bot cannot reach CAMS right now. Try again in a minute.",
+    ErrorKind.MALFORMED_RESPONSE: (
+        "CAMS sent an answer the bot cannot use. Try again in a minute; if it persists, "
+        "tell the bot's maintainers."
+    ),
+}
+BUSY_SENTENCE = "Many previews are being fetched right now. Try again {when}."
+
+
+def escape(text: str) -> str:
+    """Text made inert for mrkdwn: Slack's three control characters become entities."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def error_sentence(failure: Failure) -> str:
+    """One sentence a person can act on, with the Alibaba RequestId for support."""
+    if isinstance(failure, Busy):
+        return BUSY_SENTENCE.format(when=_when(failure.retry_after))
+    sentence = SENTENCES[failure.kind].format(
+        message=escape(failure.message), when=_when(failure.retry_after)
+    )
+    if failure.request_id:
+        sentence += f" (RequestId `{escape(failure.request_id)}`)"
+    return sentence
+
+
+def preview_message(
+    outcomes: Sequence[tuple[str, Outcome]], space: str | None, now: float
+) -> Message:
+    """The ephemeral answer for up to MAX_FLOWS flows: link, expiry and buttons per flow."""
+    blocks: list[Block] = []
+    for index, (flow_id, outcome) in enumerate(outcomes):
+        blocks.extend(_flow_blocks(index, flow_id, outcome, space, now))
+    notes = ["Only you can see this. Anyone holding a preview link can open it."]
+    if space:
+        notes.insert(0, f"Space `{escape(space)}`")
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=" · ".join(notes))]))
+    return _message(blocks, _fallback(outcomes), "ephemeral")
+
+
+def shared_message(preview: FlowPreview, user_id: str, now: float) -> Message:
+    """The preview posted for the whole channel by the person who clicked Share."""
+    text = (
+        f"*Flow `{escape(preview.flow_id)}`* preview, shared by <@{escape(user_id)}>\n"
+        f"{_expiry(preview, now)}"
+    )
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=text))]
+    button = _open_button(preview)
+    if button is not None:
+        blocks.append(ActionsBlock(elements=[button]))
+    fallback = f"Preview of flow {preview.flow_id}: {escape(preview.preview_url)}"
+    return _message(blocks, fallback, "in_channel")
+
+
+def usage_message(problem: str | None = None) -> Message:
+    """How to use the command, after what was wrong if anything was."""
+    syntax = escape(f"{COMMAND} <flow-id> [<flow-id> …] [space:<CustSpaceId>]")
+    usage = (
+        f"*Usage:* `{syntax}`\n"
+        f"• Up to {MAX_FLOWS} flow IDs: letters, digits, `_` and `-`, at most 64 characters.\n"
+        "• `space:&lt;id&gt;` asks in that CAMS space instead of the default one.\n"
+        f"• Example: `{COMMAND} {EXAMPLE_ID}`\n"
+        "• Or pick *Get flow preview* from a message's ⋯ menu to preview the flows it mentions."
+    )
+    blocks: list[Block] = []
+    if problem:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=f":warning: {escape(problem)}")))
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=usage)))
+    return _message(blocks, f"Usage: {COMMAND} <flow-id> [<flow-id> …] [space:<id>]", "ephemeral")
+
+
+def fetching_message(flow_ids: Sequence[str]) -> Message:
+    """The immediate answer when the previews will follow through response_url."""
+    names = ", ".join(f"`{escape(flow_id)}`" for flow_id in flow_ids)
+    text = f":hourglass_flowing_sand: Fetching the preview of {names}…"
+    return _message([SectionBlock(text=MarkdownTextObject(text=text))], "Fetching…", "ephemeral")
+
+
+def no_flows_message() -> Message:
+    """The answer to a shortcut on a message that names no flow."""
+    text = (
+        "I found no flow IDs in that message. A flow ID is a run of 10 to 20 digits, like "
+        f"`{EXAMPLE_ID}`, or sits in a link like "
+        f"`https://business.facebook.com/wa/manage/flows/{EXAMPLE_ID}/preview/`."
+    )
+    return _message([SectionBlock(text=MarkdownTextObject(text=text))], text, "ephemeral")
+
+
+def internal_error_message() -> Message:
+    """The answer when the bot itself failed; the details are in its logs."""
+    text = (
+        ":warning: Something went wrong inside flowpreview. "
+        "Its maintainers can find the details in its logs."
+    )
+    return _message([SectionBlock(text=MarkdownTextObject(text=text))], text, "ephemeral")
+
+
+def share_value(flow_id: str, space: str | None) -> str:
+    """What the Share button carries: enough to fetch the same preview again."""
+    return json.dumps({"flow": flow_id, "space": space}, separators=(",", ":"))
+
+
+def _flow_blocks(
+    index: int, flow_id: str, outcome: Outcome, space: str | None, now: float
+) -> list[Block]:
+    title = f"*Flow `{escape(flow_id)}`*"
+    if not isinstance(outcome, FlowPreview):
+        text = f":warning: {title}: {error_sentence(outcome)}"
+        return [SectionBlock(block_id=f"flow-{index}", text=MarkdownTextObject(text=text))]
+    button = _open_button(outcome)
+    if button is None:
+        text = f":warning: {title}: the preview link is too long for Slack to show as a button."
+        return [SectionBlock(block_id=f"flow-{index}", text=MarkdownTextObject(text=text))]
+    share = ButtonElement(
+        text="Share in channel", action_id=SHARE_ACTION_ID, value=share_value(flow_id, space)
+    )
+    return [
+        SectionBlock(
+            block_id=f"flow-{index}",
+            text=MarkdownTextObject(text=f"{title}\n{_expiry(outcome, now)}"),
+        ),
+        ActionsBlock(block_id=f"actions-{index}", elements=[button, share]),
+    ]
+
+
+def _open_button(preview: FlowPreview) -> ButtonElement | None:
+    url = preview.preview_url
+    if not url.startswith("https://") or len(url) > MAX_BUTTON_URL:
+        return None
+    return ButtonElement(text="Open preview", action_id=OPEN_ACTION_ID, url=url, style="primary")
+
+
+def _expiry(preview: FlowPreview, now: float) -> str:
+    epoch = int(preview.expires_at.timestamp())
+    fallback = preview.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"Link expires <!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}> "
+        f"({_left(epoch - now)})"
+    )
+
+
+def _left(seconds: float) -> str:
+    if seconds <= 0:
+        return "expired"
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if count != 1 else ''} left"
+    return "less than a minute left"
+
+
+def _when(retry_after: float | None) -> str:
+    if retry_after is None or retry_after <= 1:
+        return "in a few seconds"
+    return f"in {math.ceil(retry_after)} seconds"
+
+
+def _fallback(outcomes: Sequence[tuple[str, Outcome]]) -> str:
+    lines = []
+    for flow_id, outcome in outcomes:
+        if isinstance(outcome, FlowPreview):
+            lines.append(f"Flow {flow_id}: {escape(outcome.preview_url)}")
+        else:
+            lines.append(f"Flow {flow_id}: no preview")
+    return "\n".join(lines)
+
+
+def _message(blocks: list[Block], text: str, response_type: str) -> Message:
+    if len(blocks) > MAX_BLOCKS:
+        raise ValueError(f"{len(blocks)} blocks; Slack allows {MAX_BLOCKS} in one message")
+    return {
+        "response_type": response_type,
+        "text": text,
+        "blocks": [block.to_dict() for block in blocks],
+    }

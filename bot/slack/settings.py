@@ -1,0 +1,85 @@
+"""Slack settings, read once at start-up, including the ones Bolt would otherwise read silently."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from yarl import URL
+
+from bot.config import ConfigError, Secret, env_int, env_str, is_loopback_host
+
+DEFAULT_PORT = 3000
+
+
+@dataclass(frozen=True, slots=True)
+class SlackSettings:
+    """Tokens, the Web API base URL and the port; Socket Mode when an app token is given."""
+
+    bot_token: Secret
+    signing_secret: Secret | None = None
+    app_token: Secret | None = None
+    api_url: str | None = None
+    port: int = DEFAULT_PORT
+
+    @property
+    def socket_mode(self) -> bool:
+        """Whether to connect out over Socket Mode instead of serving HTTP requests."""
+        return self.app_token is not None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> SlackSettings:
+        """Read SLACK_* and PORT; raise ConfigError naming the first missing or bad one."""
+        _refuse_silent_mode_switches(env)
+        bot_token = env_str(env, "SLACK_BOT_TOKEN")
+        if bot_token is None:
+            raise ConfigError("SLACK_BOT_TOKEN", "not set; copy the Bot User OAuth Token (xoxb-…)")
+        app_token = env_str(env, "SLACK_APP_TOKEN")
+        if app_token is not None and not app_token.startswith("xapp-"):
+            raise ConfigError("SLACK_APP_TOKEN", "must be an app-level token starting with xapp-")
+        signing_secret = env_str(env, "SLACK_SIGNING_SECRET")
+        if signing_secret is None and app_token is None:
+            raise ConfigError(
+                "SLACK_SIGNING_SECRET",
+                "not set; HTTP mode needs the app's Signing Secret (or set SLACK_APP_TOKEN "
+                "for Socket Mode)",
+            )
+        port = env_int(env, "PORT", DEFAULT_PORT)
+        if port > 65535:
+            raise ConfigError("PORT", "must be at most 65535")
+        return cls(
+            bot_token=Secret(bot_token),
+            signing_secret=Secret(signing_secret) if signing_secret else None,
+            app_token=Secret(app_token) if app_token else None,
+            api_url=_api_url(env_str(env, "SLACK_API_URL")),
+            port=port,
+        )
+
+
+def _refuse_silent_mode_switches(env: Mapping[str, str]) -> None:
+    # Bolt reads these itself: with both OAuth variables it silently becomes a multi-workspace
+    # OAuth app, and a verification token makes it mishandle Slack's ssl_check requests.
+    if env_str(env, "SLACK_CLIENT_ID") and env_str(env, "SLACK_CLIENT_SECRET"):
+        raise ConfigError(
+            "SLACK_CLIENT_ID",
+            "with SLACK_CLIENT_SECRET would switch Bolt to OAuth mode; this bot is installed "
+            "with SLACK_BOT_TOKEN, so unset both",
+        )
+    if env_str(env, "SLACK_VERIFICATION_TOKEN"):
+        raise ConfigError(
+            "SLACK_VERIFICATION_TOKEN",
+            "is deprecated and breaks Slack's ssl_check; requests are verified with "
+            "SLACK_SIGNING_SECRET, so unset it",
+        )
+
+
+def _api_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    url = URL(value)
+    host = url.host or ""
+    loopback = is_loopback_host(host)
+    if not host or url.scheme not in ("https", "http") or (url.scheme == "http" and not loopback):
+        raise ConfigError("SLACK_API_URL", "must be an https URL (plain http only on loopback)")
+    text = str(url)
+    return text if text.endswith("/") else text + "/"

@@ -1,0 +1,256 @@
+"""A fake Slack on one loopback aiohttp app: the Web API under `/api/`, and response_urls.
+
+Point the bot's client at `fake.api_url` (`AsyncWebClient(base_url=fake.api_url)`) and put
+`fake.new_response_url()` into the payloads sent to it. Every Web API call and every message
+posted to a response_url is recorded; tests await deliveries instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from bot.standin import limits
+from bot.standin.payloads import DEFAULT_WHO, Who
+
+API_PATH = "/api/"
+RESPONSE_PATH = "/response/"
+# Slack accepts at most five messages per response_url.
+MAX_USES = 5
+DEFAULT_WAIT_S = 5.0
+
+_Json = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class BotUser:
+    """Who the bot token belongs to, as auth.test reports it."""
+
+    user_id: str = "U0FLOWBOT"
+    bot_id: str = "B0FLOWBOT"
+    user: str = "flowpreview"
+    team: str = "Example"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiCall:
+    """One Web API call: the method, the token it carried and its parameters."""
+
+    method: str
+    token: str | None
+    params: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One POST to a response_url and what the fake answered.
+
+    `message` is the posted JSON object (None when the body was not one); `answer` is the
+    response body, `ok` or an error code such as `expired_url` or `invalid_blocks`.
+    """
+
+    url: str
+    message: _Json | None
+    status: int
+    answer: str
+    problems: tuple[str, ...] = ()
+
+    @property
+    def accepted(self) -> bool:
+        """Whether Slack would have shown (or applied) the message."""
+        return self.status == 200
+
+
+@dataclass(slots=True)
+class _Target:
+    queue: asyncio.Queue[Delivery] = field(default_factory=asyncio.Queue)
+    uses: int = 0
+    failure: tuple[int, str] | None = None
+
+
+class FakeSlack:
+    """Slack as the bot sees it: auth.test, unknown other methods, and response_url receivers.
+
+    `bot_token`, when set, is the only token auth.test accepts; otherwise any token passes.
+    """
+
+    def __init__(
+        self,
+        *,
+        who: Who = DEFAULT_WHO,
+        bot: BotUser = BotUser(),
+        bot_token: str | None = None,
+        max_uses: int = MAX_USES,
+    ) -> None:
+        self.who = who
+        self.bot = bot
+        self.bot_token = bot_token
+        self.max_uses = max_uses
+        self.api_calls: list[ApiCall] = []
+        self.deliveries: list[Delivery] = []
+        self._targets: dict[str, _Target] = {}
+        self._subscribers: list[asyncio.Queue[Delivery]] = []
+        self._url: str | None = None
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        """The base URL, `http://127.0.0.1:<port>`, once started."""
+        if self._url is None:
+            raise RuntimeError("the fake Slack is not running; use running_fake_slack()")
+        return self._url
+
+    @property
+    def api_url(self) -> str:
+        """The Web API base URL for `AsyncWebClient(base_url=...)` (ends with a slash)."""
+        return f"{self.url}{API_PATH}"
+
+    def app(self) -> web.Application:
+        """The aiohttp application: `/api/<method>` and `POST /response/<n>`."""
+        app = web.Application()
+        app.router.add_route("*", API_PATH + "{method}", self._api)
+        app.router.add_post(RESPONSE_PATH + "{number}", self._response)
+        return app
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve on `host:port` (0 picks a free port) and return the base URL."""
+        runner = web.AppRunner(self.app(), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        self._runner = runner
+        self._url = f"http://{host}:{runner.addresses[0][1]}"
+        return self._url
+
+    async def close(self) -> None:
+        """Stop serving."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def new_response_url(self) -> str:
+        """A fresh response_url, as Slack puts one into every command and interaction payload."""
+        url = f"{self.url}{RESPONSE_PATH}{len(self._targets) + 1}"
+        self._targets[url] = _Target()
+        return url
+
+    def fail_response_url(self, url: str, *, status: int = 404, error: str = "expired_url") -> None:
+        """From now on, answer every POST to `url` with `status` and the body `error`."""
+        self._target(url).failure = (status, error)
+
+    async def next_response(self, url: str, *, within: float = DEFAULT_WAIT_S) -> Delivery:
+        """The next POST to `url` not yet returned by this method, waiting up to `within` s."""
+        target = self._target(url)
+        try:
+            async with asyncio.timeout(within):
+                return await target.queue.get()
+        except TimeoutError:
+            raise TimeoutError(f"nothing was posted to {url} within {within} s") from None
+
+    @contextmanager
+    def subscribe(self) -> Iterator[asyncio.Queue[Delivery]]:
+        """A queue that receives every later delivery, to any response_url, while in use."""
+        queue: asyncio.Queue[Delivery] = asyncio.Queue()
+        self._subscribers.append(queue)
+        try:
+            yield queue
+        finally:
+            self._subscribers.remove(queue)
+
+    def _target(self, url: str) -> _Target:
+        try:
+            return self._targets[url]
+        except KeyError:
+            raise LookupError(f"{url} is not a response_url this fake handed out") from None
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = await _params(request)
+        authorization = request.headers.get("Authorization", "")
+        token = authorization.removeprefix("Bearer ").strip() or params.get("token") or None
+        self.api_calls.append(ApiCall(method, token, params))
+        if method != "auth.test":
+            return web.json_response({"ok": False, "error": "unknown_method"})
+        if token is None:
+            return web.json_response({"ok": False, "error": "not_authed"})
+        if self.bot_token is not None and token != self.bot_token:
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        return web.json_response(
+            {
+                "ok": True,
+                "url": f"https://{self.who.team_domain}.slack.com/",
+                "team": self.bot.team,
+                "user": self.bot.user,
+                "team_id": self.who.team_id,
+                "user_id": self.bot.user_id,
+                "bot_id": self.bot.bot_id,
+                "is_enterprise_install": False,
+            }
+        )
+
+    async def _response(self, request: web.Request) -> web.Response:
+        url = f"{self.url}{RESPONSE_PATH}{request.match_info['number']}"
+        message = _json_object(await request.read())
+        delivery = self._judge(url, message)
+        self.deliveries.append(delivery)
+        if url in self._targets:
+            self._targets[url].queue.put_nowait(delivery)
+        for queue in self._subscribers:
+            queue.put_nowait(delivery)
+        return web.Response(status=delivery.status, text=delivery.answer)
+
+    def _judge(self, url: str, message: _Json | None) -> Delivery:
+        target = self._targets.get(url)
+        if target is None:
+            return Delivery(url, message, 404, "no_such_response_url")
+        if target.failure is not None:
+            status, error = target.failure
+            return Delivery(url, message, status, error)
+        if target.uses >= self.max_uses:
+            # The error text is the stand-in's; Slack documents the limit, not the answer.
+            return Delivery(url, message, 404, "used_url")
+        if message is None:
+            return Delivery(url, None, 400, "invalid_payload")
+        found = limits.problems(message)
+        if found:
+            error = "invalid_blocks" if message.get("blocks") else "no_text"
+            return Delivery(url, message, 400, error, tuple(found))
+        target.uses += 1
+        return Delivery(url, message, 200, "ok")
+
+
+@asynccontextmanager
+async def running_fake_slack(
+    host: str = "127.0.0.1", port: int = 0, **kwargs: Any
+) -> AsyncIterator[FakeSlack]:
+    """A started FakeSlack (keyword arguments as FakeSlack's), stopped on exit."""
+    fake = FakeSlack(**kwargs)
+    await fake.start(host, port)
+    try:
+        yield fake
+    finally:
+        await fake.close()
+
+
+async def _params(request: web.Request) -> dict[str, str]:
+    params = dict(request.query)
+    if request.content_type == "application/json":
+        body = _json_object(await request.read()) or {}
+        params.update({name: str(value) for name, value in body.items()})
+    elif request.can_read_body:
+        form = await request.post()
+        params.update({name: str(value) for name, value in form.items()})
+    return params
+
+
+def _json_object(raw: bytes) -> _Json | None:
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None

@@ -1,0 +1,230 @@
+"""Request bodies in the shapes Slack documents: slash command, message shortcut, block_actions.
+
+Every builder returns the raw body bytes that Slack would POST (and sign), so the bot parses
+exactly what it would parse in production.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from bot.slack.constants import COMMAND, SHORTCUT_CALLBACK_ID
+
+_Json = dict[str, Any]
+
+# What Slack turns into a link when a person types it; it trims trailing punctuation too.
+_URL = re.compile(r"https?://[^\s<>]+")
+_URL_TRAILING = ".,;:!?)]}'\""
+
+
+@dataclass(frozen=True, slots=True)
+class Who:
+    """The workspace, person and channel a request comes from (values as in Slack's docs)."""
+
+    team_id: str = "T0001"
+    team_domain: str = "example"
+    user_id: str = "U2147483697"
+    user_name: str = "Steve"
+    channel_id: str = "C2147483705"
+    channel_name: str = "test"
+    api_app_id: str = "A123456"
+    # The deprecated verification token: Slack still sends it, apps should not check it.
+    verification_token: str = "gIkuvaNzQIHg97ATvDxqgjtO"  # noqa: S105 - Slack's doc example
+    enterprise_id: str | None = None
+    enterprise_name: str | None = None
+
+
+DEFAULT_WHO = Who()
+
+
+def new_trigger_id() -> str:
+    """A trigger_id in Slack's `<digits>.<digits>.<hex>` form."""
+    return f"{secrets.randbelow(10**11)}.{secrets.randbelow(10**9)}.{secrets.token_hex(16)}"
+
+
+def new_ts() -> str:
+    """A message or action timestamp in Slack's `<seconds>.<microseconds>` form."""
+    return f"{time.time():.6f}"
+
+
+def slash_command(
+    text: str,
+    *,
+    response_url: str,
+    who: Who = DEFAULT_WHO,
+    command: str = COMMAND,
+    trigger_id: str | None = None,
+) -> bytes:
+    """The `application/x-www-form-urlencoded` body of `<command> <text>`."""
+    fields: list[tuple[str, str]] = [
+        ("token", who.verification_token),
+        ("team_id", who.team_id),
+        ("team_domain", who.team_domain),
+    ]
+    if who.enterprise_id is not None:
+        fields += [("enterprise_id", who.enterprise_id)]
+        fields += [("enterprise_name", who.enterprise_name or "")]
+    fields += [
+        ("channel_id", who.channel_id),
+        ("channel_name", who.channel_name),
+        ("user_id", who.user_id),
+        ("user_name", who.user_name),
+        ("command", command),
+        ("text", text),
+        ("api_app_id", who.api_app_id),
+        ("is_enterprise_install", "false"),
+        ("response_url", response_url),
+        ("trigger_id", trigger_id or new_trigger_id()),
+    ]
+    # Slack percent-encodes spaces as %20 and slashes as %2F; quote with safe="" does both.
+    return urlencode(fields, quote_via=quote).encode()
+
+
+def message_from_text(text: str, *, who: Who = DEFAULT_WHO, ts: str | None = None) -> _Json:
+    """The message Slack stores when `who` types `text`: links wrapped, &, <, > entity-encoded.
+
+    `text` carries Slack's encoded form and `blocks` the rich_text form with the raw characters,
+    as in the messages a shortcut hands to an app.
+    """
+    encoded: list[str] = []
+    elements: list[_Json] = []
+    position = 0
+    for match in _URL.finditer(text):
+        url = match.group().rstrip(_URL_TRAILING)
+        end = match.start() + len(url)
+        _add_text(text[position : match.start()], encoded, elements)
+        encoded.append(f"<{_escape(url)}>")
+        elements.append({"type": "link", "url": url})
+        position = end
+    _add_text(text[position:], encoded, elements)
+    message_ts = ts or new_ts()
+    return {
+        "type": "message",
+        "user": who.user_id,
+        "ts": message_ts,
+        "team": who.team_id,
+        "text": "".join(encoded),
+        "blocks": [
+            {
+                "type": "rich_text",
+                "block_id": secrets.token_hex(2),
+                "elements": [{"type": "rich_text_section", "elements": elements}],
+            }
+        ],
+    }
+
+
+def message_shortcut(
+    message: Mapping[str, Any],
+    *,
+    response_url: str,
+    who: Who = DEFAULT_WHO,
+    callback_id: str = SHORTCUT_CALLBACK_ID,
+    trigger_id: str | None = None,
+) -> bytes:
+    """The form body `payload=<JSON>` of a message shortcut (`type: message_action`) on `message`.
+
+    `message` is used as given, with `type`, `user`, `ts` and `team` filled in when missing.
+    """
+    stored: _Json = {"type": "message", "user": who.user_id, "ts": new_ts(), "team": who.team_id}
+    stored.update(message)
+    payload: _Json = {
+        "type": "message_action",
+        "token": who.verification_token,
+        "action_ts": new_ts(),
+        "team": {"id": who.team_id, "domain": who.team_domain},
+        "user": _user(who),
+        "channel": {"id": who.channel_id, "name": who.channel_name},
+        "is_enterprise_install": False,
+        "enterprise": _enterprise(who),
+        "callback_id": callback_id,
+        "trigger_id": trigger_id or new_trigger_id(),
+        "response_url": response_url,
+        "message_ts": stored["ts"],
+        "message": stored,
+    }
+    return form_payload(payload)
+
+
+def block_actions(
+    button: Mapping[str, Any],
+    *,
+    block_id: str,
+    response_url: str,
+    message_ts: str,
+    message: Mapping[str, Any] | None = None,
+    who: Who = DEFAULT_WHO,
+    trigger_id: str | None = None,
+) -> bytes:
+    """The form body `payload=<JSON>` of a click on `button` (a Block Kit button element).
+
+    Pass the clicked message as `message` when it is visible to the channel; for an ephemeral
+    message Slack sends no `message`, only the container with `is_ephemeral: true`.
+    """
+    action: _Json = {
+        "action_id": button.get("action_id", ""),
+        "block_id": block_id,
+        "text": button.get("text", {"type": "plain_text", "text": ""}),
+    }
+    for optional in ("value", "url", "style"):
+        if optional in button:
+            action[optional] = button[optional]
+    action.update({"type": "button", "action_ts": new_ts()})
+    payload: _Json = {
+        "type": "block_actions",
+        "user": _user(who),
+        "api_app_id": who.api_app_id,
+        "token": who.verification_token,
+        "container": {
+            "type": "message",
+            "message_ts": message_ts,
+            "channel_id": who.channel_id,
+            "is_ephemeral": message is None,
+        },
+        "trigger_id": trigger_id or new_trigger_id(),
+        "team": {"id": who.team_id, "domain": who.team_domain},
+        "enterprise": _enterprise(who),
+        "is_enterprise_install": False,
+        "channel": {"id": who.channel_id, "name": who.channel_name},
+    }
+    if message is not None:
+        payload["message"] = dict(message)
+    payload.update({"state": {"values": {}}, "response_url": response_url, "actions": [action]})
+    return form_payload(payload)
+
+
+def form_payload(payload: Mapping[str, Any]) -> bytes:
+    """`payload=<url-encoded JSON>`, the form Slack wraps every interaction payload in."""
+    return urlencode({"payload": json.dumps(payload, ensure_ascii=False)}).encode()
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _add_text(text: str, encoded: list[str], elements: list[_Json]) -> None:
+    if text:
+        encoded.append(_escape(text))
+        elements.append({"type": "text", "text": text})
+
+
+def _user(who: Who) -> _Json:
+    return {
+        "id": who.user_id,
+        "username": who.user_name,
+        "team_id": who.team_id,
+        "name": who.user_name,
+    }
+
+
+def _enterprise(who: Who) -> _Json | None:
+    if who.enterprise_id is None:
+        return None
+    return {"id": who.enterprise_id, "name": who.enterprise_name}

@@ -1,0 +1,385 @@
+"""The terminal stand-in for the Slack client: type `/flowpreview <id>`, read the bot's reply.
+
+Each command becomes a signed request to the running bot, exactly as Slack would send it, with a
+fresh response_url on the fake Slack. The HTTP answer (the ack) and every message the bot posts
+to a response_url are rendered as text while input is still being read. Problems (the bot is
+down, rejects the signature, answers too slowly) are one line each, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import threading
+from collections import Counter
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from textwrap import indent
+from typing import Any, TextIO
+
+import aiohttp
+
+from bot.slack.constants import COMMAND, EVENTS_PATH, OPEN_ACTION_ID, SHARE_ACTION_ID
+from bot.standin import limits, payloads
+from bot.standin.fake_slack import Delivery, FakeSlack
+from bot.standin.mrkdwn import LOCAL_VIEWER, Viewer
+from bot.standin.payloads import DEFAULT_WHO, Who
+from bot.standin.render_text import Rendered, render_message
+from bot.standin.signing import signed_headers
+
+# Slack gives up on an ack after 3 seconds and shows the person operation_timeout.
+ACK_TIMEOUT_S = 3.0
+WAIT_S = 10.0
+PROMPT = "> "
+_COMMANDS = (
+    (f"{COMMAND} <flow id or link>", "run the slash command"),
+    ("shortcut <message text>", "run the message shortcut on a message with this text"),
+    ('shortcut {"text": ...}', "... on a message given as Slack's JSON"),
+    ("open [N]", "click the N-th open button of the latest message that has one"),
+    ("share [N]", "click the N-th share button of the latest message that has one"),
+    ("click N", "click button [N] of the latest message with buttons"),
+    ("wait [SECONDS]", "wait for the next message at the latest response_url"),
+    ("help", "this text"),
+    ("quit", "leave (so does the end of the input)"),
+)
+HELP = "Commands:\n" + "\n".join(f"  {usage:<32} {what}" for usage, what in _COMMANDS)
+_CLICKS = {"open": OPEN_ACTION_ID, "share": SHARE_ACTION_ID, "click": None}
+_Json = dict[str, Any]
+
+
+@dataclass(slots=True)
+class _Shown:
+    number: int
+    rendered: Rendered
+    # The message as Slack stores it, for block_actions payloads on channel messages.
+    stored: _Json
+    ts: str
+    gone: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Origin:
+    label: str
+    clicked: _Shown | None
+
+
+class Terminal:
+    """One person's Slack client, talking to the bot at `bot_url` with `signing_secret`.
+
+    `interactive` prints a prompt before each line; otherwise each line read is echoed after
+    the prompt, so a transcript reads like a session. At the end of the input the terminal
+    keeps printing messages until none arrived for `linger` seconds.
+    """
+
+    def __init__(
+        self,
+        *,
+        bot_url: str,
+        signing_secret: str,
+        fake: FakeSlack,
+        out: TextIO = sys.stdout,
+        who: Who = DEFAULT_WHO,
+        viewer: Viewer = LOCAL_VIEWER,
+        interactive: bool = False,
+        ack_timeout: float = ACK_TIMEOUT_S,
+        linger: float = 0.0,
+    ) -> None:
+        self.events_url = bot_url.rstrip("/") + EVENTS_PATH
+        self._secret = signing_secret
+        self._fake = fake
+        self._out = out
+        self._who = who
+        self._viewer = viewer
+        self._interactive = interactive
+        self._ack_timeout = ack_timeout
+        self._linger = linger
+        self._shown: list[_Shown] = []
+        self._origins: dict[str, _Origin] = {}
+        self._latest_url: str | None = None
+        self._arrived: Counter[str] = Counter()
+        self._waited: Counter[str] = Counter()
+        self._changed = asyncio.Condition()
+        self._reading = False
+        self._session: aiohttp.ClientSession | None = None
+
+    async def run(self, lines: AsyncIterable[str]) -> None:
+        """Read and run commands from `lines` until `quit` or the end, printing what arrives."""
+        with self._fake.subscribe() as deliveries:
+            printer = asyncio.create_task(self._print(deliveries))
+            try:
+                async with aiohttp.ClientSession() as session:
+                    self._session = session
+                    if self._interactive:
+                        self._say(f"Talking to the bot at {self.events_url}. Type help for help.")
+                    await self._read(aiter(lines))
+                    await self._drain()
+            finally:
+                self._session = None
+                printer.cancel()
+                await asyncio.wait([printer])
+
+    async def _handle(self, line: str) -> bool:
+        """Run one command line; False when it asks to quit."""
+        name, _, rest = line.strip().partition(" ")
+        rest = rest.strip()
+        if name in ("quit", "exit"):
+            return False
+        if name == "help":
+            self._say(HELP)
+        elif name.startswith("/"):
+            await self._slash_command(name, rest)
+        elif name == "shortcut":
+            await self._shortcut(rest)
+        elif name in _CLICKS:
+            await self._click(name, rest)
+        elif name == "wait":
+            await self._wait(rest)
+        elif name:
+            self._say(f"Unknown command {name!r}; type help for the commands.")
+        return True
+
+    async def _read(self, lines: AsyncIterator[str]) -> None:
+        while True:
+            if self._interactive:
+                self._out.write(PROMPT)
+                self._out.flush()
+            self._reading = self._interactive
+            try:
+                line = await anext(lines)
+            except StopAsyncIteration:
+                return
+            finally:
+                self._reading = False
+            if not self._interactive:
+                self._say(PROMPT + line.rstrip("\n"))
+            if not await self._handle(line):
+                return
+
+    async def _slash_command(self, command: str, text: str) -> None:
+        if command != COMMAND:
+            self._say(f"{command} is not a command of this app; try {COMMAND} <flow id>.")
+            return
+        label = f"{command} {text}".strip()
+        url = self._new_response_url(label, None)
+        body = payloads.slash_command(text, response_url=url, who=self._who)
+        ack = await self._post(body, label, url)
+        if ack and ack.strip():
+            message = _ack_message(ack)
+            for problem in limits.problems(message):
+                self._say(f"! Slack would refuse this reply: {problem}")
+            self._show(message, f"ack to {label}", None)
+
+    async def _shortcut(self, rest: str) -> None:
+        if not rest:
+            self._say('Usage: shortcut <message text>  or  shortcut {"text": ...}')
+            return
+        if rest.startswith("{"):
+            try:
+                message: _Json = json.loads(rest)
+            except ValueError as exc:
+                self._say(f"That is not a JSON message: {exc}")
+                return
+        else:
+            message = payloads.message_from_text(rest, who=self._who)
+        url = self._new_response_url("shortcut", None)
+        # Slack ignores what a shortcut's ack says; only its status counts.
+        body = payloads.message_shortcut(message, response_url=url, who=self._who)
+        await self._post(body, "shortcut", url)
+
+    async def _click(self, verb: str, rest: str) -> None:
+        try:
+            number = int(rest) if rest else 1
+        except ValueError:
+            self._say(f"Usage: {verb} N, where N is a button number.")
+            return
+        action_id = _CLICKS[verb]
+        shown = next(
+            (
+                s
+                for s in reversed(self._shown)
+                if not s.gone and any(action_id in (None, b.action_id) for b in s.rendered.buttons)
+            ),
+            None,
+        )
+        if shown is None:
+            kind = "" if action_id is None else f"{verb} "
+            self._say(f"No message has {kind}buttons yet.")
+            return
+        try:
+            button = shown.rendered.button(number, action_id)
+        except LookupError as exc:
+            self._say(f"#{shown.number}: {exc}.")
+            return
+        if button.url:
+            self._say(f"(a browser would open {button.url})")
+        label = f"{verb} {number} on #{shown.number}"
+        url = self._new_response_url(label, shown)
+        body = payloads.block_actions(
+            button.element,
+            block_id=button.block_id,
+            response_url=url,
+            message_ts=shown.ts,
+            message=shown.stored if shown.rendered.in_channel else None,
+            who=self._who,
+        )
+        # A button's ack only has to be a 200; without one Slack shows a warning icon.
+        await self._post(body, label, url)
+
+    async def _wait(self, rest: str) -> None:
+        try:
+            seconds = float(rest) if rest else WAIT_S
+        except ValueError:
+            self._say("Usage: wait [SECONDS]")
+            return
+        url = self._latest_url
+        if url is None:
+            self._say("Nothing to wait for: no request has reached the bot.")
+            return
+        wanted = self._waited[url] + 1
+        if not await self._until(lambda: self._arrived[url] >= wanted, seconds):
+            label = self._origins[url].label
+            self._say(f"No message arrived at the response_url of {label} in {seconds:g} s.")
+            return
+        self._waited[url] = wanted
+
+    async def _drain(self) -> None:
+        if self._linger > 0:
+            while await self._arrival_after(self._arrived.total()):
+                pass
+
+    async def _arrival_after(self, seen: int) -> bool:
+        return await self._until(lambda: self._arrived.total() > seen, self._linger)
+
+    async def _until(self, ready: Callable[[], bool], within: float) -> bool:
+        """Whether `ready()` became true, as messages arrived, within `within` seconds."""
+        try:
+            async with asyncio.timeout(within), self._changed:
+                await self._changed.wait_for(ready)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _post(self, body: bytes, label: str, response_url: str) -> str | None:
+        """Send a signed request; the ack body, or None after saying what went wrong.
+
+        `wait` then waits on `response_url`, unless the bot refused the request.
+        """
+        assert self._session is not None, "only while run() is running"
+        self._latest_url = None
+        headers = signed_headers(self._secret, body)
+        try:
+            async with (
+                asyncio.timeout(self._ack_timeout),
+                self._session.post(self.events_url, data=body, headers=headers) as response,
+            ):
+                status = response.status
+                text = (await response.read()).decode(errors="replace")
+        except TimeoutError:
+            self._say(
+                f"! {label}: no answer in {self._ack_timeout:g} s; "
+                "Slack would show operation_timeout."
+            )
+            return None
+        except aiohttp.ClientError as exc:
+            self._say(f"! {label}: cannot reach the bot at {self.events_url}: {exc}")
+            return None
+        if status == 401:
+            self._say(f"! {label}: the bot refused the signature (HTTP 401); same signing secret?")
+            return None
+        if status != 200:
+            self._say(f"! {label}: the bot answered HTTP {status}: {_short(text)}")
+            return None
+        self._latest_url = response_url
+        return text
+
+    async def _print(self, deliveries: asyncio.Queue[Delivery]) -> None:
+        while True:
+            delivery = await deliveries.get()
+            origin = self._origins.get(delivery.url)
+            if origin is None:
+                continue
+            if delivery.accepted and delivery.message is not None:
+                self._show(delivery.message, f"via response_url of {origin.label}", origin.clicked)
+            else:
+                details = "".join(f"; {problem}" for problem in delivery.problems)
+                self._say(
+                    f"! {origin.label}: Slack refused a message posted to the response_url "
+                    f"(HTTP {delivery.status} {delivery.answer}){details}"
+                )
+            async with self._changed:
+                self._arrived[delivery.url] += 1
+                self._changed.notify_all()
+
+    def _new_response_url(self, label: str, clicked: _Shown | None) -> str:
+        url = self._fake.new_response_url()
+        self._origins[url] = _Origin(label, clicked)
+        return url
+
+    def _show(self, message: Mapping[str, Any], label: str, clicked: _Shown | None) -> None:
+        rendered = render_message(message, self._viewer)
+        header = f"#{len(self._shown) + 1} {rendered.marker} {label}"
+        replaced = (
+            clicked if message.get("replace_original") or message.get("delete_original") else None
+        )
+        if replaced is not None:
+            replaced.gone = True
+            verb = "deletes" if message.get("delete_original") else "replaces"
+            header += f", {verb} #{replaced.number}"
+        ts = replaced.ts if replaced is not None else payloads.new_ts()
+        stored: _Json = {
+            "type": "message",
+            "user": self._fake.bot.user_id,
+            "bot_id": self._fake.bot.bot_id,
+            "ts": ts,
+            "text": message.get("text", ""),
+            "blocks": message.get("blocks", []),
+        }
+        self._shown.append(_Shown(len(self._shown) + 1, rendered, stored, ts))
+        self._say(f"{header}\n{indent(rendered.body, '    ')}")
+
+    def _say(self, text: str) -> None:
+        # A message that arrives while the person is typing goes on its own lines, and the
+        # prompt comes back after it.
+        if self._reading:
+            self._out.write("\n")
+        self._out.write(text + "\n")
+        if self._reading:
+            self._out.write(PROMPT)
+        self._out.flush()
+
+
+async def stdin_lines(stream: TextIO = sys.stdin) -> AsyncIterator[str]:
+    """The lines of `stream`, for a terminal or a pipe, without blocking the event loop.
+
+    A daemon thread does the blocking reads, so an interrupted program exits at once instead
+    of waiting for one more line.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def pump() -> None:
+        try:
+            for line in stream:
+                loop.call_soon_threadsafe(queue.put_nowait, line.rstrip("\n"))
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+        except RuntimeError:
+            return  # the loop closed while this thread waited for input
+
+    threading.Thread(target=pump, name="stdin-lines", daemon=True).start()
+    while (line := await queue.get()) is not None:
+        yield line
+
+
+def _ack_message(body: str) -> _Json:
+    """An ack body as Slack reads it: a JSON message, or else plain text."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return {"text": body}
+    return parsed if isinstance(parsed, dict) else {"text": body}
+
+
+def _short(text: str, limit: int = 200) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -1,0 +1,94 @@
+"""The bot served on loopback, with the CAMS emulator and a fake Slack beside it."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from bot.cams.emulator.server import DEMO_CREDENTIALS
+from bot.config import Secret
+from bot.preview.limiter import LimiterSettings
+from bot.preview.service import PreviewService
+from bot.preview.settings import PreviewSettings
+from bot.serving import serving
+from bot.slack.constants import EVENTS_PATH
+from bot.slack.server import create_server
+from bot.slack.settings import SlackSettings
+from bot.standin import payloads
+from bot.standin.fake_slack import FakeSlack, running_fake_slack
+from bot.standin.signing import signed_headers
+from tests.support import RunningEmulator, running_emulator
+
+SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+BOT_TOKEN = "xoxb-test-token"
+
+
+@dataclass
+class Answer:
+    """The bot's HTTP answer to one Slack request."""
+
+    status: int
+    body: str
+    seconds: float
+
+    def json(self) -> dict[str, Any]:
+        document: dict[str, Any] = json.loads(self.body)
+        return document
+
+
+@dataclass
+class Bot:
+    """A running bot and everything it talks to."""
+
+    url: str
+    cams: RunningEmulator
+    slack: FakeSlack
+    session: aiohttp.ClientSession
+    service: PreviewService
+
+    async def post(
+        self, body: bytes, *, secret: str = SIGNING_SECRET, headers: dict[str, str] | None = None
+    ) -> Answer:
+        """POST `body` to /slack/events, signed with `secret` unless `headers` replace it."""
+        sent_headers = headers if headers is not None else signed_headers(secret, body)
+        started = time.monotonic()
+        async with self.session.post(self.url + EVENTS_PATH, data=body, headers=sent_headers) as r:
+            text = await r.text()
+        return Answer(r.status, text, time.monotonic() - started)
+
+    async def command(self, text: str) -> tuple[Answer, str]:
+        """Send `/flowpreview text`; returns the ack and the command's response_url."""
+        response_url = self.slack.new_response_url()
+        answer = await self.post(payloads.slash_command(text, response_url=response_url))
+        return answer, response_url
+
+
+@asynccontextmanager
+async def running_bot(
+    *,
+    ack_budget: float = 2.0,
+    limiter: LimiterSettings | None = None,
+    qps: int = 0,
+    **cams_settings: Any,
+) -> AsyncIterator[Bot]:
+    """Emulator, fake Slack and the bot's real web application, each on a loopback port."""
+    async with running_emulator(qps=qps) as cams, running_fake_slack(bot_token=BOT_TOKEN) as slack:
+        settings = SlackSettings(
+            bot_token=Secret(BOT_TOKEN),
+            signing_secret=Secret(SIGNING_SECRET),
+            api_url=slack.api_url,
+        )
+        service = PreviewService.create(
+            DEMO_CREDENTIALS,
+            cams.settings(**cams_settings),
+            PreviewSettings(limiter=limiter or LimiterSettings()),
+        )
+        server = create_server(settings, service, ack_budget=ack_budget)
+        async with serving(server) as url, aiohttp.ClientSession() as session:
+            yield Bot(url, cams, slack, session, service)

@@ -1,0 +1,115 @@
+"""Reading flow IDs from command text and from messages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.slack.flow_ids import (
+    MAX_FLOWS,
+    PreviewRequest,
+    UsageRequest,
+    extract_flow_ids,
+    parse_command,
+)
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference" / "slack-payloads"
+
+
+@pytest.mark.parametrize("text", ["", "   ", "help", "HELP", "--help", "-h", "?", "123 help"])
+def test_usage_without_a_problem(text: str) -> None:
+    assert parse_command(text) == UsageRequest()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1234567890123456", PreviewRequest(("1234567890123456",))),
+        ("a_b-C 42", PreviewRequest(("a_b-C", "42"))),
+        ("1, 2,3", PreviewRequest(("1", "2", "3"))),
+        ("7 7 8 7", PreviewRequest(("7", "8"))),
+        ("7 space:cams-x_1", PreviewRequest(("7",), "cams-x_1")),
+        ("SPACE:s 7", PreviewRequest(("7",), "s")),
+        ("x" * 64, PreviewRequest(("x" * 64,))),
+    ],
+)
+def test_flow_ids_and_space(text: str, expected: PreviewRequest) -> None:
+    assert parse_command(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("&lt;script&gt;", "'<script>' is not a flow ID"),
+        ("12 34.5", "'34.5' is not a flow ID"),
+        ("x" * 65, "is not a flow ID"),
+        ("1 space:", "'' is not a space ID"),
+        ("1 space:a space:b", "give space: only once"),
+        ("space:a", "no flow ID given"),
+        (" ".join(str(i) for i in range(11)), f"at most {MAX_FLOWS} flow IDs"),
+    ],
+)
+def test_unreadable_text_gets_usage_with_the_problem(text: str, problem: str) -> None:
+    result = parse_command(text)
+    assert isinstance(result, UsageRequest)
+    assert result.problem is not None
+    assert problem in result.problem
+
+
+def test_a_long_bad_token_is_clipped_in_the_problem() -> None:
+    result = parse_command("<" * 500)
+    assert isinstance(result, UsageRequest)
+    assert result.problem is not None
+    assert len(result.problem) < 100
+
+
+@given(st.text(max_size=300))
+def test_any_text_parses_to_something_safe(text: str) -> None:
+    result = parse_command(text)
+    if isinstance(result, PreviewRequest):
+        assert 1 <= len(result.flow_ids) <= MAX_FLOWS
+        assert len(set(result.flow_ids)) == len(result.flow_ids)
+
+
+def test_the_reference_shortcut_message() -> None:
+    payload = json.loads((SHARED / "message-shortcut.json").read_text(encoding="utf-8"))
+    assert extract_flow_ids(payload["message"]) == ["1234567890123456", "9876543210987654"]
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        (
+            {"text": "flows 1234567890 and 12345678901234567890"},
+            ["1234567890", "12345678901234567890"],
+        ),
+        ({"text": "too short 123456789, too long 123456789012345678901"}, []),
+        ({"text": "a version 1581106200.000100 or 3.1415926535897"}, []),
+        (
+            {"text": "<https://business.facebook.com/wa/manage/flows/42/preview/?token=a&amp;b=1>"},
+            ["42"],
+        ),
+        ({"text": "<https://x.test/flows/abc_1|label> and <@U12345678901>"}, ["abc_1"]),
+        ({"text": "ID&gt;1234567890123&lt;end"}, ["1234567890123"]),
+        ({"attachments": [{"fallback": "flow 5555555555", "ts": "1581106200"}]}, ["5555555555"]),
+        ({"attachments": [{"fields": [{"title": "id", "value": "6666666666"}]}]}, ["6666666666"]),
+        ({"blocks": [{"type": "section", "block_id": "1234567890123", "text": {"text": "x"}}]}, []),
+        ({"ts": "1581106200.000100", "user": "U1234567890", "text": "none here"}, []),
+    ],
+)
+def test_ids_in_text_attachments_and_blocks(message: dict[str, Any], expected: list[str]) -> None:
+    assert extract_flow_ids(message) == expected
+
+
+def test_ids_are_deduplicated_in_order_and_capped() -> None:
+    ids = [str(10**12 + i) for i in range(15)]
+    message = {"text": " ".join([ids[1], ids[0], ids[1], *ids])}
+    found = extract_flow_ids(message)
+    assert found[:2] == [ids[1], ids[0]]
+    assert len(found) == MAX_FLOWS
+    assert len(set(found)) == MAX_FLOWS

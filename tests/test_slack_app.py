@@ -1,0 +1,365 @@
+"""The Slack app over real v0-signed HTTP, with the emulator and a fake Slack on loopback."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.signature import Clock, SignatureVerifier
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.cams.errors import ErrorKind
+from bot.preview.limiter import LimiterSettings
+from bot.serving import serving
+from bot.slack.constants import (
+    COMMAND,
+    EVENTS_PATH,
+    HEALTH_PATH,
+    OPEN_ACTION_ID,
+    SHARE_ACTION_ID,
+)
+from bot.slack.server import events_handler
+from bot.standin import payloads
+from bot.standin.fake_slack import running_fake_slack
+from bot.standin.signing import signed_headers
+from tests.slack_harness import BOT_TOKEN, SIGNING_SECRET, Bot, running_bot
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference"
+FLOW = "1234567890123456"
+
+
+def _text(message: dict[str, Any]) -> str:
+    return json.dumps(message.get("blocks", []), ensure_ascii=False) + str(message.get("text", ""))
+
+
+def _buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        element
+        for block in message["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+    ]
+
+
+def test_slacks_documented_signing_example_verifies() -> None:
+    body = (SHARED / "slack-signing-example.txt").read_text(encoding="utf-8").strip()
+    verifier = SignatureVerifier(SIGNING_SECRET, clock=_FixedClock(1531420618))
+    expected = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
+    assert verifier.is_valid(body, "1531420618", expected)
+    assert (
+        signed_headers(SIGNING_SECRET, body.encode(), 1531420618)["X-Slack-Signature"] == expected
+    )
+
+
+class _FixedClock(Clock):
+    def __init__(self, now: float) -> None:
+        self._now = now
+
+    def now(self) -> float:
+        return self._now
+
+
+@pytest.fixture
+async def bot() -> Any:
+    async with running_bot() as running:
+        yield running
+
+
+async def test_preview_comes_in_the_ack_when_it_is_quick(bot: Bot) -> None:
+    answer, _ = await bot.command(FLOW)
+
+    assert answer.status == 200
+    message = answer.json()
+    assert message["response_type"] == "ephemeral"
+    assert f"`{FLOW}`" in _text(message)
+    assert "<!date^" in _text(message)
+    open_button, share_button = _buttons(message)
+    assert open_button["action_id"] == OPEN_ACTION_ID
+    assert open_button["url"].startswith("https://business.facebook.com/wa/manage/flows/")
+    assert share_button["action_id"] == SHARE_ACTION_ID
+    assert bot.slack.deliveries == []
+    assert bot.cams.emulator.by_flow == {FLOW: 1}
+    assert [call.method for call in bot.slack.api_calls] == ["auth.test"]
+
+
+async def test_several_ids_in_one_command(bot: Bot) -> None:
+    answer, _ = await bot.command("111 222 111 space:cams-x")
+
+    message = answer.json()
+    assert "`111`" in _text(message)
+    assert "`222`" in _text(message)
+    assert "Space `cams-x`" in _text(message)
+    assert len(_buttons(message)) == 4
+    assert bot.cams.emulator.by_flow == {"111": 1, "222": 1}
+    assert all("CustSpaceId=cams-x" in r.raw_path for r in bot.cams.emulator.recorded)
+
+
+async def test_ack_stays_under_three_seconds_when_cams_takes_eight() -> None:
+    async with running_bot() as bot:
+        bot.cams.fault(f"latency:8@flow:{FLOW}")
+        started = time.monotonic()
+        answer, response_url = await bot.command(FLOW)
+        acked = time.monotonic() - started
+
+        assert answer.status == 200
+        assert acked < 3.0
+        assert "Fetching the preview" in _text(answer.json())
+        delivery = await bot.slack.next_response(response_url, within=15)
+
+    assert delivery.accepted
+    assert delivery.message is not None
+    assert f"`{FLOW}`" in _text(delivery.message)
+    assert time.monotonic() - started >= 8.0
+
+
+async def test_a_second_ask_is_a_cache_hit(bot: Bot) -> None:
+    await bot.command(FLOW)
+    answer, _ = await bot.command(FLOW)
+    assert f"`{FLOW}`" in _text(answer.json())
+    assert bot.cams.emulator.by_flow == {FLOW: 1}
+
+
+@pytest.mark.parametrize("text", ["", "help", "not/an/id", "&lt;script&gt;alert(1)&lt;/script&gt;"])
+async def test_usage_at_once_without_an_upstream_call(bot: Bot, text: str) -> None:
+    answer, _ = await bot.command(text)
+
+    body = _text(answer.json())
+    assert "Usage:" in body
+    assert "<script>" not in body
+    assert bot.cams.emulator.recorded == type(bot.cams.emulator.recorded)()
+
+
+@pytest.mark.parametrize(
+    ("fault", "phrase"),
+    [
+        ("error:Ram.PermissionDeny", "`cams:GetFlowPreviewUrl`"),
+        ("error:Product.Unsubscript", "not activated"),
+        ("error:Unknown.ResourceOwnerId", "different Alibaba Cloud account"),
+        ("error:Flow.NotFound", "no such flow"),
+        ("error:InvalidParameter", "did not accept the request"),
+        ("error:SignatureDoesNotMatch", "rejected the bot's Alibaba Cloud credentials"),
+        ("throttle:4000", "rate-limiting the bot's account right now. Try again in 4 seconds"),
+        ("http:503", "CAMS is having trouble"),
+        ("drop", "cannot reach CAMS"),
+        ("malformed", "cannot use"),
+    ],
+)
+async def test_every_error_kind_is_one_clear_sentence(fault: str, phrase: str) -> None:
+    async with running_bot(max_attempts=1) as bot:
+        bot.cams.fault(f"{fault}@all")
+        answer, _ = await bot.command(FLOW)
+
+    assert answer.status == 200
+    body = _text(answer.json())
+    assert phrase in body
+    if fault != "drop" and not fault.startswith(("http:", "malformed")):
+        recorded_id = bot.cams.emulator.recorded[-1]
+        assert recorded_id.outcome != "OK"
+        assert "RequestId `" in body
+    assert "Traceback" not in body
+    assert "flowpreview-demo-secret" not in body
+
+
+async def test_busy_says_when_to_try_again() -> None:
+    limiter = LimiterSettings(rate=1, margin=0.0, max_wait=0.0)
+    async with running_bot(limiter=limiter) as bot:
+        answer, _ = await bot.command("111 222")
+
+    body = _text(answer.json())
+    assert "Many previews are being fetched right now. Try again" in body
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Slack-Request-Timestamp": str(int(time.time())), "X-Slack-Signature": "v0=" + "0" * 64},
+        {},
+        {"X-Slack-Request-Timestamp": str(int(time.time()))},
+    ],
+    ids=["forged", "missing", "no-signature"],
+)
+async def test_unsigned_or_forged_requests_get_401(bot: Bot, headers: dict[str, str]) -> None:
+    body = payloads.slash_command(FLOW, response_url=bot.slack.new_response_url())
+    answer = await bot.post(
+        body, headers={"Content-Type": "application/x-www-form-urlencoded", **headers}
+    )
+    assert answer.status == 401
+    assert bot.cams.emulator.by_flow == {}
+
+
+async def test_stale_and_wrongly_keyed_requests_get_401(bot: Bot) -> None:
+    body = payloads.slash_command(FLOW, response_url=bot.slack.new_response_url())
+    stale = signed_headers(SIGNING_SECRET, body, int(time.time()) - 301)
+    assert (await bot.post(body, headers=stale)).status == 401
+    assert (await bot.post(body, secret="not-the-secret")).status == 401
+    future = signed_headers(SIGNING_SECRET, body, int(time.time()) + 301)
+    assert (await bot.post(body, headers=future)).status == 401
+    assert bot.cams.emulator.by_flow == {}
+
+
+async def test_the_url_button_click_is_acknowledged(bot: Bot) -> None:
+    answer, _ = await bot.command(FLOW)
+    open_button = _buttons(answer.json())[0]
+    click = payloads.block_actions(
+        open_button,
+        block_id="actions-0",
+        response_url=bot.slack.new_response_url(),
+        message_ts=payloads.new_ts(),
+    )
+
+    clicked = await bot.post(click)
+    assert clicked.status == 200
+    assert clicked.body == ""
+    assert bot.slack.deliveries == []
+
+
+async def test_share_in_channel_reposts_visibly_through_the_click_response_url(bot: Bot) -> None:
+    answer, _ = await bot.command(f"{FLOW} space:sp")
+    share_button = _buttons(answer.json())[1]
+    response_url = bot.slack.new_response_url()
+    click = payloads.block_actions(
+        share_button, block_id="actions-0", response_url=response_url, message_ts=payloads.new_ts()
+    )
+
+    assert (await bot.post(click)).status == 200
+    delivery = await bot.slack.next_response(response_url)
+    assert delivery.accepted
+    assert delivery.message is not None
+    assert delivery.message["response_type"] == "in_channel"
+    assert delivery.message["replace_original"] is False
+    assert f"shared by <@{payloads.DEFAULT_WHO.user_id}>" in _text(delivery.message)
+    assert bot.cams.emulator.by_flow == {FLOW: 1}, "the share is served from the cache"
+
+
+async def test_a_forged_share_value_is_ignored(bot: Bot) -> None:
+    button = {"action_id": SHARE_ACTION_ID, "value": '{"flow": "../../etc", "space": null}'}
+    response_url = bot.slack.new_response_url()
+    click = payloads.block_actions(
+        button, block_id="actions-0", response_url=response_url, message_ts=payloads.new_ts()
+    )
+    assert (await bot.post(click)).status == 200
+    assert bot.slack.deliveries == []
+    assert bot.cams.emulator.by_flow == {}
+
+
+async def test_the_shortcut_on_the_reference_message(bot: Bot) -> None:
+    message = json.loads((SHARED / "slack-payloads" / "message-shortcut.json").read_text())[
+        "message"
+    ]
+    response_url = bot.slack.new_response_url()
+
+    answer = await bot.post(payloads.message_shortcut(message, response_url=response_url))
+    assert answer.status == 200
+    delivery = await bot.slack.next_response(response_url)
+
+    assert delivery.accepted
+    assert delivery.message is not None
+    assert delivery.message["response_type"] == "ephemeral"
+    body = _text(delivery.message)
+    assert "`1234567890123456`" in body
+    assert "`9876543210987654`" in body
+    assert bot.cams.emulator.by_flow == {"1234567890123456": 1, "9876543210987654": 1}
+
+
+async def test_the_shortcut_on_a_message_without_flows(bot: Bot) -> None:
+    message = payloads.message_from_text("lunch at noon?")
+    response_url = bot.slack.new_response_url()
+    await bot.post(payloads.message_shortcut(message, response_url=response_url))
+    delivery = await bot.slack.next_response(response_url)
+
+    assert delivery.message is not None
+    assert "I found no flow IDs" in _text(delivery.message)
+    assert "`1234567890123456`" in _text(delivery.message)
+
+
+async def test_a_refused_response_url_is_logged_not_raised(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with running_bot() as bot:
+        bot.cams.fault(f"latency:3@flow:{FLOW}")
+        response_url = bot.slack.new_response_url()
+        bot.slack.fail_response_url(response_url, status=404, error="expired_url")
+        answer = await bot.post(payloads.slash_command(FLOW, response_url=response_url))
+        delivery = await bot.slack.next_response(response_url, within=10)
+    # Leaving the block shut the bot down, which waits for its replies in flight.
+
+    assert answer.status == 200
+    assert not delivery.accepted
+    assert "response_url refused the reply: HTTP 404" in caplog.text
+
+
+async def test_health(bot: Bot) -> None:
+    async with bot.session.get(bot.url + HEALTH_PATH) as response:
+        assert response.status == 200
+        assert (await response.json())["status"] == "ok"
+
+
+async def test_error_kinds_covered() -> None:
+    covered = {
+        ErrorKind.PERMISSION_DENIED,
+        ErrorKind.NOT_SUBSCRIBED,
+        ErrorKind.WRONG_OWNER,
+        ErrorKind.NOT_FOUND,
+        ErrorKind.BAD_REQUEST,
+        ErrorKind.AUTH_FAILED,
+        ErrorKind.THROTTLED,
+        ErrorKind.SERVER_ERROR,
+        ErrorKind.NETWORK,
+        ErrorKind.MALFORMED_RESPONSE,
+    }
+    assert covered == set(ErrorKind)
+
+
+async def test_shutdown_waits_for_replies_in_flight() -> None:
+    async with running_bot(ack_budget=0.1) as bot:
+        bot.cams.fault("latency:1@all")
+        answer, response_url = await bot.command(FLOW)
+        assert "Fetching the preview" in _text(answer.json())
+    # The bot has shut down; the reply it owed was still delivered.
+
+    (delivery,) = bot.slack.deliveries
+    assert delivery.url == response_url
+    assert delivery.message is not None
+    assert f"`{FLOW}`" in _text(delivery.message)
+
+
+async def test_a_failing_listener_is_a_sentence_not_a_5xx() -> None:
+    async with running_fake_slack() as slack:
+        bolt = AsyncApp(
+            signing_secret=SIGNING_SECRET,
+            client=AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url),
+        )
+        status, message = await _post_to_broken_app(bolt)
+
+    assert status == 200
+    assert "Something went wrong inside flowpreview" in _text(message)
+    assert "bug before ack" not in _text(message)
+
+
+async def _post_to_broken_app(bolt: AsyncApp) -> tuple[int, dict[str, Any]]:
+    async def broken(ack: AsyncAck) -> None:
+        raise RuntimeError("bug before ack")
+
+    bolt.command(COMMAND)(broken)
+    server = web.Application()
+    server.router.add_post(EVENTS_PATH, events_handler(bolt))
+    body = payloads.slash_command(FLOW, response_url="http://127.0.0.1:9/response/1")
+    async with (
+        serving(server) as url,
+        aiohttp.ClientSession() as session,
+        session.post(
+            url + EVENTS_PATH, data=body, headers=signed_headers(SIGNING_SECRET, body)
+        ) as response,
+    ):
+        return response.status, await response.json()
+
+
+async def test_an_unreadable_body_is_a_400(bot: Bot) -> None:
+    answer = await bot.post(b"payload=%7Bnot-json")
+    assert answer.status == 400

@@ -1,0 +1,625 @@
+"""The Slack stand-in: signing, payload shapes, the fake Slack, rendering and the terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+from aiohttp import web
+from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot.slack.constants import (
+    COMMAND,
+    EVENTS_PATH,
+    OPEN_ACTION_ID,
+    SHARE_ACTION_ID,
+    SHORTCUT_CALLBACK_ID,
+)
+from bot.standin import limits, payloads, signing
+from bot.standin.fake_slack import FakeSlack, running_fake_slack
+from bot.standin.mrkdwn import Viewer, decode_entities, format_date, to_text
+from bot.standin.payloads import Who
+from bot.standin.render_text import EPHEMERAL, IN_CHANNEL, render_message
+from bot.standin.terminal import Terminal, stdin_lines
+
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+PAYLOADS = REFERENCE / "slack-payloads"
+SECRET = "stand-in-signing-secret"
+FLOW = "1234567890123456"
+PREVIEW = f"https://business.facebook.com/wa/manage/flows/{FLOW}/preview/?token=abc&x=1"
+# 2026-12-24 06:27 UTC, 15:27 in Tokyo.
+EXPIRES = 1798093620
+JST = timezone(timedelta(hours=9), "JST")
+TOKYO = Viewer(JST, datetime(2026, 12, 20, 12, 0, tzinfo=UTC))
+
+_Json = dict[str, Any]
+
+
+def _form(body: bytes) -> dict[str, str]:
+    return {name: values[0] for name, values in parse_qs(body.decode(), True).items()}
+
+
+def _payload(body: bytes) -> _Json:
+    parsed: _Json = json.loads(_form(body)["payload"])
+    return parsed
+
+
+def _preview_blocks(flow: str) -> list[_Json]:
+    expiry = f"<!date^{EXPIRES}^{{date_short_pretty}} at {{time}}|2026-12-24 06:27 UTC>"
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"Flow *{flow}*"}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Link expires {expiry}"}]},
+        {
+            "type": "actions",
+            "block_id": f"flow:{flow}",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": OPEN_ACTION_ID,
+                    "text": {"type": "plain_text", "text": "Open preview"},
+                    "url": PREVIEW,
+                },
+                {
+                    "type": "button",
+                    "action_id": SHARE_ACTION_ID,
+                    "text": {"type": "plain_text", "text": "Share in channel"},
+                    "value": flow,
+                },
+            ],
+        },
+    ]
+
+
+# Signing
+
+
+def test_signature_reproduces_slacks_documented_example() -> None:
+    body = (REFERENCE / "slack-signing-example.txt").read_bytes()
+
+    assert signing.signature("8f742231b10e8888abcd99yyyzzz85a5", 1531420618, body) == (
+        "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
+    )
+
+
+def test_signed_headers_pass_slack_sdks_verifier() -> None:
+    form = payloads.slash_command(FLOW, response_url="http://127.0.0.1/response/1")
+    event = b'{"type": "url_verification"}'
+
+    form_headers = signing.signed_headers(SECRET, form)
+    event_headers = signing.signed_headers(SECRET, event, timestamp=1531420618)
+
+    assert SignatureVerifier(SECRET).is_valid_request(form, form_headers)
+    assert form_headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert event_headers["Content-Type"] == "application/json"
+    assert event_headers[signing.TIMESTAMP_HEADER] == "1531420618"
+    assert event_headers[signing.SIGNATURE_HEADER] == signing.signature(SECRET, 1531420618, event)
+
+
+# Payloads
+
+
+def test_slash_command_reproduces_the_reference_body() -> None:
+    reference = (PAYLOADS / "slash-command.txt").read_bytes().strip()
+    who = Who(enterprise_id="E0001", enterprise_name="Globular Construct Inc")
+
+    body = payloads.slash_command(
+        FLOW,
+        response_url="https://hooks.slack.com/commands/1234/5678",
+        who=who,
+        trigger_id="13345224609.738474920.8088930838d88f008e0",
+    )
+
+    assert body == reference
+
+
+def test_slash_command_without_enterprise_keeps_every_other_field() -> None:
+    reference = _form((PAYLOADS / "slash-command.txt").read_bytes().strip())
+
+    fields = _form(payloads.slash_command("", response_url="http://127.0.0.1/response/1"))
+
+    assert set(fields) == set(reference) - {"enterprise_id", "enterprise_name"}
+    assert fields["command"] == COMMAND
+    assert fields["text"] == ""
+    assert fields["response_url"] == "http://127.0.0.1/response/1"
+
+
+def test_message_shortcut_has_the_reference_shape() -> None:
+    reference = json.loads((PAYLOADS / "message-shortcut.json").read_text(encoding="utf-8"))
+
+    payload = _payload(
+        payloads.message_shortcut(reference["message"], response_url="http://h/response/7")
+    )
+
+    assert list(payload) == list(reference)
+    for part in ("team", "user", "channel"):
+        assert set(payload[part]) == set(reference[part])
+    assert payload["type"] == "message_action"
+    assert payload["callback_id"] == SHORTCUT_CALLBACK_ID
+    assert payload["message"] == reference["message"]
+    assert payload["message_ts"] == reference["message"]["ts"]
+    assert payload["response_url"] == "http://h/response/7"
+
+
+def test_message_from_text_encodes_like_slack() -> None:
+    reference = json.loads((PAYLOADS / "message-shortcut.json").read_text(encoding="utf-8"))
+    typed = f"Can someone check flow {FLOW} and <this one> {PREVIEW}?"
+
+    message = payloads.message_from_text(typed)
+
+    assert message["text"] == (
+        f"Can someone check flow {FLOW} and &lt;this one&gt; <{PREVIEW.replace('&', '&amp;')}>?"
+    )
+    assert set(message) == set(reference["message"])
+    elements = message["blocks"][0]["elements"][0]["elements"]
+    assert elements == [
+        {"type": "text", "text": f"Can someone check flow {FLOW} and <this one> "},
+        {"type": "link", "url": PREVIEW},
+        {"type": "text", "text": "?"},
+    ]
+
+
+def test_block_actions_carries_the_clicked_button() -> None:
+    share = _preview_blocks(FLOW)[2]["elements"][1]
+    message = {"type": "message", "ts": "1.000200", "text": "x", "blocks": []}
+
+    ephemeral = _payload(
+        payloads.block_actions(
+            share, block_id="b", response_url="http://h/response/2", message_ts="1.000100"
+        )
+    )
+    public = _payload(
+        payloads.block_actions(
+            share,
+            block_id="b",
+            response_url="http://h/response/3",
+            message_ts="1.000200",
+            message=message,
+        )
+    )
+
+    assert ephemeral["type"] == "block_actions"
+    assert ephemeral["container"] == {
+        "type": "message",
+        "message_ts": "1.000100",
+        "channel_id": payloads.DEFAULT_WHO.channel_id,
+        "is_ephemeral": True,
+    }
+    assert "message" not in ephemeral
+    [action] = ephemeral["actions"]
+    assert action["action_id"] == SHARE_ACTION_ID
+    assert action["block_id"] == "b"
+    assert action["value"] == FLOW
+    assert action["type"] == "button"
+    assert action["text"] == {"type": "plain_text", "text": "Share in channel"}
+    assert {"user", "team", "channel", "trigger_id", "api_app_id", "token"} <= set(ephemeral)
+    assert ephemeral["response_url"] == "http://h/response/2"
+    assert public["container"]["is_ephemeral"] is False
+    assert public["message"] == message
+
+
+# The fake Slack
+
+
+async def test_auth_test_answers_through_the_real_web_client() -> None:
+    async with running_fake_slack(bot_token="xoxb-right") as fake:
+        client = AsyncWebClient(token="xoxb-right", base_url=fake.api_url)
+
+        answer = await client.auth_test()
+
+        assert answer["ok"] is True
+        assert answer["bot_id"] == fake.bot.bot_id
+        assert answer["user_id"] == fake.bot.user_id
+        assert answer["team_id"] == payloads.DEFAULT_WHO.team_id
+        assert [(call.method, call.token) for call in fake.api_calls] == [
+            ("auth.test", "xoxb-right")
+        ]
+
+
+async def test_wrong_token_and_other_methods_fail() -> None:
+    async with running_fake_slack(bot_token="xoxb-right") as fake:
+        with pytest.raises(SlackApiError) as wrong:
+            await AsyncWebClient(token="xoxb-wrong", base_url=fake.api_url).auth_test()
+        with pytest.raises(SlackApiError) as unknown:
+            await AsyncWebClient(token="xoxb-right", base_url=fake.api_url).chat_postMessage(
+                channel="C1", text="hi"
+            )
+
+    assert wrong.value.response["error"] == "invalid_auth"
+    assert unknown.value.response["error"] == "unknown_method"
+    assert [call.method for call in fake.api_calls] == ["auth.test", "chat.postMessage"]
+    assert fake.api_calls[1].params["channel"] == "C1"
+
+
+async def test_response_url_posts_are_recorded_and_awaitable() -> None:
+    async with running_fake_slack() as fake:
+        first, second = fake.new_response_url(), fake.new_response_url()
+        with fake.subscribe() as everything:
+            answer = await AsyncWebhookClient(second).send(text="hello", response_type="in_channel")
+
+            delivery = await fake.next_response(second)
+            seen = await everything.get()
+
+    assert first != second
+    assert (answer.status_code, answer.body) == (200, "ok")
+    assert delivery is seen
+    assert delivery.accepted
+    assert delivery.url == second
+    assert delivery.message == {"text": "hello", "response_type": "in_channel"}
+    assert fake.deliveries == [delivery]
+
+
+async def test_a_response_url_can_be_made_to_fail() -> None:
+    async with running_fake_slack() as fake:
+        expired, broken = fake.new_response_url(), fake.new_response_url()
+        fake.fail_response_url(expired)
+        fake.fail_response_url(broken, status=500, error="internal_error")
+
+        gone = await AsyncWebhookClient(expired).send(text="late")
+        failed = await AsyncWebhookClient(broken).send(text="unlucky")
+
+        assert (gone.status_code, gone.body) == (404, "expired_url")
+        assert (failed.status_code, failed.body) == (500, "internal_error")
+        assert not (await fake.next_response(expired)).accepted
+
+
+async def test_response_url_refuses_what_slack_refuses() -> None:
+    async with running_fake_slack(max_uses=2) as fake:
+        url = fake.new_response_url()
+        client = AsyncWebhookClient(url)
+        oversized = [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}]
+
+        empty = await client.send_dict({"response_type": "ephemeral"})
+        invalid = await client.send(text="too long", blocks=oversized)
+        answers = [await client.send(text=str(n)) for n in range(3)]
+
+        assert (empty.status_code, empty.body) == (400, "no_text")
+        assert (invalid.status_code, invalid.body) == (400, "invalid_blocks")
+        assert [a.status_code for a in answers] == [200, 200, 404]
+        assert answers[2].body == "used_url"
+        assert fake.deliveries[1].problems == ("block 1: text has 3001 characters, more than 3000",)
+
+
+async def test_waiting_for_a_silent_response_url_times_out() -> None:
+    async with running_fake_slack() as fake:
+        url = fake.new_response_url()
+
+        with pytest.raises(TimeoutError, match="nothing was posted"):
+            await fake.next_response(url, within=0.01)
+        with pytest.raises(LookupError):
+            await fake.next_response(f"{fake.url}/response/99")
+
+
+def test_limits_accept_a_good_message() -> None:
+    assert limits.problems({"text": "x", "blocks": _preview_blocks(FLOW)}) == []
+    assert limits.problems({"delete_original": True}) == []
+    assert limits.problems({"blocks": [{"type": "divider"}] * 51}) == ["51 blocks, more than 50"]
+
+
+# Rendering
+
+
+def test_dates_render_in_the_viewers_zone_or_fall_back() -> None:
+    template = "{date_short_pretty} at {time}"
+
+    assert format_date(EXPIRES, template, TOKYO) == "Thu 24 Dec 2026 at 15:27 JST"
+    assert format_date(EXPIRES, "{date_num} {time_secs}", TOKYO) == "2026-12-24 15:27:00 JST"
+    long_ago = "{date_long}, {ago}"
+    assert format_date(EXPIRES, long_ago, TOKYO) == "Thursday 24 December 2026, in 3 days"
+    the_day_before = Viewer(JST, datetime(2026, 12, 23, 12, 0, tzinfo=UTC))
+    assert (
+        format_date(EXPIRES, "{date_pretty} at {time}", the_day_before) == "tomorrow at 15:27 JST"
+    )
+    assert to_text(f"<!date^{EXPIRES}^{{nonsense}}|06:27 UTC>", TOKYO) == "06:27 UTC"
+    assert to_text("<!date^soon^{time}|when it expires>", TOKYO) == "when it expires"
+    assert to_text(f"<!date^{EXPIRES}^{{date_num}}^https://x.test/|f>", TOKYO) == (
+        "2026-12-24 (https://x.test/)"
+    )
+
+
+def test_mrkdwn_links_mentions_and_entities() -> None:
+    text = (
+        "&lt;b&gt; &amp;amp; <https://a.test/?x=1&amp;y=2|a &amp; b> <https://c.test/> "
+        "<@U123> <#C42|flows> <!here> <mailto:dana@example.com|dana@example.com>"
+    )
+
+    assert to_text(text) == (
+        "<b> &amp; a & b (https://a.test/?x=1&y=2) https://c.test/ "
+        "@U123 #flows @here dana@example.com (mailto:dana@example.com)"
+    )
+    assert decode_entities("&amp;lt;") == "&lt;"
+
+
+def test_blocks_render_with_numbered_buttons() -> None:
+    message = {
+        "text": "fallback, not shown",
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": "Flow preview"}},
+            {"type": "divider"},
+            *_preview_blocks(FLOW),
+            {
+                "type": "section",
+                "fields": [
+                    {"type": "mrkdwn", "text": "*Status*"},
+                    {"type": "plain_text", "text": "<raw>"},
+                ],
+            },
+            {"type": "video", "title": {"type": "plain_text", "text": "v"}},
+        ],
+    }
+
+    rendered = render_message(message, TOKYO)
+
+    assert rendered.lines == (
+        "Flow preview",
+        "============",
+        "-" * 40,
+        f"Flow *{FLOW}*",
+        "Link expires Thu 24 Dec 2026 at 15:27 JST",
+        f"[1 Open preview] {PREVIEW}",
+        "[2 Share in channel]",
+        "*Status*",
+        "<raw>",
+        "[video block not shown]",
+    )
+    assert str(rendered).startswith(EPHEMERAL + "\n")
+    assert rendered.button(1).url == PREVIEW
+    assert rendered.button(1, SHARE_ACTION_ID).number == 2
+    assert rendered.button(2).block_id == f"flow:{FLOW}"
+    with pytest.raises(LookupError, match="no share_preview button 2; the message has 1"):
+        rendered.button(2, SHARE_ACTION_ID)
+
+
+def test_text_only_and_channel_messages() -> None:
+    shared = render_message({"text": "<@U1> shared &lt;it&gt;", "response_type": "in_channel"})
+
+    assert shared.marker == IN_CHANNEL
+    assert shared.body == "@U1 shared <it>"
+    assert shared.buttons == ()
+    assert render_message({}).body == "(empty message)"
+    assert render_message({"delete_original": True}).body == "(deletes the original message)"
+
+
+# The terminal, against a small bot of the test's own
+
+
+@dataclass
+class LittleBot:
+    """A bot on raw aiohttp: checks signatures like Bolt and answers like flowpreview."""
+
+    secret: str = SECRET
+    received: list[_Json] = field(default_factory=list)
+    reply: Callable[[_Json], Awaitable[web.StreamResponse]] | None = None
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        if not SignatureVerifier(self.secret).is_valid_request(body, dict(request.headers)):
+            return web.json_response({"error": "invalid request"}, status=401)
+        form = _form(body)
+        payload: _Json = json.loads(form["payload"]) if "payload" in form else dict(form)
+        self.received.append(payload)
+        if self.reply is not None:
+            return await self.reply(payload)
+        return await self.answer(payload)
+
+    async def answer(self, payload: _Json) -> web.StreamResponse:
+        respond = AsyncWebhookClient(payload["response_url"])
+        if payload.get("command") == COMMAND:
+            await respond.send(text=f"Looked up flow {payload['text']}")
+            blocks = _preview_blocks(payload["text"])
+            return web.json_response({"text": "Flow preview", "blocks": blocks})
+        if payload.get("type") == "block_actions":
+            action = payload["actions"][0]
+            if action["action_id"] == SHARE_ACTION_ID:
+                await respond.send(
+                    text=f"<@{payload['user']['id']}> shared flow {action['value']}",
+                    response_type="in_channel",
+                    replace_original=False,
+                )
+        if payload.get("type") == "message_action":
+            await respond.send(text=f"You asked about: {payload['message']['text']}")
+        return web.Response()
+
+
+@asynccontextmanager
+async def serving(bot: LittleBot) -> AsyncIterator[str]:
+    app = web.Application()
+    app.router.add_post(EVENTS_PATH, bot.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+async def script(*lines: str) -> AsyncIterator[str]:
+    for line in lines:
+        yield line
+
+
+async def run_terminal(
+    bot_url: str, fake: FakeSlack, *lines: str, secret: str = SECRET, **kwargs: Any
+) -> str:
+    out = io.StringIO()
+    terminal = Terminal(
+        bot_url=bot_url, signing_secret=secret, fake=fake, out=out, viewer=TOKYO, **kwargs
+    )
+    await terminal.run(script(*lines))
+    return out.getvalue()
+
+
+async def test_slash_command_reply_renders_and_share_button_works() -> None:
+    bot = LittleBot()
+    async with running_fake_slack() as fake, serving(bot) as url:
+        output = await run_terminal(
+            url, fake, f"{COMMAND} {FLOW}", "wait", "share 1", "wait", "open", "quit", "help"
+        )
+
+    command, share, open_click = bot.received
+    assert command["command"] == COMMAND
+    assert command["text"] == FLOW
+    assert share["type"] == "block_actions"
+    assert share["actions"][0]["action_id"] == SHARE_ACTION_ID
+    assert share["actions"][0]["value"] == FLOW
+    assert share["actions"][0]["block_id"] == f"flow:{FLOW}"
+    assert share["container"]["is_ephemeral"] is True
+    assert share["response_url"] not in (command["response_url"], open_click["response_url"])
+    assert open_click["actions"][0]["action_id"] == OPEN_ACTION_ID
+    assert open_click["actions"][0]["url"] == PREVIEW
+
+    assert f"{EPHEMERAL} ack to {COMMAND} {FLOW}\n" in output
+    assert "    Link expires Thu 24 Dec 2026 at 15:27 JST\n" in output
+    assert f"    [1 Open preview] {PREVIEW}\n    [2 Share in channel]\n" in output
+    assert f"{EPHEMERAL} via response_url of {COMMAND} {FLOW}\n    Looked up flow {FLOW}" in output
+    shared = f"{IN_CHANNEL} via response_url of share 1 on #"
+    assert shared in output
+    assert f"    @{payloads.DEFAULT_WHO.user_id} shared flow {FLOW}\n" in output
+    assert f"(a browser would open {PREVIEW})" in output
+    assert "> help" not in output, "quit ends the session"
+    assert "Traceback" not in output
+
+
+async def test_shortcut_sends_the_message_as_slack_encodes_it() -> None:
+    bot = LittleBot()
+    typed = "check 1234567890123456 & <that one>"
+    async with running_fake_slack() as fake, serving(bot) as url:
+        output = await run_terminal(
+            url, fake, f"shortcut {typed}", "wait", 'shortcut {"text": "raw &lt;json&gt;"}', "wait"
+        )
+
+    pasted, raw = bot.received
+    assert pasted["type"] == "message_action"
+    assert pasted["callback_id"] == SHORTCUT_CALLBACK_ID
+    assert pasted["message"]["text"] == "check 1234567890123456 &amp; &lt;that one&gt;"
+    assert raw["message"]["text"] == "raw &lt;json&gt;"
+    assert f"    You asked about: {typed}\n" in output
+    assert "    You asked about: raw <json>\n" in output
+
+
+async def test_replace_original_takes_the_clicked_message_place() -> None:
+    async def replace(payload: _Json) -> web.StreamResponse:
+        if payload.get("command"):
+            return web.json_response({"blocks": _preview_blocks(FLOW)})
+        await AsyncWebhookClient(payload["response_url"]).send(
+            text="Shared.", replace_original=True
+        )
+        return web.Response()
+
+    bot = LittleBot(reply=replace)
+    async with running_fake_slack() as fake, serving(bot) as url:
+        output = await run_terminal(url, fake, f"{COMMAND} {FLOW}", "click 2", "wait", "share")
+
+    assert f"#2 {EPHEMERAL} via response_url of click 2 on #1, replaces #1\n    Shared." in output
+    assert output.endswith("> share\nNo message has share buttons yet.\n")
+
+
+async def test_messages_after_the_last_line_are_still_shown_while_lingering() -> None:
+    posted: list[asyncio.Task[Any]] = []
+
+    async def later(payload: _Json) -> web.StreamResponse:
+        # Like Bolt after ack(): the reply goes out once the HTTP answer has.
+        respond = AsyncWebhookClient(payload["response_url"])
+        posted.append(asyncio.create_task(respond.send(text="Ready now.")))
+        return web.Response()
+
+    async with running_fake_slack() as fake, serving(LittleBot(reply=later)) as url:
+        output = await run_terminal(url, fake, f"{COMMAND} {FLOW}", linger=0.5)
+        await asyncio.gather(*posted)
+
+    assert output.endswith(f"via response_url of {COMMAND} {FLOW}\n    Ready now.\n")
+
+
+async def test_wrong_secret_is_one_line() -> None:
+    async with running_fake_slack() as fake, serving(LittleBot(secret="other")) as url:
+        output = await run_terminal(url, fake, f"{COMMAND} {FLOW}", "wait")
+
+    assert output.splitlines() == [
+        f"> {COMMAND} {FLOW}",
+        f"! {COMMAND} {FLOW}: the bot refused the signature (HTTP 401); same signing secret?",
+        "> wait",
+        "Nothing to wait for: no request has reached the bot.",
+    ]
+
+
+async def test_a_bot_that_is_down_is_one_line() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    async with running_fake_slack() as fake:
+        output = await run_terminal(f"http://127.0.0.1:{closed_port}", fake, f"{COMMAND} {FLOW}")
+
+    [_, problem] = output.splitlines()
+    assert problem.startswith(f"! {COMMAND} {FLOW}: cannot reach the bot at http://127.0.0.1:")
+
+
+async def test_a_slow_bot_times_out_like_slack() -> None:
+    never = asyncio.Event()
+
+    async def stuck(payload: _Json) -> web.StreamResponse:
+        await never.wait()
+        return web.Response()
+
+    async with running_fake_slack() as fake, serving(LittleBot(reply=stuck)) as url:
+        output = await run_terminal(url, fake, 'shortcut {"text": "x"}', ack_timeout=0.05)
+        # Let the handler finish, or the server's shutdown would wait for it.
+        never.set()
+
+    assert output.splitlines()[1] == (
+        "! shortcut: no answer in 0.05 s; Slack would show operation_timeout."
+    )
+
+
+async def test_a_failing_bot_and_bad_input_are_one_line_each() -> None:
+    async def boom(payload: _Json) -> web.StreamResponse:
+        return web.Response(status=500, text="Internal\nServer Error")
+
+    async with running_fake_slack() as fake, serving(LittleBot(reply=boom)) as url:
+        output = await run_terminal(
+            url, fake, f"{COMMAND} {FLOW}", "bogus", "click x", "/other", "shortcut {oops", "wait x"
+        )
+
+    assert output.splitlines()[1::2] == [
+        f"! {COMMAND} {FLOW}: the bot answered HTTP 500: Internal Server Error",
+        "Unknown command 'bogus'; type help for the commands.",
+        "Usage: click N, where N is a button number.",
+        f"/other is not a command of this app; try {COMMAND} <flow id>.",
+        "That is not a JSON message: "
+        "Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
+        "Usage: wait [SECONDS]",
+    ]
+
+
+async def test_a_refused_response_url_post_is_shown() -> None:
+    async def oversized(payload: _Json) -> web.StreamResponse:
+        blocks = [{"type": "divider"}] * 51
+        await AsyncWebhookClient(payload["response_url"]).send(text="x", blocks=blocks)
+        return web.json_response({"text": "x", "blocks": blocks})
+
+    async with running_fake_slack() as fake, serving(LittleBot(reply=oversized)) as url:
+        output = await run_terminal(url, fake, f"{COMMAND} {FLOW}", "wait")
+
+    assert "! Slack would refuse this reply: 51 blocks, more than 50" in output
+    assert (
+        f"! {COMMAND} {FLOW}: Slack refused a message posted to the response_url "
+        "(HTTP 400 invalid_blocks); 51 blocks, more than 50"
+    ) in output
+
+
+async def test_stdin_lines_reads_a_stream_without_blocking() -> None:
+    lines = [line async for line in stdin_lines(io.StringIO("/flowpreview 1\nquit\n"))]
+
+    assert lines == ["/flowpreview 1", "quit"]
