@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import re
-import signal
 import socket
 import sys
 from collections.abc import Mapping
@@ -16,10 +15,11 @@ import aiohttp
 import pytest
 
 from bot.cams.emulator.server import DEMO_CREDENTIALS
-from bot.slack.constants import EVENTS_PATH, HEALTH_PATH
+from bot.slack.constants import EVENTS_PATH
 from bot.standin import payloads
 from bot.standin.fake_slack import running_fake_slack
 from bot.standin.signing import signed_headers
+from tests.serve_process import ServeProcess, free_port
 from tests.support import RunningEmulator
 
 
@@ -54,13 +54,6 @@ async def _bot(*args: str, env: Mapping[str, str]) -> Run:
     out, err = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode is not None
     return Run(process.returncode, out.decode(), err.decode())
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 async def test_get_prints_link_and_expiry_in_local_time_and_utc(cams: RunningEmulator) -> None:
@@ -145,7 +138,7 @@ async def test_bad_settings_are_one_line_naming_the_variable(name: str, value: s
 
 
 async def test_unreachable_endpoint_is_a_clean_error() -> None:
-    run = await _bot("get", "1", env=_env(f"http://127.0.0.1:{_free_port()}"))
+    run = await _bot("get", "1", env=_env(f"http://127.0.0.1:{free_port()}"))
 
     assert run.code == 1
     assert "error: flow '1': network: cannot reach 127.0.0.1" in run.err
@@ -174,7 +167,7 @@ async def test_silent_endpoint_times_out_cleanly() -> None:
 
 
 async def test_emulator_command_serves_and_verifies() -> None:
-    port = _free_port()
+    port = free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -281,51 +274,28 @@ async def test_serve_refuses_to_start_without_its_settings() -> None:
 async def test_serve_answers_signed_commands_and_stops_cleanly_on_sigterm(
     cams: RunningEmulator,
 ) -> None:
-    port = _free_port()
-    async with running_fake_slack(bot_token="xoxb-serve") as slack:
+    async with (
+        running_fake_slack(bot_token="xoxb-serve") as slack,
+        aiohttp.ClientSession() as session,
+    ):
         env = _env(
             cams.url,
             SLACK_BOT_TOKEN="xoxb-serve",
             SLACK_SIGNING_SECRET="serve-secret",
             SLACK_API_URL=slack.api_url,
-            PORT=str(port),
         )
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            env=env,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        replica = ServeProcess(env)
         try:
-            base = f"http://127.0.0.1:{port}"
-            async with aiohttp.ClientSession() as session:
-                await _wait_until_healthy(session, base + HEALTH_PATH)
-                body = payloads.slash_command("777", response_url=slack.new_response_url())
-                async with session.post(
-                    base + EVENTS_PATH, data=body, headers=signed_headers("serve-secret", body)
-                ) as response:
-                    status, message = response.status, await response.json()
+            await replica.start(session)
+            body = payloads.slash_command("777", response_url=slack.new_response_url())
+            async with session.post(
+                replica.url + EVENTS_PATH, data=body, headers=signed_headers("serve-secret", body)
+            ) as response:
+                status, message = response.status, await response.json()
         finally:
-            process.send_signal(signal.SIGTERM)
-            _, err = await asyncio.wait_for(process.communicate(), timeout=30)
+            code, err = await replica.stop()
 
     assert status == 200
     assert "flows/777/preview" in json.dumps(message)
-    assert process.returncode == 0
+    assert code == 0
     assert b"Traceback" not in err
-
-
-async def _wait_until_healthy(session: aiohttp.ClientSession, url: str) -> None:
-    for _ in range(200):
-        try:
-            async with session.get(url) as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientConnectionError:
-            pass
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{url} never answered")

@@ -169,3 +169,26 @@ def test_ca_file_must_exist(tmp_path: Path) -> None:
     present = tmp_path / "ca.pem"
     present.write_text("x")
     assert CamsSettings.from_env({"CAMS_CA_FILE": str(present)}).ca_file == str(present)
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://localhost:6379/0", "rediss://:pw@cache.internal:6380/1", "unix:///run/r.sock"]
+)
+def test_redis_url_accepted(url: str) -> None:
+    settings = PreviewSettings.from_env({"REDIS_URL": url, "CAMS_REPLICAS": "3"})
+    assert (settings.redis_url, settings.replicas) == (url, 3)
+
+
+@pytest.mark.parametrize(
+    "url", ["localhost:6379", "http://localhost:6379", "redis://host:port", "redis://h:99999999"]
+)
+def test_bad_redis_url_syntax_is_a_start_up_error(url: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        PreviewSettings.from_env({"REDIS_URL": url})
+    assert caught.value.variable == "REDIS_URL"
+
+
+def test_without_redis_url_nothing_is_shared() -> None:
+    settings = PreviewSettings.from_env({})
+    assert settings.redis_url is None
+    assert settings.replicas == 2

@@ -30,6 +30,13 @@ def serve_until(preview: FlowPreview, now: float) -> float:
     return expires - max(MIN_MARGIN_S, MARGIN_SHARE * (expires - now))
 
 
+def good_until(entry: Entry, now: float, negative_ttl: float) -> float:
+    """Until when (epoch seconds) `entry` may be served: a link to its margin, an error briefly."""
+    if isinstance(entry, FlowPreview):
+        return serve_until(entry, now)
+    return now + negative_ttl
+
+
 class PreviewCache:
     """A bounded, least-recently-used map from CacheKey to a preview or a definitive error.
 
@@ -47,9 +54,7 @@ class PreviewCache:
         self._entries: TLRUCache[CacheKey, Entry] = TLRUCache(maxsize, self._ttu, timer)
 
     def _ttu(self, key: CacheKey, entry: Entry, now: float) -> float:
-        if isinstance(entry, FlowPreview):
-            return serve_until(entry, now)
-        return now + self.negative_ttl
+        return good_until(entry, now, self.negative_ttl)
 
     def get(self, key: CacheKey) -> Entry | None:
         """The live entry for `key`, or None; expired entries are never returned."""

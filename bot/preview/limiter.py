@@ -55,7 +55,11 @@ class LocalLimiter:
 
     async def throttled(self, account: str, retry_after: float | None) -> None:
         """Hold every caller of `account` back for `cooldown` or `retry_after`, if longer."""
-        self._account(account).cool_down(max(self.settings.cooldown, retry_after or 0.0))
+        self.pause(account, max(self.settings.cooldown, retry_after or 0.0))
+
+    def pause(self, account: str, seconds: float) -> None:
+        """Grant `account` nothing for the next `seconds` (a longer pause already set stays)."""
+        self._account(account).cool_down(seconds)
 
     def queued(self, account: str) -> int:
         """How many callers of `account` are waiting."""

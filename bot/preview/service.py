@@ -5,16 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 
-import aiohttp
-
-from bot.cams.client import AttemptGate, CamsClient
+from bot.cams.client import CamsClient
 from bot.cams.credentials import Credentials
 from bot.cams.errors import CamsError, ErrorKind
 from bot.cams.models import FlowPreview
 from bot.cams.settings import CamsSettings
-from bot.preview.cache import CacheKey, PreviewCache
+from bot.preview.cache import CacheKey, Entry, PreviewCache
 from bot.preview.limiter import LocalLimiter
 from bot.preview.settings import PreviewSettings
 from bot.preview.singleflight import SingleFlight
@@ -25,33 +23,63 @@ log = logging.getLogger(__name__)
 DEFINITIVE = frozenset({ErrorKind.NOT_FOUND, ErrorKind.BAD_REQUEST})
 
 
+class SharedStore(Protocol):
+    """A cache other replicas see too."""
+
+    async def get(self, key: CacheKey) -> Entry | None:
+        """The entry for `key`, or None."""
+
+    async def put(self, key: CacheKey, entry: Entry) -> None:
+        """Keep `entry` for as long as it is good."""
+
+
+class Connection(Protocol):
+    """The link to what the replicas share, whose health the service reports."""
+
+    @property
+    def healthy(self) -> bool:
+        """Whether the link works right now."""
+
+    async def close(self) -> None:
+        """Let go of the connection."""
+
+
 class PreviewService:
     """`get(flow_id, space)` for every entry point: Slack listeners and the command line.
 
-    A cached link is served without any call; concurrent asks for the same (account, space,
-    flow) share one upstream call; every upstream attempt passes the client's rate limiter.
+    A cached link is served without any call, from this process's cache or, with Redis, from
+    the one all replicas share; concurrent asks for the same (account, space, flow) share one
+    lookup and one upstream call; every upstream attempt passes the client's rate limiter.
     """
 
-    def __init__(self, client: CamsClient, cache: PreviewCache) -> None:
+    def __init__(
+        self,
+        client: CamsClient,
+        cache: PreviewCache,
+        *,
+        shared: SharedStore | None = None,
+        connection: Connection | None = None,
+    ) -> None:
         self.client = client
         self.cache = cache
+        self._shared = shared
+        self._connection = connection
         self._flights: SingleFlight[CacheKey, FlowPreview] = SingleFlight()
 
     @classmethod
     def create(
-        cls,
-        credentials: Credentials,
-        cams: CamsSettings,
-        settings: PreviewSettings,
-        *,
-        gate: AttemptGate | None = None,
-        session: aiohttp.ClientSession | None = None,
+        cls, credentials: Credentials, cams: CamsSettings, settings: PreviewSettings
     ) -> PreviewService:
-        """Wire a client behind `gate` (default: a LocalLimiter) and a fresh cache."""
-        client = CamsClient(
-            credentials, cams, session=session, gate=gate or LocalLimiter(settings.limiter)
-        )
-        return cls(client, PreviewCache(settings.cache_size, negative_ttl=settings.negative_ttl))
+        """Wire the client, its limiter and the caches: local ones, or shared with REDIS_URL."""
+        cache = PreviewCache(settings.cache_size, negative_ttl=settings.negative_ttl)
+        if settings.redis_url is None:
+            return cls(CamsClient(credentials, cams, gate=LocalLimiter(settings.limiter)), cache)
+        # Imported here because Redis support is an optional extra.
+        from bot.preview.shared.wiring import connect  # noqa: PLC0415
+
+        shared = connect(settings.redis_url, settings)
+        client = CamsClient(credentials, cams, gate=shared.limiter)
+        return cls(client, cache, shared=shared.cache, connection=shared.link)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PreviewService:
@@ -72,8 +100,16 @@ class PreviewService:
         await self.close()
 
     async def close(self) -> None:
-        """Close the client's session if it owns one."""
+        """Close the client's session and the Redis connection, if any."""
         await self.client.close()
+        if self._connection is not None:
+            await self._connection.close()
+
+    def health(self) -> str:
+        """`ok`, or `degraded` while the replicas' shared Redis is unreachable."""
+        if self._connection is not None and not self._connection.healthy:
+            return "degraded"
+        return "ok"
 
     async def get(self, flow_id: str, space: str | None = None) -> FlowPreview:
         """The preview of `flow_id` in `space` (default: the configured space).
@@ -83,22 +119,37 @@ class PreviewService:
         """
         key = (self.client.account, self.client.space_for(space) or "", flow_id)
         cached = self.cache.get(key)
-        if isinstance(cached, FlowPreview):
-            return cached
-        if isinstance(cached, CamsError):
-            raise cached.with_traceback(None)
+        if cached is not None:
+            return _served(cached)
         return await self._flights.run(key, lambda: self._fetch(key, flow_id, space))
 
     async def _fetch(self, key: CacheKey, flow_id: str, space: str | None) -> FlowPreview:
+        if self._shared is not None:
+            entry = await self._shared.get(key)
+            if entry is not None:
+                self.cache.put(key, entry)
+                return _served(entry)
         try:
             preview = await self.client.get_flow_preview_url(flow_id, space)
         except CamsError as error:
             # Only CAMS's own word is definitive; local refusals cost nothing to repeat.
             if error.kind in DEFINITIVE and error.request_id:
-                self.cache.put(key, error)
+                await self._keep(key, error)
             raise
-        self.cache.put(key, preview)
+        await self._keep(key, preview)
         log.info(
             "fetched preview of flow %r, serving until it nears %s", flow_id, preview.expires_at
         )
         return preview
+
+    async def _keep(self, key: CacheKey, entry: Entry) -> None:
+        self.cache.put(key, entry)
+        if self._shared is not None:
+            await self._shared.put(key, entry)
+
+
+def _served(entry: Entry) -> FlowPreview:
+    """A cached preview, or the cached definitive error raised afresh."""
+    if isinstance(entry, CamsError):
+        raise entry.with_traceback(None)
+    return entry

@@ -1,26 +1,30 @@
-"""Settings of the preview service: the account's call budget and the cache."""
+"""Settings of the preview service: the account's call budget, the caches, and Redis."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.config import ConfigError, env_float, env_int
+from bot.config import ConfigError, env_float, env_int, env_str
 from bot.preview.cache import MAX_NEGATIVE_TTL_S
 from bot.preview.limiter import LimiterSettings
+
+REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
 @dataclass(frozen=True, slots=True)
 class PreviewSettings:
-    """Budget and cache sizes, read from CAMS_* variables."""
+    """Budget, cache size, and the Redis shared by `replicas` replicas (None: no sharing)."""
 
     limiter: LimiterSettings
     cache_size: int = 10_000
     negative_ttl: float = MAX_NEGATIVE_TTL_S
+    redis_url: str | None = None
+    replicas: int = 2
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PreviewSettings:
-        """Read the budget and cache variables; raise ConfigError naming the first bad one."""
+        """Read the budget, cache and Redis variables; raise ConfigError naming a bad one."""
         base = LimiterSettings()
         limiter = LimiterSettings(
             rate=env_int(env, "CAMS_QPS", base.rate),
@@ -35,4 +39,28 @@ class PreviewSettings:
             limiter=limiter,
             cache_size=env_int(env, "CAMS_CACHE_SIZE", 10_000),
             negative_ttl=negative_ttl,
+            redis_url=_redis_url(env_str(env, "REDIS_URL")),
+            replicas=env_int(env, "CAMS_REPLICAS", 2),
         )
+
+
+def _redis_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        # Imported here because Redis support is an optional extra.
+        from redis.connection import parse_url  # noqa: PLC0415
+    except ImportError:
+        raise ConfigError(
+            "REDIS_URL", "is set, but Redis support is not installed: pip install 'bot[redis]'"
+        ) from None
+    scheme = value.partition("://")[0]
+    if scheme not in REDIS_SCHEMES:
+        raise ConfigError(
+            "REDIS_URL", f"must start with {', '.join(s + '://' for s in REDIS_SCHEMES)}"
+        )
+    try:
+        parse_url(value)  # type: ignore[no-untyped-call]  # untyped in redis-py
+    except ValueError as exc:
+        raise ConfigError("REDIS_URL", f"cannot be read: {exc}") from None
+    return value

@@ -23,15 +23,12 @@ log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_S = 10.0
 
-Health = Callable[[], str]
-
 
 def create_server(
     settings: SlackSettings,
     service: PreviewService,
     *,
     ack_budget: float = ACK_BUDGET_S,
-    health: Health = lambda: "ok",
 ) -> web.Application:
     """The web application serving the bot; in Socket Mode it serves only the health check."""
     inflight = InFlight()
@@ -40,10 +37,9 @@ def create_server(
     server = web.Application()
 
     async def healthz(request: web.Request) -> web.Response:
-        status = health()
+        status = service.health()
         return web.json_response(
             {"status": status, "mode": mode, "version": __version__},
-            status=200 if status != "down" else 503,
         )
 
     server.router.add_get(HEALTH_PATH, healthz)

@@ -1,0 +1,96 @@
+"""One Redis client behind a circuit breaker, so an outage costs one timeout, not one per ask."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Redis answers in well under a millisecond on a healthy network; a quarter of a second
+# without an answer is an outage, not a slow reply.
+REDIS_TIMEOUT_S = 0.25
+RETRY_AFTER_S = 1.0
+
+
+class Unavailable(Exception):
+    """Redis cannot be used right now; the caller falls back to what this replica has."""
+
+
+class RedisLink:
+    """Runs Redis operations while Redis works, and refuses them at once while it does not.
+
+    After a failure the breaker is open: operations raise Unavailable without touching the
+    network. After `retry_after` seconds one operation at a time may probe; a success closes
+    the breaker. Each outage is logged once when it starts and once when it ends.
+    """
+
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        retry_after: float = RETRY_AFTER_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.retry_after = retry_after
+        self._clock = clock
+        self._opened_at: float | None = None
+        self._probing = False
+        self.last_success = clock()
+        self.recoveries = 0
+
+    @property
+    def healthy(self) -> bool:
+        """False from the first failure until a later success."""
+        return self._opened_at is None
+
+    async def call(self, operation: Callable[[Redis], Awaitable[T]]) -> T:
+        """Run `operation` on the client; raise Unavailable if the breaker is open or it fails."""
+        opened_at = self._opened_at
+        probe = opened_at is not None
+        if opened_at is not None and (
+            self._probing or self._clock() < opened_at + self.retry_after
+        ):
+            raise Unavailable
+        self._probing = probe
+        try:
+            result = await operation(self.client)
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._failed(exc)
+            raise Unavailable from None
+        finally:
+            self._probing = False
+        self._succeeded()
+        return result
+
+    def _failed(self, exc: BaseException) -> None:
+        now = self._clock()
+        if self._opened_at is None:
+            log.warning(
+                "Redis is unreachable (%s); using this replica's share of the budget and its "
+                "own cache until it is back",
+                type(exc).__name__,
+            )
+        self._opened_at = now
+
+    def _succeeded(self) -> None:
+        now = self._clock()
+        if self._opened_at is not None:
+            self.recoveries += 1
+            log.warning(
+                "Redis is back after %.1fs; sharing the budget again", now - self.last_success
+            )
+            self._opened_at = None
+        self.last_success = now
+
+    async def close(self) -> None:
+        """Close the client's connections."""
+        await self.client.aclose()

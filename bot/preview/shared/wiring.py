@@ -1,0 +1,37 @@
+"""Connecting a replica to Redis: one link, and the shared limiter and cache on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from bot.preview.settings import PreviewSettings
+from bot.preview.shared.cache import SharedCache
+from bot.preview.shared.limiter import SharedLimiter
+from bot.preview.shared.link import REDIS_TIMEOUT_S, RedisLink
+
+
+@dataclass(frozen=True, slots=True)
+class Shared:
+    """What a replica shares with the others."""
+
+    link: RedisLink
+    limiter: SharedLimiter
+    cache: SharedCache
+
+
+def connect(redis_url: str, settings: PreviewSettings) -> Shared:
+    """The shared limiter and cache on `redis_url`; connections open on first use."""
+    client = Redis.from_url(
+        redis_url,
+        socket_timeout=REDIS_TIMEOUT_S,
+        socket_connect_timeout=REDIS_TIMEOUT_S,
+        retry_on_timeout=False,
+    )
+    link = RedisLink(client)
+    return Shared(
+        link,
+        SharedLimiter(link, settings.limiter, settings.replicas),
+        SharedCache(link, negative_ttl=settings.negative_ttl),
+    )

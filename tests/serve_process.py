@@ -1,0 +1,76 @@
+"""`python -m bot serve` as a separate process, the way a replica runs."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from collections.abc import Mapping
+
+import aiohttp
+
+from bot.slack.constants import HEALTH_PATH
+
+STARTUP_S = 20.0
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This environment less any ALIBABA_CLOUD_, CAMS_, SLACK_ or REDIS_ setting, plus `extra`."""
+    prefixes = ("ALIBABA_CLOUD_", "CAMS_", "SLACK_", "REDIS_")
+    return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)} | extra
+
+
+class ServeProcess:
+    """One bot replica on its own port."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._env = dict(env) | {"PORT": str(self.port)}
+        self._process: asyncio.subprocess.Process | None = None
+
+    async def start(self, session: aiohttp.ClientSession) -> None:
+        """Start it and wait until /healthz answers."""
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            env=self._env,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        deadline = asyncio.get_running_loop().time() + STARTUP_S
+        while await self.health(session) is None:
+            if self._process.returncode is not None or asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"replica on {self.port} did not start")
+            await asyncio.sleep(0.05)
+
+    async def health(self, session: aiohttp.ClientSession) -> str | None:
+        """The status /healthz reports, or None while it does not answer."""
+        try:
+            async with session.get(self.url + HEALTH_PATH) as response:
+                status: str = (await response.json())["status"]
+                return status
+        except aiohttp.ClientConnectionError:
+            return None
+
+    async def stop(self) -> tuple[int | None, bytes]:
+        """SIGTERM, then its exit status and what it wrote to stderr."""
+        if self._process is None:
+            return None, b""
+        if self._process.returncode is None:
+            self._process.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(self._process.communicate(), timeout=30)
+        return self._process.returncode, err

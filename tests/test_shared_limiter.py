@@ -1,0 +1,239 @@
+"""The Redis side: the booking script's arithmetic, the breaker, and the limiter's fallbacks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from importlib import resources
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from bot.cams.emulator.server import DEMO_CREDENTIALS
+from bot.cams.settings import CamsSettings, Endpoint
+from bot.preview.errors import Busy
+from bot.preview.limiter import LimiterSettings
+from bot.preview.service import PreviewService
+from bot.preview.settings import PreviewSettings
+from bot.preview.shared.limiter import SharedLimiter, replica_share
+from bot.preview.shared.link import RedisLink, Unavailable
+from tests.redis_server import RedisServer, running_redis
+from tests.support import FakeTime, running_emulator
+
+SPACING_US = 1_100_000
+MICROS = 1_000_000
+
+
+@pytest.fixture
+async def redis_server() -> AsyncIterator[RedisServer]:
+    async with running_redis() as server:
+        yield server
+
+
+@pytest.fixture
+async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_server.url)
+    yield client
+    await client.aclose()
+
+
+class Script:
+    """admit.lua, loaded from the package as the limiter loads it, on keys of its own."""
+
+    def __init__(self, redis: Redis, account: str = "acct") -> None:
+        text = resources.files("bot.preview.shared").joinpath("lua", "admit.lua").read_text()
+        self.redis = redis
+        self.keys = [f"t:{{{account}}}:{part}" for part in ("slots", "cooldown", "fence", "marker")]
+        self._script = redis.register_script(text)
+
+    async def book(
+        self, *, rate: int = 5, share: int = 2, max_wait_us: int = 10 * MICROS, fence_ms: int = 5000
+    ) -> tuple[int, float]:
+        granted, wait = await self._script(
+            keys=self.keys, args=[rate, share, SPACING_US, max_wait_us, fence_ms], client=self.redis
+        )
+        return int(granted), int(wait) / MICROS
+
+    async def last_slot(self) -> int:
+        slot = await self.redis.lindex(self.keys[0], -1)
+        assert slot is not None
+        return int(slot)
+
+    async def mark_in_use(self) -> None:
+        await self.redis.set(self.keys[3], 1)
+
+
+async def test_slot_arithmetic(redis: Redis) -> None:
+    script = Script(redis)
+    await script.mark_in_use()
+    bookings, slots = [], []
+    for _ in range(12):
+        bookings.append(await script.book(max_wait_us=2 * MICROS))
+        slots.append(await script.last_slot())
+
+    waits = [wait for _, wait in bookings]
+    assert [granted for granted, _ in bookings] == [1] * 10 + [0] * 2
+    assert waits[:5] == [0.0] * 5, "a burst up to the budget goes at once"
+    assert all(1.05 < w <= 1.1 for w in waits[5:10]), "the next five wait one spacing"
+    assert all(2.15 < w <= 2.2 for w in waits[10:]), "refused: the slot is beyond the max wait"
+    assert slots[:10] == sorted(slots[:10]), "slots are booked in arrival order"
+    assert slots[10:] == [slots[9]] * 2
+    assert await redis.llen(script.keys[0]) == 5, "only the last `rate` slots are kept"
+    assert (await script.book(max_wait_us=3 * MICROS))[0] == 1, "a refusal booked nothing"
+
+
+async def test_a_redis_without_the_marker_puts_up_a_fence(redis: Redis) -> None:
+    script = Script(redis)
+    waits = [(await script.book(rate=5, share=2, fence_ms=4000))[1] for _ in range(3)]
+
+    assert waits[:2] == [0.0, 0.0]
+    assert 1.05 < waits[2] <= 1.1, "during the fence the budget is one replica's share"
+    assert 3000 < await redis.pttl(script.keys[2]) <= 4000
+    assert await redis.exists(script.keys[3])
+
+
+async def test_cooldown_holds_every_booking_back(redis: Redis) -> None:
+    script = Script(redis)
+    await script.mark_in_use()
+    text = resources.files("bot.preview.shared").joinpath("lua", "cooldown.lua").read_text()
+    cooldown = redis.register_script(text)
+    await cooldown(keys=[script.keys[1]], args=[3 * MICROS], client=redis)
+    await cooldown(keys=[script.keys[1]], args=[1 * MICROS], client=redis)
+
+    granted, wait = await script.book()
+    assert granted == 1
+    assert 2.9 < wait <= 3.0, "a shorter cooldown does not cut a longer one short"
+
+
+async def test_the_share_of_one_replica() -> None:
+    base = LimiterSettings(rate=5)
+    assert replica_share(base, 2).rate == 2
+    assert replica_share(base, 3).rate == 1
+    assert replica_share(base, 6).rate == 0
+
+
+async def test_breaker_pays_one_timeout_per_outage_and_probes_one_at_a_time(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    connections = 0
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await reader.read()
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    clock = FakeTime()
+    client = Redis.from_url(
+        f"redis://127.0.0.1:{port}", socket_timeout=0.1, socket_connect_timeout=0.1
+    )
+    link = RedisLink(client, retry_after=1.0, clock=clock.clock)
+    async with server:
+        for _ in range(5):
+            with pytest.raises(Unavailable):
+                await link.call(lambda redis: redis.ping())
+        assert connections == 1, "after the first timeout, nobody touches the network"
+        assert not link.healthy
+        clock.now += 1.0
+        results = await asyncio.gather(
+            *(link.call(lambda redis: redis.ping()) for _ in range(3)), return_exceptions=True
+        )
+        assert all(isinstance(r, Unavailable) for r in results)
+        assert connections == 2, "one probe, not three"
+    await link.close()
+    assert caplog.text.count("Redis is unreachable") == 1
+
+
+async def test_the_link_recovers_by_itself(redis_server: RedisServer) -> None:
+    link = RedisLink(Redis.from_url(redis_server.url, socket_timeout=0.2), retry_after=0.0)
+    await redis_server.stop()
+    with pytest.raises(Unavailable):
+        await link.call(lambda redis: redis.ping())
+    assert not link.healthy
+    await redis_server.start()
+    assert await link.call(lambda redis: redis.ping())
+    assert link.healthy
+    assert link.recoveries == 1
+    await link.close()
+
+
+def _service(
+    cams_url: str, redis_url: str, limiter: LimiterSettings, **cams: Any
+) -> PreviewService:
+    settings = PreviewSettings(limiter=limiter, redis_url=redis_url, replicas=2)
+    return PreviewService.create(
+        DEMO_CREDENTIALS, CamsSettings(Endpoint.parse(cams_url), max_attempts=1, **cams), settings
+    )
+
+
+async def test_two_services_on_one_redis_share_the_budget_and_the_cache(
+    redis_server: RedisServer, redis: Redis
+) -> None:
+    limiter = LimiterSettings(max_wait=30.0)
+    async with running_emulator(qps=5) as cams:
+        first = _service(cams.url, redis_server.url, limiter)
+        second = _service(cams.url, redis_server.url, limiter)
+        async with first, second:
+            await first.get("warm-up")  # a Redis seen for the first time puts up a fence
+            await asyncio.sleep(0)
+            await redis.delete(*[k async for k in redis.scan_iter("flowpreview:budget:*:fence")])
+            cams.emulator.reset()
+            results = await asyncio.gather(
+                *(first.get(f"a-{i}") for i in range(12)),
+                *(second.get(f"b-{i}") for i in range(12)),
+            )
+            budget = cams.emulator.stats()
+            cams.emulator.reset()
+            again = await asyncio.gather(*(second.get(f"a-{i}") for i in range(12)))
+
+        cached = cams.emulator.stats()
+    assert len(results) == 24
+    assert budget["counts"] == {"OK": 24}
+    assert budget["max_in_any_second"][DEMO_CREDENTIALS.access_key_id] <= 5
+    assert [p.flow_id for p in again] == [f"a-{i}" for i in range(12)]
+    assert cached["received"] == 0, "the second serves what the first fetched"
+
+
+async def test_without_redis_a_replica_waits_out_the_shared_bookings_then_uses_its_share(
+    redis_server: RedisServer,
+) -> None:
+    await redis_server.stop()
+    limiter = LimiterSettings(rate=4, period=0.2, margin=0.0, max_wait=0.3)
+    async with running_emulator(qps=0) as cams:
+        service = _service(cams.url, redis_server.url, limiter)
+        async with service:
+            with pytest.raises(Busy):
+                await service.get("too-early")
+            assert service.health() == "degraded"
+            await asyncio.sleep(0.5)
+            previews = await asyncio.gather(*(service.get(f"f{i}") for i in range(4)))
+
+        arrivals = cams.emulator.stats()["arrivals"][DEMO_CREDENTIALS.access_key_id]
+    assert len(previews) == 4
+    assert len(arrivals) == 4
+    assert arrivals[2] - arrivals[0] >= 0.19, "two per 0.2 s: half the budget of four"
+    assert arrivals[3] - arrivals[1] >= 0.19
+
+
+async def test_shared_limiter_falls_back_and_fences_on_recovery(
+    redis_server: RedisServer, redis: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    link = RedisLink(Redis.from_url(redis_server.url, socket_timeout=0.2), retry_after=0.0)
+    limiter = SharedLimiter(link, LimiterSettings(max_wait=0.5), replicas=2)
+    await limiter.admit("acct")
+    await redis_server.stop()
+    with pytest.raises(Busy):
+        await limiter.admit("acct")
+    await redis_server.start()
+    await limiter.admit("acct")
+
+    assert link.healthy
+    assert await redis.pttl("flowpreview:budget:{acct}:fence") > 0
+    assert "Redis is unreachable" in caplog.text
+    assert "Redis is back" in caplog.text
+    await link.close()
