@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.models.blocks import Block
 from slack_sdk.signature import Clock, SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -35,7 +36,12 @@ FLOW = "1234567890123456"
 
 
 def _text(message: dict[str, Any]) -> str:
-    return json.dumps(message.get("blocks", []), ensure_ascii=False) + str(message.get("text", ""))
+    """The message's text, after checking its blocks against Slack's limits."""
+    blocks = message.get("blocks", [])
+    assert len(blocks) <= 50
+    for block in Block.parse_all(blocks):
+        block.to_dict()
+    return json.dumps(blocks, ensure_ascii=False) + str(message.get("text", ""))
 
 
 def _buttons(message: dict[str, Any]) -> list[dict[str, Any]]:

@@ -111,13 +111,20 @@ class PreviewService:
             return "degraded"
         return "ok"
 
+    def peek(self, flow_id: str, space: str | None = None) -> Entry | None:
+        """What this process's cache holds for `flow_id` in `space`, without waiting."""
+        return self.cache.get(self._key(flow_id, space))
+
+    def _key(self, flow_id: str, space: str | None) -> CacheKey:
+        return (self.client.account, self.client.space_for(space) or "", flow_id)
+
     async def get(self, flow_id: str, space: str | None = None) -> FlowPreview:
         """The preview of `flow_id` in `space` (default: the configured space).
 
         Raises CamsError as the client does, or Busy when the account's budget is booked
         further ahead than CAMS_MAX_WAIT_S.
         """
-        key = (self.client.account, self.client.space_for(space) or "", flow_id)
+        key = self._key(flow_id, space)
         cached = self.cache.get(key)
         if cached is not None:
             return _served(cached)

@@ -43,6 +43,14 @@ class Delivery:
         self, ack: AsyncAck, respond: AsyncRespond, flow_ids: Sequence[str], space: str | None
     ) -> None:
         """Ack with the previews if they are ready within the budget, else ack and follow up."""
+        cached = [self.service.peek(flow_id, space) for flow_id in flow_ids]
+        if all(entry is not None for entry in cached):
+            # The common case, answered without a task or a timer.
+            hits: Outcomes = [
+                (f, e) for f, e in zip(flow_ids, cached, strict=True) if e is not None
+            ]
+            await ack(**self._render(hits, space))
+            return
         fetch = asyncio.create_task(self._fetch_all(flow_ids, space))
         done, _ = await asyncio.wait({fetch}, timeout=self.ack_budget)
         if done:

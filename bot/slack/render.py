@@ -1,6 +1,9 @@
-"""Every message the bot shows, built with slack_sdk's Block Kit models so limits are checked.
+"""Every message the bot shows, as Block Kit JSON.
 
-All user and upstream text passes through `escape`; only https preview links become buttons.
+Blocks are plain dicts: slack_sdk's model classes validate on every `to_dict()` and cost more
+than the rest of a cached answer together. The tests parse every message back through those
+models, so a message over Slack's limits fails a test. All user and upstream text passes
+through `escape`; only https preview links of at most 3,000 characters become buttons.
 """
 
 from __future__ import annotations
@@ -9,15 +12,6 @@ import json
 import math
 from collections.abc import Sequence
 from typing import Any
-
-from slack_sdk.models.blocks import (
-    ActionsBlock,
-    Block,
-    ButtonElement,
-    ContextBlock,
-    MarkdownTextObject,
-    SectionBlock,
-)
 
 from bot.cams.errors import CamsError, ErrorKind
 from bot.cams.models import FlowPreview
@@ -28,6 +22,7 @@ from bot.slack.flow_ids import MAX_FLOWS
 Failure = CamsError | Busy
 Outcome = FlowPreview | Failure
 Message = dict[str, Any]
+Block = dict[str, Any]
 
 MAX_BLOCKS = 50
 MAX_BUTTON_URL = 3000
@@ -90,7 +85,7 @@ def preview_message(
     notes = ["Only you can see this. Anyone holding a preview link can open it."]
     if space:
         notes.insert(0, f"Space `{escape(space)}`")
-    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=" · ".join(notes))]))
+    blocks.append({"type": "context", "elements": [_mrkdwn(" · ".join(notes))]})
     return _message(blocks, _fallback(outcomes), "ephemeral")
 
 
@@ -100,10 +95,10 @@ def shared_message(preview: FlowPreview, user_id: str, now: float) -> Message:
         f"*Flow `{escape(preview.flow_id)}`* preview, shared by <@{escape(user_id)}>\n"
         f"{_expiry(preview, now)}"
     )
-    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=text))]
+    blocks = [_section(text)]
     button = _open_button(preview)
     if button is not None:
-        blocks.append(ActionsBlock(elements=[button]))
+        blocks.append({"type": "actions", "elements": [button]})
     fallback = f"Preview of flow {preview.flow_id}: {escape(preview.preview_url)}"
     return _message(blocks, fallback, "in_channel")
 
@@ -120,8 +115,8 @@ def usage_message(problem: str | None = None) -> Message:
     )
     blocks: list[Block] = []
     if problem:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=f":warning: {escape(problem)}")))
-    blocks.append(SectionBlock(text=MarkdownTextObject(text=usage)))
+        blocks.append(_section(f":warning: {escape(problem)}"))
+    blocks.append(_section(usage))
     return _message(blocks, f"Usage: {COMMAND} <flow-id> [<flow-id> …] [space:<id>]", "ephemeral")
 
 
@@ -129,7 +124,7 @@ def fetching_message(flow_ids: Sequence[str]) -> Message:
     """The immediate answer when the previews will follow through response_url."""
     names = ", ".join(f"`{escape(flow_id)}`" for flow_id in flow_ids)
     text = f":hourglass_flowing_sand: Fetching the preview of {names}…"
-    return _message([SectionBlock(text=MarkdownTextObject(text=text))], "Fetching…", "ephemeral")
+    return _message([_section(text)], "Fetching…", "ephemeral")
 
 
 def no_flows_message() -> Message:
@@ -139,7 +134,7 @@ def no_flows_message() -> Message:
         f"`{EXAMPLE_ID}`, or sits in a link like "
         f"`https://business.facebook.com/wa/manage/flows/{EXAMPLE_ID}/preview/`."
     )
-    return _message([SectionBlock(text=MarkdownTextObject(text=text))], text, "ephemeral")
+    return _message([_section(text)], text, "ephemeral")
 
 
 def internal_error_message() -> Message:
@@ -148,7 +143,7 @@ def internal_error_message() -> Message:
         ":warning: Something went wrong inside flowpreview. "
         "Its maintainers can find the details in its logs."
     )
-    return _message([SectionBlock(text=MarkdownTextObject(text=text))], text, "ephemeral")
+    return _message([_section(text)], text, "ephemeral")
 
 
 def share_value(flow_id: str, space: str | None) -> str:
@@ -162,28 +157,34 @@ def _flow_blocks(
     title = f"*Flow `{escape(flow_id)}`*"
     if not isinstance(outcome, FlowPreview):
         text = f":warning: {title}: {error_sentence(outcome)}"
-        return [SectionBlock(block_id=f"flow-{index}", text=MarkdownTextObject(text=text))]
+        return [_section(text, f"flow-{index}")]
     button = _open_button(outcome)
     if button is None:
         text = f":warning: {title}: the preview link is too long for Slack to show as a button."
-        return [SectionBlock(block_id=f"flow-{index}", text=MarkdownTextObject(text=text))]
-    share = ButtonElement(
-        text="Share in channel", action_id=SHARE_ACTION_ID, value=share_value(flow_id, space)
-    )
+        return [_section(text, f"flow-{index}")]
+    share = {
+        "type": "button",
+        "text": _plain("Share in channel"),
+        "action_id": SHARE_ACTION_ID,
+        "value": share_value(flow_id, space),
+    }
     return [
-        SectionBlock(
-            block_id=f"flow-{index}",
-            text=MarkdownTextObject(text=f"{title}\n{_expiry(outcome, now)}"),
-        ),
-        ActionsBlock(block_id=f"actions-{index}", elements=[button, share]),
+        _section(f"{title}\n{_expiry(outcome, now)}", f"flow-{index}"),
+        {"type": "actions", "block_id": f"actions-{index}", "elements": [button, share]},
     ]
 
 
-def _open_button(preview: FlowPreview) -> ButtonElement | None:
+def _open_button(preview: FlowPreview) -> Block | None:
     url = preview.preview_url
     if not url.startswith("https://") or len(url) > MAX_BUTTON_URL:
         return None
-    return ButtonElement(text="Open preview", action_id=OPEN_ACTION_ID, url=url, style="primary")
+    return {
+        "type": "button",
+        "text": _plain("Open preview"),
+        "action_id": OPEN_ACTION_ID,
+        "url": url,
+        "style": "primary",
+    }
 
 
 def _expiry(preview: FlowPreview, now: float) -> str:
@@ -227,5 +228,20 @@ def _message(blocks: list[Block], text: str, response_type: str) -> Message:
     return {
         "response_type": response_type,
         "text": text,
-        "blocks": [block.to_dict() for block in blocks],
+        "blocks": blocks,
     }
+
+
+def _section(text: str, block_id: str | None = None) -> Block:
+    section: Block = {"type": "section", "text": _mrkdwn(text)}
+    if block_id is not None:
+        section["block_id"] = block_id
+    return section
+
+
+def _mrkdwn(text: str) -> Block:
+    return {"type": "mrkdwn", "text": text}
+
+
+def _plain(text: str) -> Block:
+    return {"type": "plain_text", "text": text, "emoji": True}
