@@ -40,6 +40,7 @@ emulator: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.bench_client
 	$(BIN)/python -m bench.bench_limiter
+	$(BIN)/python -m bench.bench_slack
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

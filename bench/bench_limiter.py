@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -42,6 +41,7 @@ from bench.support import (
     describe_machine,
     machine,
     markdown_table,
+    percentile,
     positive_int,
     progress,
     running_emulator,
@@ -191,14 +191,6 @@ class Target:
     def to_json(self) -> dict[str, Any]:
         """The target as raw figures."""
         return {"target": self.description, "figure": self.figure, "met": self.met}
-
-
-def percentile(values: Sequence[float], p: float) -> float:
-    """The nearest-rank `p`th percentile of `values`; NaN when there are none."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
 async def ask_all(ask: Ask, flow_ids: Sequence[str]) -> Asks:

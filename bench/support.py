@@ -1,4 +1,4 @@
-"""What the benchmarks share: the emulator as a subprocess, throwaway TLS files, and reporting."""
+"""What the benchmarks share: subprocesses (the emulator and servers), TLS files, and reporting."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import platform
 import socket
 import ssl
 import sys
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -95,20 +96,27 @@ class EmulatorControl:
 
     async def wait_until_ready(self, process: asyncio.subprocess.Process) -> None:
         """Return once the emulator answers; raise if it exits or stays silent too long."""
-        deadline = asyncio.get_running_loop().time() + STARTUP_TIMEOUT_S
-        while asyncio.get_running_loop().time() < deadline:
-            if process.returncode is not None:
-                raise RuntimeError(f"the emulator exited with status {process.returncode}")
-            # Refused connections are expected until the emulator listens; a probe that hangs
-            # (another program took the port) must not outlast the check that it exited.
-            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                async with self._session.get(
-                    f"{self.base_url}/_emulator/stats", timeout=PROBE_TIMEOUT
-                ) as response:
-                    if response.status == 200:
-                        return
-            await asyncio.sleep(0.1)
-        raise RuntimeError(f"the emulator did not answer within {STARTUP_TIMEOUT_S:g}s")
+        await wait_until_answering(
+            self._session, f"{self.base_url}/_emulator/stats", process, "the emulator"
+        )
+
+
+async def wait_until_answering(
+    session: aiohttp.ClientSession, url: str, process: asyncio.subprocess.Process, name: str
+) -> None:
+    """Return once GET `url` answers 200; raise if `process` exits or stays silent too long."""
+    deadline = asyncio.get_running_loop().time() + STARTUP_TIMEOUT_S
+    while asyncio.get_running_loop().time() < deadline:
+        if process.returncode is not None:
+            raise RuntimeError(f"{name} exited with status {process.returncode}")
+        # Refused connections are expected until the process listens; a probe that hangs
+        # (another program took the port) must not outlast the check that it exited.
+        with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+            async with session.get(url, timeout=PROBE_TIMEOUT) as response:
+                if response.status == 200:
+                    return
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"{name} did not answer within {STARTUP_TIMEOUT_S:g}s")
 
 
 def free_port() -> int:
@@ -136,18 +144,66 @@ async def running_emulator(
         for name, value in os.environ.items()
         if name not in (ACCESS_KEY_ID, ACCESS_KEY_SECRET, SECURITY_TOKEN)
     }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, *command, cwd=PROJECT_ROOT, env=env, stdout=asyncio.subprocess.DEVNULL
-    )
-    try:
+    async with python_process(command, env) as process:
         scheme = "http" if tls is None else "https"
         connector = aiohttp.TCPConnector(ssl=True if tls is None else tls.client_context())
         async with aiohttp.ClientSession(timeout=CONTROL_TIMEOUT, connector=connector) as session:
             control = EmulatorControl(session, f"{scheme}://{HOST}:{port}", port)
             await control.wait_until_ready(process)
             yield control
+
+
+@contextlib.asynccontextmanager
+async def python_process(
+    arguments: Sequence[str], env: Mapping[str, str]
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """Run this Python with `arguments` from the project root until the block ends.
+
+    Its stdout is discarded and its stderr shared, so that a crash shows; on exit it gets
+    SIGTERM, and SIGKILL if it has not stopped within STOP_TIMEOUT_S.
+    """
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *arguments,
+        cwd=PROJECT_ROOT,
+        env=dict(env),
+        stdout=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        yield process
     finally:
         await _stop(process)
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """CPU time (user and system) that process `pid` has used so far; None where /proc is not.
+
+    Read from /proc so that no dependency is needed; it counts in clock ticks (10 ms).
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name in parentheses may hold spaces, so count fields after its end;
+    # utime and stime are fields 14 and 15 of proc(5).
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu_seconds() -> float | None:
+    """CPU time all processes on this machine have used so far; None where /proc is not.
+
+    Beside the CPU time of the processes a benchmark knows, it tells how much went to others
+    that share the machine and may have skewed the figures.
+    """
+    try:
+        first = Path("/proc/stat").read_text().split("\n", 1)[0]
+    except OSError:
+        return None
+    # The "cpu" line of proc(5): user, nice, system, idle, iowait, irq, softirq, steal, ...;
+    # all but idle and iowait is work done, guest time being counted within user already.
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, first.split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 async def _stop(process: asyncio.subprocess.Process) -> None:
@@ -167,15 +223,34 @@ def versions(*distributions: str) -> dict[str, str]:
     return found | {name: version(name) for name in distributions}
 
 
+def cpu_model() -> str | None:
+    """The CPU's model name from /proc/cpuinfo, or None where there is none."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name.strip() == "model name":
+                return value.strip()
+    return None
+
+
 def machine(*distributions: str) -> dict[str, Any]:
-    """The versions (see `versions`) and the CPU count, for the raw figures."""
-    return {"versions": versions(*distributions), "cpus": os.cpu_count()}
+    """The versions (see `versions`), the CPU count and model, for the raw figures."""
+    return {"versions": versions(*distributions), "cpus": os.cpu_count(), "cpu_model": cpu_model()}
 
 
 def describe_machine(*distributions: str) -> str:
-    """One line of versions and the CPU count, for the top of a report."""
+    """One line of versions, the CPU count and model, for the top of a report."""
     listed = ", ".join(f"{name} {number}" for name, number in versions(*distributions).items())
-    return f"{listed}; {os.cpu_count()} CPUs"
+    model = cpu_model()
+    return f"{listed}; {os.cpu_count()} CPUs" + (f" ({model})" if model else "")
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """The nearest-rank `p`th percentile of `values`; NaN when there are none."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
 def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[str]], align: str) -> str:
