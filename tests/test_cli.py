@@ -10,6 +10,7 @@ import socket
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
 import aiohttp
 import pytest
@@ -297,5 +298,35 @@ async def test_serve_answers_signed_commands_and_stops_cleanly_on_sigterm(
 
     assert status == 200
     assert "flows/777/preview" in json.dumps(message)
+    assert code == 0
+    assert b"Traceback" not in err
+
+
+async def test_serve_in_socket_mode_answers_over_the_socket(cams: RunningEmulator) -> None:
+    async with (
+        running_fake_slack(bot_token="xoxb-socket") as slack,
+        aiohttp.ClientSession() as session,
+    ):
+        env = _env(
+            cams.url,
+            SLACK_BOT_TOKEN="xoxb-socket",
+            SLACK_APP_TOKEN="xapp-1-socket",
+            SLACK_API_URL=slack.api_url,
+        )
+        replica = ServeProcess(env)
+        try:
+            await replica.start(session)
+            body = payloads.slash_command("888", response_url=slack.new_response_url())
+            ack = await slack.socket_request(
+                "slash_commands", dict(parse_qsl(body.decode())), within=20
+            )
+            async with session.post(replica.url + EVENTS_PATH, data=body) as response:
+                events_status = response.status
+        finally:
+            code, err = await replica.stop()
+
+    assert "flows/888/preview" in json.dumps(ack["payload"])
+    assert events_status == 404, "no HTTP endpoint for Slack requests in Socket Mode"
+    assert [c.method for c in slack.api_calls if c.method == "apps.connections.open"]
     assert code == 0
     assert b"Traceback" not in err

@@ -1,4 +1,5 @@
-"""A fake Slack on one loopback aiohttp app: the Web API under `/api/`, and response_urls.
+"""A fake Slack on one loopback aiohttp app: the Web API under `/api/`, Socket Mode, and
+response_urls.
 
 Point the bot's client at `fake.api_url` (`AsyncWebClient(base_url=fake.api_url)`) and put
 `fake.new_response_url()` into the payloads sent to it. Every Web API call and every message
@@ -9,18 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 from bot.standin import limits
 from bot.standin.payloads import DEFAULT_WHO, Who
 
 API_PATH = "/api/"
 RESPONSE_PATH = "/response/"
+SOCKET_PATH = "/socket-mode"
 # Slack accepts at most five messages per response_url.
 MAX_USES = 5
 DEFAULT_WAIT_S = 5.0
@@ -75,9 +78,11 @@ class _Target:
 
 
 class FakeSlack:
-    """Slack as the bot sees it: auth.test, unknown other methods, and response_url receivers.
+    """Slack as the bot sees it: auth.test, Socket Mode, and response_url receivers.
 
     `bot_token`, when set, is the only token auth.test accepts; otherwise any token passes.
+    `apps.connections.open` accepts any app-level token (xapp-…) and hands out a WebSocket
+    on this fake, over which `socket_request` sends envelopes as Slack does.
     """
 
     def __init__(
@@ -98,6 +103,9 @@ class FakeSlack:
         self._subscribers: list[asyncio.Queue[Delivery]] = []
         self._url: str | None = None
         self._runner: web.AppRunner | None = None
+        self._socket: web.WebSocketResponse | None = None
+        self._socket_ready = asyncio.Event()
+        self._acks: dict[str, asyncio.Future[_Json]] = {}
 
     @property
     def url(self) -> str:
@@ -116,6 +124,7 @@ class FakeSlack:
         app = web.Application()
         app.router.add_route("*", API_PATH + "{method}", self._api)
         app.router.add_post(RESPONSE_PATH + "{number}", self._response)
+        app.router.add_get(SOCKET_PATH, self._socket_mode)
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -129,6 +138,8 @@ class FakeSlack:
 
     async def close(self) -> None:
         """Stop serving."""
+        if self._socket is not None:
+            await self._socket.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -152,6 +163,29 @@ class FakeSlack:
         except TimeoutError:
             raise TimeoutError(f"nothing was posted to {url} within {within} s") from None
 
+    async def socket_request(
+        self, envelope_type: str, payload: _Json, *, within: float = DEFAULT_WAIT_S
+    ) -> _Json:
+        """Send a Socket Mode envelope (`slash_commands`, `interactive`) once the bot has
+        connected, and return the bot's acknowledgement of it."""
+        async with asyncio.timeout(within):
+            await self._socket_ready.wait()
+            assert self._socket is not None
+            envelope_id = secrets.token_hex(16)
+            acked: asyncio.Future[_Json] = asyncio.get_running_loop().create_future()
+            self._acks[envelope_id] = acked
+            await self._socket.send_json(
+                {
+                    "envelope_id": envelope_id,
+                    "type": envelope_type,
+                    "payload": payload,
+                    "accepts_response_payload": True,
+                    "retry_attempt": 0,
+                    "retry_reason": "",
+                }
+            )
+            return await acked
+
     @contextmanager
     def subscribe(self) -> Iterator[asyncio.Queue[Delivery]]:
         """A queue that receives every later delivery, to any response_url, while in use."""
@@ -174,6 +208,11 @@ class FakeSlack:
         authorization = request.headers.get("Authorization", "")
         token = authorization.removeprefix("Bearer ").strip() or params.get("token") or None
         self.api_calls.append(ApiCall(method, token, params))
+        if method == "apps.connections.open":
+            if token is None or not token.startswith("xapp-"):
+                return web.json_response({"ok": False, "error": "not_allowed_token_type"})
+            socket_url = self.url.replace("http://", "ws://", 1) + SOCKET_PATH
+            return web.json_response({"ok": True, "url": socket_url})
         if method != "auth.test":
             return web.json_response({"ok": False, "error": "unknown_method"})
         if token is None:
@@ -192,6 +231,27 @@ class FakeSlack:
                 "is_enterprise_install": False,
             }
         )
+
+    async def _socket_mode(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        await socket.send_json(
+            {
+                "type": "hello",
+                "num_connections": 1,
+                "connection_info": {"app_id": self.who.api_app_id},
+            }
+        )
+        self._socket = socket
+        self._socket_ready.set()
+        async for frame in socket:
+            ack = _json_object(frame.data.encode()) if frame.type == WSMsgType.TEXT else None
+            waiting = self._acks.pop(str(ack.get("envelope_id")), None) if ack else None
+            if ack is not None and waiting is not None and not waiting.done():
+                waiting.set_result(ack)
+        self._socket_ready.clear()
+        self._socket = None
+        return socket
 
     async def _response(self, request: web.Request) -> web.Response:
         url = f"{self.url}{RESPONSE_PATH}{request.match_info['number']}"
