@@ -1,4 +1,4 @@
-"""Fixtures: a fresh emulator per test and a fake clock."""
+"""Fixtures: a fresh emulator per test, a fake clock, a redis-server of the test's own."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from tests.redis_server import RedisServer, running_redis
 from tests.support import FakeTime, RunningEmulator, running_emulator
 
 
@@ -19,3 +20,10 @@ async def cams() -> AsyncIterator[RunningEmulator]:
 @pytest.fixture
 def fake_time() -> FakeTime:
     return FakeTime()
+
+
+@pytest.fixture
+async def redis_server() -> AsyncIterator[RedisServer]:
+    """A real redis-server on a free port, killed after the test."""
+    async with running_redis() as server:
+        yield server

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import socket
 import sys
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
@@ -18,9 +18,9 @@ import pytest
 from bot.cams.emulator.server import DEMO_CREDENTIALS
 from bot.slack.constants import EVENTS_PATH
 from bot.standin import payloads
-from bot.standin.fake_slack import running_fake_slack
+from bot.standin.fake_slack import FakeSlack, running_fake_slack
 from bot.standin.signing import signed_headers
-from tests.serve_process import ServeProcess, free_port
+from tests.serve_process import ServeProcess, clean_env, free_port
 from tests.support import RunningEmulator
 
 
@@ -32,7 +32,7 @@ class Run:
 
 
 def _env(cams_url: str | None, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ALIBABA_CLOUD_", "CAMS_"))}
+    env = clean_env()
     if cams_url is not None:
         env |= {
             "CAMS_ENDPOINT": cams_url,
@@ -272,61 +272,61 @@ async def test_serve_refuses_to_start_without_its_settings() -> None:
     assert "ALIBABA_CLOUD_ACCESS_KEY_ID" in run.err
 
 
-async def test_serve_answers_signed_commands_and_stops_cleanly_on_sigterm(
-    cams: RunningEmulator,
-) -> None:
+@dataclass
+class Served:
+    """A `python -m bot serve` process, the fake Slack it talks to, and how it ended."""
+
+    replica: ServeProcess
+    slack: FakeSlack
+    session: aiohttp.ClientSession
+    code: int | None = None
+    err: bytes = b""
+
+
+@asynccontextmanager
+async def _serving(cams: RunningEmulator, **slack_env: str) -> AsyncIterator[Served]:
     async with (
         running_fake_slack(bot_token="xoxb-serve") as slack,
         aiohttp.ClientSession() as session,
     ):
-        env = _env(
-            cams.url,
-            SLACK_BOT_TOKEN="xoxb-serve",
-            SLACK_SIGNING_SECRET="serve-secret",
-            SLACK_API_URL=slack.api_url,
-        )
-        replica = ServeProcess(env)
+        env = _env(cams.url, SLACK_BOT_TOKEN="xoxb-serve", SLACK_API_URL=slack.api_url)
+        served = Served(ServeProcess(env | slack_env), slack, session)
         try:
-            await replica.start(session)
-            body = payloads.slash_command("777", response_url=slack.new_response_url())
-            async with session.post(
-                replica.url + EVENTS_PATH, data=body, headers=signed_headers("serve-secret", body)
-            ) as response:
-                status, message = response.status, await response.json()
+            await served.replica.start(session)
+            yield served
         finally:
-            code, err = await replica.stop()
+            served.code, served.err = await served.replica.stop()
+
+
+async def test_serve_answers_signed_commands_and_stops_cleanly_on_sigterm(
+    cams: RunningEmulator,
+) -> None:
+    async with _serving(cams, SLACK_SIGNING_SECRET="serve-secret") as served:
+        body = payloads.slash_command("777", response_url=served.slack.new_response_url())
+        async with served.session.post(
+            served.replica.url + EVENTS_PATH,
+            data=body,
+            headers=signed_headers("serve-secret", body),
+        ) as response:
+            status, message = response.status, await response.json()
 
     assert status == 200
     assert "flows/777/preview" in json.dumps(message)
-    assert code == 0
-    assert b"Traceback" not in err
+    assert served.code == 0
+    assert b"Traceback" not in served.err
 
 
 async def test_serve_in_socket_mode_answers_over_the_socket(cams: RunningEmulator) -> None:
-    async with (
-        running_fake_slack(bot_token="xoxb-socket") as slack,
-        aiohttp.ClientSession() as session,
-    ):
-        env = _env(
-            cams.url,
-            SLACK_BOT_TOKEN="xoxb-socket",
-            SLACK_APP_TOKEN="xapp-1-socket",
-            SLACK_API_URL=slack.api_url,
+    async with _serving(cams, SLACK_APP_TOKEN="xapp-1-socket") as served:
+        body = payloads.slash_command("888", response_url=served.slack.new_response_url())
+        ack = await served.slack.socket_request(
+            "slash_commands", dict(parse_qsl(body.decode())), within=20
         )
-        replica = ServeProcess(env)
-        try:
-            await replica.start(session)
-            body = payloads.slash_command("888", response_url=slack.new_response_url())
-            ack = await slack.socket_request(
-                "slash_commands", dict(parse_qsl(body.decode())), within=20
-            )
-            async with session.post(replica.url + EVENTS_PATH, data=body) as response:
-                events_status = response.status
-        finally:
-            code, err = await replica.stop()
+        async with served.session.post(served.replica.url + EVENTS_PATH, data=body) as response:
+            events_status = response.status
 
     assert "flows/888/preview" in json.dumps(ack["payload"])
     assert events_status == 404, "no HTTP endpoint for Slack requests in Socket Mode"
-    assert [c.method for c in slack.api_calls if c.method == "apps.connections.open"]
-    assert code == 0
-    assert b"Traceback" not in err
+    assert [c.method for c in served.slack.api_calls if c.method == "apps.connections.open"]
+    assert served.code == 0
+    assert b"Traceback" not in served.err

@@ -13,16 +13,10 @@ from bot.cams.errors import CamsError, ErrorKind
 from bot.cams.models import FlowPreview
 from bot.preview.shared.cache import KEY_PREFIX, SharedCache
 from bot.preview.shared.link import RedisLink
-from tests.redis_server import RedisServer, running_redis
+from tests.redis_server import RedisServer
 
 NOW = 1_800_000_000.0
 KEY = ("acct", "space", "1234567890123456")
-
-
-@pytest.fixture
-async def redis_server() -> AsyncIterator[RedisServer]:
-    async with running_redis() as server:
-        yield server
 
 
 @pytest.fixture

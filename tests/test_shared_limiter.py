@@ -19,17 +19,11 @@ from bot.preview.service import PreviewService
 from bot.preview.settings import PreviewSettings
 from bot.preview.shared.limiter import SharedLimiter, replica_share
 from bot.preview.shared.link import RedisLink, Unavailable
-from tests.redis_server import RedisServer, running_redis
+from tests.redis_server import RedisServer
 from tests.support import FakeTime, running_emulator
 
 SPACING_US = 1_100_000
 MICROS = 1_000_000
-
-
-@pytest.fixture
-async def redis_server() -> AsyncIterator[RedisServer]:
-    async with running_redis() as server:
-        yield server
 
 
 @pytest.fixture

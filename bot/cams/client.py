@@ -10,8 +10,7 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
 import aiohttp
 from yarl import URL
@@ -24,6 +23,7 @@ from bot.cams.models import FlowPreview
 from bot.cams.response import clean_text, interpret
 from bot.cams.retry import RetryPolicy
 from bot.cams.settings import CamsSettings
+from bot.lifecycle import AsyncCloseable
 
 ACTION = "GetFlowPreviewUrl"
 API_VERSION = "2020-06-06"
@@ -73,7 +73,7 @@ def validate_parameter(name: str, value: str) -> None:
         raise CamsError(ErrorKind.BAD_REQUEST, f"{name} {problem}")
 
 
-class CamsClient:
+class CamsClient(AsyncCloseable):
     """Calls GetFlowPreviewUrl for one Alibaba account.
 
     One instance per process serves every caller: it holds one aiohttp session (its own, or
@@ -112,17 +112,6 @@ class CamsClient:
     def space_for(self, space: str | None) -> str | None:
         """The CustSpaceId a call with `space` uses: the configured default when None."""
         return space if space is not None else self._settings.default_space
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def close(self) -> None:
         """Close the session if this client opened it."""

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
 from bot.cams.client import CamsClient
 from bot.cams.credentials import Credentials
 from bot.cams.errors import CamsError, ErrorKind
 from bot.cams.models import FlowPreview
 from bot.cams.settings import CamsSettings
+from bot.lifecycle import AsyncCloseable
 from bot.preview.cache import CacheKey, Entry, PreviewCache
 from bot.preview.limiter import LocalLimiter
 from bot.preview.settings import PreviewSettings
@@ -44,7 +44,7 @@ class Connection(Protocol):
         """Let go of the connection."""
 
 
-class PreviewService:
+class PreviewService(AsyncCloseable):
     """`get(flow_id, space)` for every entry point: Slack listeners and the command line.
 
     A cached link is served without any call, from this process's cache or, with Redis, from
@@ -87,17 +87,6 @@ class PreviewService:
         return cls.create(
             Credentials.from_env(env), CamsSettings.from_env(env), PreviewSettings.from_env(env)
         )
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def close(self) -> None:
         """Close the client's session and the Redis connection, if any."""
