@@ -114,6 +114,7 @@ async def test_get_refuses_bad_input_without_calling(cams: RunningEmulator) -> N
     run = await _bot("get", "", "a\x01b", env=_env(cams.url))
 
     assert run.code == 1
+    assert len([line for line in run.err.splitlines() if line.startswith("error:")]) == 2
     assert run.err.count("bad_request") == 2
     assert len(cams.emulator.recorded) == 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import ssl
@@ -295,7 +296,16 @@ async def test_unreachable_endpoint_is_a_network_error(fake_time: FakeTime) -> N
 
 @pytest.mark.parametrize(
     ("flow_id", "space"),
-    [("", None), ("12\n34", None), ("12\x7f", None), ("1" * 1025, None), ("1", ""), ("1", "a\tb")],
+    [
+        ("", None),
+        ("12\n34", None),
+        ("12\x7f", None),
+        ("12\x85", None),
+        ("ab\udcff", None),
+        ("1" * 1025, None),
+        ("1", ""),
+        ("1", "a\tb"),
+    ],
 )
 async def test_bad_input_is_refused_before_any_network_call(
     cams: RunningEmulator, flow_id: str, space: str | None
@@ -362,3 +372,31 @@ async def test_https_endpoint_with_a_private_ca(tmp_path: Path) -> None:
     assert cams.url.startswith("https://")
     assert preview.flow_id == "1"
     assert caught.value.kind is ErrorKind.NETWORK
+
+
+async def test_a_garbled_answer_never_puts_a_signed_header_in_the_error(
+    fake_time: FakeTime,
+) -> None:
+    async def garbled(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: nope\r\n\r\n{}")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(garbled, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    settings = CamsSettings(Endpoint.parse(f"http://127.0.0.1:{port}"), max_attempts=1)
+    token = STS_CREDENTIALS.security_token
+    assert token is not None
+    async with (
+        server,
+        CamsClient(
+            STS_CREDENTIALS, settings, sleep=fake_time.sleep, clock=fake_time.clock
+        ) as client,
+    ):
+        with pytest.raises(CamsError) as caught:
+            await client.get_flow_preview_url("1")
+
+    assert caught.value.kind is ErrorKind.NETWORK
+    for leaked in (token.reveal()[:8], "Authorization", "x-acs-"):
+        assert leaked not in str(caught.value)

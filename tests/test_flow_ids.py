@@ -100,6 +100,8 @@ def test_the_reference_shortcut_message() -> None:
         ({"attachments": [{"fields": [{"title": "id", "value": "6666666666"}]}]}, ["6666666666"]),
         ({"blocks": [{"type": "section", "block_id": "1234567890123", "text": {"text": "x"}}]}, []),
         ({"ts": "1581106200.000100", "user": "U1234567890", "text": "none here"}, []),
+        ({"text": "due <!date^1798093641^{date_short}|2026-12-24> for <@U1234567890123>"}, []),
+        ({"text": "<#C1234567890|1234567890123>"}, ["1234567890123"]),
     ],
 )
 def test_ids_in_text_attachments_and_blocks(message: dict[str, Any], expected: list[str]) -> None:

@@ -153,3 +153,10 @@ def test_shared_message_is_for_the_channel_and_names_the_sharer() -> None:
 def test_time_left(seconds: float, left: str) -> None:
     preview = FlowPreview("1", "https://x.test", datetime.fromtimestamp(NOW + seconds, UTC), "R")
     assert left in _texts(render.preview_message([("1", preview)], None, NOW))
+
+
+def test_ten_worst_case_error_sentences_fit_in_their_sections() -> None:
+    failure = _error(ErrorKind.BAD_REQUEST, message="&" * 5000)
+    failure.request_id = "<" * 5000
+    outcomes: list[tuple[str, render.Outcome]] = [(str(i) * 64, failure) for i in range(MAX_FLOWS)]
+    _rebuild(render.preview_message(outcomes, None, NOW))

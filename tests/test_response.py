@@ -41,6 +41,8 @@ def test_expiry_is_epoch_milliseconds_in_utc() -> None:
         json.dumps({"RequestId": "R"}).encode(),
         b"[1, 2]",
         b"",
+        b"[" * 100_000,
+        _body(PreviewUrlExpires="9" * 5000),
     ],
 )
 def test_unsound_successes_are_malformed(body: bytes) -> None:

@@ -74,6 +74,7 @@ async def test_a_shared_failure_reaches_every_waiter_and_is_not_cached(
     [
         ("error:Flow.NotFound", True),
         ("error:InvalidParameter", True),
+        ("error:SomethingUnheardOf", False),
         ("error:Throttling.User", False),
         ("http:503", False),
         ("drop", False),
@@ -82,7 +83,7 @@ async def test_a_shared_failure_reaches_every_waiter_and_is_not_cached(
     ],
 )
 async def test_only_definitive_answers_are_remembered(
-    cams: RunningEmulator, fault: str, cached: bool
+    cams: RunningEmulator, fault: str, cached: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
     cams.fault(f"{fault}@flow:f")
     async with _service(cams, LimiterSettings(cooldown=0.0), max_attempts=1) as service:
@@ -91,6 +92,7 @@ async def test_only_definitive_answers_are_remembered(
                 await service.get("f")
 
     assert cams.emulator.by_flow["f"] == (1 if cached else 2)
+    assert caplog.text.count("no preview of flow 'f'") == cams.emulator.by_flow["f"]
 
 
 async def test_local_refusals_are_not_cached_and_cost_no_call(cams: RunningEmulator) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from importlib import resources
@@ -10,15 +11,18 @@ from typing import Any
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.cams.emulator.server import DEMO_CREDENTIALS
+from bot.cams.emulator.window import max_in_window
 from bot.cams.settings import CamsSettings, Endpoint
 from bot.preview.errors import Busy
 from bot.preview.limiter import LimiterSettings
 from bot.preview.service import PreviewService
 from bot.preview.settings import PreviewSettings
-from bot.preview.shared.limiter import SharedLimiter, replica_share
+from bot.preview.shared.limiter import SharedLimiter, budget_key, replica_share
 from bot.preview.shared.link import RedisLink, Unavailable
+from bot.preview.shared.wiring import connect
 from tests.redis_server import RedisServer
 from tests.support import FakeTime, running_emulator
 
@@ -43,11 +47,16 @@ class Script:
         self._script = redis.register_script(text)
 
     async def book(
-        self, *, rate: int = 5, share: int = 2, max_wait_us: int = 10 * MICROS, fence_ms: int = 5000
+        self,
+        *,
+        rate: int = 5,
+        share: int = 2,
+        max_wait_us: int = 10 * MICROS,
+        fence_ms: int = 5000,
+        not_before_us: int = 0,
     ) -> tuple[int, float]:
-        granted, wait = await self._script(
-            keys=self.keys, args=[rate, share, SPACING_US, max_wait_us, fence_ms], client=self.redis
-        )
+        args = [rate, share, SPACING_US, max_wait_us, fence_ms, not_before_us]
+        granted, wait = await self._script(keys=self.keys, args=args, client=self.redis)
         return int(granted), int(wait) / MICROS
 
     async def last_slot(self) -> int:
@@ -76,6 +85,18 @@ async def test_slot_arithmetic(redis: Redis) -> None:
     assert slots[10:] == [slots[9]] * 2
     assert await redis.llen(script.keys[0]) == 5, "only the last `rate` slots are kept"
     assert (await script.book(max_wait_us=3 * MICROS))[0] == 1, "a refusal booked nothing"
+
+
+async def test_a_replica_can_ask_for_no_slot_before_its_local_grants_are_over(
+    redis: Redis,
+) -> None:
+    script = Script(redis)
+    await script.mark_in_use()
+    first = await script.book(not_before_us=700_000)
+    second = await script.book()
+
+    assert 0.69 < first[1] <= 0.7
+    assert second[1] == 0.0, "other replicas are not held back by one replica's own past"
 
 
 async def test_a_redis_without_the_marker_puts_up_a_fence(redis: Redis) -> None:
@@ -202,7 +223,7 @@ async def test_without_redis_a_replica_waits_out_the_shared_bookings_then_uses_i
         async with service:
             with pytest.raises(Busy):
                 await service.get("too-early")
-            assert service.health() == "degraded"
+            assert await service.health() == "degraded"
             await asyncio.sleep(0.5)
             previews = await asyncio.gather(*(service.get(f"f{i}") for i in range(4)))
 
@@ -231,3 +252,82 @@ async def test_shared_limiter_falls_back_and_fences_on_recovery(
     assert "Redis is unreachable" in caplog.text
     assert "Redis is back" in caplog.text
     await link.close()
+
+
+async def test_two_replicas_stay_within_budget_across_an_outage_and_a_recovery(
+    redis_server: RedisServer,
+) -> None:
+    settings = LimiterSettings(rate=4, period=0.5, margin=0.02, max_wait=1.0)
+    loop = asyncio.get_running_loop()
+    grants: list[float] = []
+    links = [
+        RedisLink(Redis.from_url(redis_server.url, socket_timeout=0.2), retry_after=0.1)
+        for _ in range(2)
+    ]
+    first, second = (SharedLimiter(link, settings, replicas=2) for link in links)
+    client = Redis.from_url(redis_server.url)
+    await client.set(budget_key("acct", "marker"), 1)
+    await client.aclose()
+
+    async def ask(limiter: SharedLimiter, count: int, every: float) -> None:
+        async def one() -> None:
+            with contextlib.suppress(Busy):
+                await limiter.admit("acct")
+                grants.append(loop.time())
+
+        tasks = []
+        for _ in range(count):
+            tasks.append(asyncio.create_task(one()))
+            await asyncio.sleep(every)
+        await asyncio.gather(*tasks)
+
+    await first.admit("acct")  # the first replica's last contact before the outage
+    grants.append(loop.time())
+    await asyncio.sleep(0.3)
+    second_queue = asyncio.create_task(ask(second, 8, 0.0))  # books ahead on Redis
+    await asyncio.sleep(0.05)
+    await redis_server.stop()
+    await asyncio.gather(second_queue, ask(first, 20, 0.05), ask(second, 20, 0.05))
+    await redis_server.start()
+    await asyncio.gather(ask(first, 30, 0.05), ask(second, 30, 0.05))
+    for link in links:
+        await link.close()
+
+    grants.sort()
+    assert len(grants) > 20
+    assert max_in_window(grants, settings.period) <= settings.rate
+    assert all(link.healthy for link in links)
+
+
+async def test_only_a_probe_ends_an_outage() -> None:
+    clock = FakeTime()
+    link = RedisLink(Redis.from_url("redis://127.0.0.1:9"), retry_after=1.0, clock=clock.clock)
+    release = asyncio.Event()
+
+    async def slow(redis: Redis) -> str:
+        await release.wait()
+        return "started before the outage"
+
+    async def broken(redis: Redis) -> str:
+        raise RedisConnectionError("down")
+
+    before = asyncio.create_task(link.call(slow))
+    await asyncio.sleep(0)
+    with pytest.raises(Unavailable):
+        await link.call(broken)
+    release.set()
+    assert await before == "started before the outage"
+
+    assert not link.healthy, "a call from before the outage proves nothing"
+    assert link.recoveries == 0
+    await link.close()
+
+
+async def test_a_burst_of_operations_waits_for_pooled_connections(
+    redis_server: RedisServer,
+) -> None:
+    shared = connect(redis_server.url, PreviewSettings(limiter=LimiterSettings()))
+    answers = await asyncio.gather(*(shared.link.call(lambda r: r.ping()) for _ in range(300)))
+    assert all(answers)
+    assert shared.link.healthy
+    await shared.link.close()

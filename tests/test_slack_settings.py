@@ -43,6 +43,7 @@ def test_api_url(value: str, expected: str) -> None:
         (BASE | {"SLACK_APP_TOKEN": "xoxb-not-an-app-token"}, "SLACK_APP_TOKEN"),
         (BASE | {"SLACK_API_URL": "http://slack.example.com/api/"}, "SLACK_API_URL"),
         (BASE | {"SLACK_API_URL": "ftp://x"}, "SLACK_API_URL"),
+        (BASE | {"SLACK_API_URL": "https://[::1"}, "SLACK_API_URL"),
         (BASE | {"PORT": "http"}, "PORT"),
         (BASE | {"PORT": "70000"}, "PORT"),
         (BASE | {"SLACK_CLIENT_ID": "1", "SLACK_CLIENT_SECRET": "2"}, "SLACK_CLIENT_ID"),

@@ -8,6 +8,7 @@ import random
 import secrets
 import ssl
 import time
+import unicodedata
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Protocol
@@ -67,8 +68,9 @@ def validate_parameter(name: str, value: str) -> None:
         problem = "is empty"
     elif len(value) > MAX_PARAMETER_LENGTH:
         problem = f"is longer than {MAX_PARAMETER_LENGTH} characters"
-    elif any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
-        problem = "contains control characters"
+    elif any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
+        # Cc: C0, DEL and C1 controls; Cs: lone surrogates, which cannot be UTF-8 encoded.
+        problem = "contains control characters or invalid text"
     if problem:
         raise CamsError(ErrorKind.BAD_REQUEST, f"{name} {problem}")
 
@@ -97,6 +99,7 @@ class CamsClient(AsyncCloseable):
         self._settings = settings
         self._session = session
         self._owns_session = session is None
+        self._closed = False
         self._gate: AttemptGate = gate or _OpenGate()
         self._sleep = sleep
         self._clock = clock
@@ -114,7 +117,8 @@ class CamsClient(AsyncCloseable):
         return space if space is not None else self._settings.default_space
 
     async def close(self) -> None:
-        """Close the session if this client opened it."""
+        """Close the session if this client opened it; later calls fail as network errors."""
+        self._closed = True
         if self._owns_session and self._session is not None:
             await self._session.close()
             self._session = None
@@ -180,7 +184,7 @@ class CamsClient(AsyncCloseable):
             ) from None
         except aiohttp.ClientError as exc:
             raise CamsError(
-                ErrorKind.NETWORK, clean_text(f"cannot reach {endpoint.host}: {exc!r}")
+                ErrorKind.NETWORK, f"cannot reach {endpoint.host}: {_network_problem(exc)}"
             ) from None
 
     def _headers(self, query: str) -> dict[str, str]:
@@ -208,6 +212,8 @@ class CamsClient(AsyncCloseable):
         return {**signed, "Authorization": authorization, "Accept": "application/json"}
 
     def _session_for_call(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise CamsError(ErrorKind.NETWORK, "the CAMS client is closed (shutting down)")
         if self._session is None:
             ca_file = self._settings.ca_file
             self._session = aiohttp.ClientSession(
@@ -220,6 +226,15 @@ class CamsClient(AsyncCloseable):
                 skip_auto_headers=("Content-Type",),
             )
         return self._session
+
+
+def _network_problem(exc: aiohttp.ClientError) -> str:
+    """What went wrong, without the request: aiohttp's reprs can carry its signed headers."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"{type(exc).__name__} ({exc.os_error.strerror or 'connection failed'})"
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return f"{type(exc).__name__} (HTTP {exc.status}: {clean_text(exc.message)})"
+    return type(exc).__name__
 
 
 async def _read_bounded(response: aiohttp.ClientResponse) -> bytes:

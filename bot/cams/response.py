@@ -77,7 +77,7 @@ def interpret(flow_id: str, status: int, headers: Mapping[str, str], body: bytes
 def _json_object(body: bytes) -> dict[str, Any] | None:
     try:
         document = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return document if isinstance(document, dict) else None
 
@@ -105,7 +105,7 @@ def _preview(flow_id: str, data: object, request_id: str) -> FlowPreview:
     if not isinstance(url, str) or not _is_https_url(url):
         raise malformed("Data.PreviewUrl is not an https URL")
     expires = data.get("PreviewUrlExpires")
-    if isinstance(expires, str) and expires.isdigit():
+    if isinstance(expires, str) and expires.isdigit() and len(expires) <= 16:
         expires = int(expires)
     if (
         isinstance(expires, bool)

@@ -84,7 +84,13 @@ def _duration(delta: timedelta) -> str:
 
 def _error_fields(error: Failure) -> dict[str, Any]:
     if isinstance(error, Busy):
-        return {"kind": "busy", "code": None, "message": str(error), "request_id": None}
+        return {
+            "kind": "busy",
+            "code": None,
+            "message": str(error),
+            "request_id": None,
+            "http_status": None,
+        }
     return {
         "kind": error.kind.value,
         "code": error.code,

@@ -61,6 +61,19 @@ class LocalLimiter:
         """Grant `account` nothing for the next `seconds` (a longer pause already set stays)."""
         self._account(account).cool_down(seconds)
 
+    def horizon(self, account: str) -> float:
+        """The loop time from which `account` has no local grant pending or recent.
+
+        That is, a period plus margin after its last grant, queued waiters included.
+        """
+        state = self._account(account)
+        loop = asyncio.get_running_loop()
+        if state.waiters:
+            return state._turn_of(len(state.waiters) - 1, loop.time()) + state.spacing
+        if state.grants:
+            return state.grants[-1] + state.spacing
+        return -math.inf
+
     def queued(self, account: str) -> int:
         """How many callers of `account` are waiting."""
         return len(self._account(account).waiters)

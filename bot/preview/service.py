@@ -19,8 +19,9 @@ from bot.preview.singleflight import SingleFlight
 
 log = logging.getLogger(__name__)
 
-# Answers that will not change if asked again soon; anything else is never cached.
-DEFINITIVE = frozenset({ErrorKind.NOT_FOUND, ErrorKind.BAD_REQUEST})
+# Parameter errors that will not change if asked again soon. Other bad requests (unknown
+# codes, odd statuses) might be passing trouble, so only these and "not found" are cached.
+DEFINITIVE_CODES = ("InvalidParameter", "MissingParameter")
 
 
 class SharedStore(Protocol):
@@ -36,9 +37,8 @@ class SharedStore(Protocol):
 class Connection(Protocol):
     """The link to what the replicas share, whose health the service reports."""
 
-    @property
-    def healthy(self) -> bool:
-        """Whether the link works right now."""
+    async def check(self) -> bool:
+        """Whether the link works, trying it if that is due."""
 
     async def close(self) -> None:
         """Let go of the connection."""
@@ -94,9 +94,9 @@ class PreviewService(AsyncCloseable):
         if self._connection is not None:
             await self._connection.close()
 
-    def health(self) -> str:
+    async def health(self) -> str:
         """`ok`, or `degraded` while the replicas' shared Redis is unreachable."""
-        if self._connection is not None and not self._connection.healthy:
+        if self._connection is not None and not await self._connection.check():
             return "degraded"
         return "ok"
 
@@ -122,14 +122,18 @@ class PreviewService(AsyncCloseable):
     async def _fetch(self, key: CacheKey, flow_id: str, space: str | None) -> FlowPreview:
         if self._shared is not None:
             entry = await self._shared.get(key)
-            if entry is not None:
+            if isinstance(entry, FlowPreview):
                 self.cache.put(key, entry)
+            if entry is not None:
+                # An error stays where it is: copied here it would live its time twice.
                 return _served(entry)
         try:
             preview = await self.client.get_flow_preview_url(flow_id, space)
         except CamsError as error:
-            # Only CAMS's own word is definitive; local refusals cost nothing to repeat.
-            if error.kind in DEFINITIVE and error.request_id:
+            if error.http_status is not None or error.kind is not ErrorKind.BAD_REQUEST:
+                # The support trail; what the client refused locally needs none.
+                log.warning("no preview of flow %r: %s%s", flow_id, error, _detail(error))
+            if _definitive(error):
                 await self._keep(key, error)
             raise
         await self._keep(key, preview)
@@ -142,6 +146,21 @@ class PreviewService(AsyncCloseable):
         self.cache.put(key, entry)
         if self._shared is not None:
             await self._shared.put(key, entry)
+
+
+def _definitive(error: CamsError) -> bool:
+    """CAMS's own word (local refusals cost nothing to repeat) that asking again won't change."""
+    if not error.request_id:
+        return False
+    if error.kind is ErrorKind.NOT_FOUND:
+        return True
+    return error.kind is ErrorKind.BAD_REQUEST and (error.code or "").startswith(DEFINITIVE_CODES)
+
+
+def _detail(error: CamsError) -> str:
+    return (
+        f" | AccessDeniedDetail {error.access_denied_detail}" if error.access_denied_detail else ""
+    )
 
 
 def _served(entry: Entry) -> FlowPreview:

@@ -51,13 +51,13 @@ def parse_command(text: str) -> PreviewRequest | UsageRequest:
             if space is not None:
                 return UsageRequest("give space: only once")
             if not FLOW_ID.fullmatch(value):
-                return UsageRequest(f"{_clip(value)!r} is not a space ID")
+                return UsageRequest(f"{clip(value)!r} is not a space ID")
             space = value
         elif FLOW_ID.fullmatch(token):
             if token not in flow_ids:
                 flow_ids.append(token)
         else:
-            return UsageRequest(f"{_clip(token)!r} is not a flow ID")
+            return UsageRequest(f"{clip(token)!r} is not a flow ID")
     if not flow_ids:
         return UsageRequest("no flow ID given")
     if len(flow_ids) > MAX_FLOWS:
@@ -103,9 +103,12 @@ def _ids_in(text: str) -> Iterator[str]:
     position = 0
     for link in SLACK_LINK.finditer(text):
         yield from _scan(text[position : link.start()])
-        for part in link.groups():
-            if part:
-                yield from _scan(part)
+        target, label = link.groups()
+        # <!date^EPOCH^…>, <@U…>, <#C…>: Slack's own markup, whose numbers are no flow IDs.
+        if target and not target.startswith(("!", "@", "#")):
+            yield from _scan(target)
+        if label:
+            yield from _scan(label)
         position = link.end()
     yield from _scan(text[position:])
 
@@ -117,5 +120,6 @@ def _scan(encoded: str) -> Iterator[str]:
         yield flow_id
 
 
-def _clip(text: str, limit: int = 64) -> str:
+def clip(text: str, limit: int = 64) -> str:
+    """`text` cut to `limit` characters, an ellipsis marking the cut."""
     return text if len(text) <= limit else text[: limit - 1] + "…"

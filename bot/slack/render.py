@@ -17,7 +17,7 @@ from bot.cams.errors import CamsError, ErrorKind
 from bot.cams.models import FlowPreview
 from bot.preview.errors import Busy
 from bot.slack.constants import COMMAND, OPEN_ACTION_ID, SHARE_ACTION_ID
-from bot.slack.flow_ids import MAX_FLOWS
+from bot.slack.flow_ids import MAX_FLOWS, clip
 
 Failure = CamsError | Busy
 Outcome = FlowPreview | Failure
@@ -67,11 +67,13 @@ def error_sentence(failure: Failure) -> str:
     """One sentence a person can act on, with the Alibaba RequestId for support."""
     if isinstance(failure, Busy):
         return BUSY_SENTENCE.format(when=_when(failure.retry_after))
+    # Clipped before escaping, which can make text five times longer, so that ten of these
+    # stay well inside a section's 3,000 characters.
     sentence = SENTENCES[failure.kind].format(
-        message=escape(failure.message), when=_when(failure.retry_after)
+        message=escape(clip(failure.message, 300)), when=_when(failure.retry_after)
     )
     if failure.request_id:
-        sentence += f" (RequestId `{escape(failure.request_id)}`)"
+        sentence += f" (RequestId `{escape(clip(failure.request_id, 64))}`)"
     return sentence
 
 

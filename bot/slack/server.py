@@ -37,7 +37,7 @@ def create_server(
     server = web.Application()
 
     async def healthz(request: web.Request) -> web.Response:
-        status = service.health()
+        status = await service.health()
         return web.json_response(
             {"status": status, "mode": mode, "version": __version__},
         )
@@ -50,13 +50,16 @@ def create_server(
         # HTTP endpoint for Slack requests at all.
         server.router.add_post(EVENTS_PATH, events_handler(bolt))
 
+    # aiohttp runs on_shutdown, then waits for the requests still being handled, then runs
+    # on_cleanup: only then is every reply owed in flight, and only after them may the
+    # service close.
     async def finish_replies(_: web.Application) -> None:
         await inflight.drain(SHUTDOWN_GRACE_S)
 
     async def close_service(_: web.Application) -> None:
         await service.close()
 
-    server.on_shutdown.append(finish_replies)
+    server.on_cleanup.append(finish_replies)
     server.on_cleanup.append(close_service)
     return server
 
@@ -101,4 +104,5 @@ def _connect_socket_mode(server: web.Application, bolt: AsyncApp, settings: Slac
             await handler.close_async()  # type: ignore[no-untyped-call]  # untyped in slack_bolt
 
     server.on_startup.append(connect)
-    server.on_cleanup.append(disconnect)
+    # Stop taking requests first; the replies already owed are finished in on_cleanup.
+    server.on_shutdown.append(disconnect)

@@ -76,8 +76,11 @@ def _refuse_silent_mode_switches(env: Mapping[str, str]) -> None:
 def _api_url(value: str | None) -> str | None:
     if value is None:
         return None
-    url = URL(value)
-    host = url.host or ""
+    try:
+        url = URL(value)
+        host = url.host or ""
+    except ValueError:
+        raise ConfigError("SLACK_API_URL", "is not a URL") from None
     loopback = is_loopback_host(host)
     if not host or url.scheme not in ("https", "http") or (url.scheme == "http" and not loopback):
         raise ConfigError("SLACK_API_URL", "must be an https URL (plain http only on loopback)")

@@ -10,10 +10,11 @@ budget, `floor(CAMS_QPS / CAMS_REPLICAS)` calls per second, so that all replicas
 stay within the budget:
 
 - on losing Redis, it first waits until every slot anyone could have booked has passed
-  (`max_wait + spacing` after its last contact with Redis);
+  (`max_wait + spacing` after it first noticed the outage);
 - on getting Redis back, it puts up a fence: for `max_wait + spacing + retry_after` the shared
   budget is one share, since other replicas may still be spending theirs locally. A Redis
-  that restarted and lost its slots puts up the same fence by itself.
+  that restarted and lost its slots puts up the same fence by itself. Its own first shared
+  slot comes a spacing after its last local grant, queued ones included.
 """
 
 from __future__ import annotations
@@ -66,9 +67,12 @@ class SharedLimiter:
     async def admit(self, account: str, within: float = math.inf) -> None:
         """Sleep until `account`'s booked slot, or raise Busy; locally while Redis is out."""
         max_wait = min(self.settings.max_wait, within)
+        # After an outage, this replica's own local grants must be over before its first
+        # shared slot, or it would spend its local share and the shared one at once.
+        not_before = max(0.0, self._fallback.horizon(account) - asyncio.get_running_loop().time())
         try:
             granted, wait_us = await self._link.call(
-                lambda redis: self._book(redis, account, max_wait)
+                lambda redis: self._book(redis, account, max_wait, not_before)
             )
         except Unavailable:
             await self._admit_locally(account, max_wait)
@@ -92,7 +96,9 @@ class SharedLimiter:
                 )
             )
 
-    async def _book(self, redis: Redis, account: str, max_wait: float) -> tuple[int, int]:
+    async def _book(
+        self, redis: Redis, account: str, max_wait: float, not_before: float
+    ) -> tuple[int, int]:
         if self._fenced_at.get(account, 0) != self._link.recoveries:
             # Back from an outage: other replicas may still be spending their share locally.
             await redis.set(budget_key(account, "fence"), 1, px=round(self._fence_s * 1000))
@@ -105,17 +111,17 @@ class SharedLimiter:
                 round(self._spacing * MICROS),
                 round(max_wait * MICROS),
                 round(self._fence_s * 1000),
+                round(not_before * MICROS),
             ],
             client=redis,
         )
         return int(answer[0]), int(answer[1])
 
     async def _admit_locally(self, account: str, max_wait: float) -> None:
-        loop = asyncio.get_running_loop()
-        # Slots booked on Redis before it went away may still be in use by any replica.
-        booked_until = self._link.last_success + self.settings.max_wait + self._spacing
-        if booked_until > loop.time():
-            self._fallback.pause(account, booked_until - loop.time())
+        # Any replica may still use slots booked on Redis up to the moment it went away.
+        booked_for = self.settings.max_wait + self._spacing - self._link.seconds_since_lost()
+        if booked_for > 0:
+            self._fallback.pause(account, booked_for)
         if self.share.rate < 1:
             raise Busy(self._link.retry_after)
         await self._fallback.admit(account, max_wait)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -28,8 +29,9 @@ class RedisLink:
     """Runs Redis operations while Redis works, and refuses them at once while it does not.
 
     After a failure the breaker is open: operations raise Unavailable without touching the
-    network. After `retry_after` seconds one operation at a time may probe; a success closes
-    the breaker. Each outage is logged once when it starts and once when it ends.
+    network. After `retry_after` seconds one operation at a time may probe, and only a probe's
+    success closes the breaker (a call that started before the outage proves nothing). Each
+    outage is logged once when it starts and once when it ends.
     """
 
     def __init__(
@@ -43,8 +45,8 @@ class RedisLink:
         self.retry_after = retry_after
         self._clock = clock
         self._opened_at: float | None = None
+        self._lost_at: float | None = None
         self._probing = False
-        self.last_success = clock()
         self.recoveries = 0
 
     @property
@@ -52,23 +54,34 @@ class RedisLink:
         """False from the first failure until a later success."""
         return self._opened_at is None
 
+    def seconds_since_lost(self) -> float:
+        """How long ago the current outage was first noticed (0 when there is none)."""
+        return 0.0 if self._lost_at is None else self._clock() - self._lost_at
+
+    async def check(self) -> bool:
+        """Whether Redis works, pinging it when the breaker allows (health checks use this)."""
+        with contextlib.suppress(Unavailable):
+            await self.call(lambda redis: redis.ping())
+        return self.healthy
+
     async def call(self, operation: Callable[[Redis], Awaitable[T]]) -> T:
         """Run `operation` on the client; raise Unavailable if the breaker is open or it fails."""
         opened_at = self._opened_at
         probe = opened_at is not None
-        if opened_at is not None and (
-            self._probing or self._clock() < opened_at + self.retry_after
-        ):
-            raise Unavailable
-        self._probing = probe
+        if opened_at is not None:
+            if self._probing or self._clock() < opened_at + self.retry_after:
+                raise Unavailable
+            self._probing = True
         try:
             result = await operation(self.client)
         except (RedisError, OSError, TimeoutError) as exc:
             self._failed(exc)
             raise Unavailable from None
         finally:
-            self._probing = False
-        self._succeeded()
+            if probe:
+                self._probing = False
+        if probe and self._opened_at is not None:
+            self._recovered()
         return result
 
     def _failed(self, exc: BaseException) -> None:
@@ -79,17 +92,16 @@ class RedisLink:
                 "own cache until it is back",
                 type(exc).__name__,
             )
+            self._lost_at = now
         self._opened_at = now
 
-    def _succeeded(self) -> None:
-        now = self._clock()
-        if self._opened_at is not None:
-            self.recoveries += 1
-            log.warning(
-                "Redis is back after %.1fs; sharing the budget again", now - self.last_success
-            )
-            self._opened_at = None
-        self.last_success = now
+    def _recovered(self) -> None:
+        self.recoveries += 1
+        log.warning(
+            "Redis is back after %.1fs; sharing the budget again", self.seconds_since_lost()
+        )
+        self._opened_at = None
+        self._lost_at = None
 
     async def close(self) -> None:
         """Close the client's connections."""

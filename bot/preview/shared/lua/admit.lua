@@ -9,6 +9,8 @@
 -- ARGV[1]  rate: calls per window        ARGV[2]  share: calls per window during a fence
 -- ARGV[3]  spacing: window + margin, µs  ARGV[4]  max wait, µs
 -- ARGV[5]  fence length, ms
+-- ARGV[6]  not before: this replica's own earliest slot, µs from now (while its local
+--          fallback still has grants pending or recent, after an outage)
 --
 -- Returns {1, wait µs} for a booked slot, or {0, wait µs} when the slot would be further
 -- away than the max wait; a refusal books nothing. Slots are booked in arrival order, so
@@ -29,7 +31,7 @@ if rate < 1 then
   return {0, tonumber(ARGV[4]) + 1}
 end
 
-local turn = now
+local turn = now + tonumber(ARGV[6])
 local cooldown = tonumber(redis.call('GET', KEYS[2]) or '0')
 if cooldown > turn then
   turn = cooldown

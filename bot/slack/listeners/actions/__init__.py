@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -13,6 +14,8 @@ from bot.slack import render
 from bot.slack.constants import OPEN_ACTION_ID, SHARE_ACTION_ID
 from bot.slack.delivery import Delivery
 from bot.slack.flow_ids import FLOW_ID
+
+log = logging.getLogger(__name__)
 
 
 def register(app: AsyncApp, delivery: Delivery) -> None:
@@ -44,6 +47,9 @@ async def _share(
         preview = await delivery.service.get(flow_id, space)
     except (CamsError, Busy) as failure:
         message = render.preview_message([(flow_id, failure)], space, delivery.wall_clock())
+    except Exception:
+        log.exception("sharing the preview of flow %r failed", flow_id)
+        message = render.internal_error_message()
     else:
         message = render.shared_message(preview, user_id, delivery.wall_clock())
     await delivery.post(respond, {**message, "replace_original": False})
