@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.bench_client
 	$(BIN)/python -m bench.bench_limiter
 	$(BIN)/python -m bench.bench_slack
+	$(BIN)/python -m bench.bench_replicas
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -28,7 +28,7 @@ import argparse
 import asyncio
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,8 +36,12 @@ from typing import Any
 from aiolimiter import AsyncLimiter
 
 from bench.support import (
+    Ask,
+    Asks,
     EmulatorControl,
-    EmulatorStats,
+    ServerView,
+    Target,
+    ask_all,
     describe_machine,
     machine,
     markdown_table,
@@ -45,14 +49,13 @@ from bench.support import (
     positive_int,
     progress,
     running_emulator,
-    verdict,
+    seconds,
+    targets_table,
     write_json,
 )
 from bot.cams.client import CamsClient
 from bot.cams.emulator.server import DEMO_CREDENTIALS
-from bot.cams.errors import CamsError, ErrorKind
 from bot.cams.settings import DEFAULT_ATTEMPT_TIMEOUT_S, CamsSettings, Endpoint
-from bot.preview.errors import Busy
 from bot.preview.limiter import LimiterSettings
 from bot.preview.service import PreviewService
 from bot.preview.settings import PreviewSettings
@@ -61,7 +64,6 @@ RATE = 5
 PERIOD_S = 1.0
 RATE_TARGET = 4.5
 ACCOUNT = DEMO_CREDENTIALS.access_key_id
-THROTTLED_OUTCOME = "Throttling.User"
 # Long enough that nobody in the burst is refused as Busy: the burst measures pacing, not
 # refusal.
 BURST_MAX_WAIT_S = 120.0
@@ -70,8 +72,6 @@ BURST_MAX_WAIT_S = 120.0
 DEADLINE_S = BURST_MAX_WAIT_S + DEFAULT_ATTEMPT_TIMEOUT_S
 BURST_FLOW_BASE = 200_000
 REPEAT_FLOW_BASE = 300_000
-
-Ask = Callable[[str], Awaitable[object]]
 
 
 class AiolimiterGate:
@@ -92,83 +92,6 @@ class AiolimiterGate:
 
 
 @dataclass(frozen=True, slots=True)
-class Asks:
-    """What the callers saw: outcome counts and the seconds each ask waited for its answer."""
-
-    waits: list[float]
-    ok: int
-    throttled: int
-    busy: int
-    other: int
-    first_error: str | None
-    wall_s: float
-
-    @property
-    def count(self) -> int:
-        """How many asks were made."""
-        return len(self.waits)
-
-    def to_json(self) -> dict[str, Any]:
-        """The raw figures, every wait included."""
-        return {
-            "count": self.count,
-            "ok": self.ok,
-            "throttled": self.throttled,
-            "busy": self.busy,
-            "other": self.other,
-            "first_error": self.first_error,
-            "wall_s": self.wall_s,
-            "p50_wait_s": percentile(self.waits, 50),
-            "p99_wait_s": percentile(self.waits, 99),
-            "waits_s": self.waits,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class ServerView:
-    """What the emulator received from the benchmark's account since its last reset."""
-
-    received: int
-    ok: int
-    throttled: int
-    max_in_any_second: int
-    arrivals: list[float]
-    by_flow: dict[str, int]
-
-    @classmethod
-    def from_stats(cls, stats: EmulatorStats) -> ServerView:
-        """Pick the benchmark account's figures out of the emulator's stats."""
-        return cls(
-            received=stats.received,
-            ok=stats.counts.get("OK", 0),
-            throttled=stats.counts.get(THROTTLED_OUTCOME, 0),
-            max_in_any_second=stats.max_in_any_second.get(ACCOUNT, 0),
-            arrivals=stats.arrivals.get(ACCOUNT, []),
-            by_flow=stats.by_flow,
-        )
-
-    @property
-    def calls_per_s(self) -> float | None:
-        """Calls per second between the first and last arrival; None with under two calls."""
-        if len(self.arrivals) < 2 or self.arrivals[-1] <= self.arrivals[0]:
-            return None
-        return (len(self.arrivals) - 1) / (self.arrivals[-1] - self.arrivals[0])
-
-    def to_json(self) -> dict[str, Any]:
-        """The raw figures, arrivals as seconds after the first."""
-        first = self.arrivals[0] if self.arrivals else 0.0
-        return {
-            "received": self.received,
-            "ok": self.ok,
-            "throttled": self.throttled,
-            "max_in_any_second": self.max_in_any_second,
-            "calls_per_s": self.calls_per_s,
-            "by_flow": self.by_flow,
-            "arrivals_s": [t - first for t in self.arrivals],
-        }
-
-
-@dataclass(frozen=True, slots=True)
 class Side:
     """One client under one load: the callers' view and the server's."""
 
@@ -180,63 +103,11 @@ class Side:
         return {"asks": self.asks.to_json(), "server": self.server.to_json()}
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
-    """A figure, what it must be, and whether it is."""
-
-    description: str
-    figure: str
-    met: bool
-
-    def to_json(self) -> dict[str, Any]:
-        """The target as raw figures."""
-        return {"target": self.description, "figure": self.figure, "met": self.met}
-
-
-async def ask_all(ask: Ask, flow_ids: Sequence[str]) -> Asks:
-    """Ask for every flow in `flow_ids` at once and wait for every answer."""
-    waits: list[float] = []
-    outcomes = {"ok": 0, "throttled": 0, "busy": 0, "other": 0}
-    first_error: str | None = None
-
-    async def one(flow_id: str) -> None:
-        nonlocal first_error
-        started = time.perf_counter()
-        outcome = "ok"
-        try:
-            await ask(flow_id)
-        except CamsError as error:
-            outcome = "throttled" if error.kind is ErrorKind.THROTTLED else "other"
-            if outcome == "other":
-                first_error = first_error or repr(error)
-        except Busy:
-            outcome = "busy"
-        except Exception as exc:
-            outcome = "other"
-            first_error = first_error or f"{type(exc).__name__}: {exc}"
-        waits.append(time.perf_counter() - started)
-        outcomes[outcome] += 1
-
-    started = time.perf_counter()
-    async with asyncio.TaskGroup() as group:
-        for flow_id in flow_ids:
-            group.create_task(one(flow_id))
-    return Asks(
-        waits=waits,
-        ok=outcomes["ok"],
-        throttled=outcomes["throttled"],
-        busy=outcomes["busy"],
-        other=outcomes["other"],
-        first_error=first_error,
-        wall_s=time.perf_counter() - started,
-    )
-
-
 async def measure(emulator: EmulatorControl, ask: Ask, flow_ids: Sequence[str]) -> Side:
     """Reset the emulator, ask for `flow_ids` at once, and collect both views."""
     await emulator.reset()
     asks = await ask_all(ask, flow_ids)
-    return Side(asks, ServerView.from_stats(await emulator.stats()))
+    return Side(asks, ServerView.from_stats(await emulator.stats(), ACCOUNT))
 
 
 def cams_settings(emulator: EmulatorControl) -> CamsSettings:
@@ -372,11 +243,6 @@ async def repeat(emulator: EmulatorControl, flows: int, asks: int, peer_asks: in
     return RepeatResult(flows, first, again, peer)
 
 
-def seconds(value: float | None) -> str:
-    """A figure in seconds or per second, two decimals; n/a when there is none."""
-    return "n/a" if value is None else f"{value:.2f}"
-
-
 SIDE_HEADERS = [
     "client",
     "asks",
@@ -408,15 +274,6 @@ def side_row(name: str, side: Side) -> list[str]:
         seconds(percentile(asks.waits, 99)),
         seconds(asks.wall_s),
     ]
-
-
-def targets_table(targets: Sequence[Target]) -> str:
-    """flowpreview's targets with the figures and PASS or MISS."""
-    return markdown_table(
-        ["flowpreview target", "figure", "verdict"],
-        [[t.description, t.figure, verdict(t.met)] for t in targets],
-        align="lrl",
-    )
 
 
 def side_errors(name: str, side: Side) -> list[str]:

@@ -42,7 +42,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -57,6 +56,7 @@ from bench.support import (
     EmulatorControl,
     describe_machine,
     free_port,
+    inherited_env,
     machine,
     machine_cpu_seconds,
     markdown_table,
@@ -92,8 +92,6 @@ FLOW_ID_BASE = 7_100_000_000_000_000
 # Unmeasured load before every measured one, so that neither server is timed while cold.
 WARM_S = 0.5
 WARM_WORKERS = 4
-# Variables of ours that an inherited environment must not slip into the servers'.
-OWN_PREFIXES = ("SLACK_", "CAMS_", "ALIBABA_CLOUD_")
 # The idle server and emulator use about 1% of a core; more than this is someone else's load.
 OTHERS_WARNING = 0.10
 MS = 1000.0
@@ -331,10 +329,7 @@ def closed_loop(workers: int, duration: float) -> Load:
 
 def server_env(port: int, fake: FakeSlack, emulator: EmulatorControl) -> dict[str, str]:
     """The environment of both servers: this one's minus our variables, plus the bench's."""
-    inherited = {
-        name: value for name, value in os.environ.items() if not name.startswith(OWN_PREFIXES)
-    }
-    return inherited | {
+    return inherited_env() | {
         "PORT": str(port),
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,

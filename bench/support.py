@@ -1,4 +1,4 @@
-"""What the benchmarks share: subprocesses (the emulator and servers), TLS files, and reporting."""
+"""What the benchmarks share: subprocesses, TLS files, asking for flows and tallying, reporting."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import platform
 import socket
 import ssl
 import sys
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -22,6 +23,8 @@ import aiohttp
 import trustme
 
 from bot.cams.credentials import ACCESS_KEY_ID, ACCESS_KEY_SECRET, SECURITY_TOKEN
+from bot.cams.errors import CamsError, ErrorKind
+from bot.preview.errors import Busy
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
@@ -30,6 +33,14 @@ STOP_TIMEOUT_S = 5.0
 PROBE_TIMEOUT = aiohttp.ClientTimeout(total=1.0)
 # Control calls are small and local; a stuck emulator should fail the run, not hang it.
 CONTROL_TIMEOUT = aiohttp.ClientTimeout(total=30.0)
+# Variables of ours that an inherited environment must not slip into a server or a replica:
+# a REDIS_URL left exported would make them share a budget with whatever Redis it names.
+OWN_PREFIXES = ("SLACK_", "CAMS_", "ALIBABA_CLOUD_", "REDIS_URL")
+THROTTLED_OUTCOME = "Throttling.User"
+# What an ask came to, as Asks counts it.
+OK, THROTTLED, BUSY, OTHER = "ok", "throttled", "busy", "other"
+
+Ask = Callable[[str], Awaitable[object]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +84,50 @@ class EmulatorStats:
             max_in_any_second={str(k): int(v) for k, v in body["max_in_any_second"].items()},
             arrivals={str(k): [float(t) for t in v] for k, v in body["arrivals"].items()},
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ServerView:
+    """What the emulator received from one account since its last reset."""
+
+    received: int
+    ok: int
+    throttled: int
+    max_in_any_second: int
+    arrivals: list[float]
+    by_flow: dict[str, int]
+
+    @classmethod
+    def from_stats(cls, stats: EmulatorStats, account: str) -> ServerView:
+        """Pick `account`'s figures out of the emulator's stats."""
+        return cls(
+            received=stats.received,
+            ok=stats.counts.get("OK", 0),
+            throttled=stats.counts.get(THROTTLED_OUTCOME, 0),
+            max_in_any_second=stats.max_in_any_second.get(account, 0),
+            arrivals=stats.arrivals.get(account, []),
+            by_flow=stats.by_flow,
+        )
+
+    @property
+    def calls_per_s(self) -> float | None:
+        """Calls per second between the first and last arrival; None with under two calls."""
+        if len(self.arrivals) < 2 or self.arrivals[-1] <= self.arrivals[0]:
+            return None
+        return (len(self.arrivals) - 1) / (self.arrivals[-1] - self.arrivals[0])
+
+    def to_json(self) -> dict[str, Any]:
+        """The raw figures, arrivals as seconds after the first."""
+        first = self.arrivals[0] if self.arrivals else 0.0
+        return {
+            "received": self.received,
+            "ok": self.ok,
+            "throttled": self.throttled,
+            "max_in_any_second": self.max_in_any_second,
+            "calls_per_s": self.calls_per_s,
+            "by_flow": self.by_flow,
+            "arrivals_s": [t - first for t in self.arrivals],
+        }
 
 
 class EmulatorControl:
@@ -153,21 +208,36 @@ async def running_emulator(
             yield control
 
 
+def inherited_env() -> dict[str, str]:
+    """This process's environment less the variables of ours (OWN_PREFIXES)."""
+    return {name: value for name, value in os.environ.items() if not name.startswith(OWN_PREFIXES)}
+
+
 @contextlib.asynccontextmanager
 async def python_process(
-    arguments: Sequence[str], env: Mapping[str, str]
+    arguments: Sequence[str], env: Mapping[str, str], *, pipes: bool = False
 ) -> AsyncIterator[asyncio.subprocess.Process]:
     """Run this Python with `arguments` from the project root until the block ends.
 
-    Its stdout is discarded and its stderr shared, so that a crash shows; on exit it gets
-    SIGTERM, and SIGKILL if it has not stopped within STOP_TIMEOUT_S.
+    See `running_process`.
     """
+    async with running_process([sys.executable, *arguments], env, pipes=pipes) as process:
+        yield process
+
+
+@contextlib.asynccontextmanager
+async def running_process(
+    command: Sequence[str], env: Mapping[str, str], *, pipes: bool = False
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """Run `command` from the project root until the block ends.
+
+    Its stderr is shared, so that a crash shows; its stdout is discarded, or with `pipes` it
+    and stdin are pipes to this process. On exit it gets SIGTERM, and SIGKILL if it has not
+    stopped within STOP_TIMEOUT_S.
+    """
+    stream = asyncio.subprocess.PIPE if pipes else asyncio.subprocess.DEVNULL
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *arguments,
-        cwd=PROJECT_ROOT,
-        env=dict(env),
-        stdout=asyncio.subprocess.DEVNULL,
+        *command, cwd=PROJECT_ROOT, env=dict(env), stdin=stream, stdout=stream
     )
     try:
         yield process
@@ -243,6 +313,129 @@ def describe_machine(*distributions: str) -> str:
     listed = ", ".join(f"{name} {number}" for name, number in versions(*distributions).items())
     model = cpu_model()
     return f"{listed}; {os.cpu_count()} CPUs" + (f" ({model})" if model else "")
+
+
+@dataclass(frozen=True, slots=True)
+class Asks:
+    """What callers saw: each ask's outcome (OK, THROTTLED, BUSY or OTHER) and its wait in s."""
+
+    waits: list[float]
+    outcomes: list[str]
+    first_error: str | None
+    wall_s: float
+
+    @property
+    def count(self) -> int:
+        """How many asks were made."""
+        return len(self.waits)
+
+    @property
+    def ok(self) -> int:
+        """Asks answered with a preview."""
+        return self.outcomes.count(OK)
+
+    @property
+    def throttled(self) -> int:
+        """Asks that CAMS answered with throttling."""
+        return self.outcomes.count(THROTTLED)
+
+    @property
+    def busy(self) -> int:
+        """Asks refused as Busy: the budget was booked further ahead than they could wait."""
+        return self.outcomes.count(BUSY)
+
+    @property
+    def other(self) -> int:
+        """Asks that failed any other way."""
+        return self.outcomes.count(OTHER)
+
+    def to_json(self) -> dict[str, Any]:
+        """The raw figures, every wait and outcome included."""
+        return {
+            "count": self.count,
+            "ok": self.ok,
+            "throttled": self.throttled,
+            "busy": self.busy,
+            "other": self.other,
+            "first_error": self.first_error,
+            "wall_s": self.wall_s,
+            "p50_wait_s": percentile(self.waits, 50),
+            "p99_wait_s": percentile(self.waits, 99),
+            "waits_s": self.waits,
+            "outcomes": self.outcomes,
+        }
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> Asks:
+        """Read what `to_json` wrote."""
+        return cls(
+            waits=[float(w) for w in body["waits_s"]],
+            outcomes=[str(o) for o in body["outcomes"]],
+            first_error=None if body["first_error"] is None else str(body["first_error"]),
+            wall_s=float(body["wall_s"]),
+        )
+
+
+async def ask_all(ask: Ask, flow_ids: Sequence[str], *, one_at_a_time: bool = False) -> Asks:
+    """Ask for every flow in `flow_ids`, all at once or one after another, and tally them."""
+    waits: list[float] = []
+    outcomes: list[str] = []
+    first_error: str | None = None
+
+    async def one(flow_id: str) -> None:
+        nonlocal first_error
+        started = time.perf_counter()
+        outcome = OK
+        try:
+            await ask(flow_id)
+        except CamsError as error:
+            outcome = THROTTLED if error.kind is ErrorKind.THROTTLED else OTHER
+            if outcome == OTHER:
+                first_error = first_error or repr(error)
+        except Busy:
+            outcome = BUSY
+        except Exception as exc:
+            outcome = OTHER
+            first_error = first_error or f"{type(exc).__name__}: {exc}"
+        waits.append(time.perf_counter() - started)
+        outcomes.append(outcome)
+
+    started = time.perf_counter()
+    if one_at_a_time:
+        for flow_id in flow_ids:
+            await one(flow_id)
+    else:
+        async with asyncio.TaskGroup() as group:
+            for flow_id in flow_ids:
+                group.create_task(one(flow_id))
+    return Asks(waits, outcomes, first_error, time.perf_counter() - started)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A figure, what it must be, and whether it is."""
+
+    description: str
+    figure: str
+    met: bool
+
+    def to_json(self) -> dict[str, Any]:
+        """The target as raw figures."""
+        return {"target": self.description, "figure": self.figure, "met": self.met}
+
+
+def targets_table(targets: Sequence[Target]) -> str:
+    """flowpreview's targets with the figures and PASS or MISS."""
+    return markdown_table(
+        ["flowpreview target", "figure", "verdict"],
+        [[t.description, t.figure, verdict(t.met)] for t in targets],
+        align="lrl",
+    )
+
+
+def seconds(value: float | None) -> str:
+    """A figure in seconds or per second, two decimals; n/a when there is none."""
+    return "n/a" if value is None else f"{value:.2f}"
 
 
 def percentile(values: Sequence[float], p: float) -> float:
