@@ -13,6 +13,7 @@ from slack_sdk.models.blocks import Block
 from bot.cams.errors import CamsError, ErrorKind
 from bot.cams.models import FlowPreview
 from bot.preview.errors import Busy
+from bot.preview.service import Outcome
 from bot.slack import render
 from bot.slack.constants import OPEN_ACTION_ID, SHARE_ACTION_ID
 from bot.slack.flow_ids import MAX_FLOWS
@@ -58,7 +59,7 @@ def test_a_preview_has_its_id_buttons_and_expiry_in_the_viewers_zone() -> None:
 def test_ten_flows_with_long_ids_and_a_space_fit_in_one_message() -> None:
     ids = [f"{i}" * 64 for i in range(MAX_FLOWS)]
     url = "https://x.test/" + "p" * 2900
-    outcomes: list[tuple[str, render.Outcome]] = [(i, _preview(i, url)) for i in ids]
+    outcomes: list[tuple[str, Outcome]] = [(i, _preview(i, url)) for i in ids]
     message = render.preview_message(outcomes, "s" * 64, NOW)
     _rebuild(message)
     assert len(message["blocks"]) == 2 * MAX_FLOWS + 1
@@ -158,5 +159,5 @@ def test_time_left(seconds: float, left: str) -> None:
 def test_ten_worst_case_error_sentences_fit_in_their_sections() -> None:
     failure = _error(ErrorKind.BAD_REQUEST, message="&" * 5000)
     failure.request_id = "<" * 5000
-    outcomes: list[tuple[str, render.Outcome]] = [(str(i) * 64, failure) for i in range(MAX_FLOWS)]
+    outcomes: list[tuple[str, Outcome]] = [(str(i) * 64, failure) for i in range(MAX_FLOWS)]
     _rebuild(render.preview_message(outcomes, None, NOW))

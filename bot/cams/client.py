@@ -138,15 +138,16 @@ class CamsClient(AsyncCloseable):
         query = signing.canonical_query(params)
 
         started = self._clock()
+
+        def time_left() -> float:
+            return self._settings.deadline - (self._clock() - started)
+
         attempt = 0
         while True:
             attempt += 1
-            await self._gate.admit(
-                self.account, self._settings.deadline - (self._clock() - started)
-            )
-            remaining = self._settings.deadline - (self._clock() - started)
+            await self._gate.admit(self.account, time_left())
             try:
-                return await self._attempt(flow_id, query, remaining)
+                return await self._attempt(flow_id, query, time_left())
             except CamsError as error:
                 if error.kind is ErrorKind.THROTTLED:
                     await self._gate.throttled(self.account, error.retry_after)

@@ -9,13 +9,9 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.cams.errors import CamsError
 from bot.cams.models import FlowPreview
 from bot.preview.errors import Busy
-from bot.preview.service import PreviewService
-
-Failure = CamsError | Busy
-Outcome = FlowPreview | Failure
+from bot.preview.service import Failure, Outcome, PreviewService
 
 
 def add_parser(commands: Any) -> None:
@@ -34,8 +30,7 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace, env: dict[str, str]) -> int:
     """Exit 0 when every flow has a preview, 1 when any failed."""
     service = PreviewService.from_env(env)
-    outcomes = asyncio.run(_fetch_all(service, args.flow_ids, args.space))
-    pairs = list(zip(args.flow_ids, outcomes, strict=True))
+    pairs = asyncio.run(_fetch_all(service, args.flow_ids, args.space))
     if args.json:
         print(json.dumps([_as_json(flow_id, outcome) for flow_id, outcome in pairs], indent=2))
     for flow_id, outcome in pairs:
@@ -44,21 +39,14 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> int:
                 print(_preview_line(outcome))
         else:
             print(f"error: flow {flow_id!r}: {_error_line(outcome)}", file=sys.stderr)
-    return 0 if all(isinstance(outcome, FlowPreview) for outcome in outcomes) else 1
+    return 0 if all(isinstance(outcome, FlowPreview) for _, outcome in pairs) else 1
 
 
 async def _fetch_all(
     service: PreviewService, flow_ids: list[str], space: str | None
-) -> list[Outcome]:
+) -> list[tuple[str, Outcome]]:
     async with service:
-
-        async def one(flow_id: str) -> Outcome:
-            try:
-                return await service.get(flow_id, space)
-            except (CamsError, Busy) as error:
-                return error
-
-        return await asyncio.gather(*(one(flow_id) for flow_id in flow_ids))
+        return await service.get_many(flow_ids, space)
 
 
 def _preview_line(preview: FlowPreview) -> str:

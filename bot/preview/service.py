@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from bot.cams.client import CamsClient
@@ -13,11 +14,15 @@ from bot.cams.models import FlowPreview
 from bot.cams.settings import CamsSettings
 from bot.lifecycle import AsyncCloseable
 from bot.preview.cache import CacheKey, Entry, PreviewCache
+from bot.preview.errors import Busy
 from bot.preview.limiter import LocalLimiter
 from bot.preview.settings import PreviewSettings
 from bot.preview.singleflight import SingleFlight
 
 log = logging.getLogger(__name__)
+
+Failure = CamsError | Busy
+Outcome = FlowPreview | Failure
 
 # Parameter errors that will not change if asked again soon. Other bad requests (unknown
 # codes, odd statuses) might be passing trouble, so only these and "not found" are cached.
@@ -118,6 +123,20 @@ class PreviewService(AsyncCloseable):
         if cached is not None:
             return _served(cached)
         return await self._flights.run(key, lambda: self._fetch(key, flow_id, space))
+
+    async def get_many(
+        self, flow_ids: Sequence[str], space: str | None = None
+    ) -> list[tuple[str, Outcome]]:
+        """Each flow with its preview or the reason it has none, fetched concurrently."""
+
+        async def one(flow_id: str) -> Outcome:
+            try:
+                return await self.get(flow_id, space)
+            except (CamsError, Busy) as failure:
+                return failure
+
+        outcomes = await asyncio.gather(*(one(flow_id) for flow_id in flow_ids))
+        return list(zip(flow_ids, outcomes, strict=True))
 
     async def _fetch(self, key: CacheKey, flow_id: str, space: str | None) -> FlowPreview:
         if self._shared is not None:

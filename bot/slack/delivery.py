@@ -9,15 +9,13 @@ from collections.abc import Callable, Sequence
 
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 
-from bot.cams.errors import CamsError
-from bot.preview.errors import Busy
-from bot.preview.service import PreviewService
+from bot.preview.service import Outcome, PreviewService
 from bot.slack import render
 from bot.slack.inflight import InFlight
 
 log = logging.getLogger(__name__)
 
-Outcomes = list[tuple[str, render.Outcome]]
+Outcomes = list[tuple[str, Outcome]]
 
 # Slack gives up on an ack after 3 s; answering by 2 s leaves room for the trip back.
 ACK_BUDGET_S = 2.0
@@ -51,7 +49,7 @@ class Delivery:
             ]
             await ack(**self._render(hits, space))
             return
-        fetch = asyncio.create_task(self._fetch_all(flow_ids, space))
+        fetch = asyncio.create_task(self.service.get_many(flow_ids, space))
         done, _ = await asyncio.wait({fetch}, timeout=self.ack_budget)
         if done:
             if fetch.exception() is not None:
@@ -67,7 +65,7 @@ class Delivery:
         self, respond: AsyncRespond, flow_ids: Sequence[str], space: str | None
     ) -> None:
         """Fetch in the background and deliver through response_url (the caller has acked)."""
-        fetch = asyncio.create_task(self._fetch_all(flow_ids, space))
+        fetch = asyncio.create_task(self.service.get_many(flow_ids, space))
         self.inflight.spawn(self._follow_up(fetch, respond, space))
 
     async def post(self, respond: AsyncRespond, message: render.Message) -> bool:
@@ -92,16 +90,6 @@ class Delivery:
             log.exception("fetching previews failed")
             message = render.internal_error_message()
         await self.post(respond, message)
-
-    async def _fetch_all(self, flow_ids: Sequence[str], space: str | None) -> Outcomes:
-        async def one(flow_id: str) -> render.Outcome:
-            try:
-                return await self.service.get(flow_id, space)
-            except (CamsError, Busy) as failure:
-                return failure
-
-        outcomes = await asyncio.gather(*(one(flow_id) for flow_id in flow_ids))
-        return list(zip(flow_ids, outcomes, strict=True))
 
     def _render(self, outcomes: Outcomes, space: str | None) -> render.Message:
         return render.preview_message(outcomes, space, self.wall_clock())

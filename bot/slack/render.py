@@ -13,14 +13,13 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from bot.cams.errors import CamsError, ErrorKind
+from bot.cams.errors import ErrorKind
 from bot.cams.models import FlowPreview
 from bot.preview.errors import Busy
+from bot.preview.service import Failure, Outcome
 from bot.slack.constants import COMMAND, OPEN_ACTION_ID, SHARE_ACTION_ID
 from bot.slack.flow_ids import MAX_FLOWS, clip
 
-Failure = CamsError | Busy
-Outcome = FlowPreview | Failure
 Message = dict[str, Any]
 Block = dict[str, Any]
 
