@@ -7,6 +7,7 @@ import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bot.cams.client import CamsClient
@@ -16,6 +17,9 @@ from bot.cams.emulator.server import DEMO_CREDENTIALS, Emulator
 from bot.cams.settings import CamsSettings, Endpoint
 from bot.config import Secret
 from bot.serving import serving
+
+# Reference files copied into the project (tests/data/README.md says where each came from).
+DATA = Path(__file__).resolve().parent / "data"
 
 STS_CREDENTIALS = Credentials(
     "sts-key", Secret("sts-secret"), Secret("CAIS+testSTS/token==with+special/chars")

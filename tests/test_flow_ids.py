@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,8 +16,9 @@ from bot.slack.flow_ids import (
     extract_flow_ids,
     parse_command,
 )
+from tests.support import DATA
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference" / "slack-payloads"
+PAYLOADS = DATA / "slack-payloads"
 
 
 @pytest.mark.parametrize("text", ["", "   ", "help", "HELP", "--help", "-h", "?", "123 help"])
@@ -77,7 +77,7 @@ def test_any_text_parses_to_something_safe(text: str) -> None:
 
 
 def test_the_reference_shortcut_message() -> None:
-    payload = json.loads((SHARED / "message-shortcut.json").read_text(encoding="utf-8"))
+    payload = json.loads((PAYLOADS / "message-shortcut.json").read_text(encoding="utf-8"))
     assert extract_flow_ids(payload["message"]) == ["1234567890123456", "9876543210987654"]
 
 

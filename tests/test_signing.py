@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.cams import signing
+from tests.support import DATA
 
-VECTORS_PATH = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference"
 VECTORS: dict[str, Any] = json.loads(
-    (VECTORS_PATH / "cams-signing-vectors.json").read_text(encoding="utf-8")
+    (DATA / "cams-signing-vectors.json").read_text(encoding="utf-8")
 )
 ALL = [*VECTORS["vectors"], *VECTORS["direct_signer_vectors"], VECTORS["doc_anchor"]]
 

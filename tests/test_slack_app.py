@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -31,8 +30,8 @@ from bot.standin import payloads
 from bot.standin.fake_slack import running_fake_slack
 from bot.standin.signing import signed_headers
 from tests.slack_harness import BOT_TOKEN, SIGNING_SECRET, Bot, running_bot
+from tests.support import DATA
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference"
 FLOW = "1234567890123456"
 
 
@@ -55,7 +54,7 @@ def _buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_slacks_documented_signing_example_verifies() -> None:
-    body = (SHARED / "slack-signing-example.txt").read_text(encoding="utf-8").strip()
+    body = (DATA / "slack-signing-example.txt").read_text(encoding="utf-8").strip()
     verifier = SignatureVerifier(SIGNING_SECRET, clock=_FixedClock(1531420618))
     expected = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
     assert verifier.is_valid(body, "1531420618", expected)
@@ -256,9 +255,7 @@ async def test_a_forged_share_value_is_ignored(bot: Bot) -> None:
 
 
 async def test_the_shortcut_on_the_reference_message(bot: Bot) -> None:
-    message = json.loads((SHARED / "slack-payloads" / "message-shortcut.json").read_text())[
-        "message"
-    ]
+    message = json.loads((DATA / "slack-payloads" / "message-shortcut.json").read_text())["message"]
     response_url = bot.slack.new_response_url()
 
     answer = await bot.post(payloads.message_shortcut(message, response_url=response_url))

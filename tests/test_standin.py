@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -34,9 +33,9 @@ from bot.standin.mrkdwn import Viewer, decode_entities, format_date, to_text
 from bot.standin.payloads import Who
 from bot.standin.render_text import EPHEMERAL, IN_CHANNEL, render_message
 from bot.standin.terminal import Terminal, stdin_lines
+from tests.support import DATA
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
-PAYLOADS = REFERENCE / "slack-payloads"
+PAYLOADS = DATA / "slack-payloads"
 SECRET = "stand-in-signing-secret"
 FLOW = "1234567890123456"
 PREVIEW = f"https://business.facebook.com/wa/manage/flows/{FLOW}/preview/?token=abc&x=1"
@@ -87,7 +86,7 @@ def _preview_blocks(flow: str) -> list[_Json]:
 
 
 def test_signature_reproduces_slacks_documented_example() -> None:
-    body = (REFERENCE / "slack-signing-example.txt").read_bytes()
+    body = (DATA / "slack-signing-example.txt").read_bytes()
 
     assert signing.signature("8f742231b10e8888abcd99yyyzzz85a5", 1531420618, body) == (
         "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
