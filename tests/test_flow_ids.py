@@ -43,29 +43,49 @@ def test_flow_ids_and_space(text: str, expected: PreviewRequest) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "problem"),
+    ("text", "problem", "token"),
     [
-        ("&lt;script&gt;", "'<script>' is not a flow ID"),
-        ("12 34.5", "'34.5' is not a flow ID"),
-        ("x" * 65, "is not a flow ID"),
-        ("1 space:", "'' is not a space ID"),
-        ("1 space:a space:b", "give space: only once"),
-        ("space:a", "no flow ID given"),
-        (" ".join(str(i) for i in range(11)), f"at most {MAX_FLOWS} flow IDs"),
+        ("&lt;script&gt;", "is not a flow ID", "<script>"),
+        ("12 34.5", "is not a flow ID", "34.5"),
+        ("x" * 65, "is not a flow ID", "x" * 63 + "…"),
+        ("*bold*", "is not a flow ID", "*bold*"),
+        ("1 space:", "space: needs a space ID", None),
+        ("1 space:a/b", "is not a space ID", "a/b"),
+        ("1 space:a space:b", "give space: only once", None),
+        ("space:a", "no flow ID given", None),
+        (" ".join(str(i) for i in range(11)), f"at most {MAX_FLOWS} flow IDs", None),
+        ("https://example.com/1234", "is not a flow ID", "https://example.com/1234"),
     ],
 )
-def test_unreadable_text_gets_usage_with_the_problem(text: str, problem: str) -> None:
+def test_unreadable_text_gets_usage_with_the_problem(
+    text: str, problem: str, token: str | None
+) -> None:
     result = parse_command(text)
     assert isinstance(result, UsageRequest)
     assert result.problem is not None
     assert problem in result.problem
+    assert result.token == token
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://business.facebook.com/wa/manage/flows/1234567890123456/preview/?token=abc",
+        "<https://business.facebook.com/wa/manage/flows/1234567890123456/preview/>",
+        "<https://business.facebook.com/wa/manage/flows/1234567890123456/|the sign-up flow>",
+        "https://business.facebook.com/wa/manage/flows/1234567890123456/preview/?a=1&amp;b=2",
+        "1234567890123456 https://business.facebook.com/wa/manage/flows/1234567890123456",
+    ],
+)
+def test_a_flow_link_stands_for_its_id(text: str) -> None:
+    assert parse_command(text) == PreviewRequest(("1234567890123456",))
 
 
 def test_a_long_bad_token_is_clipped_in_the_problem() -> None:
     result = parse_command("<" * 500)
     assert isinstance(result, UsageRequest)
-    assert result.problem is not None
-    assert len(result.problem) < 100
+    assert result.token is not None
+    assert len(result.token) <= 64
 
 
 @given(st.text(max_size=300))

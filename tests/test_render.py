@@ -90,7 +90,7 @@ def _error(kind: ErrorKind, **kwargs: Any) -> CamsError:
         (_error(ErrorKind.NOT_SUBSCRIBED), "not activated"),
         (_error(ErrorKind.WRONG_OWNER), "different Alibaba Cloud account"),
         (_error(ErrorKind.NOT_FOUND), "no such flow"),
-        (_error(ErrorKind.BAD_REQUEST), "did not accept the request: upstream says no"),
+        (_error(ErrorKind.BAD_REQUEST), "did not accept the request: `upstream says no`"),
         (_error(ErrorKind.AUTH_FAILED), "rejected the bot's Alibaba Cloud credentials"),
         (_error(ErrorKind.THROTTLED, retry_after=7.2), "Try again in 8 seconds"),
         (_error(ErrorKind.THROTTLED), "Try again in a few seconds"),

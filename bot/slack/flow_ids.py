@@ -30,17 +30,23 @@ class PreviewRequest:
 
 @dataclass(frozen=True, slots=True)
 class UsageRequest:
-    """Show the usage text, with what was wrong when the text could not be read."""
+    """Show the usage text, with what was wrong when the text could not be read.
+
+    `token` is the part of the person's text the problem is about, raw: the renderer quotes
+    it so that nothing in it is taken as formatting.
+    """
 
     problem: str | None = None
+    token: str | None = None
 
 
 def parse_command(text: str) -> PreviewRequest | UsageRequest:
-    """Read `<flow-id> [<flow-id> ...] [space:<CustSpaceId>]`, or ask for the usage text.
+    """Read `<flow-id or link> [...] [space:<CustSpaceId>]`, or ask for the usage text.
 
-    Problems quote the person's input raw; the renderer escapes it.
+    A Meta flow link (`…/flows/<id>/…`, bare or in Slack's `<url|label>` form) stands for its
+    flow ID, as it does for the message shortcut.
     """
-    tokens = html.unescape(text).replace(",", " ").split()
+    tokens = html.unescape(_unlinked(text)).replace(",", " ").split()
     if not tokens or any(token.lower() in HELP_WORDS for token in tokens):
         return UsageRequest()
     flow_ids: list[str] = []
@@ -50,19 +56,38 @@ def parse_command(text: str) -> PreviewRequest | UsageRequest:
             value = token[len(SPACE_PREFIX) :]
             if space is not None:
                 return UsageRequest("give space: only once")
+            if not value:
+                return UsageRequest("space: needs a space ID after it")
             if not FLOW_ID.fullmatch(value):
-                return UsageRequest(f"{clip(value)!r} is not a space ID")
+                return UsageRequest("is not a space ID", clip(value))
             space = value
-        elif FLOW_ID.fullmatch(token):
-            if token not in flow_ids:
-                flow_ids.append(token)
         else:
-            return UsageRequest(f"{clip(token)!r} is not a flow ID")
+            flow_id = _flow_id_of(token)
+            if flow_id is None:
+                return UsageRequest("is not a flow ID or a flow link", clip(token))
+            if flow_id not in flow_ids:
+                flow_ids.append(flow_id)
     if not flow_ids:
         return UsageRequest("no flow ID given")
     if len(flow_ids) > MAX_FLOWS:
         return UsageRequest(f"at most {MAX_FLOWS} flow IDs at a time ({len(flow_ids)} given)")
     return PreviewRequest(tuple(flow_ids), space)
+
+
+def _unlinked(text: str) -> str:
+    """`text` with each of Slack's `<url|label>` links reduced to its URL."""
+    return SLACK_LINK.sub(lambda link: link.group(1), text)
+
+
+def _flow_id_of(token: str) -> str | None:
+    """The flow ID a token names: the token itself, or the ID inside a flow link."""
+    if FLOW_ID.fullmatch(token):
+        return token
+    if token.lower().startswith(("https://", "http://")):
+        link = LINK_ID.search(token)
+        if link is not None:
+            return link.group(1)
+    return None
 
 
 def extract_flow_ids(message: dict[str, Any]) -> list[str]:

@@ -3,7 +3,9 @@
 Blocks are plain dicts: slack_sdk's model classes validate on every `to_dict()` and cost more
 than the rest of a cached answer together. The tests parse every message back through those
 models, so a message over Slack's limits fails a test. All user and upstream text passes
-through `escape`; only https preview links of at most 3,000 characters become buttons.
+through `escape`, and what a person typed or CAMS wrote is shown in a code span (`quote`),
+so that none of it is taken as formatting; only https preview links of at most 3,000
+characters become buttons.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ Block = dict[str, Any]
 MAX_BLOCKS = 50
 MAX_BUTTON_URL = 3000
 EXAMPLE_ID = "1234567890123456"
+LOOKALIKE_BACKTICK = "\u02cb"
 
 SENTENCES: dict[ErrorKind, str] = {
     ErrorKind.NOT_SUBSCRIBED: (
@@ -62,6 +65,16 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def quote(text: str) -> str:
+    """`text` as inert inline code: no bold, italics, strike, mention or link inside it.
+
+    Slack has no escape for `*`, `_`, `~` or a backtick, but it renders nothing inside a code
+    span. A backtick in the text would end the span, so it is shown as a look-alike,
+    the modifier letter grave accent.
+    """
+    return f"`{escape(text.replace('`', LOOKALIKE_BACKTICK))}`" if text else "(nothing)"
+
+
 def error_sentence(failure: Failure) -> str:
     """One sentence a person can act on, with the Alibaba RequestId for support."""
     if isinstance(failure, Busy):
@@ -69,10 +82,10 @@ def error_sentence(failure: Failure) -> str:
     # Clipped before escaping, which can make text five times longer, so that ten of these
     # stay well inside a section's 3,000 characters.
     sentence = SENTENCES[failure.kind].format(
-        message=escape(clip(failure.message, 300)), when=_when(failure.retry_after)
+        message=quote(clip(failure.message, 300)), when=_when(failure.retry_after)
     )
     if failure.request_id:
-        sentence += f" (RequestId `{escape(clip(failure.request_id, 64))}`)"
+        sentence += f" (RequestId {quote(clip(failure.request_id, 64))})"
     return sentence
 
 
@@ -83,7 +96,10 @@ def preview_message(
     blocks: list[Block] = []
     for index, (flow_id, outcome) in enumerate(outcomes):
         blocks.extend(_flow_blocks(index, flow_id, outcome, space, now))
-    notes = ["Only you can see this. Anyone holding a preview link can open it."]
+    privacy = "Only you can see this."
+    if any(_open_button(o) for _, o in outcomes if isinstance(o, FlowPreview)):
+        privacy += " Anyone holding a preview link can open it."
+    notes = [privacy]
     if space:
         notes.insert(0, f"Space `{escape(space)}`")
     blocks.append({"type": "context", "elements": [_mrkdwn(" · ".join(notes))]})
@@ -104,19 +120,21 @@ def shared_message(preview: FlowPreview, user_id: str, now: float) -> Message:
     return _message(blocks, fallback, "in_channel")
 
 
-def usage_message(problem: str | None = None) -> Message:
-    """How to use the command, after what was wrong if anything was."""
+def usage_message(problem: str | None = None, token: str | None = None) -> Message:
+    """How to use the command, after what was wrong if anything was (about `token`)."""
     syntax = escape(f"{COMMAND} <flow-id> [<flow-id> …] [space:<CustSpaceId>]")
     usage = (
         f"*Usage:* `{syntax}`\n"
-        f"• Up to {MAX_FLOWS} flow IDs: letters, digits, `_` and `-`, at most 64 characters.\n"
+        f"• Up to {MAX_FLOWS} flow IDs: letters, digits, `_` and `-`, at most 64 characters, "
+        "or flow links (`…/flows/&lt;id&gt;/…`).\n"
         "• `space:&lt;id&gt;` asks in that CAMS space instead of the default one.\n"
         f"• Example: `{COMMAND} {EXAMPLE_ID}`\n"
         "• Or pick *Get flow preview* from a message's ⋯ menu to preview the flows it mentions."
     )
     blocks: list[Block] = []
     if problem:
-        blocks.append(_section(f":warning: {escape(problem)}"))
+        about = f"{quote(token)} " if token is not None else ""
+        blocks.append(_section(f":warning: {about}{escape(problem)}"))
     blocks.append(_section(usage))
     return _message(blocks, f"Usage: {COMMAND} <flow-id> [<flow-id> …] [space:<id>]", "ephemeral")
 
@@ -143,6 +161,15 @@ def internal_error_message() -> Message:
     text = (
         ":warning: Something went wrong inside flowpreview. "
         "Its maintainers can find the details in its logs."
+    )
+    return _message([_section(text)], text, "ephemeral")
+
+
+def restarted_message() -> Message:
+    """The last word to someone whose reply was not ready when the bot shut down."""
+    text = (
+        ":warning: flowpreview restarted before your preview was ready. "
+        "Please try again in a moment."
     )
     return _message([_section(text)], text, "ephemeral")
 
