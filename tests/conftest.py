@@ -1,4 +1,4 @@
-"""Fixtures: a fresh emulator per test, a fake clock, a redis-server of the test's own."""
+"""Fixtures: a fresh emulator per test, a fake clock, a redis-server of the test's own, the bot."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.redis_server import RedisServer, running_redis
+from tests.slack_harness import Bot, running_bot
 from tests.support import FakeTime, RunningEmulator, running_emulator
 
 
@@ -27,3 +28,10 @@ async def redis_server() -> AsyncIterator[RedisServer]:
     """A real redis-server on a free port, killed after the test."""
     async with running_redis() as server:
         yield server
+
+
+@pytest.fixture
+async def bot() -> AsyncIterator[Bot]:
+    """The bot's web application with an emulator and a fake Slack, each on loopback."""
+    async with running_bot() as running:
+        yield running

@@ -18,7 +18,7 @@ from bot.preview.service import PreviewService
 from bot.preview.settings import PreviewSettings
 from bot.serving import serving
 from bot.slack.constants import EVENTS_PATH
-from bot.slack.server import create_server
+from bot.slack.server import create_server, runner_options
 from bot.slack.settings import SlackSettings
 from bot.standin import payloads
 from bot.standin.fake_slack import FakeSlack, running_fake_slack
@@ -75,6 +75,8 @@ async def running_bot(
     ack_budget: float = 2.0,
     limiter: LimiterSettings | None = None,
     qps: int = 0,
+    slack_settings: dict[str, Any] | None = None,
+    request_timeout: float = 5.0,
     **cams_settings: Any,
 ) -> AsyncIterator[Bot]:
     """Emulator, fake Slack and the bot's real web application, each on a loopback port."""
@@ -83,12 +85,18 @@ async def running_bot(
             bot_token=Secret(BOT_TOKEN),
             signing_secret=Secret(SIGNING_SECRET),
             api_url=slack.api_url,
+            **({"response_url_hosts": (slack.reply_host,)} | (slack_settings or {})),
         )
         service = PreviewService.create(
             DEMO_CREDENTIALS,
             cams.settings(**cams_settings),
             PreviewSettings(limiter=limiter or LimiterSettings()),
         )
-        server = create_server(settings, service, ack_budget=ack_budget)
-        async with serving(server) as url, aiohttp.ClientSession() as session:
+        server = create_server(
+            settings, service, ack_budget=ack_budget, body_timeout=request_timeout
+        )
+        async with (
+            serving(server, **runner_options(settings, headers_timeout=request_timeout)) as url,
+            aiohttp.ClientSession() as session,
+        ):
             yield Bot(url, cams, slack, session, service)

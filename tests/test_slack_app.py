@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from typing import Any
 
@@ -16,6 +17,7 @@ from slack_sdk.signature import Clock, SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cams.errors import ErrorKind
+from bot.config import Secret
 from bot.preview.limiter import LimiterSettings
 from bot.serving import serving
 from bot.slack.constants import (
@@ -25,7 +27,9 @@ from bot.slack.constants import (
     OPEN_ACTION_ID,
     SHARE_ACTION_ID,
 )
+from bot.slack.refusals import RefusalLog
 from bot.slack.server import events_handler
+from bot.slack.verification import SignatureCheck
 from bot.standin import payloads
 from bot.standin.fake_slack import running_fake_slack
 from bot.standin.signing import signed_headers
@@ -33,6 +37,7 @@ from tests.slack_harness import BOT_TOKEN, SIGNING_SECRET, Bot, running_bot
 from tests.support import DATA
 
 FLOW = "1234567890123456"
+log = logging.getLogger(__name__)
 
 
 def _text(message: dict[str, Any]) -> str:
@@ -69,12 +74,6 @@ class _FixedClock(Clock):
 
     def now(self) -> float:
         return self._now
-
-
-@pytest.fixture
-async def bot() -> Any:
-    async with running_bot() as running:
-        yield running
 
 
 async def test_preview_comes_in_the_ack_when_it_is_quick(bot: Bot) -> None:
@@ -295,7 +294,8 @@ async def test_a_refused_response_url_is_logged_not_raised(
 
     assert answer.status == 200
     assert not delivery.accepted
-    assert "response_url refused the reply: HTTP 404" in caplog.text
+    assert "127.0.0.1 refused the reply: HTTP 404" in caplog.text
+    assert response_url not in caplog.text
 
 
 async def test_health(bot: Bot) -> None:
@@ -352,7 +352,8 @@ async def _post_to_broken_app(bolt: AsyncApp) -> tuple[int, dict[str, Any]]:
 
     bolt.command(COMMAND)(broken)
     server = web.Application()
-    server.router.add_post(EVENTS_PATH, events_handler(bolt))
+    check = SignatureCheck(Secret(SIGNING_SECRET))
+    server.router.add_post(EVENTS_PATH, events_handler(bolt, check, RefusalLog(log)))
     body = payloads.slash_command(FLOW, response_url="http://127.0.0.1:9/response/1")
     async with (
         serving(server) as url,

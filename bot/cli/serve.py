@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 from typing import Any
 
-from aiohttp import web
-
 from bot.config import ConfigError
 from bot.preview.service import PreviewService
+from bot.serving import listen, serve_until_signalled
 from bot.slack.constants import EVENTS_PATH, HEALTH_PATH
-from bot.slack.server import create_server
+from bot.slack.server import create_server, runner_options
 from bot.slack.settings import SlackSettings
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ def add_parser(commands: Any) -> None:
         help="run the Slack bot",
         description=(
             "Serve Slack on PORT (HTTP mode), or connect over Socket Mode when SLACK_APP_TOKEN "
-            "is set. Every setting is checked before anything listens."
+            "is set. Every setting is checked, and the port bound, before anything listens."
         ),
     )
     parser.add_argument("--host", default="0.0.0.0", help="address to listen on")  # noqa: S104
@@ -32,18 +32,22 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace, env: dict[str, str]) -> int:
-    """Serve until SIGINT or SIGTERM, then finish the replies in flight."""
+    """Serve until SIGINT or SIGTERM, then keep the word given to replies in flight."""
     settings = SlackSettings.from_env(env)
     service = PreviewService.from_env(env)
-    server = create_server(settings, service)
-    if settings.socket_mode:
-        log.info("Socket Mode; health check on :%d%s", settings.port, HEALTH_PATH)
-    else:
-        log.info("HTTP mode on :%d%s", settings.port, EVENTS_PATH)
     try:
-        web.run_app(server, host=args.host, port=settings.port, print=None, access_log=None)
+        sock = listen(args.host, settings.port)
     except OSError as exc:
         raise ConfigError(
             "PORT", f"cannot listen on {args.host}:{settings.port}: {exc.strerror}"
         ) from None
+
+    def ready() -> None:
+        if settings.socket_mode:
+            log.info("Socket Mode; health check on :%d%s", settings.port, HEALTH_PATH)
+        else:
+            log.info("listening on :%d%s (HTTP mode)", settings.port, EVENTS_PATH)
+
+    server = create_server(settings, service)
+    asyncio.run(serve_until_signalled(server, sock, on_ready=ready, **runner_options(settings)))
     return 0

@@ -7,11 +7,12 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
-from slack_bolt.async_app import AsyncAck, AsyncRespond
+from slack_bolt.async_app import AsyncAck
 
 from bot.preview.service import Outcome, PreviewService
 from bot.slack import render
 from bot.slack.inflight import InFlight
+from bot.slack.replies import ReplyPoster
 
 log = logging.getLogger(__name__)
 
@@ -28,17 +29,19 @@ class Delivery:
         self,
         service: PreviewService,
         inflight: InFlight,
+        replies: ReplyPoster,
         *,
         ack_budget: float = ACK_BUDGET_S,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.service = service
         self.inflight = inflight
+        self.replies = replies
         self.ack_budget = ack_budget
         self.wall_clock = wall_clock
 
     async def answer_in_ack(
-        self, ack: AsyncAck, respond: AsyncRespond, flow_ids: Sequence[str], space: str | None
+        self, ack: AsyncAck, response_url: str, flow_ids: Sequence[str], space: str | None
     ) -> None:
         """Ack with the previews if they are ready within the budget, else ack and follow up."""
         cached = [self.service.peek(flow_id, space) for flow_id in flow_ids]
@@ -59,37 +62,34 @@ class Delivery:
                 await ack(**self._render(fetch.result(), space))
             return
         await ack(**render.fetching_message(flow_ids))
-        self.inflight.spawn(self._follow_up(fetch, respond, space))
+        self.inflight.spawn(self._follow_up(fetch, response_url, space), response_url)
 
-    def answer_later(
-        self, respond: AsyncRespond, flow_ids: Sequence[str], space: str | None
-    ) -> None:
+    def answer_later(self, response_url: str, flow_ids: Sequence[str], space: str | None) -> None:
         """Fetch in the background and deliver through response_url (the caller has acked)."""
         fetch = asyncio.create_task(self.service.get_many(flow_ids, space))
-        self.inflight.spawn(self._follow_up(fetch, respond, space))
+        self.inflight.spawn(self._follow_up(fetch, response_url, space), response_url)
 
-    async def post(self, respond: AsyncRespond, message: render.Message) -> bool:
-        """Send `message` to response_url; Bolt does not raise on refusal, so check the status."""
-        try:
-            answer = await respond(**message)
-        except Exception:
-            log.exception("could not post to response_url")
-            return False
-        status = getattr(answer, "status_code", None)
-        if status != 200:
-            log.warning("response_url refused the reply: HTTP %s %s", status, answer.body)
-            return False
-        return True
+    def send_later(self, response_url: str, message: render.Message) -> None:
+        """Post `message` to response_url in the background (the caller has acked)."""
+        self.inflight.spawn(self.replies.post(response_url, message), response_url)
+
+    async def apologise(self, response_urls: Sequence[str]) -> None:
+        """Tell each person still owed a reply that the bot restarted before it was ready."""
+        message = render.restarted_message()
+        await asyncio.gather(*(self.replies.post(url, message) for url in response_urls))
 
     async def _follow_up(
-        self, fetch: asyncio.Task[Outcomes], respond: AsyncRespond, space: str | None
+        self, fetch: asyncio.Task[Outcomes], response_url: str, space: str | None
     ) -> None:
         try:
             message = self._render(await fetch, space)
+        except asyncio.CancelledError:
+            fetch.cancel()
+            raise
         except Exception:
             log.exception("fetching previews failed")
             message = render.internal_error_message()
-        await self.post(respond, message)
+        await self.replies.post(response_url, message)
 
     def _render(self, outcomes: Outcomes, space: str | None) -> render.Message:
         return render.preview_message(outcomes, space, self.wall_clock())

@@ -1,7 +1,8 @@
-"""Replies still being delivered after their ack, kept so that shutdown can wait for them.
+"""Replies still being delivered after their ack, kept so that shutdown can keep their word.
 
 Bolt keeps no handle on work that runs after `ack()`, and aiohttp cancels it at shutdown;
-whatever must reach the person is spawned here instead.
+whatever must reach the person is spawned here instead, with the response_url it owes a reply
+to, so that a reply cut short by shutdown can still be answered with a word of apology.
 """
 
 from __future__ import annotations
@@ -15,29 +16,37 @@ log = logging.getLogger(__name__)
 
 
 class InFlight:
-    """A set of background tasks with a bounded drain."""
+    """Background tasks, each owing a reply to a response_url, with a bounded drain."""
 
     def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._owed: dict[asyncio.Task[Any], str] = {}
 
-    def spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        """Run `work` in the background and keep it until it ends."""
+    def spawn(self, work: Coroutine[Any, Any, Any], response_url: str) -> asyncio.Task[Any]:
+        """Run `work`, which answers `response_url`, in the background until it ends."""
         task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._owed[task] = response_url
+        task.add_done_callback(self._settled)
         return task
 
-    def __len__(self) -> int:
-        return len(self._tasks)
+    def _settled(self, task: asyncio.Task[Any]) -> None:
+        self._owed.pop(task, None)
 
-    async def drain(self, grace: float) -> None:
-        """Wait up to `grace` seconds for every task, then cancel what is left."""
-        if not self._tasks:
-            return
-        log.info("waiting up to %.0fs for %d replies in flight", grace, len(self._tasks))
-        _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+    def __len__(self) -> int:
+        return len(self._owed)
+
+    async def drain(self, grace: float) -> list[str]:
+        """Wait up to `grace` seconds for every task, then cancel what is left.
+
+        Returns the response_urls of the replies cancelled before they were delivered.
+        """
+        if not self._owed:
+            return []
+        log.info("waiting up to %.1fs for %d replies in flight", grace, len(self._owed))
+        _, pending = await asyncio.wait(set(self._owed), timeout=max(grace, 0.0))
+        unanswered = [self._owed[task] for task in pending]
         for task in pending:
             task.cancel()
         if pending:
-            log.warning("gave up on %d replies at shutdown", len(pending))
+            log.warning("%d replies were not ready at shutdown", len(pending))
             await asyncio.gather(*pending, return_exceptions=True)
+        return unanswered

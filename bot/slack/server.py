@@ -1,14 +1,23 @@
-"""The aiohttp server around the Bolt app: `POST /slack/events`, `GET /healthz`, Socket Mode."""
+"""The aiohttp server around the Bolt app: `POST /slack/events`, `GET /healthz`, Socket Mode.
+
+Every Slack request is checked here before Bolt sees it: signature headers first, then a body
+read within bounds, then the signature over the raw bytes, then the body's shape. What fails is
+refused with a status and one summarised log line, and never reaches a parser or a listener.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot import __version__
 from bot.preview.service import PreviewService
@@ -17,11 +26,35 @@ from bot.slack.app import build_app
 from bot.slack.constants import EVENTS_PATH, HEALTH_PATH
 from bot.slack.delivery import ACK_BUDGET_S, Delivery
 from bot.slack.inflight import InFlight
+from bot.slack.intake import Refused, check_shape, decode, read_body
+from bot.slack.refusals import RefusalLog
+from bot.slack.replies import ReplyPoster
+from bot.slack.reply_hosts import ReplyHosts
 from bot.slack.settings import SlackSettings
+from bot.slack.verification import SignatureCheck
 
 log = logging.getLogger(__name__)
 
-SHUTDOWN_GRACE_S = 10.0
+# A request's headers, then its body, must each arrive within this long (10 s in all), or the
+# connection is closed: slow clients cannot hold connections open before authenticating.
+HEADERS_TIMEOUT_S = 5.0
+BODY_TIMEOUT_S = 5.0
+# How long a shutdown waits for requests being handled: a listener acks within its budget.
+HANDLER_GRACE_S = ACK_BUDGET_S + 0.5
+# How long the last word to people still owed a reply may take at shutdown.
+APOLOGY_TIMEOUT_S = 3.0
+
+
+def runner_options(
+    settings: SlackSettings, *, headers_timeout: float = HEADERS_TIMEOUT_S
+) -> dict[str, Any]:
+    """The aiohttp runner settings the bot's server needs: header and shutdown bounds."""
+    return {
+        # aiohttp closes a connection that has not completed a request's headers by then,
+        # from its opening or from the previous answer on a kept-alive connection.
+        "keepalive_timeout": headers_timeout,
+        "shutdown_timeout": min(HANDLER_GRACE_S, settings.shutdown_drain),
+    }
 
 
 def create_server(
@@ -29,10 +62,16 @@ def create_server(
     service: PreviewService,
     *,
     ack_budget: float = ACK_BUDGET_S,
+    body_timeout: float = BODY_TIMEOUT_S,
 ) -> web.Application:
-    """The web application serving the bot; in Socket Mode it serves only the health check."""
+    """The web application serving the bot; in Socket Mode it serves only the health check.
+
+    Serve it with `runner_options(settings)`.
+    """
     inflight = InFlight()
-    bolt = build_app(settings, Delivery(service, inflight, ack_budget=ack_budget))
+    replies = ReplyPoster(ReplyHosts(settings.response_url_hosts))
+    delivery = Delivery(service, inflight, replies, ack_budget=ack_budget)
+    bolt = build_app(settings, delivery)
     mode = "socket" if settings.socket_mode else "http"
     server = web.Application()
 
@@ -43,48 +82,113 @@ def create_server(
         )
 
     server.router.add_get(HEALTH_PATH, healthz)
+    refusals = RefusalLog(log)
     if settings.socket_mode:
         _connect_socket_mode(server, bolt, settings)
     else:
         # Without a signing secret nothing could be verified, so in Socket Mode there is no
         # HTTP endpoint for Slack requests at all.
-        server.router.add_post(EVENTS_PATH, events_handler(bolt))
-
-    # aiohttp runs on_shutdown, then waits for the requests still being handled, then runs
-    # on_cleanup: only then is every reply owed in flight, and only after them may the
-    # service close.
-    async def finish_replies(_: web.Application) -> None:
-        await inflight.drain(SHUTDOWN_GRACE_S)
-
-    async def close_service(_: web.Application) -> None:
-        await service.close()
-
-    server.on_cleanup.append(finish_replies)
-    server.on_cleanup.append(close_service)
+        assert settings.signing_secret is not None
+        server.router.add_post(
+            EVENTS_PATH,
+            events_handler(
+                bolt, SignatureCheck(settings.signing_secret), refusals, body_timeout=body_timeout
+            ),
+        )
+    _keep_word_at_shutdown(server, settings, delivery, service, refusals)
     return server
 
 
-def events_handler(bolt: AsyncApp) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    """The aiohttp handler that feeds Slack requests to `bolt`, never answering with a 5xx."""
+def _keep_word_at_shutdown(
+    server: web.Application,
+    settings: SlackSettings,
+    delivery: Delivery,
+    service: PreviewService,
+    refusals: RefusalLog,
+) -> None:
+    # aiohttp stops listening, runs on_shutdown, waits for the requests being handled, then
+    # runs on_cleanup: only then is every reply owed in flight. The drain is counted from the
+    # start of the shutdown, so the whole of it takes at most the drain time plus the apology.
+    started: list[float] = []
+
+    async def mark_start(_: web.Application) -> None:
+        started.append(time.monotonic())
+
+    async def finish_replies(_: web.Application) -> None:
+        elapsed = time.monotonic() - started[0] if started else 0.0
+        unanswered = await delivery.inflight.drain(settings.shutdown_drain - elapsed)
+        if unanswered:
+            try:
+                async with asyncio.timeout(APOLOGY_TIMEOUT_S):
+                    await delivery.apologise(unanswered)
+            except TimeoutError:
+                log.warning("could not tell everyone owed a reply that the bot restarted")
+        refusals.flush()
+
+    async def close(_: web.Application) -> None:
+        await delivery.replies.close()
+        await service.close()
+
+    server.on_shutdown.append(mark_start)
+    server.on_cleanup.append(finish_replies)
+    server.on_cleanup.append(close)
+
+
+def events_handler(
+    bolt: AsyncApp,
+    check: SignatureCheck,
+    refusals: RefusalLog,
+    *,
+    body_timeout: float = BODY_TIMEOUT_S,
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The aiohttp handler that verifies Slack requests and feeds them to `bolt`.
+
+    It never answers with a 5xx: a failure inside the bot is a sentence for the person.
+    """
 
     async def events(request: web.Request) -> web.StreamResponse:
         try:
-            bolt_request = await to_bolt_request(request)
-        except ValueError as exc:
-            # Bolt parses the body before it checks the signature; Slack never sends this.
-            log.warning("unreadable request body: %s", type(exc).__name__)
-            return web.json_response({"error": "unreadable request"}, status=400)
+            bolt_request = await _verified(request, check, body_timeout)
+        except Refused as refusal:
+            refusals.refused(refusal.reason, request.remote)
+            answer = web.json_response({"error": refusal.reason}, status=refusal.status)
+            # Whatever the client still sends is not read: it gets no connection to hold.
+            answer.force_close()
+            return answer
         try:
-            answer = await bolt.async_dispatch(bolt_request)
+            response = await bolt.async_dispatch(bolt_request)
         except Exception:
             log.exception("dispatching a Slack request failed")
             return web.json_response(render.internal_error_message())
-        if answer.status >= 500:
+        if response.status >= 500:
             # Slack shows a 5xx as a bare failure; a sentence is more use to the person.
             return web.json_response(render.internal_error_message())
-        return await to_aiohttp_response(answer)
+        return await to_aiohttp_response(response)
 
     return events
+
+
+async def _verified(
+    request: web.Request, check: SignatureCheck, body_timeout: float
+) -> AsyncBoltRequest:
+    """The request for Bolt, once it is signed, bounded and shaped like Slack's; else Refused."""
+    timestamp = request.headers.get("X-Slack-Request-Timestamp")
+    signature = request.headers.get("X-Slack-Signature")
+    problem = check.header_problem(timestamp, signature)
+    if problem is not None:
+        raise Refused(401, problem)
+    assert timestamp is not None
+    assert signature is not None
+    body = await read_body(request, within=body_timeout)
+    if not check.matches(timestamp, signature, body):
+        raise Refused(401, "wrong signature")
+    text = decode(body)
+    check_shape(request.headers.get("Content-Type", ""), text)
+    return AsyncBoltRequest(
+        body=text,
+        query=request.query_string,
+        headers=request.headers,  # type: ignore[arg-type]  # Bolt's own adapter does the same
+    )
 
 
 def _connect_socket_mode(server: web.Application, bolt: AsyncApp, settings: SlackSettings) -> None:

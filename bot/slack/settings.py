@@ -7,9 +7,13 @@ from dataclasses import dataclass
 
 from yarl import URL
 
-from bot.config import ConfigError, Secret, env_int, env_str, is_loopback_host
+from bot.config import ConfigError, Secret, env_float, env_int, env_str, is_loopback_host
+from bot.slack.reply_hosts import parse_host
 
 DEFAULT_PORT = 3000
+# Where Slack's response_urls live, commercial and GovSlack.
+DEFAULT_RESPONSE_URL_HOSTS = ("hooks.slack.com", "hooks.slack-gov.com")
+DEFAULT_SHUTDOWN_DRAIN_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +25,8 @@ class SlackSettings:
     app_token: Secret | None = None
     api_url: str | None = None
     port: int = DEFAULT_PORT
+    response_url_hosts: tuple[str, ...] = DEFAULT_RESPONSE_URL_HOSTS
+    shutdown_drain: float = DEFAULT_SHUTDOWN_DRAIN_S
 
     @property
     def socket_mode(self) -> bool:
@@ -34,6 +40,10 @@ class SlackSettings:
         bot_token = env_str(env, "SLACK_BOT_TOKEN")
         if bot_token is None:
             raise ConfigError("SLACK_BOT_TOKEN", "not set; copy the Bot User OAuth Token (xoxb-…)")
+        if not bot_token.startswith("xoxb-"):
+            raise ConfigError(
+                "SLACK_BOT_TOKEN", "must be a Bot User OAuth Token starting with xoxb-"
+            )
         app_token = env_str(env, "SLACK_APP_TOKEN")
         if app_token is not None and not app_token.startswith("xapp-"):
             raise ConfigError("SLACK_APP_TOKEN", "must be an app-level token starting with xapp-")
@@ -53,6 +63,10 @@ class SlackSettings:
             app_token=Secret(app_token) if app_token else None,
             api_url=_api_url(env_str(env, "SLACK_API_URL")),
             port=port,
+            response_url_hosts=_response_url_hosts(env_str(env, "SLACK_RESPONSE_URL_HOSTS")),
+            shutdown_drain=env_float(
+                env, "SHUTDOWN_DRAIN_S", DEFAULT_SHUTDOWN_DRAIN_S, allow_zero=True
+            ),
         )
 
 
@@ -86,3 +100,17 @@ def _api_url(value: str | None) -> str | None:
         raise ConfigError("SLACK_API_URL", "must be an https URL (plain http only on loopback)")
     text = str(url)
     return text if text.endswith("/") else text + "/"
+
+
+def _response_url_hosts(value: str | None) -> tuple[str, ...]:
+    if value is None:
+        return DEFAULT_RESPONSE_URL_HOSTS
+    hosts = tuple(host.strip() for host in value.split(",") if host.strip())
+    if not hosts:
+        raise ConfigError("SLACK_RESPONSE_URL_HOSTS", "names no host")
+    for host in hosts:
+        try:
+            parse_host(host)
+        except ValueError as exc:
+            raise ConfigError("SLACK_RESPONSE_URL_HOSTS", f"{host!r}: {exc}") from None
+    return hosts

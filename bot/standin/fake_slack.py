@@ -115,6 +115,11 @@ class FakeSlack:
         return self._url
 
     @property
+    def reply_host(self) -> str:
+        """`host:port` of its response_urls, for the bot's SLACK_RESPONSE_URL_HOSTS."""
+        return self.url.removeprefix("http://")
+
+    @property
     def api_url(self) -> str:
         """The Web API base URL for `AsyncWebClient(base_url=...)` (ends with a slash)."""
         return f"{self.url}{API_PATH}"

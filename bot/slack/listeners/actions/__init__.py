@@ -6,7 +6,7 @@ import json
 import logging
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.cams.errors import CamsError
 from bot.preview.errors import Busy
@@ -25,23 +25,22 @@ def register(app: AsyncApp, delivery: Delivery) -> None:
         # Slack still sends URL-button clicks; unacknowledged, they show a warning icon.
         await ack()
 
-    async def share_preview(
-        ack: AsyncAck, action: dict[str, Any], body: dict[str, Any], respond: AsyncRespond
-    ) -> None:
+    async def share_preview(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any]) -> None:
         await ack()
         target = _share_target(action.get("value"))
         user = body.get("user")
         user_id = user.get("id") if isinstance(user, dict) else None
-        if target is None or not isinstance(user_id, str):
+        response_url = body.get("response_url")
+        if target is None or not isinstance(user_id, str) or not isinstance(response_url, str):
             return
-        delivery.inflight.spawn(_share(delivery, respond, *target, user_id))
+        delivery.inflight.spawn(_share(delivery, response_url, *target, user_id), response_url)
 
     app.action(OPEN_ACTION_ID)(open_preview)
     app.action(SHARE_ACTION_ID)(share_preview)
 
 
 async def _share(
-    delivery: Delivery, respond: AsyncRespond, flow_id: str, space: str | None, user_id: str
+    delivery: Delivery, response_url: str, flow_id: str, space: str | None, user_id: str
 ) -> None:
     try:
         preview = await delivery.service.get(flow_id, space)
@@ -52,7 +51,7 @@ async def _share(
         message = render.internal_error_message()
     else:
         message = render.shared_message(preview, user_id, delivery.wall_clock())
-    await delivery.post(respond, {**message, "replace_original": False})
+    await delivery.replies.post(response_url, {**message, "replace_original": False})
 
 
 def _share_target(value: object) -> tuple[str, str | None] | None:

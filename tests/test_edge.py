@@ -1,0 +1,347 @@
+"""The public endpoint under hostile input, over real loopback HTTP.
+
+Forged and malformed requests, log floods, replies aimed at other hosts, slow clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from urllib.parse import quote
+
+import pytest
+from aiohttp import web
+
+from bot.serving import serving
+from bot.slack.constants import EVENTS_PATH
+from bot.slack.intake import MAX_BODY_BYTES, MAX_DEPTH
+from bot.slack.refusals import RefusalLog
+from bot.slack.reply_hosts import ReplyHosts, host_of
+from bot.standin import payloads
+from bot.standin.signing import (
+    FORM_CONTENT_TYPE,
+    JSON_CONTENT_TYPE,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    signature,
+    signed_headers,
+)
+from tests.slack_harness import SIGNING_SECRET, Bot, running_bot
+
+FLOW = "1234567890123456"
+NOW = str(int(time.time()))
+RESPONSE_URL = "https://hooks.slack.com/commands/T1/2/token"
+
+HOSTILE_BODIES: list[tuple[bytes, str]] = [
+    (b"payload=%5B1%5D", FORM_CONTENT_TYPE),
+    (b"payload=123", FORM_CONTENT_TYPE),
+    (b"payload=null", FORM_CONTENT_TYPE),
+    (b"payload=%22str%22", FORM_CONTENT_TYPE),
+    (b"payload=true", FORM_CONTENT_TYPE),
+    (b"payload=%7Bnot-json", FORM_CONTENT_TYPE),
+    (b"payload=" + quote('{"type": 1}').encode(), FORM_CONTENT_TYPE),
+    (b"payload=%7B%7D&payload=%7B%7D", FORM_CONTENT_TYPE),
+    (b"[1]", JSON_CONTENT_TYPE),
+    (b"null", JSON_CONTENT_TYPE),
+    (b"[" * 5000 + b"]" * 5000, JSON_CONTENT_TYPE),
+    (
+        b"payload=" + quote('{"type":"x","a":' + "[" * 5000 + "]" * 5000 + "}").encode(),
+        FORM_CONTENT_TYPE,
+    ),
+    (
+        json.dumps(
+            {"type": "x", "deep": json.loads("[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1))}
+        ).encode(),
+        JSON_CONTENT_TYPE,
+    ),
+    (b"text=hello&user_id=U1", FORM_CONTENT_TYPE),
+    (b"command=flowpreview&text=1", FORM_CONTENT_TYPE),
+    (b"command=%2Fflowpreview&text=help", f"{FORM_CONTENT_TYPE}; charset=bogus"),
+    (b"\xff\xfe\x00command", FORM_CONTENT_TYPE),
+    (b"<xml/>", "text/xml"),
+    (b"command=%2Fflowpreview", ""),
+]
+# The one charset=bogus body above is a real command: a bogus charset is simply not read.
+SIGNED_BUT_WELL_FORMED = {b"command=%2Fflowpreview&text=help"}
+
+
+@contextmanager
+def log_capture() -> Iterator[io.StringIO]:
+    """Everything logged at any level while the block runs, formatted as the bot logs it."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous)
+
+
+async def _post(bot: Bot, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+    async with bot.session.post(bot.url + EVENTS_PATH, data=body, headers=headers) as answer:
+        return answer.status, await answer.text()
+
+
+def _signed(body: bytes, content_type: str, secret: str = SIGNING_SECRET) -> dict[str, str]:
+    return signed_headers(secret, body) | {"Content-Type": content_type}
+
+
+@pytest.mark.parametrize(("body", "content_type"), HOSTILE_BODIES)
+async def test_forged_requests_get_401_before_any_parsing(body: bytes, content_type: str) -> None:
+    async with running_bot() as bot:
+        with log_capture() as logged:
+            status, _ = await _post(bot, body, _signed(body, content_type, secret="forged"))
+    assert status == 401
+    assert "Traceback" not in logged.getvalue()
+    assert not bot.cams.emulator.recorded
+    assert not bot.slack.deliveries
+
+
+@pytest.mark.parametrize(("body", "content_type"), HOSTILE_BODIES)
+async def test_signed_bodies_slack_never_sends_get_400_and_one_short_line(
+    body: bytes, content_type: str
+) -> None:
+    async with running_bot() as bot:
+        with log_capture() as logged:
+            status, answer = await _post(bot, body, _signed(body, content_type))
+    if body in SIGNED_BUT_WELL_FORMED:
+        assert status == 200
+        assert "Usage" in answer
+        return
+    assert status == 400
+    lines = logged.getvalue().splitlines()
+    refusals = [line for line in lines if "refused" in line]
+    assert len(refusals) == 1
+    assert len(refusals[0]) < 200
+    assert "Traceback" not in logged.getvalue()
+    assert not bot.cams.emulator.recorded
+
+
+@pytest.mark.parametrize("timestamp", ["abc", "", "1e9", "NaN", "0x10", "1.5", " 1", "١٢٣", "-1"])
+async def test_a_timestamp_that_is_not_whole_seconds_is_401(timestamp: str) -> None:
+    body = payloads.slash_command(FLOW, response_url=RESPONSE_URL)
+    headers = {
+        TIMESTAMP_HEADER: timestamp,
+        SIGNATURE_HEADER: signature(SIGNING_SECRET, timestamp, body),
+        "Content-Type": FORM_CONTENT_TYPE,
+    }
+    async with running_bot() as bot:
+        status, answer = await _post(bot, body, headers)
+    assert status == 401
+    assert "Something went wrong" not in answer
+    assert not bot.cams.emulator.recorded
+
+
+async def test_a_body_over_the_limit_is_413_unread(bot: Bot) -> None:
+    body = b"command=%2Fflowpreview&text=" + b"1" * MAX_BODY_BYTES
+    status, _ = await _post(bot, body, _signed(body, FORM_CONTENT_TYPE))
+    assert status == 413
+
+
+async def test_a_chunked_body_over_the_limit_is_413(bot: Bot) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(20):
+            yield b"1" * 65536
+
+    headers = {TIMESTAMP_HEADER: NOW, SIGNATURE_HEADER: "v0=" + "0" * 64}
+    status, _ = await _post(bot, chunks(), headers)  # type: ignore[arg-type]
+    assert status == 413
+
+
+async def test_forged_floods_do_not_flood_the_log() -> None:
+    body = b"payload=" + b"A" * 500_000
+    response_url = "https://hooks.slack.com/commands/T1/2/secret-token"
+    async with running_bot() as bot:
+        headers = _signed(body, FORM_CONTENT_TYPE, secret="forged")
+        with log_capture() as logged:
+            for _ in range(20):
+                assert (await _post(bot, body, headers))[0] == 401
+            forged = payloads.slash_command(FLOW, response_url=response_url)
+            for _ in range(5):
+                assert (await _post(bot, forged, headers))[0] == 401
+    text = logged.getvalue()
+    assert len(text.encode()) < 200_000
+    assert "AAAA" not in text
+    assert response_url not in text
+    assert "secret-token" not in text
+    assert headers[SIGNATURE_HEADER] not in text
+    assert len([line for line in text.splitlines() if "refused" in line]) == 1
+
+
+def test_refusals_are_summarised_once_a_minute() -> None:
+    now = [0.0]
+    stream = io.StringIO()
+    logger = logging.getLogger("tests.refusals")
+    logger.addHandler(logging.StreamHandler(stream))
+    logger.propagate = False
+    refusals = RefusalLog(logger, clock=lambda: now[0])
+    for second in range(100):
+        now[0] = second * 0.5
+        refusals.refused("wrong signature", "192.0.2.7")
+    refusals.refused("body too slow", "192.0.2.8")
+    now[0] = 61.0
+    refusals.refused("wrong signature", "192.0.2.9")
+    refusals.flush()
+    lines = stream.getvalue().splitlines()
+    assert lines == [
+        "refused 192.0.2.7: wrong signature",
+        "refused 192.0.2.8: body too slow",
+        "refused 192.0.2.9: wrong signature (and 99 more like it in the 60s before)",
+    ]
+
+
+@asynccontextmanager
+async def sink() -> AsyncIterator[tuple[str, list[str]]]:
+    """A loopback server that records every request and redirects `/redirect/*` to `/sink`."""
+    seen: list[str] = []
+
+    async def record(request: web.Request) -> web.Response:
+        seen.append(f"{request.method} {request.path}")
+        if request.path.startswith("/redirect/"):
+            status = int(request.path.rsplit("/", 1)[1])
+            raise _redirect(status, f"http://{request.host}/sink")
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", record)
+    async with serving(app) as url:
+        yield url, seen
+
+
+def _redirect(status: int, location: str) -> web.HTTPException:
+    kinds: dict[int, type[web.HTTPException]] = {
+        301: web.HTTPMovedPermanently,
+        302: web.HTTPFound,
+        307: web.HTTPTemporaryRedirect,
+        308: web.HTTPPermanentRedirect,
+    }
+    return kinds[status](location=location)  # type: ignore[call-arg]
+
+
+async def _shortcut_reply_to(response_url: str, hosts: tuple[str, ...]) -> Bot:
+    async with running_bot(slack_settings={"response_url_hosts": hosts}) as bot:
+        message = payloads.message_from_text("no flows here")
+        body = payloads.message_shortcut(message, response_url=response_url)
+        status, _ = await _post(bot, body, signed_headers(SIGNING_SECRET, body))
+        assert status == 200
+    return bot
+
+
+async def test_replies_go_only_to_allowed_hosts(caplog: pytest.LogCaptureFixture) -> None:
+    async with sink() as (url, seen):
+        host = url.removeprefix("http://")
+        await _shortcut_reply_to(f"{url}/commands/T1/2/secret-token", ("hooks.slack.com",))
+        assert seen == []
+        assert host.split(":")[0] in caplog.text
+        assert "secret-token" not in caplog.text
+        await _shortcut_reply_to(f"{url}/commands/T1/2/token", (host,))
+        assert seen == ["POST /commands/T1/2/token"]
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+async def test_a_redirect_is_never_followed(status: int) -> None:
+    async with sink() as (url, seen):
+        host = url.removeprefix("http://")
+        await _shortcut_reply_to(f"{url}/redirect/{status}", (host,))
+    assert seen == [f"POST /redirect/{status}"]
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("https://hooks.slack.com/commands/T1/2/x", True),
+        ("https://HOOKS.SLACK.COM/commands/T1/2/x", True),
+        ("https://hooks.slack.com:443/commands/T1/2/x", True),
+        ("https://hooks.slack-gov.com/actions/T1/2/x", True),
+        ("http://hooks.slack.com/commands/T1/2/x", False),
+        ("https://hooks.slack.com:8443/commands/T1/2/x", False),
+        ("https://hooks.slack.com.evil.test/commands/x", False),
+        ("https://evil.test/hooks.slack.com/x", False),
+        ("https://user:pw@hooks.slack.com/commands/x", False),
+        ("https://169.254.169.254/latest/meta-data", False),
+        ("http://127.0.0.1:9000/response/1", False),
+        ("ftp://hooks.slack.com/x", False),
+        ("hooks.slack.com/commands/x", False),
+        ("", False),
+        ("https://[::1", False),
+    ],
+)
+def test_the_default_allow_list(url: str, allowed: bool) -> None:
+    hosts = ReplyHosts(("hooks.slack.com", "hooks.slack-gov.com"))
+    assert (hosts.refusal(url) is None) is allowed
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("http://127.0.0.1:9000/response/1", True),
+        ("https://127.0.0.1:9000/response/1", True),
+        ("http://127.0.0.1:9001/response/1", False),
+        ("http://localhost:9000/response/1", False),
+        ("http://slack.internal:8080/x", False),
+        ("https://slack.internal:8080/x", True),
+    ],
+)
+def test_plain_http_only_for_a_listed_loopback_host(url: str, allowed: bool) -> None:
+    hosts = ReplyHosts(("127.0.0.1:9000", "slack.internal:8080"))
+    assert (hosts.refusal(url) is None) is allowed
+
+
+def test_a_refused_url_is_logged_by_its_host_only() -> None:
+    assert host_of("https://evil.test/commands/T1/2/secret") == "evil.test"
+    assert host_of("not a url at all") == "?"
+
+
+async def _open(bot: Bot) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    host, port = bot.url.removeprefix("http://").split(":")
+    return await asyncio.open_connection(host, int(port))
+
+
+async def _closed_by_server(reader: asyncio.StreamReader, within: float) -> bytes:
+    """Everything the server sent before closing the connection; fails if it stays open."""
+    return await asyncio.wait_for(reader.read(), timeout=within)
+
+
+async def test_slow_headers_and_slow_bodies_are_cut_off() -> None:
+    body = payloads.slash_command(FLOW, response_url=RESPONSE_URL)
+    headers = signed_headers(SIGNING_SECRET, body)
+    request_head = (
+        f"POST {EVENTS_PATH} HTTP/1.1\r\nHost: bot\r\nContent-Length: {len(body)}\r\n"
+        + "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        + "\r\n"
+    ).encode()
+    async with running_bot(request_timeout=0.5) as bot:
+        idle, dribbling_headers, dribbling_body = [await _open(bot) for _ in range(3)]
+        dribbling_headers[1].write(request_head[:20])
+        dribbling_body[1].write(request_head + body[:5])
+        for writer in (dribbling_headers[1], dribbling_body[1]):
+            await writer.drain()
+        # Generous bounds: each must be closed by the server, long before a test timeout.
+        assert await _closed_by_server(idle[0], 20) == b""
+        assert await _closed_by_server(dribbling_headers[0], 20) == b""
+        answer = await _closed_by_server(dribbling_body[0], 20)
+        assert answer.startswith(b"HTTP/1.1 408")
+        for _, writer in (idle, dribbling_headers, dribbling_body):
+            writer.close()
+        assert not bot.cams.emulator.recorded
+
+
+async def test_many_slow_clients_are_all_cut_off() -> None:
+    async with running_bot(request_timeout=0.5) as bot:
+        connections = [await _open(bot) for _ in range(50)]
+        for _, writer in connections:
+            writer.write(b"POST /slack/events HTTP/1.1\r\nHost: bot\r\nContent-Length: 100\r\n")
+        closed = await asyncio.gather(*(_closed_by_server(r, 30) for r, _ in connections))
+        for _, writer in connections:
+            writer.close()
+    assert closed == [b""] * 50
