@@ -11,7 +11,9 @@ from collections.abc import Mapping
 
 import aiohttp
 
+from bot.cams.emulator.server import DEMO_CREDENTIALS
 from bot.slack.constants import HEALTH_PATH
+from bot.standin.fake_slack import FakeSlack
 
 STARTUP_S = 20.0
 
@@ -26,8 +28,22 @@ def free_port() -> int:
 
 def clean_env(**extra: str) -> dict[str, str]:
     """This environment less any ALIBABA_CLOUD_, CAMS_, SLACK_ or REDIS_ setting, plus `extra`."""
-    prefixes = ("ALIBABA_CLOUD_", "CAMS_", "SLACK_", "REDIS_")
+    prefixes = ("ALIBABA_CLOUD_", "CAMS_", "SLACK_", "REDIS_", "SHUTDOWN_", "LOG_")
     return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)} | extra
+
+
+def serve_env(cams_url: str, slack: FakeSlack, **extra: str) -> dict[str, str]:
+    """What `serve` needs to run against an emulator and a fake Slack, plus `extra`."""
+    return (
+        clean_env(
+            CAMS_ENDPOINT=cams_url,
+            ALIBABA_CLOUD_ACCESS_KEY_ID=DEMO_CREDENTIALS.access_key_id,
+            ALIBABA_CLOUD_ACCESS_KEY_SECRET=DEMO_CREDENTIALS.access_key_secret.reveal(),
+            SLACK_API_URL=slack.api_url,
+            SLACK_RESPONSE_URL_HOSTS=slack.reply_host,
+        )
+        | extra
+    )
 
 
 class ServeProcess:
@@ -66,11 +82,11 @@ class ServeProcess:
         except aiohttp.ClientConnectionError:
             return None
 
-    async def stop(self) -> tuple[int | None, bytes]:
-        """SIGTERM, then its exit status and what it wrote to stderr."""
+    async def stop(self, within: float = 30) -> tuple[int | None, bytes]:
+        """SIGTERM, then its exit status and what it wrote to stderr (it must exit `within` s)."""
         if self._process is None:
             return None, b""
         if self._process.returncode is None:
             self._process.send_signal(signal.SIGTERM)
-        _, err = await asyncio.wait_for(self._process.communicate(), timeout=30)
+        _, err = await asyncio.wait_for(self._process.communicate(), timeout=within)
         return self._process.returncode, err

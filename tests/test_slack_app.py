@@ -389,3 +389,39 @@ async def test_shutdown_during_the_ack_window_still_delivers_the_reply() -> None
     (delivery,) = bot.slack.deliveries
     assert delivery.message is not None
     assert f"`{FLOW}`" in _text(delivery.message)
+
+
+@pytest.mark.parametrize("typed", ["*bold*", "_it's_", "~del~", "`code`", "<!here>", "*a`b*"])
+async def test_what_a_person_typed_is_never_live_formatting(bot: Bot, typed: str) -> None:
+    answer, _ = await bot.command(typed.replace("<", "&lt;").replace(">", "&gt;"))
+
+    sections = [b["text"]["text"] for b in answer.json()["blocks"] if b["type"] == "section"]
+    problem = sections[0]
+    assert problem.startswith(":warning: `")
+    quoted = problem.removeprefix(":warning: ").split(" is not a flow ID")[0]
+    # One code span, with nothing inside that could close it or become markup.
+    assert quoted.startswith("`")
+    assert quoted.endswith("`")
+    assert "`" not in quoted[1:-1]
+    assert "<" not in quoted
+    assert not bot.cams.emulator.recorded
+
+
+async def test_the_link_footer_appears_only_beside_links(bot: Bot) -> None:
+    bot.cams.fault("error:Flow.NotFound@flow:404404")
+    ok, _ = await bot.command(FLOW)
+    missing, _ = await bot.command("404404")
+    usage, _ = await bot.command("help")
+
+    footer = "Anyone holding a preview link can open it"
+    assert footer in _text(ok.json())
+    assert footer not in _text(missing.json())
+    assert footer not in _text(usage.json())
+
+
+async def test_a_flow_link_in_the_command_works_like_the_shortcut(bot: Bot) -> None:
+    link = f"https://business.facebook.com/wa/manage/flows/{FLOW}/preview/?token=x&amp;y=1"
+    answer, _ = await bot.command(f"<{link}|our flow> space:cams-x")
+
+    assert f"`{FLOW}`" in _text(answer.json())
+    assert bot.cams.emulator.by_flow == {FLOW: 1}

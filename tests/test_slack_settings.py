@@ -13,6 +13,8 @@ BASE = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s3cret"}
 def test_http_mode() -> None:
     settings = SlackSettings.from_env(BASE)
     assert not settings.socket_mode
+    assert settings.response_url_hosts == ("hooks.slack.com", "hooks.slack-gov.com")
+    assert settings.shutdown_drain == 10
     assert settings.port == 3000
     assert settings.api_url is None
     assert "s3cret" not in repr(settings)
@@ -40,6 +42,13 @@ def test_api_url(value: str, expected: str) -> None:
     [
         ({}, "SLACK_BOT_TOKEN"),
         ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET"),
+        (BASE | {"SLACK_BOT_TOKEN": "xoxp-a-user-token"}, "SLACK_BOT_TOKEN"),
+        (BASE | {"SLACK_BOT_TOKEN": "xapp-1"}, "SLACK_BOT_TOKEN"),
+        (BASE | {"SLACK_RESPONSE_URL_HOSTS": " , "}, "SLACK_RESPONSE_URL_HOSTS"),
+        (BASE | {"SLACK_RESPONSE_URL_HOSTS": "hooks.slack.com/path"}, "SLACK_RESPONSE_URL_HOSTS"),
+        (BASE | {"SLACK_RESPONSE_URL_HOSTS": "user@hooks.slack.com"}, "SLACK_RESPONSE_URL_HOSTS"),
+        (BASE | {"SLACK_RESPONSE_URL_HOSTS": "a:99999"}, "SLACK_RESPONSE_URL_HOSTS"),
+        (BASE | {"SHUTDOWN_DRAIN_S": "-1"}, "SHUTDOWN_DRAIN_S"),
         (BASE | {"SLACK_APP_TOKEN": "xoxb-not-an-app-token"}, "SLACK_APP_TOKEN"),
         (BASE | {"SLACK_API_URL": "http://slack.example.com/api/"}, "SLACK_API_URL"),
         (BASE | {"SLACK_API_URL": "ftp://x"}, "SLACK_API_URL"),
@@ -59,3 +68,8 @@ def test_bad_settings_name_their_variable(env: dict[str, str], variable: str) ->
 
 def test_a_lone_client_id_is_harmless() -> None:
     assert not SlackSettings.from_env(BASE | {"SLACK_CLIENT_ID": "1"}).socket_mode
+
+
+def test_response_url_hosts_replace_the_default() -> None:
+    env = BASE | {"SLACK_RESPONSE_URL_HOSTS": "hooks.slack.com, 127.0.0.1:8080"}
+    assert SlackSettings.from_env(env).response_url_hosts == ("hooks.slack.com", "127.0.0.1:8080")

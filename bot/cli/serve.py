@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 from typing import Any
 
 from bot.config import ConfigError
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> int:
         sock = listen(args.host, settings.port)
     except OSError as exc:
         raise ConfigError(
-            "PORT", f"cannot listen on {args.host}:{settings.port}: {exc.strerror}"
+            "PORT", f"cannot listen on {args.host}:{settings.port}: {os.strerror(exc.errno or 0)}"
         ) from None
 
     def ready() -> None:

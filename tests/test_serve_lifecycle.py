@@ -1,0 +1,125 @@
+"""`serve` from start to stop: the port is bound before anything claims to listen, and
+shutdown keeps its word (replies owed are finished or apologised for, and exit is bounded)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import sys
+import time
+from typing import Any
+
+import aiohttp
+
+from bot.slack.constants import EVENTS_PATH
+from bot.standin import payloads
+from bot.standin.fake_slack import running_fake_slack
+from bot.standin.signing import signed_headers
+from tests.serve_process import ServeProcess, serve_env
+from tests.slack_harness import running_bot
+from tests.support import RunningEmulator
+
+FLOW = "1234567890123456"
+SLOW = "5555555555555555"
+SECRET = "shutdown-secret"
+RESTARTED = "restarted before your preview was ready"
+
+
+def _text(message: dict[str, Any] | None) -> str:
+    return json.dumps(message)
+
+
+async def test_replies_not_ready_within_the_drain_get_a_last_word() -> None:
+    async with running_bot(ack_budget=0.1, slack_settings={"shutdown_drain": 0.5}) as bot:
+        bot.cams.fault(f"latency:30@flow:{SLOW}", f"latency:0.2@flow:{FLOW}")
+        slow_ack, slow_url = await bot.command(SLOW)
+        quick_ack, quick_url = await bot.command(FLOW)
+        assert "Fetching the preview" in slow_ack.body
+        assert "Fetching the preview" in quick_ack.body
+    # Leaving the block shut the bot down with half a second of drain.
+
+    by_url = {d.url: d for d in bot.slack.deliveries}
+    assert set(by_url) == {slow_url, quick_url}
+    assert RESTARTED in _text(by_url[slow_url].message)
+    assert "try again" in _text(by_url[slow_url].message)
+    assert f"flows/{FLOW}/preview" in _text(by_url[quick_url].message)
+
+
+async def test_sigterm_with_stalled_clients_exits_within_the_drain_and_apologises(
+    cams: RunningEmulator,
+) -> None:
+    cams.fault(f"latency:60@flow:{SLOW}")
+    async with running_fake_slack(bot_token="xoxb-shutdown") as slack, aiohttp.ClientSession() as s:
+        env = serve_env(
+            cams.url,
+            slack,
+            SLACK_BOT_TOKEN="xoxb-shutdown",
+            SLACK_SIGNING_SECRET=SECRET,
+            SHUTDOWN_DRAIN_S="1",
+        )
+        replica = ServeProcess(env)
+        await replica.start(s)
+        response_url = slack.new_response_url()
+        body = payloads.slash_command(SLOW, response_url=response_url)
+        async with s.post(
+            replica.url + EVENTS_PATH, data=body, headers=signed_headers(SECRET, body)
+        ) as answer:
+            assert "Fetching the preview" in await answer.text()
+        # Clients that hold connections: one idle, one mid-headers, one mid-body.
+        stalled = [await asyncio.open_connection("127.0.0.1", replica.port) for _ in range(3)]
+        head = (
+            f"POST {EVENTS_PATH} HTTP/1.1\r\nHost: bot\r\nContent-Length: {len(body)}\r\n"
+            + "".join(f"{k}: {v}\r\n" for k, v in signed_headers(SECRET, body).items())
+            + "\r\n"
+        ).encode()
+        stalled[1][1].write(head[:30])
+        stalled[2][1].write(head + body[:10])
+        started = time.monotonic()
+        # Drain 1 s plus the 5 s promised, with room for a busy machine; the old server took 60.
+        code, err = await replica.stop(within=20)
+        took = time.monotonic() - started
+        delivery = await slack.next_response(response_url, within=5)
+        for _, writer in stalled:
+            writer.close()
+
+    assert code == 0
+    assert took < 20
+    assert RESTARTED in _text(delivery.message)
+    assert b"Traceback" not in err
+
+
+async def test_a_busy_port_is_reported_before_anything_says_it_is_listening(
+    cams: RunningEmulator,
+) -> None:
+    async with running_fake_slack(bot_token="xoxb-busy") as slack:
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            env = serve_env(
+                cams.url,
+                slack,
+                SLACK_BOT_TOKEN="xoxb-busy",
+                SLACK_SIGNING_SECRET=SECRET,
+                PORT=str(port),
+                LOG_LEVEL="DEBUG",
+            )
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                env=env,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            _, err = await asyncio.wait_for(process.communicate(), timeout=60)
+
+    lines = err.decode().splitlines()
+    assert process.returncode == 2
+    assert lines == [
+        f"flowpreview: PORT: cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]
+    assert not slack.api_calls
