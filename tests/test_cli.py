@@ -10,11 +10,13 @@ import sys
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import parse_qsl
 
 import aiohttp
 import pytest
 
+from bot import __version__
 from bot.cams.emulator.server import DEMO_CREDENTIALS
 from bot.slack.constants import EVENTS_PATH
 from bot.standin import payloads
@@ -32,7 +34,8 @@ class Run:
 
 
 def _env(cams_url: str | None, **extra: str) -> dict[str, str]:
-    env = clean_env()
+    # Each test says which log level it runs at, whatever the machine's environment says.
+    env = {k: v for k, v in clean_env().items() if k != "LOG_LEVEL"}
     if cams_url is not None:
         env |= {
             "CAMS_ENDPOINT": cams_url,
@@ -129,7 +132,14 @@ async def test_missing_credentials_exit_2_naming_the_variables() -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("CAMS_ENDPOINT", "http://cams.example.com"), ("CAMS_DEADLINE_S", "-1"), ("LOG_LEVEL", "x")],
+    [
+        ("CAMS_ENDPOINT", "http://cams.example.com"),
+        ("CAMS_ENDPOINT", "not a url"),
+        ("CAMS_ENDPOINT", "https://cams..example.com"),
+        ("CAMS_ENDPOINT", "cams_endpoint.example.com:8443"),
+        ("CAMS_DEADLINE_S", "-1"),
+        ("LOG_LEVEL", "x"),
+    ],
 )
 async def test_bad_settings_are_one_line_naming_the_variable(name: str, value: str) -> None:
     run = await _bot("get", "1", env=_env("http://127.0.0.1:9", **{name: value}))
@@ -137,6 +147,70 @@ async def test_bad_settings_are_one_line_naming_the_variable(name: str, value: s
     assert run.code == 2
     assert run.err.startswith(f"flowpreview: {name}: ")
     assert run.err.strip().count("\n") == 0
+
+
+async def test_get_at_the_default_log_level_writes_only_one_line_per_failed_flow(
+    cams: RunningEmulator,
+) -> None:
+    # One flow fetched, one retried then fetched, one refused: only the refusal is news.
+    cams.fault("http:503@flow:flaky*1", "error:Ram.PermissionDeny@flow:denied")
+    run = await _bot("get", "ok", "flaky", "denied", env=_env(cams.url))
+
+    assert run.code == 1
+    assert cams.emulator.by_flow == {"ok": 1, "flaky": 2, "denied": 1}
+    [line] = run.err.splitlines()
+    assert line.startswith("error: flow 'denied': Ram.PermissionDeny: ")
+    assert re.search(r"\(RequestId [0-9A-F-]{36}\)$", line)
+
+
+async def test_get_logs_retries_and_fetches_when_log_level_asks(cams: RunningEmulator) -> None:
+    cams.fault("http:503@flow:flaky*1")
+    run = await _bot("get", "ok", "flaky", env=_env(cams.url, LOG_LEVEL="INFO"))
+
+    assert run.code == 0, run.err
+    assert "WARNING bot.cams.client: " in run.err, "the retry"
+    assert run.err.count("INFO bot.preview.service: ") == 2, "the fetches"
+
+
+async def test_get_shows_the_expiry_once_when_local_time_is_utc(cams: RunningEmulator) -> None:
+    run = await _bot("get", "1234567890123456", env=_env(cams.url, TZ="UTC"))
+
+    assert run.code == 0, run.err
+    [expiry] = [line for line in run.out.splitlines() if line.startswith("    expires ")]
+    assert re.fullmatch(r"    expires \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, in \d+d \d+h", expiry)
+
+
+async def test_version_at_the_top_level() -> None:
+    module = await _bot("--version", env=_env(None))
+    script = Path(sys.executable).with_name("flowpreview")
+    process = await asyncio.create_subprocess_exec(
+        script, "--version", env=_env(None), stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+
+    assert (module.code, module.out) == (0, f"flowpreview {__version__}\n")
+    assert (process.returncode, out.decode()) == (0, f"flowpreview {__version__}\n")
+
+
+@pytest.mark.parametrize(
+    ("args", "usage"),
+    [
+        (["get"], "usage: python -m bot get "),
+        (["get", "1", "--bogus"], "usage: python -m bot get "),
+        (["get", "--space"], "usage: python -m bot get "),
+        (["emulator", "--port", "x"], "usage: python -m bot emulator "),
+        (["emulator", "extra"], "usage: python -m bot emulator "),
+        (["demo", "--bogus"], "usage: python -m bot demo "),
+        (["--bogus", "get", "1"], "usage: python -m bot [-h] [--version] COMMAND"),
+        ([], "usage: python -m bot [-h] [--version] COMMAND"),
+    ],
+)
+async def test_a_usage_error_shows_the_usage_of_its_command(args: list[str], usage: str) -> None:
+    run = await _bot(*args, env=_env(None))
+
+    assert run.code == 2
+    assert run.err.startswith(usage)
+    assert run.out == ""
 
 
 async def test_unreachable_endpoint_is_a_clean_error() -> None:
@@ -235,13 +309,14 @@ async def test_get_reports_busy_when_the_budget_is_booked(cams: RunningEmulator)
     assert cams.emulator.by_flow == {"1": 1}
 
 
-async def test_demo_answers_a_typed_command_with_link_expiry_and_buttons() -> None:
+async def test_demo_answers_a_typed_command_with_link_expiry_and_buttons(tmp_path: Path) -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot",
         "demo",
-        env=_env(None, LOG_LEVEL="WARNING", TZ="UTC"),
+        # Its log file goes to the temporary directory: this test's own.
+        env=_env(None, LOG_LEVEL="WARNING", TZ="UTC", TMPDIR=str(tmp_path)),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -259,7 +334,7 @@ async def test_demo_answers_a_typed_command_with_link_expiry_and_buttons() -> No
         r"Link expires \w{3} \d{2} \w{3} \d{4} at \d{2}:\d{2} UTC \(29 days left\)", text
     )
     assert "(visible to the channel)" in text
-    assert "shared by @U2147483697" in text
+    assert "shared by @Steve" in text
     assert "cams:GetFlowPreviewUrl" in text
     assert "Traceback" not in err.decode()
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
+import select
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import parse_qs
 
 import pytest
@@ -341,6 +343,61 @@ def test_mrkdwn_links_mentions_and_entities() -> None:
     assert decode_entities("&amp;lt;") == "&lt;"
 
 
+def test_mrkdwn_styles_and_code_render_without_their_markers() -> None:
+    text = (
+        ":warning: *Flow `4030`*: not allowed to call `cams:GetFlowPreviewUrl`. "
+        "_it_ ~del~ *bold _both_*"
+    )
+    styled = Viewer(ansi=True)
+
+    assert to_text(text) == (
+        "\u26a0\ufe0f Flow 4030: not allowed to call cams:GetFlowPreviewUrl. it del bold both"
+    )
+    assert to_text(text, styled) == (
+        "\u26a0\ufe0f \x1b[1mFlow \x1b[36m4030\x1b[39m\x1b[22m: not allowed to call "
+        "\x1b[36mcams:GetFlowPreviewUrl\x1b[39m. \x1b[3mit\x1b[23m \x1b[9mdel\x1b[29m "
+        "\x1b[1mbold \x1b[3mboth\x1b[23m\x1b[22m"
+    )
+
+
+@pytest.mark.parametrize(
+    "literal",
+    [
+        "snake_case_name",
+        "a*b*c and 2*3*4",
+        "* not bold *",
+        "*across\nlines*",
+        "12:30:45 and :no_such_emoji:",
+        "https://a.test/x_y_z/",
+    ],
+)
+def test_mrkdwn_that_slack_does_not_format_stays_as_written(literal: str) -> None:
+    assert to_text(literal, Viewer(ansi=True)) == literal
+
+
+def test_nothing_inside_code_or_markup_is_formatting() -> None:
+    text = "`*not bold* :warning: &lt;b&gt;` <https://a.test/x_y_z|a_b_c> ```*pre*\n_x_```"
+
+    assert to_text(text) == "*not bold* :warning: <b> a_b_c (https://a.test/x_y_z) *pre*\n_x_"
+
+
+def test_emoji_shortcodes_the_bot_uses_become_characters() -> None:
+    assert to_text(":warning: :hourglass_flowing_sand: Fetching") == "\u26a0\ufe0f \u23f3 Fetching"
+    header = {
+        "type": "header",
+        "text": {"type": "plain_text", "text": ":tada: Done", "emoji": True},
+    }
+    literal = {"type": "header", "text": {"type": "plain_text", "text": ":tada:", "emoji": False}}
+
+    assert render_message({"blocks": [header, literal]}).lines[::2] == ("\U0001f389 Done", ":tada:")
+
+
+def test_mentions_show_the_names_the_viewer_knows() -> None:
+    viewer = Viewer(names={"U1": "dana"})
+
+    assert to_text("<@U1> <@U2> <@U3|old-name>", viewer) == "@dana @U2 @old-name"
+
+
 def test_blocks_render_with_numbered_buttons() -> None:
     message = {
         "text": "fallback, not shown",
@@ -365,11 +422,11 @@ def test_blocks_render_with_numbered_buttons() -> None:
         "Flow preview",
         "============",
         "-" * 40,
-        f"Flow *{FLOW}*",
+        f"Flow {FLOW}",
         "Link expires Thu 24 Dec 2026 at 15:27 JST",
         f"[1 Open preview] {PREVIEW}",
         "[2 Share in channel]",
-        "*Status*",
+        "Status",
         "<raw>",
         "[video block not shown]",
     )
@@ -486,7 +543,7 @@ async def test_slash_command_reply_renders_and_share_button_works() -> None:
     assert f"{EPHEMERAL} via response_url of {COMMAND} {FLOW}\n    Looked up flow {FLOW}" in output
     shared = f"{IN_CHANNEL} via response_url of share 1 on #"
     assert shared in output
-    assert f"    @{payloads.DEFAULT_WHO.user_id} shared flow {FLOW}\n" in output
+    assert f"    @{payloads.DEFAULT_WHO.user_name} shared flow {FLOW}\n" in output
     assert f"(a browser would open {PREVIEW})" in output
     assert "> help" not in output, "quit ends the session"
     assert "Traceback" not in output
@@ -616,6 +673,87 @@ async def test_a_refused_response_url_post_is_shown() -> None:
         f"! {COMMAND} {FLOW}: Slack refused a message posted to the response_url "
         "(HTTP 400 invalid_blocks); 51 blocks, more than 50"
     ) in output
+
+
+class Screen(io.StringIO):
+    """Terminal output that a test can wait on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = asyncio.Event()
+
+    def write(self, text: str) -> int:
+        self.written.set()
+        return super().write(text)
+
+    async def shows(self, text: str) -> None:
+        while text not in self.getvalue():
+            self.written.clear()
+            await self.written.wait()
+
+
+async def test_a_late_reply_is_followed_by_a_fresh_prompt() -> None:
+    release = asyncio.Event()
+    posted: list[asyncio.Task[Any]] = []
+
+    async def later(payload: _Json) -> web.StreamResponse:
+        async def reply() -> None:
+            await release.wait()
+            await AsyncWebhookClient(payload["response_url"]).send(text="Ready now.")
+
+        posted.append(asyncio.create_task(reply()))
+        return web.json_response({"text": "Fetching…"})
+
+    screen = Screen()
+
+    async def person() -> AsyncIterator[str]:
+        yield f"{COMMAND} {FLOW}"
+        # At the prompt again, the person waits: the reply comes now.
+        await screen.shows("Fetching…\n> ")
+        release.set()
+        async with asyncio.timeout(30):
+            await screen.shows("Ready now.")
+
+    async with running_fake_slack() as fake, serving(LittleBot(reply=later)) as url:
+        terminal = Terminal(
+            bot_url=url, signing_secret=SECRET, fake=fake, out=screen, interactive=True
+        )
+        await terminal.run(person())
+        await asyncio.gather(*posted)
+
+    assert screen.getvalue().endswith(
+        f"> \n#2 {EPHEMERAL} via response_url of {COMMAND} {FLOW}\n    Ready now.\n> "
+    )
+
+
+async def test_on_a_tty_styles_are_ansi_and_people_have_names() -> None:
+    # A real pseudo-terminal; the session writes about 1 KB, well inside its buffer.
+    leader, follower = os.openpty()
+    shown = b""
+    try:
+        with _text_file(follower) as tty:
+            async with running_fake_slack() as fake, serving(LittleBot()) as url:
+                await Terminal(bot_url=url, signing_secret=SECRET, fake=fake, out=tty).run(
+                    script(f"{COMMAND} {FLOW}", "share 1", "wait")
+                )
+            while chunk := _read_ready(leader):
+                shown += chunk
+    finally:
+        os.close(leader)
+    text = shown.decode()
+
+    assert f"\x1b[1m{FLOW}\x1b[22m" in text, "Flow *ID* in bold"
+    assert f"@{payloads.DEFAULT_WHO.user_name} shared flow {FLOW}" in text
+
+
+def _text_file(fd: int) -> TextIO:
+    return open(fd, "w", encoding="utf-8")
+
+
+def _read_ready(fd: int) -> bytes:
+    # What the terminal wrote is already in the pty's buffer: read without waiting for more.
+    ready, _, _ = select.select([fd], [], [], 0)
+    return os.read(fd, 65536) if ready else b""
 
 
 async def test_stdin_lines_reads_a_stream_without_blocking() -> None:

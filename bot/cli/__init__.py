@@ -6,21 +6,51 @@ import argparse
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
 
+from bot import __version__
 from bot.cli import demo, emulator, get, serve
 from bot.config import ConfigError, env_str
 
 EXIT_CONFIG = 2
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# The installed script names itself in usage lines; everything else is `python -m bot`.
+SCRIPT = "flowpreview"
+
+
+class _CommandParser(argparse.ArgumentParser):
+    """A sub-command's parser: an argument it does not know is a usage error of its own.
+
+    Left to argparse, unknown arguments travel up to the top-level parser, which then prints
+    the top-level usage instead of the sub-command's.
+    """
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extra = super().parse_known_args(args, namespace)
+        if extra:
+            self.error(f"unrecognized arguments: {' '.join(extra)}")
+        return parsed, extra
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The parser with one sub-command per job."""
+    """The parser with one sub-command per job.
+
+    A sub-command may set `log_default` (the level when LOG_LEVEL is unset) and `log_to_file`
+    (log to a new file instead of stderr, its path in `args.log_path`).
+    """
     parser = argparse.ArgumentParser(
-        prog="python -m bot", description="WhatsApp Flow previews from Alibaba Cloud CAMS."
+        prog=SCRIPT if os.path.basename(sys.argv[0]) == SCRIPT else "python -m bot",
+        description="WhatsApp Flow previews from Alibaba Cloud CAMS.",
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"flowpreview {__version__}")
+    parser.set_defaults(log_default="INFO", log_to_file=False)
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_CommandParser
+    )
     get.add_parser(commands)
     serve.add_parser(commands)
     emulator.add_parser(commands)
@@ -28,14 +58,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def configure_logging(env: dict[str, str]) -> None:
-    """Log to stderr at LOG_LEVEL (default INFO)."""
-    level = (env_str(env, "LOG_LEVEL") or "INFO").upper()
+def log_level(env: dict[str, str], default: str) -> str:
+    """LOG_LEVEL, upper-cased, or `default` when it is unset."""
+    level = (env_str(env, "LOG_LEVEL") or default).upper()
     if level not in LOG_LEVELS:
         raise ConfigError("LOG_LEVEL", f"must be one of {', '.join(LOG_LEVELS)}")
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    return level
+
+
+def configure_logging(
+    level: str, *, to_file: bool = False, prefix: str = "flowpreview-"
+) -> str | None:
+    """Log at `level` to stderr, or to a new file in the temporary directory; its path if so."""
+    if not to_file:
+        logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
+        return None
+    descriptor, path = tempfile.mkstemp(prefix=prefix, suffix=".log")
+    os.close(descriptor)
+    logging.basicConfig(level=level, format=LOG_FORMAT, filename=path, encoding="utf-8")
+    return path
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -43,7 +84,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     env = dict(os.environ)
     try:
-        configure_logging(env)
+        args.log_path = configure_logging(
+            log_level(env, args.log_default),
+            to_file=args.log_to_file,
+            prefix=f"flowpreview-{args.command}-",
+        )
         return int(args.run(args, env))
     except ConfigError as exc:
         print(f"flowpreview: {exc}", file=sys.stderr)

@@ -2,7 +2,8 @@
 
 It starts the CAMS emulator, a fake Slack and the real bot server on loopback ports, then a
 terminal where a person types `/flowpreview <id>` and sees the reply. Every request to the bot
-is a real v0-signed HTTP request.
+is a real v0-signed HTTP request. The logs go to a file, named once at the start, so that they
+never break into the conversation.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from typing import Any
+from collections.abc import AsyncIterable
+from dataclasses import dataclass
+from typing import Any, TextIO
 
 from bot.cams.emulator.faults import FaultRule
 from bot.cams.emulator.server import DEMO_CREDENTIALS, Emulator
-from bot.cams.settings import CamsSettings, Endpoint
+from bot.cams.settings import DEFAULT_MAX_ATTEMPTS, CamsSettings, Endpoint
 from bot.config import Secret
 from bot.preview.service import PreviewService
 from bot.preview.settings import PreviewSettings
@@ -26,19 +29,44 @@ from bot.standin.terminal import Terminal, stdin_lines
 
 DEMO_SIGNING_SECRET = "flowpreview-demo-signing-secret"  # noqa: S105 - the demo's own
 DEMO_BOT_TOKEN = "xoxb-flowpreview-demo"  # noqa: S105 - the demo's own
-# Flows with a story, so that the demo shows more than the happy path.
-DEMO_FAULTS = {
-    "5555555555555555": ("latency:4", "CAMS answers after 4 s: the reply follows by response_url"),
-    "4030000000000000": ("error:Ram.PermissionDeny", "the RAM user lacks the permission"),
-    "4040000000000000": ("error:Flow.NotFound", "CAMS does not know the flow"),
-    "5030000000000000": ("http:503", "CAMS is down (after three quick retries)"),
-}
+# As in production, so that the outage story shows what a real outage costs.
+DEMO_MAX_ATTEMPTS = DEFAULT_MAX_ATTEMPTS
+DEMO_DEADLINE_S = 10.0
+# With piped input nobody waits at a prompt: keep printing what arrives until it has been
+# quiet this long, longer than the 2 s between the slow story's ack and its reply.
+PIPED_LINGER_S = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """A flow ID the emulator treats in a special way, and what trying it shows."""
+
+    flow_id: str
+    fault: str
+    hint: str
+
+
+# Each hint says what the person will see; tests/test_demo.py holds every one to it.
+STORIES = (
+    Story(
+        "5555555555555555",
+        "latency:4",
+        "CAMS answers after 4 s: 'Fetching…' at once, the preview follows by response_url",
+    ),
+    Story("4030000000000000", "error:Ram.PermissionDeny", "the RAM user lacks the permission"),
+    Story("4040000000000000", "error:Flow.NotFound", "CAMS does not know the flow"),
+    Story(
+        "5030000000000000",
+        "http:503",
+        f"CAMS is down: the bot tries {DEMO_MAX_ATTEMPTS} times, then says so",
+    ),
+)
 INTRO = """flowpreview demo: the CAMS emulator, a fake Slack and the bot, all on this machine.
 
 Try:
   /flowpreview 1234567890123456
   /flowpreview 1234567890123456 9876543210987654 space:cams-demo
-{faults}
+{stories}
   shortcut Is https://business.facebook.com/wa/manage/flows/9876543210987654/preview/ done?
   share 1      (after a preview: post it to the channel)
   /flowpreview help
@@ -52,42 +80,71 @@ def add_parser(commands: Any) -> None:
         help="try the bot in this terminal, with no Slack or Alibaba account",
         description=__doc__,
     )
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, log_to_file=True)
 
 
 def run(args: argparse.Namespace, env: dict[str, str]) -> int:
     """Run until `quit` or the end of input."""
     preview_settings = PreviewSettings.from_env(env)
-    asyncio.run(_demo(preview_settings))
+    asyncio.run(
+        run_demo(
+            stdin_lines(),
+            sys.stdout,
+            preview_settings=preview_settings,
+            interactive=sys.stdin.isatty(),
+            log_path=args.log_path,
+        )
+    )
     return 0
 
 
-async def _demo(preview_settings: PreviewSettings) -> None:
-    rules = [FaultRule.parse(f"{fault}@flow:{flow}") for flow, (fault, _) in DEMO_FAULTS.items()]
-    emulator = Emulator([DEMO_CREDENTIALS], rules=rules)
-    async with serving(emulator.app()) as cams_url, running_fake_slack() as slack:
+def demo_emulator() -> Emulator:
+    """The CAMS emulator with every story's fault, for the demo's own account."""
+    rules = [FaultRule.parse(f"{story.fault}@flow:{story.flow_id}") for story in STORIES]
+    return Emulator([DEMO_CREDENTIALS], rules=rules)
+
+
+def intro(log_path: str | None) -> str:
+    """What the demo prints first: things to try, every story, and where the logs go."""
+    stories = "\n".join(f"  /flowpreview {story.flow_id}   ({story.hint})" for story in STORIES)
+    text = INTRO.format(stories=stories)
+    return text if log_path is None else f"{text}\nLogs go to {log_path}\n"
+
+
+async def run_demo(
+    lines: AsyncIterable[str],
+    out: TextIO,
+    *,
+    preview_settings: PreviewSettings,
+    interactive: bool,
+    log_path: str | None = None,
+    emulator: Emulator | None = None,
+) -> None:
+    """Serve the emulator, a fake Slack and the bot, and run the terminal on `lines`."""
+    cams = emulator if emulator is not None else demo_emulator()
+    async with serving(cams.app()) as cams_url, running_fake_slack() as slack:
         service = PreviewService.create(
             DEMO_CREDENTIALS,
-            CamsSettings(Endpoint.parse(cams_url), max_attempts=3, deadline=10.0),
+            CamsSettings(
+                Endpoint.parse(cams_url), max_attempts=DEMO_MAX_ATTEMPTS, deadline=DEMO_DEADLINE_S
+            ),
             preview_settings,
         )
         settings = SlackSettings(
             bot_token=Secret(DEMO_BOT_TOKEN),
             signing_secret=Secret(DEMO_SIGNING_SECRET),
             api_url=slack.api_url,
+            response_url_hosts=(slack.reply_host,),
         )
         async with serving(create_server(settings, service)) as bot_url:
-            interactive = sys.stdin.isatty()
-            if interactive:
-                faults = "\n".join(
-                    f"  /flowpreview {flow}   ({story})" for flow, (_, story) in DEMO_FAULTS.items()
-                )
-                print(INTRO.format(faults=faults), flush=True)
+            out.write(intro(log_path) + "\n")
+            out.flush()
             terminal = Terminal(
                 bot_url=bot_url,
                 signing_secret=DEMO_SIGNING_SECRET,
                 fake=slack,
+                out=out,
                 interactive=interactive,
-                linger=0.0 if interactive else 2.0,
+                linger=0.0 if interactive else PIPED_LINGER_S,
             )
-            await terminal.run(stdin_lines())
+            await terminal.run(lines)

@@ -24,7 +24,8 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("flow_ids", nargs="+", metavar="FLOW_ID")
     parser.add_argument("--space", help="CustSpaceId (default: CAMS_CUST_SPACE_ID)")
     parser.add_argument("--json", action="store_true", help="print one JSON array on stdout")
-    parser.set_defaults(run=run)
+    # Its output is the per-flow lines; retries and fetches show only when LOG_LEVEL asks.
+    parser.set_defaults(run=run, log_default="ERROR")
 
 
 def run(args: argparse.Namespace, env: dict[str, str]) -> int:
@@ -50,13 +51,17 @@ async def _fetch_all(
 
 
 def _preview_line(preview: FlowPreview) -> str:
-    local = preview.expires_at.astimezone()
-    utc = preview.expires_at.astimezone(UTC)
     left = _duration(preview.expires_at - datetime.now(UTC))
-    return (
-        f"{preview.flow_id}  {preview.preview_url}\n"
-        f"    expires {local:%Y-%m-%d %H:%M:%S %Z} ({utc:%Y-%m-%d %H:%M:%S} UTC), {left}"
-    )
+    return f"{preview.flow_id}  {preview.preview_url}\n    expires {_expiry(preview)}, {left}"
+
+
+def _expiry(preview: FlowPreview) -> str:
+    """The expiry in local time and in UTC, or once when local time is UTC."""
+    local = preview.expires_at.astimezone()
+    utc = f"{preview.expires_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+    if local.utcoffset() == timedelta(0):
+        return utc
+    return f"{local:%Y-%m-%d %H:%M:%S %Z} ({utc})"
 
 
 def _duration(delta: timedelta) -> str:

@@ -1,16 +1,94 @@
-"""Slack's mrkdwn turned into plain terminal text: links, mentions, dates and entities.
+"""Slack's mrkdwn as a terminal can show it: styles, code, links, mentions, emoji and dates.
 
-Slack keeps `<...>` for its own markup and sends &, <, > in text as `&amp; &lt; &gt;`, so the
-markup is split out first and the entities are decoded in each piece afterwards.
+Slack keeps `<...>` for its own markup and sends &, <, > in text as `&amp; &lt; &gt;`. Code
+spans and markup are rendered first and held aside, so that nothing inside them is taken as
+formatting; then emoji shortcodes become characters, `*bold*`, `_italic_` and `~strike~` are
+found in what is left, and the entities are decoded last. Bold, italic, strike and code
+are ANSI styles on a terminal that shows them, and plain text otherwise.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 
 _MARKUP = re.compile(r"<([^<>]*)>")
+_CODE = re.compile(r"```(.+?)```|`([^`\n]+)`", re.DOTALL)
+# Private-use characters stand for what is held aside and for style boundaries while the
+# styles are found; any in the input are replaced first so that they cannot forge one.
+_HOLD = "\ue000"
+_HELD = re.compile(f"{_HOLD}(\\d+){_HOLD}")
+
+
+def _style(marker: str) -> re.Pattern[str]:
+    """Slack's rule: the marker opens after no letter or digit and before a non-blank, and
+    closes after a non-blank and before no letter or digit, on one line (`snake_case` stays)."""
+    m = re.escape(marker)
+    return re.compile(rf"(?<!\w){m}(?=\S)([^\n]*?\S){m}(?!\w)")
+
+
+# Each style's pattern, and the characters that mark where it starts and ends.
+_STYLES = (
+    (_style("*"), "\ue001", "\ue002"),
+    (_style("_"), "\ue003", "\ue004"),
+    (_style("~"), "\ue005", "\ue006"),
+)
+_CODE_ON, _CODE_OFF = "\ue007", "\ue008"
+_RESERVED = re.compile("[\ue000-\ue008]")
+_ANSI = str.maketrans(
+    {
+        "\ue001": "\x1b[1m",
+        "\ue002": "\x1b[22m",
+        "\ue003": "\x1b[3m",
+        "\ue004": "\x1b[23m",
+        "\ue005": "\x1b[9m",
+        "\ue006": "\x1b[29m",
+        _CODE_ON: "\x1b[36m",
+        _CODE_OFF: "\x1b[39m",
+    }
+)
+_PLAIN = str.maketrans(dict.fromkeys(range(0xE001, 0xE009)))
+_SHORTCODE = re.compile(r":([a-z0-9_+-]+):")
+# The shortcodes the bot sends, and common ones a person might; others stay as typed.
+EMOJI = {
+    "warning": "\u26a0\ufe0f",
+    "hourglass_flowing_sand": "\u23f3",
+    "hourglass": "\u231b",
+    "white_check_mark": "\u2705",
+    "heavy_check_mark": "\u2714\ufe0f",
+    "x": "\u274c",
+    "no_entry": "\u26d4",
+    "no_entry_sign": "\U0001f6ab",
+    "information_source": "\u2139\ufe0f",
+    "exclamation": "\u2757",
+    "question": "\u2753",
+    "rotating_light": "\U0001f6a8",
+    "lock": "\U0001f512",
+    "key": "\U0001f511",
+    "link": "\U0001f517",
+    "mag": "\U0001f50d",
+    "eyes": "\U0001f440",
+    "bulb": "\U0001f4a1",
+    "memo": "\U0001f4dd",
+    "gear": "\u2699\ufe0f",
+    "construction": "\U0001f6a7",
+    "stopwatch": "\u23f1\ufe0f",
+    "rocket": "\U0001f680",
+    "tada": "\U0001f389",
+    "sparkles": "\u2728",
+    "fire": "\U0001f525",
+    "wave": "\U0001f44b",
+    "+1": "\U0001f44d",
+    "thumbsup": "\U0001f44d",
+    "-1": "\U0001f44e",
+    "thumbsdown": "\U0001f44e",
+    "pray": "\U0001f64f",
+    "smile": "\U0001f604",
+    "slightly_smiling_face": "\U0001f642",
+    "thinking_face": "\U0001f914",
+}
 _ENTITY = re.compile(r"&(lt|gt|amp);")
 _ENTITIES = {"lt": "<", "gt": ">", "amp": "&"}
 _DATE_TOKEN = re.compile(r"\{(\w+)\}")
@@ -25,10 +103,13 @@ _AGO_UNITS = (
 
 @dataclass(frozen=True, slots=True)
 class Viewer:
-    """The person reading: their time zone and clock (None means this machine's)."""
+    """The person reading: their time zone and clock (None means this machine's), the names
+    their client knows by user ID, and whether their terminal shows ANSI styles."""
 
     tz: tzinfo | None = None
     now: datetime | None = None
+    names: Mapping[str, str] = field(default_factory=dict)
+    ansi: bool = False
 
     def local(self, epoch: float) -> datetime:
         """`epoch` seconds as a time in the viewer's zone."""
@@ -47,16 +128,35 @@ def decode_entities(text: str) -> str:
     return _ENTITY.sub(lambda match: _ENTITIES[match.group(1)], text)
 
 
+def emojize(text: str) -> str:
+    """Known emoji shortcodes (`:warning:`) as the characters they stand for."""
+    return _SHORTCODE.sub(lambda match: EMOJI.get(match.group(1), match.group(0)), text)
+
+
 def to_text(mrkdwn: str, viewer: Viewer = LOCAL_VIEWER) -> str:
-    """`mrkdwn` as a terminal shows it: `label (url)`, `@U123`, dates in the viewer's zone."""
-    pieces: list[str] = []
-    position = 0
-    for match in _MARKUP.finditer(mrkdwn):
-        pieces.append(decode_entities(mrkdwn[position : match.start()]))
-        pieces.append(_markup(match.group(1), viewer))
-        position = match.end()
-    pieces.append(decode_entities(mrkdwn[position:]))
-    return "".join(pieces)
+    """`mrkdwn` as a terminal shows it.
+
+    Styles without their markers (ANSI when `viewer.ansi`), `label (url)`, `@name` for a user
+    the viewer knows (else `@U123`), emoji as characters, dates in the viewer's zone.
+    """
+    held: list[str] = []
+
+    def hold(rendered: str) -> str:
+        held.append(rendered)
+        return f"{_HOLD}{len(held) - 1}{_HOLD}"
+
+    def restore(text: str) -> str:
+        # Held pieces may hold others (a code span in a link's label).
+        return _HELD.sub(lambda match: restore(held[int(match.group(1))]), text)
+
+    text = _RESERVED.sub("\ufffd", mrkdwn)
+    text = _CODE.sub(lambda match: hold(_code(match)), text)
+    text = _MARKUP.sub(lambda match: hold(_markup(match.group(1), viewer)), text)
+    text = emojize(text)
+    for pattern, on, off in _STYLES:
+        text = pattern.sub(rf"{on}\1{off}", text)
+    text = restore(decode_entities(text))
+    return text.translate(_ANSI if viewer.ansi else _PLAIN)
 
 
 def format_date(epoch: float, template: str, viewer: Viewer = LOCAL_VIEWER) -> str:
@@ -73,6 +173,12 @@ def format_date(epoch: float, template: str, viewer: Viewer = LOCAL_VIEWER) -> s
     return _DATE_TOKEN.sub(fill, decode_entities(template))
 
 
+def _code(match: re.Match[str]) -> str:
+    # Nothing inside code is formatting, markup or emoji; only the entities are decoded.
+    content = match.group(1) if match.group(1) is not None else match.group(2)
+    return f"{_CODE_ON}{decode_entities(content)}{_CODE_OFF}"
+
+
 def _markup(inner: str, viewer: Viewer) -> str:
     target, _, label = inner.partition("|")
     label = decode_entities(label)
@@ -81,8 +187,11 @@ def _markup(inner: str, viewer: Viewer) -> str:
     if target.startswith("!"):
         special = target[1:].split("^")[0]
         return label or f"@{special}"
-    if target.startswith(("@", "#")):
-        return f"{target[0]}{label}" if label else target
+    if target.startswith("@"):
+        name = viewer.names.get(target[1:]) or label or target[1:]
+        return f"@{name}"
+    if target.startswith("#"):
+        return f"#{label}" if label else target
     url = decode_entities(target)
     return f"{label} ({url})" if label and label != url else url
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.standin.mrkdwn import LOCAL_VIEWER, Viewer, to_text
+from bot.standin.mrkdwn import LOCAL_VIEWER, Viewer, emojize, to_text
 
 IN_CHANNEL = "(visible to the channel)"
 EPHEMERAL = "(only you can see this)"
@@ -152,6 +152,8 @@ class _Renderer:
 
 
 def _plain(text_object: Any) -> str:
-    if isinstance(text_object, Mapping):
-        return str(text_object.get("text", ""))
-    return ""
+    if not isinstance(text_object, Mapping):
+        return ""
+    text = str(text_object.get("text", ""))
+    # Slack shows the shortcodes in plain text as emoji unless the object says otherwise.
+    return emojize(text) if text_object.get("emoji", True) is not False else text

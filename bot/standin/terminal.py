@@ -14,7 +14,7 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from textwrap import indent
 from typing import Any, TextIO
 
@@ -67,9 +67,12 @@ class _Origin:
 class Terminal:
     """One person's Slack client, talking to the bot at `bot_url` with `signing_secret`.
 
-    `interactive` prints a prompt before each line; otherwise each line read is echoed after
-    the prompt, so a transcript reads like a session. At the end of the input the terminal
-    keeps printing messages until none arrived for `linger` seconds.
+    `interactive` prints a prompt before each line, and again after a message that arrives
+    while it waits for one; otherwise each line read is echoed after the prompt, so a
+    transcript reads like a session. At the end of the input the terminal keeps printing
+    messages until none arrived for `linger` seconds. Mentions of the person and of the bot
+    show their names; `styled` (by default: whether `out` is a terminal) shows bold, italics
+    and code as ANSI styles.
     """
 
     def __init__(
@@ -84,13 +87,19 @@ class Terminal:
         interactive: bool = False,
         ack_timeout: float = ACK_TIMEOUT_S,
         linger: float = 0.0,
+        styled: bool | None = None,
     ) -> None:
         self.events_url = bot_url.rstrip("/") + EVENTS_PATH
         self._secret = signing_secret
         self._fake = fake
         self._out = out
         self._who = who
-        self._viewer = viewer
+        known = {who.user_id: who.user_name, fake.bot.user_id: fake.bot.user}
+        self._viewer = replace(
+            viewer,
+            names={**known, **viewer.names},
+            ansi=out.isatty() if styled is None else styled,
+        )
         self._interactive = interactive
         self._ack_timeout = ack_timeout
         self._linger = linger
