@@ -1,9 +1,10 @@
-"""A real redis-server of the test's own on a free loopback port, which a test may kill."""
+"""A real redis-server of the test's own on a free loopback port, to kill or freeze."""
 
 from __future__ import annotations
 
 import asyncio
 import shutil
+import signal
 import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -62,8 +63,21 @@ class RedisServer:
         except RedisConnectionError:
             return False
 
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections still open, but nothing is answered."""
+        self._signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a frozen server go on (SIGCONT)."""
+        self._signal(signal.SIGCONT)
+
+    def _signal(self, signum: signal.Signals) -> None:
+        if self._process is None:
+            raise RuntimeError("redis-server is not running")
+        self._process.send_signal(signum)
+
     async def stop(self) -> None:
-        """Kill the server at once, as a crash would."""
+        """Kill the server at once, as a crash would (a frozen one too)."""
         if self._process is not None:
             self._process.kill()
             await self._process.wait()

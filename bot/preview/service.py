@@ -43,7 +43,7 @@ class Connection(Protocol):
     """The link to what the replicas share, whose health the service reports."""
 
     async def check(self) -> bool:
-        """Whether the link works, trying it if that is due."""
+        """Whether the link works, trying it if that is due; answers in bounded time."""
 
     async def close(self) -> None:
         """Let go of the connection."""
@@ -100,7 +100,10 @@ class PreviewService(AsyncCloseable):
             await self._connection.close()
 
     async def health(self) -> str:
-        """`ok`, or `degraded` while the replicas' shared Redis is unreachable."""
+        """`ok`, or `degraded` while the replicas' shared Redis is unreachable or hangs.
+
+        Answers within the link's check bound (0.1 s with Redis) whatever Redis does.
+        """
         if self._connection is not None and not await self._connection.check():
             return "degraded"
         return "ok"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -19,6 +20,9 @@ T = TypeVar("T")
 # without an answer is an outage, not a slow reply.
 REDIS_TIMEOUT_S = 0.25
 RETRY_AFTER_S = 1.0
+# A health check waits this long for Redis, then answers without it: well inside the
+# 300 ms a /healthz must answer in, even while Redis hangs.
+CHECK_WAIT_S = 0.1
 
 
 class Unavailable(Exception):
@@ -32,6 +36,9 @@ class RedisLink:
     network. After `retry_after` seconds one operation at a time may probe, and only a probe's
     success closes the breaker (a call that started before the outage proves nothing). Each
     outage is logged once when it starts and once when it ends.
+
+    Health checks ping in a task of their own, one at a time, and wait for it at most
+    `check_wait` seconds; a ping they stop waiting for still moves the breaker when it ends.
     """
 
     def __init__(
@@ -39,14 +46,17 @@ class RedisLink:
         client: Redis,
         *,
         retry_after: float = RETRY_AFTER_S,
+        check_wait: float = CHECK_WAIT_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
         self.retry_after = retry_after
+        self.check_wait = check_wait
         self._clock = clock
         self._opened_at: float | None = None
         self._lost_at: float | None = None
         self._probing = False
+        self._pinging: asyncio.Task[None] | None = None
         self.recoveries = 0
 
     @property
@@ -59,10 +69,21 @@ class RedisLink:
         return 0.0 if self._lost_at is None else self._clock() - self._lost_at
 
     async def check(self) -> bool:
-        """Whether Redis works, pinging it when the breaker allows (health checks use this)."""
+        """Whether Redis works: the breaker is closed and a ping answered within `check_wait`.
+
+        Health checks use this. The ping runs in a task of its own, one at a time and only
+        when the breaker allows, so the answer comes within `check_wait` whatever Redis does.
+        """
+        if self._pinging is None or self._pinging.done():
+            self._pinging = asyncio.create_task(self._ping())
+        done, _ = await asyncio.wait({self._pinging}, timeout=self.check_wait)
+        # A ping still unanswered means Redis is not answering now, whatever the breaker
+        # has seen so far; the ping itself opens the breaker when it times out.
+        return bool(done) and self.healthy
+
+    async def _ping(self) -> None:
         with contextlib.suppress(Unavailable):
             await self.call(lambda redis: redis.ping())
-        return self.healthy
 
     async def call(self, operation: Callable[[Redis], Awaitable[T]]) -> T:
         """Run `operation` on the client; raise Unavailable if the breaker is open or it fails."""
@@ -104,5 +125,9 @@ class RedisLink:
         self._lost_at = None
 
     async def close(self) -> None:
-        """Close the client's connections."""
+        """Stop a health check's ping and close the client's connections."""
+        if self._pinging is not None:
+            self._pinging.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pinging
         await self.client.aclose()

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.maint_notifications import MaintNotificationsConfig
 
 from bot.preview.settings import PreviewSettings
 from bot.preview.shared.cache import SharedCache
@@ -24,8 +27,11 @@ class Shared:
     cache: SharedCache
 
 
-def connect(redis_url: str, settings: PreviewSettings) -> Shared:
-    """The shared limiter and cache on `redis_url`; connections open on first use."""
+def redis_client(redis_url: str) -> Redis:
+    """A client on `redis_url` whose pool replaces connections the server has closed.
+
+    Connections open on first use.
+    """
     # A blocking pool: a burst of asks waits briefly for a connection instead of failing
     # as if Redis were down (each operation holds one for well under a millisecond).
     pool = BlockingConnectionPool.from_url(
@@ -34,9 +40,21 @@ def connect(redis_url: str, settings: PreviewSettings) -> Shared:
         timeout=POOL_WAIT_S,
         socket_timeout=REDIS_TIMEOUT_S,
         socket_connect_timeout=REDIS_TIMEOUT_S,
+        # The pool checks a pooled connection before lending it and reconnects one the
+        # server has closed (a restarted Redis), so no command is sent on it and no outage
+        # is declared. With maintenance notifications on (redis-py's default, for Redis
+        # Enterprise) it skips that check, and each stale connection failed once.
+        maint_notifications_config=MaintNotificationsConfig(enabled=False),
+        # No retries in redis-py: a timeout is paid once per outage, and a command whose
+        # reply was lost (it may have run: admit.lua would book twice) is never sent again.
+        retry=Retry(NoBackoff(), 0),
     )
-    client = Redis(connection_pool=pool)
-    link = RedisLink(client)
+    return Redis(connection_pool=pool)
+
+
+def connect(redis_url: str, settings: PreviewSettings) -> Shared:
+    """The shared limiter and cache on `redis_url`; connections open on first use."""
+    link = RedisLink(redis_client(redis_url))
     return Shared(
         link,
         SharedLimiter(link, settings.limiter, settings.replicas),
