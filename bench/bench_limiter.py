@@ -87,8 +87,12 @@ class AiolimiterGate:
         """
         await self._limiter.acquire()
 
-    async def throttled(self, account: str, retry_after: float | None) -> None:
+    async def throttled(self, account: str, retry_after: float | None) -> float | None:
         """aiolimiter has no way to hear the server's pushback, so this does nothing."""
+        return retry_after
+
+    def settled(self, account: str) -> None:
+        """aiolimiter has no pauses to end."""
 
 
 @dataclass(frozen=True, slots=True)

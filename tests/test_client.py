@@ -18,8 +18,10 @@ from bot.cams.client import CamsClient
 from bot.cams.credentials import Credentials
 from bot.cams.emulator.server import DEMO_CREDENTIALS
 from bot.cams.errors import CamsError, ErrorKind
+from bot.cams.retry import RetryPolicy
 from bot.cams.settings import CamsSettings, Endpoint
 from bot.config import Secret
+from bot.preview.limiter import LimiterSettings, LocalLimiter
 from tests.support import STS_CREDENTIALS, FakeTime, RunningEmulator, running_emulator
 
 
@@ -122,6 +124,9 @@ ERROR_CASES = [
     ("error:InternalError", ErrorKind.SERVER_ERROR, 500),
     ("http:502", ErrorKind.SERVER_ERROR, 502),
     ("http:500", ErrorKind.SERVER_ERROR, 500),
+    ("http:404", ErrorKind.NOT_FOUND, 404),
+    ("http:400", ErrorKind.BAD_REQUEST, 400),
+    ("http:403", ErrorKind.BAD_REQUEST, 403),
     ("malformed", ErrorKind.MALFORMED_RESPONSE, 200),
     ("insecure-url", ErrorKind.MALFORMED_RESPONSE, 200),
     ("drop", ErrorKind.NETWORK, None),
@@ -400,3 +405,93 @@ async def test_a_garbled_answer_never_puts_a_signed_header_in_the_error(
     assert caught.value.kind is ErrorKind.NETWORK
     for leaked in (token.reveal()[:8], "Authorization", "x-acs-"):
         assert leaked not in str(caught.value)
+
+
+async def test_an_absurd_retry_after_is_capped_by_the_gate_and_the_call_goes_on(
+    cams: RunningEmulator, fake_time: FakeTime
+) -> None:
+    cams.fault("throttle:600000@all*1")
+    gate = LocalLimiter(LimiterSettings(cooldown=0.0, max_cooldown=0.2))
+    async with cams.client(gate=gate, sleep=fake_time.sleep, clock=fake_time.clock) as client:
+        preview = await client.get_flow_preview_url("1")
+
+    assert preview.flow_id == "1"
+    assert fake_time.sleeps == [0.2], "the retry waits the capped pause, not ten minutes"
+    assert cams.outcomes() == ["Throttling.User", "OK"]
+
+
+async def test_a_retry_after_too_long_even_when_capped_is_reported_capped(
+    cams: RunningEmulator, fake_time: FakeTime
+) -> None:
+    cams.fault("throttle:600000@all")
+    gate = LocalLimiter(LimiterSettings(max_cooldown=30.0))
+    async with cams.client(gate=gate, sleep=fake_time.sleep, clock=fake_time.clock) as client:
+        with pytest.raises(CamsError) as caught:
+            await client.get_flow_preview_url("1")
+
+    assert caught.value.kind is ErrorKind.THROTTLED
+    assert caught.value.retry_after == 30.0
+    assert fake_time.sleeps == [], "30 s is past the 25 s deadline: the call ends at once"
+
+
+class RecordingGate:
+    """An open gate that notes what it hears of each attempt's outcome."""
+
+    def __init__(self) -> None:
+        self.heard: list[str] = []
+        self.admitted = asyncio.Event()
+
+    async def admit(self, account: str, within: float) -> None:
+        self.heard.append("admit")
+        self.admitted.set()
+
+    async def throttled(self, account: str, retry_after: float | None) -> float | None:
+        self.heard.append("throttled")
+        return retry_after
+
+    def settled(self, account: str) -> None:
+        self.heard.append("settled")
+
+
+async def test_the_gate_hears_every_attempts_outcome(
+    cams: RunningEmulator, fake_time: FakeTime
+) -> None:
+    cams.fault("throttle@all*1", "http:503@all*1", "error:Flow.NotFound@flow:gone")
+    gate = RecordingGate()
+    async with cams.client(gate=gate, sleep=fake_time.sleep, clock=fake_time.clock) as client:
+        await client.get_flow_preview_url("1")
+        with pytest.raises(CamsError):
+            await client.get_flow_preview_url("gone")
+
+    assert gate.heard == [
+        *("admit", "throttled"),
+        *("admit", "settled"),
+        *("admit", "settled"),
+        *("admit", "settled"),
+    ]
+
+
+async def test_an_abandoned_attempt_is_settled_so_a_probe_cannot_hold_the_queue(
+    cams: RunningEmulator,
+) -> None:
+    cams.fault("latency:5@all")
+    gate = RecordingGate()
+    async with cams.client(gate=gate) as client:
+        call = asyncio.create_task(client.get_flow_preview_url("1"))
+        await gate.admitted.wait()  # the call is now under way, past its gate
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+
+    assert gate.heard == ["admit", "settled"]
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "delay"),
+    [(None, 0.1), (-1.0, 0.1), (0.3, 0.3), (float("nan"), None), (float("inf"), None)],
+)
+def test_the_retry_delay_never_sleeps_on_an_absurd_retry_after(
+    retry_after: float | None, delay: float | None
+) -> None:
+    error = CamsError(ErrorKind.THROTTLED, "slow down", retry_after=retry_after)
+    assert RetryPolicy().delay_before_retry(error, 1, 0.0, lambda: 0.5) == delay

@@ -236,3 +236,127 @@ def test_a_caller_with_less_time_than_the_max_wait_is_refused_sooner() -> None:
         return caught.value.retry_after
 
     assert run_virtual(scenario()) == pytest.approx(1.0)
+
+
+def test_a_pause_never_outlasts_the_max_cooldown() -> None:
+    async def scenario() -> tuple[float | None, float]:
+        loop = asyncio.get_running_loop()
+        limiter = LocalLimiter(LimiterSettings(max_wait=1000.0, max_cooldown=30.0))
+        told = await limiter.throttled("a", retry_after=600.0)
+        await limiter.admit("a")
+        return told, loop.time()
+
+    told, granted = run_virtual(scenario())
+    assert told == 30.0, "the caller is told the capped pause"
+    assert granted == pytest.approx(30.0)
+
+
+def test_busy_never_says_longer_than_the_max_cooldown() -> None:
+    async def scenario() -> float:
+        limiter = LocalLimiter(LimiterSettings(max_wait=1.0, max_cooldown=30.0))
+        await limiter.throttled("a", retry_after=600.0)
+        with pytest.raises(Busy) as caught:
+            await limiter.admit("a")
+        return caught.value.retry_after
+
+    assert run_virtual(scenario()) == pytest.approx(30.0)
+
+
+async def _probe_scenario(outcomes: list[str]) -> list[float]:
+    """A throttled call, then five callers queued; each calls 0.5 s after its grant and
+    reports the next outcome in `outcomes` (`ok` or `throttled`), or `ok` once they run out.
+    Returns the grant times in grant order."""
+    loop = asyncio.get_running_loop()
+    limiter = LocalLimiter(LimiterSettings(rate=5, cooldown=1.0))
+    await limiter.admit("a")
+    await limiter.throttled("a", retry_after=None)
+    granted: list[float] = []
+    answers = iter(outcomes)
+
+    async def caller() -> None:
+        await limiter.admit("a")
+        granted.append(loop.time())
+        await asyncio.sleep(0.5)
+        if next(answers, "ok") == "throttled":
+            await limiter.throttled("a", retry_after=None)
+        else:
+            limiter.settled("a")
+
+    await asyncio.gather(*(caller() for _ in range(5)))
+    return granted
+
+
+def test_after_a_pause_one_probe_goes_alone_and_its_success_lets_the_queue_go() -> None:
+    granted = run_virtual(_probe_scenario([]))
+    assert granted == [pytest.approx(t) for t in (1.0, 1.5, 1.5, 1.5, 1.5)]
+
+
+def test_a_throttled_probe_renews_the_pause_and_another_probe_follows() -> None:
+    granted = run_virtual(_probe_scenario(["throttled"]))
+    # The probe at 1.0 is throttled at 1.5: pause to 2.5, a new probe then, its answer at 3.0.
+    assert granted == [pytest.approx(t) for t in (1.0, 2.5, 3.0, 3.0, 3.0)]
+
+
+def test_a_probe_that_never_answers_is_replaced() -> None:
+    async def scenario() -> list[float]:
+        loop = asyncio.get_running_loop()
+        limiter = LocalLimiter(LimiterSettings(rate=5, cooldown=1.0, max_wait=3.0))
+        await limiter.throttled("a", retry_after=None)
+        granted: list[float] = []
+
+        async def silent_caller() -> None:
+            await limiter.admit("a")
+            granted.append(loop.time())
+
+        await asyncio.gather(silent_caller(), silent_caller())
+        return granted
+
+    # The second waits for the first's answer until its own deadline (3 s), then is refused.
+    with pytest.raises(Busy):
+        run_virtual(scenario())
+
+    async def later() -> float:
+        loop = asyncio.get_running_loop()
+        limiter = LocalLimiter(LimiterSettings(rate=5, cooldown=1.0, max_wait=10.0))
+        await limiter.throttled("a", retry_after=None)
+        await limiter.admit("a")  # the probe, which never reports
+        await limiter.admit("a")
+        return loop.time()
+
+    assert run_virtual(later()) == pytest.approx(11.0), "a probe is taken as lost after max_wait"
+
+
+def test_a_probe_cancelled_after_its_grant_hands_the_probe_on() -> None:
+    async def scenario() -> float:
+        loop = asyncio.get_running_loop()
+        limiter = LocalLimiter(LimiterSettings(rate=5, cooldown=1.0))
+        await limiter.throttled("a", retry_after=None)
+        doomed = asyncio.create_task(limiter.admit("a"))
+        await asyncio.sleep(1.0)  # granted now, but the task has not resumed yet
+        doomed.cancel()
+        await asyncio.gather(doomed, return_exceptions=True)
+        await limiter.admit("a")
+        return loop.time()
+
+    assert run_virtual(scenario()) == pytest.approx(1.0)
+
+
+def test_when_a_pause_begins_queued_callers_who_cannot_wait_it_out_are_refused_at_once() -> None:
+    async def scenario() -> tuple[float, float, float]:
+        loop = asyncio.get_running_loop()
+        limiter = LocalLimiter(LimiterSettings(rate=1, margin=0.0, max_wait=10.0))
+        await limiter.admit("a")
+        hurried = asyncio.create_task(limiter.admit("a", within=3.0))
+        patient = asyncio.create_task(limiter.admit("a"))
+        await asyncio.sleep(0.5)
+        await limiter.throttled("a", retry_after=5.0)
+        with pytest.raises(Busy) as caught:
+            await hurried
+        refused_at = loop.time()
+        await patient
+        return refused_at, caught.value.retry_after, loop.time()
+
+    refused_at, retry_after, patient_granted = run_virtual(scenario())
+    assert refused_at == pytest.approx(0.5), "answered when the pause began, not at its end"
+    assert retry_after == pytest.approx(5.0), "with the real time until it could be served"
+    assert patient_granted == pytest.approx(5.5)

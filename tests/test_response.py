@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.cams.errors import CamsError, ErrorKind
-from bot.cams.response import interpret
+from bot.cams.response import MAX_RETRY_AFTER_S, interpret
 
 
 def _body(**data: Any) -> bytes:
@@ -69,19 +69,48 @@ def test_upstream_text_is_bounded_and_single_line() -> None:
 
 
 @pytest.mark.parametrize(
-    ("header", "seconds"), [("1500", 1.5), ("0", 0.0), ("-3", 0.0), ("soon", None), ("inf", None)]
+    ("header", "seconds"),
+    [
+        ("1500", 1.5),
+        ("0", 0.0),
+        ("-3", 0.0),
+        ("-inf", 0.0),
+        ("soon", None),
+        ("", None),
+        ("0x10", None),
+        ("nan", None),
+        ("NaN", None),
+        ("inf", MAX_RETRY_AFTER_S),
+        ("600000", 600.0),
+        ("1e300", MAX_RETRY_AFTER_S),
+        ("9" * 400, MAX_RETRY_AFTER_S),
+    ],
 )
-def test_retry_after_header(header: str, seconds: float | None) -> None:
+def test_retry_after_header_is_clamped(header: str, seconds: float | None) -> None:
     body = json.dumps({"Code": "Throttling.User", "Message": "slow down"}).encode()
     with pytest.raises(CamsError) as caught:
         interpret("1", 400, {"x-acs-retry-after": header}, body)
     assert caught.value.retry_after == seconds
 
 
-def test_non_json_gateway_errors_keep_their_status_kind() -> None:
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        (404, ErrorKind.NOT_FOUND),
+        (400, ErrorKind.BAD_REQUEST),
+        (403, ErrorKind.BAD_REQUEST),
+        (413, ErrorKind.BAD_REQUEST),
+        (429, ErrorKind.THROTTLED),
+        (502, ErrorKind.SERVER_ERROR),
+        (503, ErrorKind.SERVER_ERROR),
+        (200, ErrorKind.MALFORMED_RESPONSE),
+        (204, ErrorKind.MALFORMED_RESPONSE),
+        (302, ErrorKind.MALFORMED_RESPONSE),
+    ],
+)
+def test_a_non_json_answer_is_classified_by_its_status(status: int, kind: ErrorKind) -> None:
     with pytest.raises(CamsError) as caught:
-        interpret("1", 502, {}, b"<html>bad gateway</html>")
-    assert caught.value.kind is ErrorKind.SERVER_ERROR
-    with pytest.raises(CamsError) as caught:
-        interpret("1", 400, {}, b"<html>bad</html>")
-    assert caught.value.kind is ErrorKind.MALFORMED_RESPONSE
+        interpret("1", status, {}, b"<html><body>Not Found</body></html>")
+    assert caught.value.kind is kind
+    assert caught.value.http_status == status
+    assert f"HTTP {status}" in caught.value.message

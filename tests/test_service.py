@@ -173,3 +173,54 @@ async def test_a_slot_is_never_granted_past_the_callers_deadline(cams: RunningEm
 
     assert sum(isinstance(o, Busy) for o in outcomes) == 2
     assert len(_arrivals(cams)) == 1
+
+
+async def test_a_ten_minute_retry_after_does_not_freeze_the_account(cams: RunningEmulator) -> None:
+    cams.fault("throttle:600000@flow:t*1")
+    limiter = LimiterSettings(max_wait=0.1, max_cooldown=1.0)
+    async with _service(cams, limiter, max_attempts=1) as service:
+        with pytest.raises(CamsError) as throttled:
+            await service.get("t")
+        with pytest.raises(Busy) as busy:
+            await service.get("other")
+        await asyncio.sleep(1.0)
+        previews = await asyncio.gather(*(service.get(f"f{i}") for i in range(3)))
+
+    assert throttled.value.kind is ErrorKind.THROTTLED
+    assert throttled.value.retry_after == 1.0, "the user is told the capped pause"
+    assert 0.1 < busy.value.retry_after <= 1.0
+    assert [p.flow_id for p in previews] == ["f0", "f1", "f2"]
+
+
+async def test_callers_queued_when_a_pause_begins_hear_busy_at_once_not_a_network_error(
+    cams: RunningEmulator,
+) -> None:
+    cams.fault("latency:0.2@flow:t*1", "throttle:5000@flow:t*1")
+    # The queued caller's turn (1.8 s) fits its deadline (2 s) until the pause (5 s) begins.
+    limiter = LimiterSettings(rate=1, period=1.8, margin=0.0, max_wait=10.0)
+    async with _service(cams, limiter, max_attempts=1, deadline=2.0) as service:
+        outcomes = await asyncio.gather(
+            service.get("t"), service.get("queued"), return_exceptions=True
+        )
+
+    throttled, queued = outcomes
+    assert isinstance(throttled, CamsError)
+    assert throttled.kind is ErrorKind.THROTTLED
+    assert isinstance(queued, Busy), f"told {queued!r}"
+    assert 4.0 < queued.retry_after <= 5.0
+    assert len(_arrivals(cams)) == 1, "the queued caller never called"
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"), [(404, ErrorKind.NOT_FOUND), (400, ErrorKind.BAD_REQUEST)]
+)
+async def test_an_html_error_page_says_what_happened(
+    cams: RunningEmulator, status: int, kind: ErrorKind
+) -> None:
+    cams.fault(f"http:{status}@all")
+    async with _service(cams) as service:
+        with pytest.raises(CamsError) as caught:
+            await service.get("1")
+
+    assert caught.value.kind is kind
+    assert caught.value.http_status == status

@@ -186,12 +186,25 @@ def test_preview_settings_defaults_and_bounds() -> None:
         ("CAMS_CACHE_SIZE", "0"),
         ("CAMS_NEGATIVE_TTL_S", "31"),
         ("CAMS_THROTTLE_COOLDOWN_S", "x"),
+        ("CAMS_MAX_COOLDOWN_S", "0"),
+        ("CAMS_MAX_COOLDOWN_S", "x"),
+        ("CAMS_MAX_COOLDOWN_S", "nan"),
     ],
 )
 def test_bad_preview_settings_name_their_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError) as caught:
         PreviewSettings.from_env({name: value})
     assert caught.value.variable == name
+
+
+def test_a_cooldown_longer_than_its_cap_is_refused() -> None:
+    with pytest.raises(ConfigError) as caught:
+        PreviewSettings.from_env({"CAMS_THROTTLE_COOLDOWN_S": "40"})
+    assert caught.value.variable == "CAMS_THROTTLE_COOLDOWN_S"
+    capped = PreviewSettings.from_env(
+        {"CAMS_MAX_COOLDOWN_S": "60", "CAMS_THROTTLE_COOLDOWN_S": "40"}
+    )
+    assert (capped.limiter.cooldown, capped.limiter.max_cooldown) == (40.0, 60.0)
 
 
 def test_ca_file_must_exist(tmp_path: Path) -> None:

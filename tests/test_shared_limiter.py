@@ -15,12 +15,13 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.cams.emulator.server import DEMO_CREDENTIALS
 from bot.cams.emulator.window import max_in_window
+from bot.cams.errors import CamsError
 from bot.cams.settings import CamsSettings, Endpoint
 from bot.preview.errors import Busy
 from bot.preview.limiter import LimiterSettings
 from bot.preview.service import PreviewService
 from bot.preview.settings import PreviewSettings
-from bot.preview.shared.limiter import SharedLimiter, budget_key, replica_share
+from bot.preview.shared.limiter import KEY_PARTS, SharedLimiter, budget_key, replica_share
 from bot.preview.shared.link import RedisLink, Unavailable
 from bot.preview.shared.wiring import connect
 from tests.redis_server import RedisServer
@@ -43,8 +44,9 @@ class Script:
     def __init__(self, redis: Redis, account: str = "acct") -> None:
         text = resources.files("bot.preview.shared").joinpath("lua", "admit.lua").read_text()
         self.redis = redis
-        self.keys = [f"t:{{{account}}}:{part}" for part in ("slots", "cooldown", "fence", "marker")]
+        self.keys = [f"t:{{{account}}}:{part}" for part in KEY_PARTS]
         self._script = redis.register_script(text)
+        self.probe = False
 
     async def book(
         self,
@@ -54,10 +56,17 @@ class Script:
         max_wait_us: int = 10 * MICROS,
         fence_ms: int = 5000,
         not_before_us: int = 0,
+        cap_us: int = 30 * MICROS,
     ) -> tuple[int, float]:
-        args = [rate, share, SPACING_US, max_wait_us, fence_ms, not_before_us]
-        granted, wait = await self._script(keys=self.keys, args=args, client=self.redis)
+        args = [rate, share, SPACING_US, max_wait_us, fence_ms, not_before_us, cap_us, SPACING_US]
+        granted, wait, _, probe = await self._script(keys=self.keys, args=args, client=self.redis)
+        self.probe = bool(probe)
         return int(granted), int(wait) / MICROS
+
+    async def cool_down(self, pause_us: int, cap_us: int = 30 * MICROS) -> None:
+        text = resources.files("bot.preview.shared").joinpath("lua", "cooldown.lua").read_text()
+        script = self.redis.register_script(text)
+        await script(keys=[self.keys[1], self.keys[4]], args=[pause_us, cap_us], client=self.redis)
 
     async def last_slot(self) -> int:
         slot = await self.redis.lindex(self.keys[0], -1)
@@ -112,10 +121,8 @@ async def test_a_redis_without_the_marker_puts_up_a_fence(redis: Redis) -> None:
 async def test_cooldown_holds_every_booking_back(redis: Redis) -> None:
     script = Script(redis)
     await script.mark_in_use()
-    text = resources.files("bot.preview.shared").joinpath("lua", "cooldown.lua").read_text()
-    cooldown = redis.register_script(text)
-    await cooldown(keys=[script.keys[1]], args=[3 * MICROS], client=redis)
-    await cooldown(keys=[script.keys[1]], args=[1 * MICROS], client=redis)
+    await script.cool_down(3 * MICROS)
+    await script.cool_down(1 * MICROS)
 
     granted, wait = await script.book()
     assert granted == 1
@@ -331,3 +338,104 @@ async def test_a_burst_of_operations_waits_for_pooled_connections(
     assert all(answers)
     assert shared.link.healthy
     await shared.link.close()
+
+
+async def _redis_now_us(redis: Redis) -> int:
+    seconds, micros = await redis.time()
+    return int(seconds) * MICROS + int(micros)
+
+
+async def test_a_stored_cooldown_longer_than_the_cap_is_cut_and_ends(redis: Redis) -> None:
+    script = Script(redis)
+    await script.mark_in_use()
+    # As an older version, or a replica with a longer cap, would have left it.
+    stored = await _redis_now_us(redis) + 600 * MICROS
+    await redis.set(script.keys[1], stored, px=600_000)
+
+    granted, wait = await script.book(cap_us=2 * MICROS)
+    assert granted == 1
+    assert 1.9 < wait <= 2.0
+    assert int(await redis.get(script.keys[1]) or 0) <= await _redis_now_us(redis) + 2 * MICROS
+    assert await redis.pttl(script.keys[1]) <= 2001, "written back cut, so it ends"
+
+
+async def test_a_cooldown_is_capped_and_a_probe_goes_alone_after_it(redis: Redis) -> None:
+    script = Script(redis)
+    await script.mark_in_use()
+    await script.cool_down(600 * MICROS, cap_us=MICROS // 2)
+
+    probe = await script.book()
+    assert script.probe
+    after = await script.book()
+    assert not script.probe
+
+    assert 0.4 < probe[1] <= 0.5, "capped at half a second, not ten minutes"
+    assert after[1] - probe[1] >= 1.09, "the next slot leaves the probe a spacing to answer"
+
+
+async def test_ten_minutes_of_retry_after_do_not_freeze_replicas_nor_survive_restarts(
+    redis_server: RedisServer, redis: Redis
+) -> None:
+    limiter = LimiterSettings(max_wait=2.0, max_cooldown=0.5)
+    async with running_emulator(qps=0) as cams:
+        cams.fault("throttle:600000@flow:t*1")
+        first = _service(cams.url, redis_server.url, limiter)
+        second = _service(cams.url, redis_server.url, limiter)
+        async with first, second:
+            await redis.set(budget_key(DEMO_CREDENTIALS.access_key_id, "marker"), 1)
+            with pytest.raises(CamsError) as throttled:
+                await first.get("t")
+            cooldown_ms = await redis.pttl(budget_key(DEMO_CREDENTIALS.access_key_id, "cooldown"))
+            on_the_other = await second.get("x")
+
+        # A cooldown left by a replica of an older version, then every replica restarted.
+        stored = await _redis_now_us(redis) + 600 * MICROS
+        await redis.set(budget_key(DEMO_CREDENTIALS.access_key_id, "cooldown"), stored, px=600_000)
+        restarted = _service(cams.url, redis_server.url, limiter)
+        async with restarted:
+            after_restart = await asyncio.gather(*(restarted.get(f"r{i}") for i in range(3)))
+
+    assert throttled.value.retry_after == 0.5
+    assert 0 < cooldown_ms <= 501
+    assert on_the_other.flow_id == "x"
+    assert [p.flow_id for p in after_restart] == ["r0", "r1", "r2"]
+
+
+async def _sleeper_voided_by_a_throttle(
+    redis_server: RedisServer, throttler: str
+) -> tuple[Busy, bool]:
+    """One caller sleeping until its slot 3 s away; then a throttle of 20 s, heard by this
+    replica (`same`) or by another one (`other`). Returns the sleeper's refusal, and whether
+    it came before its slot."""
+    settings = LimiterSettings(rate=1, period=3.0, margin=0.0, max_wait=5.0)
+    links = [RedisLink(Redis.from_url(redis_server.url)) for _ in range(2)]
+    here, there = (SharedLimiter(link, settings, replicas=2) for link in links)
+    client = Redis.from_url(redis_server.url)
+    await client.set(budget_key("acct", "marker"), 1)
+    await client.aclose()
+    await here.admit("acct")
+    sleeper = asyncio.create_task(here.admit("acct"))
+    await asyncio.sleep(0.2)
+    await (here if throttler == "same" else there).throttled("acct", retry_after=20.0)
+    done, _ = await asyncio.wait([sleeper], timeout=2.0)
+    early = bool(done)
+    with pytest.raises(Busy) as caught:
+        await sleeper
+    for link in links:
+        await link.close()
+    return caught.value, early
+
+
+async def test_a_sleeper_whose_slot_falls_in_a_pause_set_elsewhere_does_not_call(
+    redis_server: RedisServer,
+) -> None:
+    busy, _ = await _sleeper_voided_by_a_throttle(redis_server, "other")
+    assert 15.0 < busy.retry_after <= 20.0
+
+
+async def test_a_replica_that_is_throttled_answers_its_own_sleepers_at_once(
+    redis_server: RedisServer,
+) -> None:
+    busy, early = await _sleeper_voided_by_a_throttle(redis_server, "same")
+    assert early, "refused when the pause began, not when its slot came"
+    assert 19.0 < busy.retry_after <= 20.0

@@ -49,15 +49,28 @@ class AttemptGate(Protocol):
         would be a slot spent on nothing.
         """
 
-    async def throttled(self, account: str, retry_after: float | None) -> None:
-        """CAMS answered `account` with throttling; `retry_after` is its hint in seconds."""
+    async def throttled(self, account: str, retry_after: float | None) -> float | None:
+        """CAMS answered `account` with throttling; `retry_after` is its hint in seconds.
+
+        Called from the task whose attempt it was. Returns the hint as the gate honours it
+        (capped at its longest pause), which is what the caller is told; None stays None.
+        """
+
+    def settled(self, account: str) -> None:
+        """The calling task's attempt got any outcome but throttling (or was abandoned).
+
+        After a pause the gate lets one attempt probe; this tells it the probe passed.
+        """
 
 
 class _OpenGate:
     async def admit(self, account: str, within: float) -> None:
         return None
 
-    async def throttled(self, account: str, retry_after: float | None) -> None:
+    async def throttled(self, account: str, retry_after: float | None) -> float | None:
+        return retry_after
+
+    def settled(self, account: str) -> None:
         return None
 
 
@@ -147,10 +160,8 @@ class CamsClient(AsyncCloseable):
             attempt += 1
             await self._gate.admit(self.account, time_left())
             try:
-                return await self._attempt(flow_id, query, time_left())
+                return await self._reported_attempt(flow_id, query, time_left())
             except CamsError as error:
-                if error.kind is ErrorKind.THROTTLED:
-                    await self._gate.throttled(self.account, error.retry_after)
                 elapsed = self._clock() - started
                 delay = self._retry.delay_before_retry(error, attempt, elapsed, self._rng)
                 if delay is None:
@@ -163,6 +174,20 @@ class CamsClient(AsyncCloseable):
                     delay,
                 )
                 await self._sleep(delay)
+
+    async def _reported_attempt(self, flow_id: str, query: str, time_left: float) -> FlowPreview:
+        """One admitted attempt, whose outcome the gate hears: throttled, or settled."""
+        throttled = False
+        try:
+            return await self._attempt(flow_id, query, time_left)
+        except CamsError as error:
+            if error.kind is ErrorKind.THROTTLED:
+                throttled = True
+                error.retry_after = await self._gate.throttled(self.account, error.retry_after)
+            raise
+        finally:
+            if not throttled:
+                self._gate.settled(self.account)
 
     async def _attempt(self, flow_id: str, query: str, time_left: float) -> FlowPreview:
         if time_left <= 0:

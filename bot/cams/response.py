@@ -17,6 +17,8 @@ MAX_TEXT = 500
 MAX_URL_LENGTH = 8192
 # datetime cannot represent instants past year 9999; anything that far out is garbage anyway.
 MAX_EXPIRES_MS = 253_402_300_799_000
+# CAMS asks for pauses of a few seconds; a longer hint is garbage, not a plan.
+MAX_RETRY_AFTER_S = 3600.0
 
 
 def clean_text(value: object) -> str:
@@ -26,7 +28,11 @@ def clean_text(value: object) -> str:
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """`x-acs-retry-after` (milliseconds) as seconds, or None when absent or unreadable."""
+    """`x-acs-retry-after` (milliseconds) as seconds, clamped to [0, MAX_RETRY_AFTER_S].
+
+    None when absent or not a number (NaN included); an infinite or huge value is clamped,
+    so one odd header cannot hold anything back for longer than that.
+    """
     raw = headers.get("x-acs-retry-after")
     if raw is None:
         return None
@@ -34,7 +40,9 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
         millis = float(raw)
     except ValueError:
         return None
-    return max(0.0, millis / 1000.0) if math.isfinite(millis) else None
+    if math.isnan(millis):
+        return None
+    return min(max(0.0, millis / 1000.0), MAX_RETRY_AFTER_S)
 
 
 def interpret(flow_id: str, status: int, headers: Mapping[str, str], body: bytes) -> FlowPreview:
@@ -42,12 +50,12 @@ def interpret(flow_id: str, status: int, headers: Mapping[str, str], body: bytes
     header_request_id = headers.get("x-acs-request-id")
     document = _json_object(body)
     if document is None:
-        kind = ErrorKind.MALFORMED_RESPONSE
-        if status >= 500 or status == 429:
-            kind = classify(status, None)
+        # A gateway's or proxy's error page: its status says what happened. Only a success
+        # that is not JSON is an answer the bot cannot use.
+        kind = classify(status, None) if status >= 400 else ErrorKind.MALFORMED_RESPONSE
         raise CamsError(
             kind,
-            "the answer is not a JSON object",
+            f"HTTP {status} with an answer that is not a JSON object",
             request_id=header_request_id,
             http_status=status,
             retry_after=retry_after_seconds(headers),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -12,7 +13,8 @@ from bot.cams.errors import CamsError
 class RetryPolicy:
     """Exponential backoff with full jitter, bounded by attempts and by an overall deadline.
 
-    Delays are seconds. A server's `x-acs-retry-after` is a floor under the jittered delay.
+    Delays are seconds. A server's `x-acs-retry-after` is a floor under the jittered delay;
+    one that would cross the deadline (an absurd one included) ends the call at once.
     """
 
     max_attempts: int = 4
@@ -31,7 +33,14 @@ class RetryPolicy:
         if not error.kind.retryable or attempt >= self.max_attempts:
             return None
         ceiling = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
-        delay = max(ceiling * rng(), error.retry_after or 0.0)
+        delay = max(ceiling * rng(), _hint(error.retry_after))
         if elapsed + delay >= self.deadline:
             return None
         return delay
+
+
+def _hint(retry_after: float | None) -> float:
+    """The server's hint as a floor: a negative one counts as none, a NaN as endless."""
+    if retry_after is None or retry_after < 0:
+        return 0.0
+    return math.inf if math.isnan(retry_after) else retry_after

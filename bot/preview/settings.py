@@ -31,7 +31,13 @@ class PreviewSettings:
             margin=env_float(env, "CAMS_RATE_MARGIN_S", base.margin, allow_zero=True),
             max_wait=env_float(env, "CAMS_MAX_WAIT_S", base.max_wait, allow_zero=True),
             cooldown=env_float(env, "CAMS_THROTTLE_COOLDOWN_S", base.cooldown, allow_zero=True),
+            max_cooldown=env_float(env, "CAMS_MAX_COOLDOWN_S", base.max_cooldown),
         )
+        if limiter.cooldown > limiter.max_cooldown:
+            raise ConfigError(
+                "CAMS_THROTTLE_COOLDOWN_S",
+                f"must be at most CAMS_MAX_COOLDOWN_S ({limiter.max_cooldown:g})",
+            )
         negative_ttl = env_float(env, "CAMS_NEGATIVE_TTL_S", MAX_NEGATIVE_TTL_S, allow_zero=True)
         if negative_ttl > MAX_NEGATIVE_TTL_S:
             raise ConfigError("CAMS_NEGATIVE_TTL_S", f"must be at most {MAX_NEGATIVE_TTL_S:g}")

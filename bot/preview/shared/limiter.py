@@ -15,24 +15,34 @@ stay within the budget:
   budget is one share, since other replicas may still be spending theirs locally. A Redis
   that restarted and lost its slots puts up the same fence by itself. Its own first shared
   slot comes a spacing after its last local grant, queued ones included.
+
+A throttling answer sets a cooldown on Redis (`lua/cooldown.lua`), cut to `max_cooldown`, and
+marks a probe as due. The next slot booked (or the next slept-for slot confirmed) after it is
+the probe; every slot booked after the probe comes at least a spacing after it, time for its
+answer, and a throttled probe starts the next cooldown. A caller that slept until its slot
+confirms it first (`lua/confirm.lua`): a slot inside a cooldown set meanwhile, or before the
+probe's answer, is void, and the caller books again within what is left of its own deadline,
+or is refused with Busy. This replica's sleepers confirm at once when it is throttled.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import math
 from importlib import resources
 from typing import Any
 
 from redis.asyncio import Redis
 
-from bot.preview.errors import Busy
-from bot.preview.limiter import LimiterSettings, LocalLimiter
+from bot.preview.limiter import EARLY_S, LimiterSettings, LocalLimiter
 from bot.preview.shared.link import RedisLink, Unavailable
 
 MICROS = 1_000_000
 KEY_PREFIX = "flowpreview:budget"
+KEY_PARTS = ("slots", "cooldown", "fence", "marker", "probe")
+SLOT_VOID, SLOT_PROBE = 0, 2
 
 
 def _script(name: str) -> str:
@@ -41,13 +51,16 @@ def _script(name: str) -> str:
 
 def replica_share(settings: LimiterSettings, replicas: int) -> LimiterSettings:
     """One replica's budget when it cannot coordinate: the whole budget split evenly."""
-    return LimiterSettings(
-        rate=settings.rate // replicas,
-        period=settings.period,
-        margin=settings.margin,
-        max_wait=settings.max_wait,
-        cooldown=settings.cooldown,
-    )
+    return dataclasses.replace(settings, rate=settings.rate // replicas)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Booking:
+    granted: bool
+    wait: float
+    # The slot on Redis's clock, in microseconds, and whether it is the probe after a pause.
+    slot: int
+    probe: bool
 
 
 class SharedLimiter:
@@ -62,49 +75,71 @@ class SharedLimiter:
         self._fallback = LocalLimiter(self.share)
         self._admit = link.client.register_script(_script("admit.lua"))
         self._cooldown = link.client.register_script(_script("cooldown.lua"))
+        self._confirm = link.client.register_script(_script("confirm.lua"))
         self._fenced_at: dict[str, int] = {}
+        # This replica's callers sleeping until their slots, woken when it is throttled.
+        self._sleepers: dict[str, set[asyncio.Future[None]]] = {}
 
     async def admit(self, account: str, within: float = math.inf) -> None:
         """Sleep until `account`'s booked slot, or raise Busy; locally while Redis is out."""
-        max_wait = min(self.settings.max_wait, within)
-        # After an outage, this replica's own local grants must be over before its first
-        # shared slot, or it would spend its local share and the shared one at once.
-        not_before = max(0.0, self._fallback.horizon(account) - asyncio.get_running_loop().time())
-        try:
-            granted, wait_us = await self._link.call(
-                lambda redis: self._book(redis, account, max_wait, not_before)
-            )
-        except Unavailable:
-            await self._admit_locally(account, max_wait)
-            return
-        wait = wait_us / MICROS
-        if not granted:
-            raise Busy(wait)
-        if wait > 0:
-            await asyncio.sleep(wait)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + min(self.settings.max_wait, within)
+        while True:
+            max_wait = max(0.0, deadline - loop.time())
+            # After an outage, this replica's own local grants must be over before its first
+            # shared slot, or it would spend its local share and the shared one at once.
+            not_before = max(0.0, self._fallback.horizon(account) - loop.time())
+            try:
+                booking = await self._book(account, max_wait, not_before)
+            except Unavailable:
+                await self._admit_locally(account, max_wait)
+                return
+            if not booking.granted:
+                raise self.settings.busy(booking.wait)
+            if booking.wait <= 0 or await self._slot_holds(account, booking):
+                return
 
-    async def throttled(self, account: str, retry_after: float | None) -> None:
-        """Pause `account` on every replica (and locally, should Redis be out)."""
-        seconds = max(self.settings.cooldown, retry_after or 0.0)
-        self._fallback.pause(account, seconds)
+    async def throttled(self, account: str, retry_after: float | None) -> float | None:
+        """Pause `account` on every replica (and locally, should Redis be out).
+
+        Returns `retry_after` capped at `max_cooldown` (None stays None).
+        """
+        await self._fallback.throttled(account, retry_after)
         with contextlib.suppress(Unavailable):
             await self._link.call(
                 lambda redis: self._cooldown(
-                    keys=[budget_key(account, "cooldown")],
-                    args=[round(seconds * MICROS)],
+                    keys=[budget_key(account, "cooldown"), budget_key(account, "probe")],
+                    args=[
+                        round(self.settings.pause_after(retry_after) * MICROS),
+                        round(self.settings.max_cooldown * MICROS),
+                    ],
                     client=redis,
                 )
             )
+        for sleeper in self._sleepers.get(account, ()):
+            if not sleeper.done():
+                sleeper.set_result(None)
+        return None if retry_after is None else self.settings.capped(retry_after)
 
-    async def _book(
+    def settled(self, account: str) -> None:
+        """The calling task's attempt was not throttled; only the local fallback has probes
+        to release: on Redis, slots after a probe wait a fixed time for its answer."""
+        self._fallback.settled(account)
+
+    async def _book(self, account: str, max_wait: float, not_before: float) -> _Booking:
+        return await self._link.call(
+            lambda redis: self._book_on(redis, account, max_wait, not_before)
+        )
+
+    async def _book_on(
         self, redis: Redis, account: str, max_wait: float, not_before: float
-    ) -> tuple[int, int]:
+    ) -> _Booking:
         if self._fenced_at.get(account, 0) != self._link.recoveries:
             # Back from an outage: other replicas may still be spending their share locally.
             await redis.set(budget_key(account, "fence"), 1, px=round(self._fence_s * 1000))
             self._fenced_at[account] = self._link.recoveries
         answer: Any = await self._admit(
-            keys=[budget_key(account, k) for k in ("slots", "cooldown", "fence", "marker")],
+            keys=[budget_key(account, part) for part in KEY_PARTS],
             args=[
                 self.settings.rate,
                 self.share.rate,
@@ -112,10 +147,65 @@ class SharedLimiter:
                 round(max_wait * MICROS),
                 round(self._fence_s * 1000),
                 round(not_before * MICROS),
+                round(self.settings.max_cooldown * MICROS),
+                round(self._spacing * MICROS),
             ],
             client=redis,
         )
-        return int(answer[0]), int(answer[1])
+        return _Booking(
+            granted=bool(int(answer[0])),
+            wait=int(answer[1]) / MICROS,
+            slot=int(answer[2]),
+            probe=bool(int(answer[3])),
+        )
+
+    async def _slot_holds(self, account: str, booking: _Booking) -> bool:
+        """Sleep until the booked slot; False if a cooldown or a probe has voided it since."""
+        loop = asyncio.get_running_loop()
+        slot_at = loop.time() + booking.wait
+        probe = booking.probe
+        while True:
+            await self._sleep(account, slot_at - loop.time())
+            try:
+                verdict = await self._confirm_slot(account, booking.slot, probe)
+            except Unavailable:
+                # As during any outage: a slot booked before it may still be used.
+                return True
+            if verdict == SLOT_VOID:
+                return False
+            probe = probe or verdict == SLOT_PROBE
+            if loop.time() >= slot_at - EARLY_S:
+                return True
+
+    async def _confirm_slot(self, account: str, slot: int, probe: bool) -> int:
+        verdict: Any = await self._link.call(
+            lambda redis: self._confirm(
+                keys=[budget_key(account, "cooldown"), budget_key(account, "probe")],
+                args=[
+                    slot,
+                    int(probe),
+                    round(self.settings.max_cooldown * MICROS),
+                    round(self._spacing * MICROS),
+                ],
+                client=redis,
+            )
+        )
+        return int(verdict)
+
+    async def _sleep(self, account: str, seconds: float) -> None:
+        """Sleep for `seconds`, or less if this replica is throttled meanwhile."""
+        if seconds <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        woken: asyncio.Future[None] = loop.create_future()
+        timer = loop.call_later(seconds, _wake, woken)
+        sleepers = self._sleepers.setdefault(account, set())
+        sleepers.add(woken)
+        try:
+            await woken
+        finally:
+            timer.cancel()
+            sleepers.discard(woken)
 
     async def _admit_locally(self, account: str, max_wait: float) -> None:
         # Any replica may still use slots booked on Redis up to the moment it went away.
@@ -123,8 +213,13 @@ class SharedLimiter:
         if booked_for > 0:
             self._fallback.pause(account, booked_for)
         if self.share.rate < 1:
-            raise Busy(self._link.retry_after)
+            raise self.settings.busy(self._link.retry_after)
         await self._fallback.admit(account, max_wait)
+
+
+def _wake(woken: asyncio.Future[None]) -> None:
+    if not woken.done():
+        woken.set_result(None)
 
 
 def budget_key(account: str, part: str) -> str:
