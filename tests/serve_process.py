@@ -1,4 +1,4 @@
-"""`python -m bot serve` as a separate process, the way a replica runs."""
+"""`python -m bot …` as a separate process: a command run to its end, or a serving replica."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import signal
 import socket
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import aiohttp
 
@@ -44,6 +45,32 @@ def serve_env(cams_url: str, slack: FakeSlack, **extra: str) -> dict[str, str]:
         )
         | extra
     )
+
+
+@dataclass
+class Run:
+    """How a command ended: its exit status and what it wrote."""
+
+    code: int
+    out: str
+    err: str
+
+
+async def run_bot(*args: str, env: Mapping[str, str], stdin: bytes | None = None) -> Run:
+    """Run `python -m bot ARGS` to its end (a minute at most), with `stdin` piped in if given."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        env=dict(env),
+        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(stdin), timeout=60)
+    assert process.returncode is not None
+    return Run(process.returncode, out.decode(), err.decode())
 
 
 class ServeProcess:

@@ -7,7 +7,7 @@ import json
 import re
 import socket
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,15 +22,8 @@ from bot.slack.constants import EVENTS_PATH
 from bot.standin import payloads
 from bot.standin.fake_slack import FakeSlack, running_fake_slack
 from bot.standin.signing import signed_headers
-from tests.serve_process import ServeProcess, clean_env, free_port
+from tests.serve_process import ServeProcess, clean_env, free_port, run_bot
 from tests.support import RunningEmulator
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
 
 
 def _env(cams_url: str | None, **extra: str) -> dict[str, str]:
@@ -45,23 +38,8 @@ def _env(cams_url: str | None, **extra: str) -> dict[str, str]:
     return env | extra
 
 
-async def _bot(*args: str, env: Mapping[str, str]) -> Run:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        env=dict(env),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode is not None
-    return Run(process.returncode, out.decode(), err.decode())
-
-
 async def test_get_prints_link_and_expiry_in_local_time_and_utc(cams: RunningEmulator) -> None:
-    run = await _bot("get", "1234567890123456", env=_env(cams.url, TZ="Asia/Tokyo"))
+    run = await run_bot("get", "1234567890123456", env=_env(cams.url, TZ="Asia/Tokyo"))
 
     assert run.code == 0, run.err
     assert "https://business.facebook.com/wa/manage/flows/1234567890123456/preview/" in run.out
@@ -72,7 +50,7 @@ async def test_get_prints_link_and_expiry_in_local_time_and_utc(cams: RunningEmu
 
 async def test_get_fetches_several_flows_concurrently(cams: RunningEmulator) -> None:
     cams.fault("latency:1@all")
-    run = await _bot("get", "11", "22", "33", env=_env(cams.url))
+    run = await run_bot("get", "11", "22", "33", env=_env(cams.url))
 
     assert run.code == 0, run.err
     assert [line.split()[0] for line in run.out.splitlines() if not line.startswith(" ")] == [
@@ -88,7 +66,7 @@ async def test_get_failures_exit_non_zero_with_code_message_and_request_id(
     cams: RunningEmulator,
 ) -> None:
     cams.fault("error:Ram.PermissionDeny@flow:denied", "error:Flow.NotFound@flow:gone")
-    run = await _bot("get", "ok", "denied", "gone", env=_env(cams.url))
+    run = await run_bot("get", "ok", "denied", "gone", env=_env(cams.url))
 
     assert run.code == 1
     assert "flows/ok/preview" in run.out
@@ -102,7 +80,7 @@ async def test_get_failures_exit_non_zero_with_code_message_and_request_id(
 
 async def test_get_json(cams: RunningEmulator) -> None:
     cams.fault("error:Product.Unsubscript@flow:b")
-    run = await _bot("get", "a", "b", "--json", "--space", "sp", env=_env(cams.url))
+    run = await run_bot("get", "a", "b", "--json", "--space", "sp", env=_env(cams.url))
 
     assert run.code == 1
     first, second = json.loads(run.out)
@@ -114,7 +92,7 @@ async def test_get_json(cams: RunningEmulator) -> None:
 
 
 async def test_get_refuses_bad_input_without_calling(cams: RunningEmulator) -> None:
-    run = await _bot("get", "", "a\x01b", env=_env(cams.url))
+    run = await run_bot("get", "", "a\x01b", env=_env(cams.url))
 
     assert run.code == 1
     assert len([line for line in run.err.splitlines() if line.startswith("error:")]) == 2
@@ -123,7 +101,7 @@ async def test_get_refuses_bad_input_without_calling(cams: RunningEmulator) -> N
 
 
 async def test_missing_credentials_exit_2_naming_the_variables() -> None:
-    run = await _bot("get", "1", env=_env(None))
+    run = await run_bot("get", "1", env=_env(None))
 
     assert run.code == 2
     assert run.err.strip().count("\n") == 0
@@ -142,7 +120,7 @@ async def test_missing_credentials_exit_2_naming_the_variables() -> None:
     ],
 )
 async def test_bad_settings_are_one_line_naming_the_variable(name: str, value: str) -> None:
-    run = await _bot("get", "1", env=_env("http://127.0.0.1:9", **{name: value}))
+    run = await run_bot("get", "1", env=_env("http://127.0.0.1:9", **{name: value}))
 
     assert run.code == 2
     assert run.err.startswith(f"flowpreview: {name}: ")
@@ -154,7 +132,7 @@ async def test_get_at_the_default_log_level_writes_only_one_line_per_failed_flow
 ) -> None:
     # One flow fetched, one retried then fetched, one refused: only the refusal is news.
     cams.fault("http:503@flow:flaky*1", "error:Ram.PermissionDeny@flow:denied")
-    run = await _bot("get", "ok", "flaky", "denied", env=_env(cams.url))
+    run = await run_bot("get", "ok", "flaky", "denied", env=_env(cams.url))
 
     assert run.code == 1
     assert cams.emulator.by_flow == {"ok": 1, "flaky": 2, "denied": 1}
@@ -165,7 +143,7 @@ async def test_get_at_the_default_log_level_writes_only_one_line_per_failed_flow
 
 async def test_get_logs_retries_and_fetches_when_log_level_asks(cams: RunningEmulator) -> None:
     cams.fault("http:503@flow:flaky*1")
-    run = await _bot("get", "ok", "flaky", env=_env(cams.url, LOG_LEVEL="INFO"))
+    run = await run_bot("get", "ok", "flaky", env=_env(cams.url, LOG_LEVEL="INFO"))
 
     assert run.code == 0, run.err
     assert "WARNING bot.cams.client: " in run.err, "the retry"
@@ -173,7 +151,7 @@ async def test_get_logs_retries_and_fetches_when_log_level_asks(cams: RunningEmu
 
 
 async def test_get_shows_the_expiry_once_when_local_time_is_utc(cams: RunningEmulator) -> None:
-    run = await _bot("get", "1234567890123456", env=_env(cams.url, TZ="UTC"))
+    run = await run_bot("get", "1234567890123456", env=_env(cams.url, TZ="UTC"))
 
     assert run.code == 0, run.err
     [expiry] = [line for line in run.out.splitlines() if line.startswith("    expires ")]
@@ -181,7 +159,7 @@ async def test_get_shows_the_expiry_once_when_local_time_is_utc(cams: RunningEmu
 
 
 async def test_version_at_the_top_level() -> None:
-    module = await _bot("--version", env=_env(None))
+    module = await run_bot("--version", env=_env(None))
     script = Path(sys.executable).with_name("flowpreview")
     process = await asyncio.create_subprocess_exec(
         script, "--version", env=_env(None), stdout=asyncio.subprocess.PIPE
@@ -206,7 +184,7 @@ async def test_version_at_the_top_level() -> None:
     ],
 )
 async def test_a_usage_error_shows_the_usage_of_its_command(args: list[str], usage: str) -> None:
-    run = await _bot(*args, env=_env(None))
+    run = await run_bot(*args, env=_env(None))
 
     assert run.code == 2
     assert run.err.startswith(usage)
@@ -214,7 +192,7 @@ async def test_a_usage_error_shows_the_usage_of_its_command(args: list[str], usa
 
 
 async def test_unreachable_endpoint_is_a_clean_error() -> None:
-    run = await _bot("get", "1", env=_env(f"http://127.0.0.1:{free_port()}"))
+    run = await run_bot("get", "1", env=_env(f"http://127.0.0.1:{free_port()}"))
 
     assert run.code == 1
     assert "error: flow '1': network: cannot reach 127.0.0.1" in run.err
@@ -235,7 +213,7 @@ async def test_silent_endpoint_times_out_cleanly() -> None:
             CAMS_CONNECT_TIMEOUT_S="0.2",
             CAMS_DEADLINE_S="1",
         )
-        run = await _bot("get", "1", env=env)
+        run = await run_bot("get", "1", env=env)
 
     assert run.code == 1
     assert "network: no answer from 127.0.0.1" in run.err
@@ -260,7 +238,7 @@ async def test_emulator_command_serves_and_verifies() -> None:
         assert process.stderr is not None
         banner = await asyncio.wait_for(process.stderr.readline(), timeout=30)
         assert b"CAMS emulator on http://127.0.0.1:" in banner
-        run = await _bot("get", "7", "denied", env=_env(f"http://127.0.0.1:{port}"))
+        run = await run_bot("get", "7", "denied", env=_env(f"http://127.0.0.1:{port}"))
     finally:
         process.terminate()
         await process.wait()
@@ -271,7 +249,7 @@ async def test_emulator_command_serves_and_verifies() -> None:
 
 
 async def test_emulator_refuses_a_bad_fault_rule() -> None:
-    run = await _bot("emulator", "--fault", "explode@all", env=_env(None))
+    run = await run_bot("emulator", "--fault", "explode@all", env=_env(None))
     assert run.code == 2
     assert run.err.startswith("flowpreview: --fault: unknown fault")
 
@@ -281,14 +259,14 @@ async def test_emulator_reports_a_busy_port() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        run = await _bot("emulator", "--port", str(port), env=_env(None))
+        run = await run_bot("emulator", "--port", str(port), env=_env(None))
     assert run.code == 2
     assert "--port: cannot listen on" in run.err
     assert "Traceback" not in run.err
 
 
 async def test_get_asks_upstream_once_per_distinct_flow(cams: RunningEmulator) -> None:
-    run = await _bot("get", "A", "B", "A", "C", env=_env(cams.url))
+    run = await run_bot("get", "A", "B", "A", "C", env=_env(cams.url))
 
     assert run.code == 0, run.err
     assert [line.split()[0] for line in run.out.splitlines() if not line.startswith(" ")] == [
@@ -302,7 +280,7 @@ async def test_get_asks_upstream_once_per_distinct_flow(cams: RunningEmulator) -
 
 async def test_get_reports_busy_when_the_budget_is_booked(cams: RunningEmulator) -> None:
     env = _env(cams.url, CAMS_QPS="1", CAMS_MAX_WAIT_S="0")
-    run = await _bot("get", "1", "2", env=env)
+    run = await run_bot("get", "1", "2", env=env)
 
     assert run.code == 1
     assert "error: flow '2': busy: the CAMS call budget is booked" in run.err
@@ -310,22 +288,15 @@ async def test_get_reports_busy_when_the_budget_is_booked(cams: RunningEmulator)
 
 
 async def test_demo_answers_a_typed_command_with_link_expiry_and_buttons(tmp_path: Path) -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
+    run = await run_bot(
         "demo",
         # Its log file goes to the temporary directory: this test's own.
         env=_env(None, LOG_LEVEL="WARNING", TZ="UTC", TMPDIR=str(tmp_path)),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        stdin=b"/flowpreview 1234567890123456\nshare 1\nwait\n/flowpreview 4030000000000000\n",
     )
-    script = b"/flowpreview 1234567890123456\nshare 1\nwait\n/flowpreview 4030000000000000\n"
-    out, err = await asyncio.wait_for(process.communicate(script), timeout=60)
-    text = out.decode()
+    text = run.out
 
-    assert process.returncode == 0, err.decode()
+    assert run.code == 0, run.err
     assert (
         "[1 Open preview] https://business.facebook.com/wa/manage/flows/1234567890123456/" in text
     )
@@ -336,14 +307,14 @@ async def test_demo_answers_a_typed_command_with_link_expiry_and_buttons(tmp_pat
     assert "(visible to the channel)" in text
     assert "shared by @Steve" in text
     assert "cams:GetFlowPreviewUrl" in text
-    assert "Traceback" not in err.decode()
+    assert "Traceback" not in run.err
 
 
 async def test_serve_refuses_to_start_without_its_settings() -> None:
-    run = await _bot("serve", env=_env(None))
+    run = await run_bot("serve", env=_env(None))
     assert run.code == 2
     assert run.err.startswith("flowpreview: SLACK_BOT_TOKEN: not set")
-    run = await _bot("serve", env=_env(None, SLACK_BOT_TOKEN="xoxb-1", SLACK_SIGNING_SECRET="s"))
+    run = await run_bot("serve", env=_env(None, SLACK_BOT_TOKEN="xoxb-1", SLACK_SIGNING_SECRET="s"))
     assert run.code == 2
     assert "ALIBABA_CLOUD_ACCESS_KEY_ID" in run.err
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import re
-import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from bot.cli.demo import STORIES, demo_emulator, run_demo
 from bot.preview.settings import PreviewSettings
-from tests.serve_process import clean_env
+from tests.serve_process import clean_env, run_bot
 
 # A log record as bot.cli formats it.
 LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR) ")
@@ -101,22 +99,13 @@ async def test_piped_demo_names_its_log_file_once_and_keeps_logs_out_of_the_chat
     tmp_path: Path,
 ) -> None:
     env = clean_env(LOG_LEVEL="INFO", TZ="UTC", TMPDIR=str(tmp_path))
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "demo",
-        env=env,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    run = await run_bot(
+        "demo", env=env, stdin=b"/flowpreview 1234567890123456\n/flowpreview 5030000000000000\n"
     )
-    script = b"/flowpreview 1234567890123456\n/flowpreview 5030000000000000\n"
-    out, err = await asyncio.wait_for(process.communicate(script), timeout=60)
-    text = out.decode()
+    text = run.out
 
-    assert process.returncode == 0, err.decode()
-    assert err == b""
+    assert run.code == 0, run.err
+    assert run.err == ""
     for story in STORIES:
         assert f"/flowpreview {story.flow_id}   (" in text, "the stories, though input is piped"
     log_file, logged = _the_log(tmp_path)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import sys
 import time
 from typing import Any
 
@@ -16,7 +15,7 @@ from bot.slack.constants import EVENTS_PATH
 from bot.standin import payloads
 from bot.standin.fake_slack import running_fake_slack
 from bot.standin.signing import signed_headers
-from tests.serve_process import ServeProcess, serve_env
+from tests.serve_process import ServeProcess, run_bot, serve_env
 from tests.slack_harness import running_bot
 from tests.support import RunningEmulator
 
@@ -105,21 +104,10 @@ async def test_a_busy_port_is_reported_before_anything_says_it_is_listening(
                 PORT=str(port),
                 LOG_LEVEL="DEBUG",
             )
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bot",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                env=env,
-                stderr=asyncio.subprocess.PIPE,
-            )
-            _, err = await asyncio.wait_for(process.communicate(), timeout=60)
+            run = await run_bot("serve", "--host", "127.0.0.1", env=env)
 
-    lines = err.decode().splitlines()
-    assert process.returncode == 2
-    assert lines == [
+    assert run.code == 2
+    assert run.err.splitlines() == [
         f"flowpreview: PORT: cannot listen on 127.0.0.1:{port}: Address already in use"
     ]
     assert not slack.api_calls
