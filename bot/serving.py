@@ -71,6 +71,8 @@ async def serve_until_signalled(
         on_ready()
         await stop.wait()
     finally:
+        # A second signal during the shutdown changes nothing: the shutdown is bounded, and
+        # dying half-way would break the word given to the replies still owed.
+        await runner.cleanup()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
-        await runner.cleanup()

@@ -109,11 +109,20 @@ class ServeProcess:
         except aiohttp.ClientConnectionError:
             return None
 
+    def terminate(self) -> None:
+        """Send SIGTERM, if it is still running."""
+        if self._process is not None and self._process.returncode is None:
+            self._process.send_signal(signal.SIGTERM)
+
+    @property
+    def running(self) -> bool:
+        """Whether the process has not exited yet."""
+        return self._process is not None and self._process.returncode is None
+
     async def stop(self, within: float = 30) -> tuple[int | None, bytes]:
         """SIGTERM, then its exit status and what it wrote to stderr (it must exit `within` s)."""
         if self._process is None:
             return None, b""
-        if self._process.returncode is None:
-            self._process.send_signal(signal.SIGTERM)
+        self.terminate()
         _, err = await asyncio.wait_for(self._process.communicate(), timeout=within)
         return self._process.returncode, err

@@ -142,6 +142,14 @@ async def test_a_timestamp_that_is_not_whole_seconds_is_401(timestamp: str) -> N
     assert not bot.cams.emulator.recorded
 
 
+async def test_ssl_check_is_verified_like_every_request(bot: Bot) -> None:
+    body = b"ssl_check=1&token=abc"
+    assert (await _post(bot, body, _signed(body, FORM_CONTENT_TYPE)))[0] == 200
+    forged = _signed(body, FORM_CONTENT_TYPE, secret="forged")
+    assert (await _post(bot, body, forged))[0] == 401
+    assert (await _post(bot, body, {"Content-Type": FORM_CONTENT_TYPE}))[0] == 401
+
+
 async def test_a_body_over_the_limit_is_413_unread(bot: Bot) -> None:
     body = b"command=%2Fflowpreview&text=" + b"1" * MAX_BODY_BYTES
     status, _ = await _post(bot, body, _signed(body, FORM_CONTENT_TYPE))

@@ -75,6 +75,8 @@ async def test_sigterm_with_stalled_clients_exits_within_the_drain_and_apologise
         stalled[1][1].write(head[:30])
         stalled[2][1].write(head + body[:10])
         started = time.monotonic()
+        replica.terminate()
+        refused = await _refused_while_draining(replica)
         # Drain 1 s plus the 5 s promised, with room for a busy machine; the old server took 60.
         code, err = await replica.stop(within=20)
         took = time.monotonic() - started
@@ -82,10 +84,23 @@ async def test_sigterm_with_stalled_clients_exits_within_the_drain_and_apologise
         for _, writer in stalled:
             writer.close()
 
+    assert refused, "new connections are refused while the replies drain"
     assert code == 0
     assert took < 20
     assert RESTARTED in _text(delivery.message)
     assert b"Traceback" not in err
+
+
+async def _refused_while_draining(replica: ServeProcess) -> bool:
+    """Whether a new connection is refused before the process exits (it drains for 1 s)."""
+    while replica.running:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", replica.port)
+        except ConnectionRefusedError:
+            return True
+        writer.close()
+        await asyncio.sleep(0.02)
+    return False
 
 
 async def test_a_busy_port_is_reported_before_anything_says_it_is_listening(
