@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -80,12 +81,13 @@ class AiolimiterGate:
     def __init__(self, limiter: AsyncLimiter) -> None:
         self._limiter = limiter
 
-    async def admit(self, account: str, within: float) -> None:
+    async def admit(self, account: str, within: float) -> float:
         """Wait for the bucket; one bucket serves the one account of this benchmark.
 
         aiolimiter cannot bound a wait in advance; the generous deadline keeps `within` moot.
         """
         await self._limiter.acquire()
+        return math.inf
 
     async def throttled(self, account: str, retry_after: float | None) -> float | None:
         """aiolimiter has no way to hear the server's pushback, so this does nothing."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import socket
 import ssl
 from datetime import UTC, datetime, timedelta
@@ -441,9 +442,10 @@ class RecordingGate:
         self.heard: list[str] = []
         self.admitted = asyncio.Event()
 
-    async def admit(self, account: str, within: float) -> None:
+    async def admit(self, account: str, within: float) -> float:
         self.heard.append("admit")
         self.admitted.set()
+        return math.inf
 
     async def throttled(self, account: str, retry_after: float | None) -> float | None:
         self.heard.append("throttled")
@@ -495,3 +497,33 @@ def test_the_retry_delay_never_sleeps_on_an_absurd_retry_after(
 ) -> None:
     error = CamsError(ErrorKind.THROTTLED, "slow down", retry_after=retry_after)
     assert RetryPolicy().delay_before_retry(error, 1, 0.0, lambda: 0.5) == delay
+
+
+class _LateThenPunctualGate:
+    """Grants a first slot that has already passed, then slots that never expire."""
+
+    def __init__(self) -> None:
+        self.admits = 0
+
+    async def admit(self, account: str, within: float) -> float:
+        self.admits += 1
+        loop = asyncio.get_running_loop()
+        return loop.time() - 1.0 if self.admits == 1 else loop.time() + 3600
+
+    async def throttled(self, account: str, retry_after: float | None) -> float | None:
+        return retry_after
+
+    def settled(self, account: str) -> None:
+        return None
+
+
+async def test_a_call_that_missed_its_slot_is_not_sent_and_books_another(
+    cams: RunningEmulator,
+) -> None:
+    gate = _LateThenPunctualGate()
+    async with cams.client(settings=cams.settings(max_attempts=1), gate=gate) as client:
+        preview = await client.get_flow_preview_url("1")
+
+    assert preview.flow_id == "1"
+    assert gate.admits == 2, "the missed slot was given up and another booked"
+    assert cams.emulator.stats()["received"] == 1, "the late call never reached CAMS"

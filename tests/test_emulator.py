@@ -15,7 +15,7 @@ from alibabacloud_tea_util.models import RuntimeOptions
 from bot.cams.credentials import Credentials
 from bot.cams.emulator.faults import Fault, FaultRule
 from bot.cams.emulator.server import DEMO_CREDENTIALS
-from bot.cams.emulator.window import SlidingWindow, max_in_window
+from bot.cams.emulator.window import SlidingWindow, busiest_window, max_in_window
 from bot.cams.errors import CamsError, ErrorKind
 from bot.config import Secret
 from tests.support import OTHER_CREDENTIALS, RunningEmulator, running_emulator
@@ -223,3 +223,9 @@ def test_max_in_window() -> None:
     assert max_in_window([0.0, 0.2, 0.4, 0.99, 1.0, 1.1]) == 5
     assert max_in_window([0.0, 0.5, 1.0, 1.5]) == 2
     assert max_in_window([0.0, 1.0, 2.0]) == 1
+
+
+def test_busiest_window() -> None:
+    assert busiest_window([]) == []
+    assert busiest_window([0.0, 0.2, 0.4, 0.99, 1.0, 1.1]) == [0.2, 0.4, 0.99, 1.0, 1.1]
+    assert busiest_window([0.0, 1.0, 2.0]) == [0.0]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import secrets
 import ssl
 import time
 import unicodedata
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -42,11 +44,14 @@ Clock = Callable[[], float]
 class AttemptGate(Protocol):
     """Admits every upstream attempt, retries included: the interface of the rate limiters."""
 
-    async def admit(self, account: str, within: float) -> None:
+    async def admit(self, account: str, within: float) -> float:
         """Return when `account` may make one call, at most `within` seconds from now.
 
         Raise at once, booking nothing, to refuse: a slot granted after the caller's deadline
         would be a slot spent on nothing.
+
+        Returns the latest event-loop time at which the call may still go out: a call sent
+        later than its slot allows could reach CAMS inside a later slot's second.
         """
 
     async def throttled(self, account: str, retry_after: float | None) -> float | None:
@@ -64,14 +69,42 @@ class AttemptGate(Protocol):
 
 
 class _OpenGate:
-    async def admit(self, account: str, within: float) -> None:
-        return None
+    async def admit(self, account: str, within: float) -> float:
+        return math.inf
 
     async def throttled(self, account: str, retry_after: float | None) -> float | None:
         return retry_after
 
     def settled(self, account: str) -> None:
         return None
+
+
+# The latest loop time at which the current task's attempt may be written to the wire.
+_send_by: ContextVar[float] = ContextVar("send_by", default=math.inf)
+
+
+class _MissedSlot(Exception):
+    """The attempt was ready to go out only after its slot had passed; nothing was sent."""
+
+    def __init__(self, late: float) -> None:
+        super().__init__(f"ready {late:.3f}s after the slot allowed")
+        self.late = late
+
+
+class _PunctualRequest(aiohttp.ClientRequest):
+    """A request that checks its slot once its connection is ready, just before writing.
+
+    Opening a connection (TCP, TLS) and a busy event loop can delay a call well past its
+    slot; sent anyway, it would reach CAMS inside the second of a later, punctual slot.
+    """
+
+    async def send(self, conn: aiohttp.connector.Connection) -> aiohttp.ClientResponse:
+        late = asyncio.get_running_loop().time() - _send_by.get()
+        if late > 0:
+            # Back to the pool: the connection is ready and the next slot can use it.
+            conn.release()
+            raise _MissedSlot(late)
+        return await super().send(conn)
 
 
 def validate_parameter(name: str, value: str) -> None:
@@ -158,9 +191,17 @@ class CamsClient(AsyncCloseable):
         attempt = 0
         while True:
             attempt += 1
-            await self._gate.admit(self.account, time_left())
+            send_by = await self._gate.admit(self.account, time_left())
+            token = _send_by.set(send_by)
             try:
                 return await self._reported_attempt(flow_id, query, time_left())
+            except _MissedSlot as missed:
+                # Nothing reached CAMS: not an attempt, and the next slot is booked at once.
+                log.info(
+                    "CAMS call for flow %r missed its slot (%s); booking another", flow_id, missed
+                )
+                attempt -= 1
+                continue
             except CamsError as error:
                 elapsed = self._clock() - started
                 delay = self._retry.delay_before_retry(error, attempt, elapsed, self._rng)
@@ -174,12 +215,18 @@ class CamsClient(AsyncCloseable):
                     delay,
                 )
                 await self._sleep(delay)
+            finally:
+                _send_by.reset(token)
 
     async def _reported_attempt(self, flow_id: str, query: str, time_left: float) -> FlowPreview:
         """One admitted attempt, whose outcome the gate hears: throttled, or settled."""
         throttled = False
         try:
             return await self._attempt(flow_id, query, time_left)
+        except _MissedSlot:
+            # Not an answer: a probe that missed its slot has learnt nothing.
+            throttled = True
+            raise
         except CamsError as error:
             if error.kind is ErrorKind.THROTTLED:
                 throttled = True
@@ -250,6 +297,7 @@ class CamsClient(AsyncCloseable):
                 ),
                 headers={"User-Agent": USER_AGENT},
                 skip_auto_headers=("Content-Type",),
+                request_class=_PunctualRequest,
             )
         return self._session
 

@@ -44,6 +44,14 @@ class LimiterSettings:
     cooldown: float = 1.0
     max_cooldown: float = 30.0
 
+    def send_by(self, slot: float) -> float:
+        """The latest time a call granted `slot` may go out: half the margin later.
+
+        The other half is left for the network, so `rate + 1` calls never reach CAMS within
+        one period. Without a margin nothing is allowed for jitter, and nothing is checked.
+        """
+        return slot + self.margin / 2 if self.margin > 0 else math.inf
+
     def pause_after(self, retry_after: float | None) -> float:
         """How long a throttling answer with `retry_after` pauses the account."""
         return self.capped(max(self.cooldown, retry_after or 0.0))
@@ -70,13 +78,14 @@ class LocalLimiter:
             state = self._accounts[account] = _Account(self.settings)
         return state
 
-    async def admit(self, account: str, within: float = math.inf) -> None:
+    async def admit(self, account: str, within: float = math.inf) -> float:
         """Wait for a slot for `account`, first come first served, or raise Busy.
 
         Busy at once when the slot is more than `max_wait` or `within` seconds away, or later,
         as soon as a pause or a probe means the slot can no longer come in time.
         """
-        await self._account(account).admit(min(self.settings.max_wait, within))
+        slot = await self._account(account).admit(min(self.settings.max_wait, within))
+        return self.settings.send_by(slot)
 
     async def throttled(self, account: str, retry_after: float | None) -> float | None:
         """Pause `account` for `cooldown` or `retry_after`, if longer, up to `max_cooldown`.
@@ -140,7 +149,7 @@ class _Account:
         self.probe_waiter: _Waiter | None = None
         self.probe_task: asyncio.Task[Any] | None = None
 
-    async def admit(self, max_wait: float) -> None:
+    async def admit(self, max_wait: float) -> float:
         loop = asyncio.get_running_loop()
         now = loop.time()
         self._expire_probe(now)
@@ -148,19 +157,20 @@ class _Account:
         if not self.waiters and turn <= now and self.probe_until is None:
             if self._grant(now):
                 self.probe_task = asyncio.current_task()
-            return
+            return now
         if turn - now > max_wait:
             raise self.settings.busy(turn - now)
         waiter = _Waiter(loop.create_future(), now + max_wait)
         self.waiters.append(waiter)
         self._schedule(loop)
         try:
-            await waiter.future
+            granted = await waiter.future
         except asyncio.CancelledError:
             self._withdraw(waiter, loop)
             raise
         if waiter is self.probe_waiter:
             self.probe_task = asyncio.current_task()
+        return granted
 
     def cool_down(self, seconds: float, *, probe: bool) -> None:
         loop = asyncio.get_running_loop()

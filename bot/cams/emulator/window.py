@@ -29,10 +29,16 @@ class SlidingWindow:
 
 def max_in_window(times: Sequence[float], window: float = WINDOW_S) -> int:
     """The largest number of `times` (sorted ascending) inside any half-open window of `window`."""
-    best = 0
+    return len(busiest_window(times, window))
+
+
+def busiest_window(times: Sequence[float], window: float = WINDOW_S) -> list[float]:
+    """The `times` (sorted ascending) of the first half-open window of `window` holding the most."""
+    best: Sequence[float] = []
     start = 0
     for end, t in enumerate(times):
         while t - times[start] >= window:
             start += 1
-        best = max(best, end - start + 1)
-    return best
+        if end - start + 1 > len(best):
+            best = times[start : end + 1]
+    return list(best)

@@ -80,7 +80,7 @@ class SharedLimiter:
         # This replica's callers sleeping until their slots, woken when it is throttled.
         self._sleepers: dict[str, set[asyncio.Future[None]]] = {}
 
-    async def admit(self, account: str, within: float = math.inf) -> None:
+    async def admit(self, account: str, within: float = math.inf) -> float:
         """Sleep until `account`'s booked slot, or raise Busy; locally while Redis is out."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + min(self.settings.max_wait, within)
@@ -92,12 +92,14 @@ class SharedLimiter:
             try:
                 booking = await self._book(account, max_wait, not_before)
             except Unavailable:
-                await self._admit_locally(account, max_wait)
-                return
+                return await self._admit_locally(account, max_wait)
             if not booking.granted:
                 raise self.settings.busy(booking.wait)
+            # The slot on this host's clock, measured from the answer: at most a Redis round
+            # trip later than on Redis's, which the other half of the margin absorbs.
+            send_by = self.settings.send_by(loop.time() + booking.wait)
             if booking.wait <= 0 or await self._slot_holds(account, booking):
-                return
+                return send_by
 
     async def throttled(self, account: str, retry_after: float | None) -> float | None:
         """Pause `account` on every replica (and locally, should Redis be out).
@@ -207,14 +209,14 @@ class SharedLimiter:
             timer.cancel()
             sleepers.discard(woken)
 
-    async def _admit_locally(self, account: str, max_wait: float) -> None:
+    async def _admit_locally(self, account: str, max_wait: float) -> float:
         # Any replica may still use slots booked on Redis up to the moment it went away.
         booked_for = self.settings.max_wait + self._spacing - self._link.seconds_since_lost()
         if booked_for > 0:
             self._fallback.pause(account, booked_for)
         if self.share.rate < 1:
             raise self.settings.busy(self._link.retry_after)
-        await self._fallback.admit(account, max_wait)
+        return await self._fallback.admit(account, max_wait)
 
 
 def _wake(woken: asyncio.Future[None]) -> None:
