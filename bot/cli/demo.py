@@ -22,7 +22,7 @@ from bot.config import Secret
 from bot.preview.service import PreviewService
 from bot.preview.settings import PreviewSettings
 from bot.serving import serving
-from bot.slack.server import create_server
+from bot.slack.server import create_server, runner_options
 from bot.slack.settings import SlackSettings
 from bot.standin.fake_slack import running_fake_slack
 from bot.standin.terminal import Terminal, stdin_lines
@@ -136,7 +136,8 @@ async def run_demo(
             api_url=slack.api_url,
             response_url_hosts=(slack.reply_host,),
         )
-        async with serving(create_server(settings, service)) as bot_url:
+        server = create_server(settings, service)
+        async with serving(server, **runner_options(settings)) as bot_url:
             out.write(intro(log_path) + "\n")
             out.flush()
             terminal = Terminal(
