@@ -53,7 +53,11 @@ class Delivery:
             await ack(**self._render(hits, space))
             return
         fetch = asyncio.create_task(self.service.get_many(flow_ids, space))
-        done, _ = await asyncio.wait({fetch}, timeout=self.ack_budget)
+        try:
+            done, _ = await asyncio.wait({fetch}, timeout=self.ack_budget)
+        except asyncio.CancelledError:
+            fetch.cancel()
+            raise
         if done:
             if fetch.exception() is not None:
                 log.error("fetching previews failed", exc_info=fetch.exception())
@@ -76,7 +80,9 @@ class Delivery:
     async def apologise(self, response_urls: Sequence[str]) -> None:
         """Tell each person still owed a reply that the bot restarted before it was ready."""
         message = render.restarted_message()
-        await asyncio.gather(*(self.replies.post(url, message) for url in response_urls))
+        # One apology per person, however many of their replies were cut short.
+        unique = dict.fromkeys(response_urls)
+        await asyncio.gather(*(self.replies.post(url, message) for url in unique))
 
     async def _follow_up(
         self, fetch: asyncio.Task[Outcomes], response_url: str, space: str | None

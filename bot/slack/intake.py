@@ -1,17 +1,14 @@
 """Reading a request body within bounds, and telling whether it is something Slack sends.
 
-Every read is bounded in size and in time. The shape check runs on verified bodies only, and
-it parses them the way Bolt will afterwards, so that nothing a signed request carries can make
-Bolt or a listener fail: a body Slack would never send is refused here with a reason.
+Every read is bounded in size and in time. The shape check runs on verified bodies only, on
+what Bolt parsed (one parse, by Bolt's own rules), so that nothing a signed request carries
+can make Bolt or a listener fail: a body Slack would never send is refused with a reason.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import re
 from typing import Any
-from urllib.parse import parse_qs
 
 from aiohttp import web
 
@@ -19,10 +16,23 @@ from aiohttp import web
 MAX_BODY_BYTES = 1 << 20
 # Slack payloads nest about ten levels; a listener walking a deeper one could run out of stack.
 MAX_DEPTH = 64
-MAX_FORM_FIELDS = 100
-FORM = "application/x-www-form-urlencoded"
-SLASH_COMMAND_OR_SSL_CHECK = re.compile(r"(?:^|&)(?:command=(?:%2[Ff]|/)|ssl_check=)")
-JSON = "application/json"
+# Fields Bolt reads, wherever they appear, while it builds a request's context and routes it;
+# Slack gives them these types, and anything else would fail inside Bolt, not be refused.
+FIELD_KINDS: dict[str, type | tuple[type, ...]] = {
+    "type": str,
+    "team": (dict, str),
+    "user": (dict, str),
+    "channel": (dict, str),
+    "enterprise": (dict, str),
+    "event": dict,
+    "message": dict,
+    "previous_message": dict,
+    "item": dict,
+    "assistant_thread": dict,
+    "view": dict,
+    "container": dict,
+}
+LIST_OF_OBJECTS = ("authorizations", "actions")
 
 
 class Refused(Exception):
@@ -65,58 +75,46 @@ def decode(body: bytes) -> str:
         raise Refused(400, "body is not UTF-8") from None
 
 
-def check_shape(content_type: str, text: str) -> None:
-    """Raise Refused (400) unless `text` is a form or JSON body of a kind Slack sends."""
-    media = content_type.partition(";")[0].strip().lower()
-    if media == FORM:
-        _check_form(text)
-    elif media == JSON:
-        _check_document(text)
-    else:
-        raise Refused(400, "not a Slack request: unexpected Content-Type")
+def check_shape(body: object) -> None:
+    """Raise Refused (400) unless `body`, as Bolt parsed it, is something Slack sends.
 
-
-def _check_form(text: str) -> None:
-    if "payload" not in text:
-        # Bolt reads such a form with parse_qsl, which cannot fail; a slash command or an
-        # ssl_check is all there is to recognise, and a look for its field costs far less
-        # than parsing the form twice on the hot path.
-        if not SLASH_COMMAND_OR_SSL_CHECK.search(text):
-            raise Refused(400, "not a Slack request: a form with neither a command nor a payload")
-        return
-    try:
-        form = parse_qs(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
-    except ValueError:
-        raise Refused(400, "not a Slack request: unreadable form") from None
-    if "payload" in form:
-        (payload, *others) = form["payload"]
-        if others:
-            raise Refused(400, "not a Slack request: more than one payload")
-        _check_document(payload)
-    elif "command" in form:
-        if not all(command.startswith("/") for command in form["command"]):
+    That is a slash command, an ssl_check, or an object with a `type` (an interaction payload
+    or an Events API callback), nested at most MAX_DEPTH deep, whose fields that Bolt reads on
+    its way to a listener have the types Slack gives them.
+    """
+    if not isinstance(body, dict):
+        raise Refused(400, "not a Slack request: not an object")
+    command = body.get("command")
+    if command is not None:
+        if not isinstance(command, str) or not command.startswith("/"):
             raise Refused(400, "not a Slack request: not a slash command")
-    elif "ssl_check" not in form:
-        raise Refused(400, "not a Slack request: a form with neither a command nor a payload")
+    elif "ssl_check" not in body and not isinstance(body.get("type"), str):
+        raise Refused(400, "not a Slack request: neither a command nor an object with a type")
+    problem = _walk(body)
+    if problem is not None:
+        raise Refused(400, f"not a Slack request: {problem}")
 
 
-def _check_document(text: str) -> None:
-    try:
-        document = json.loads(text)
-    except (ValueError, RecursionError):
-        raise Refused(400, "not a Slack request: unreadable JSON") from None
-    if not isinstance(document, dict) or not isinstance(document.get("type"), str):
-        raise Refused(400, "not a Slack request: JSON that is not an object with a type")
-    if not _shallow(document):
-        raise Refused(400, f"not a Slack request: JSON nested deeper than {MAX_DEPTH}")
-
-
-def _shallow(document: dict[str, Any]) -> bool:
+def _walk(document: dict[str, Any]) -> str | None:
+    """What is wrong with the document's depth or field types, if anything."""
     stack: list[tuple[Any, int]] = [(document, 1)]
     while stack:
         node, depth = stack.pop()
         if depth > MAX_DEPTH:
-            return False
-        children = node.values() if isinstance(node, dict) else node
+            return f"nested deeper than {MAX_DEPTH}"
+        if isinstance(node, dict):
+            for key, kinds in FIELD_KINDS.items():
+                value = node.get(key)
+                if value is not None and not isinstance(value, kinds):
+                    return f"a {key} field of the wrong type"
+            for key in LIST_OF_OBJECTS:
+                value = node.get(key)
+                if value is not None and not (
+                    isinstance(value, list) and all(isinstance(item, dict) for item in value)
+                ):
+                    return f"a {key} field that is not a list of objects"
+            children: Any = node.values()
+        else:
+            children = node
         stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
-    return True
+    return None

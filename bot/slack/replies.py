@@ -65,7 +65,11 @@ class ReplyPoster(AsyncCloseable):
     def _session_for_post(self) -> aiohttp.ClientSession:
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                headers={"User-Agent": f"flowpreview/{__version__}"}
+                headers={"User-Agent": f"flowpreview/{__version__}"},
+                # HTTPS_PROXY and NO_PROXY, as the Web API client honours them: where the
+                # only way out is a proxy, replies take it too. The allow-list is checked on
+                # the response_url itself, so a proxy does not widen it.
+                trust_env=True,
             )
         return self._session
 

@@ -40,9 +40,11 @@ log = logging.getLogger(__name__)
 HEADERS_TIMEOUT_S = 5.0
 BODY_TIMEOUT_S = 5.0
 # How long a shutdown waits for requests being handled: a listener acks within its budget.
+# It runs inside the drain, so the whole shutdown takes max(drain, grace) + the apology:
+# within SHUTDOWN_DRAIN_S + 5 s, whatever the drain.
 HANDLER_GRACE_S = ACK_BUDGET_S + 0.5
 # How long the last word to people still owed a reply may take at shutdown.
-APOLOGY_TIMEOUT_S = 3.0
+APOLOGY_TIMEOUT_S = 2.0
 
 
 def runner_options(
@@ -53,7 +55,12 @@ def runner_options(
         # aiohttp closes a connection that has not completed a request's headers by then,
         # from its opening or from the previous answer on a kept-alive connection.
         "keepalive_timeout": headers_timeout,
-        "shutdown_timeout": min(HANDLER_GRACE_S, settings.shutdown_drain),
+        # A body nobody reads (an answer before it, as for a 404) is not waited for either:
+        # aiohttp would otherwise read it for up to 10 s, from a client not yet known.
+        "lingering_time": 0,
+        # Requests being handled may always finish their ack: cut short, the person would get
+        # neither the ack nor, since nothing owed them a reply yet, a word at shutdown.
+        "shutdown_timeout": HANDLER_GRACE_S,
     }
 
 
@@ -129,7 +136,8 @@ def _keep_word_at_shutdown(
         await delivery.replies.close()
         await service.close()
 
-    server.on_shutdown.append(mark_start)
+    # First among the shutdown hooks, so that the drain counts from the signal.
+    server.on_shutdown.insert(0, mark_start)
     server.on_cleanup.append(finish_replies)
     server.on_cleanup.append(close)
 
@@ -183,12 +191,18 @@ async def _verified(
     if not check.matches(timestamp, signature, body):
         raise Refused(401, "wrong signature")
     text = decode(body)
-    check_shape(request.headers.get("Content-Type", ""), text)
-    return AsyncBoltRequest(
-        body=text,
-        query=request.query_string,
-        headers=request.headers,  # type: ignore[arg-type]  # Bolt's own adapter does the same
-    )
+    try:
+        # Bolt parses the body and reads its context here; whatever it cannot read, Slack
+        # did not send.
+        bolt_request = AsyncBoltRequest(
+            body=text,
+            query=request.query_string,
+            headers=request.headers,  # type: ignore[arg-type]  # as Bolt's own adapter does
+        )
+    except Exception:
+        raise Refused(400, "not a Slack request: Bolt cannot read it") from None
+    check_shape(bolt_request.body)
+    return bolt_request
 
 
 def _connect_socket_mode(server: web.Application, bolt: AsyncApp, settings: SlackSettings) -> None:
