@@ -96,6 +96,9 @@ class AiolimiterGate:
     def settled(self, account: str) -> None:
         """aiolimiter has no pauses to end."""
 
+    async def missed(self, account: str) -> None:
+        """aiolimiter has no probe to hand on."""
+
 
 @dataclass(frozen=True, slots=True)
 class Side:

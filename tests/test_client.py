@@ -454,6 +454,9 @@ class RecordingGate:
     def settled(self, account: str) -> None:
         self.heard.append("settled")
 
+    async def missed(self, account: str) -> None:
+        self.heard.append("missed")
+
 
 async def test_the_gate_hears_every_attempts_outcome(
     cams: RunningEmulator, fake_time: FakeTime
@@ -504,6 +507,7 @@ class _LateThenPunctualGate:
 
     def __init__(self) -> None:
         self.admits = 0
+        self.missed_slots = 0
 
     async def admit(self, account: str, within: float) -> float:
         self.admits += 1
@@ -516,6 +520,9 @@ class _LateThenPunctualGate:
     def settled(self, account: str) -> None:
         return None
 
+    async def missed(self, account: str) -> None:
+        self.missed_slots += 1
+
 
 async def test_a_call_that_missed_its_slot_is_not_sent_and_books_another(
     cams: RunningEmulator,
@@ -526,4 +533,5 @@ async def test_a_call_that_missed_its_slot_is_not_sent_and_books_another(
 
     assert preview.flow_id == "1"
     assert gate.admits == 2, "the missed slot was given up and another booked"
+    assert gate.missed_slots == 1, "the gate heard of the missed slot"
     assert cams.emulator.stats()["received"] == 1, "the late call never reached CAMS"

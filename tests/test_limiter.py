@@ -326,6 +326,39 @@ def test_a_probe_that_never_answers_is_replaced() -> None:
     assert run_virtual(later()) == pytest.approx(11.0), "a probe is taken as lost after max_wait"
 
 
+def test_a_probe_that_missed_its_slot_hands_the_probe_on() -> None:
+    async def scenario() -> tuple[float, list[float]]:
+        loop = asyncio.get_running_loop()
+        limiter = LocalLimiter(LimiterSettings(rate=5, cooldown=1.0, max_wait=10.0))
+        await limiter.throttled("a", retry_after=None)
+        others: list[float] = []
+
+        async def other() -> None:
+            await limiter.admit("a")
+            others.append(loop.time())
+            await asyncio.sleep(0.5)  # CAMS takes half a second to answer
+            limiter.settled("a")
+
+        async def late_probe() -> float:
+            await limiter.admit("a")  # the probe, granted at 1.0 s
+            await limiter.missed("a")  # too late to send: nothing went out
+            await limiter.admit("a")
+            return loop.time()
+
+        probe = asyncio.create_task(late_probe())
+        await asyncio.sleep(0.01)
+        waiting = [asyncio.create_task(other()) for _ in range(3)]
+        again = await probe
+        await asyncio.gather(*waiting)
+        return again, others
+
+    again, others = run_virtual(scenario())
+    # The next in line probes at once, and the rest follow its answer: nobody waits out the
+    # 10 s a silent probe is given.
+    assert others == [pytest.approx(1.0), pytest.approx(1.5), pytest.approx(1.5)]
+    assert again == pytest.approx(1.5)
+
+
 def test_a_probe_cancelled_after_its_grant_hands_the_probe_on() -> None:
     async def scenario() -> float:
         loop = asyncio.get_running_loop()

@@ -279,8 +279,13 @@ async def test_two_replicas_stay_within_budget_across_an_outage_and_a_recovery(
     async def ask(limiter: SharedLimiter, count: int, every: float) -> None:
         async def one() -> None:
             with contextlib.suppress(Busy):
-                await limiter.admit("acct")
-                grants.append(loop.time())
+                send_by = await limiter.admit("acct")
+                # As the client does: a call that wakes past its slot (a busy event loop)
+                # is not sent, so it is no call at the server.
+                if loop.time() <= send_by:
+                    grants.append(loop.time())
+                else:
+                    await limiter.missed("acct")
 
         tasks = []
         for _ in range(count):
@@ -439,3 +444,25 @@ async def test_a_replica_that_is_throttled_answers_its_own_sleepers_at_once(
     busy, early = await _sleeper_voided_by_a_throttle(redis_server, "same")
     assert early, "refused when the pause began, not when its slot came"
     assert 19.0 < busy.retry_after <= 20.0
+
+
+async def test_a_probe_that_missed_its_slot_makes_a_probe_due_again(
+    redis_server: RedisServer, redis: Redis
+) -> None:
+    account = "acct"
+    settings = LimiterSettings(cooldown=0.2, max_wait=5.0)
+    link = RedisLink(Redis.from_url(redis_server.url))
+    limiter = SharedLimiter(link, settings, replicas=2)
+    await redis.set(budget_key(account, "marker"), 1)
+    try:
+        await limiter.throttled(account, retry_after=None)
+        await limiter.admit(account)  # the probe, after the 0.2 s pause
+        held = await redis.get(budget_key(account, "probe"))
+        await limiter.missed(account)  # too late to send: nothing went out
+        due = await redis.get(budget_key(account, "probe"))
+        await limiter.missed(account)  # only the probe's own miss counts
+    finally:
+        await link.close()
+
+    assert held not in (None, b"due"), "while the probe is out, others wait for its answer"
+    assert due == b"due", "the next slot booked is the probe again"

@@ -67,6 +67,12 @@ class AttemptGate(Protocol):
         After a pause the gate lets one attempt probe; this tells it the probe passed.
         """
 
+    async def missed(self, account: str) -> None:
+        """The calling task's slot passed before its call could go out: nothing was sent.
+
+        A probe that missed learnt nothing, so the gate lets the next slot probe instead.
+        """
+
 
 class _OpenGate:
     async def admit(self, account: str, within: float) -> float:
@@ -76,6 +82,9 @@ class _OpenGate:
         return retry_after
 
     def settled(self, account: str) -> None:
+        return None
+
+    async def missed(self, account: str) -> None:
         return None
 
 
@@ -197,6 +206,7 @@ class CamsClient(AsyncCloseable):
                 return await self._reported_attempt(flow_id, query, time_left())
             except _MissedSlot as missed:
                 # Nothing reached CAMS: not an attempt, and the next slot is booked at once.
+                await self._gate.missed(self.account)
                 log.info(
                     "CAMS call for flow %r missed its slot (%s); booking another", flow_id, missed
                 )

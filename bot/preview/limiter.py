@@ -102,6 +102,11 @@ class LocalLimiter:
         """
         self._account(account).settled()
 
+    async def missed(self, account: str) -> None:
+        """The calling task's slot passed before its call went out; if it was the probe,
+        the next grant probes instead (the slot stays spent: the budget is never widened)."""
+        self._account(account).missed()
+
     def pause(self, account: str, seconds: float) -> None:
         """Grant `account` nothing for the next `seconds` (a longer pause already set stays)."""
         self._account(account).cool_down(seconds, probe=False)
@@ -190,6 +195,12 @@ class _Account:
             # The hold may have pushed some turns past their callers' deadlines.
             self._refuse_late(loop.time())
             self._schedule(loop)
+
+    def missed(self) -> None:
+        if self.probe_task is not None and asyncio.current_task() is self.probe_task:
+            self._end_probe()
+            self.probe_due = True
+            self._schedule(asyncio.get_running_loop())
 
     def turn_of(self, position: int, now: float) -> float:
         """When the waiter at `position` in the queue (0 = head) would be granted."""

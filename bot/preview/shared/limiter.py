@@ -43,6 +43,8 @@ MICROS = 1_000_000
 KEY_PREFIX = "flowpreview:budget"
 KEY_PARTS = ("slots", "cooldown", "fence", "marker", "probe")
 SLOT_VOID, SLOT_PROBE = 0, 2
+# The probe key's value while the next slot booked or confirmed is to be the probe.
+PROBE_DUE = "due"
 
 
 def _script(name: str) -> str:
@@ -79,6 +81,8 @@ class SharedLimiter:
         self._fenced_at: dict[str, int] = {}
         # This replica's callers sleeping until their slots, woken when it is throttled.
         self._sleepers: dict[str, set[asyncio.Future[None]]] = {}
+        # Tasks whose slot is their account's probe, until they report how it went.
+        self._probes: dict[asyncio.Task[Any] | None, str] = {}
 
     async def admit(self, account: str, within: float = math.inf) -> float:
         """Sleep until `account`'s booked slot, or raise Busy; locally while Redis is out."""
@@ -98,8 +102,14 @@ class SharedLimiter:
             # The slot on this host's clock, measured from the answer: at most a Redis round
             # trip later than on Redis's, which the other half of the margin absorbs.
             send_by = self.settings.send_by(loop.time() + booking.wait)
-            if booking.wait <= 0 or await self._slot_holds(account, booking):
-                return send_by
+            if booking.wait > 0:
+                held = await self._slot_holds(account, booking)
+                if held is None:
+                    continue
+                booking = held
+            if booking.probe:
+                self._probes[asyncio.current_task()] = account
+            return send_by
 
     async def throttled(self, account: str, retry_after: float | None) -> float | None:
         """Pause `account` on every replica (and locally, should Redis be out).
@@ -118,6 +128,7 @@ class SharedLimiter:
                     client=redis,
                 )
             )
+        self._probes.pop(asyncio.current_task(), None)
         for sleeper in self._sleepers.get(account, ()):
             if not sleeper.done():
                 sleeper.set_result(None)
@@ -126,7 +137,25 @@ class SharedLimiter:
     def settled(self, account: str) -> None:
         """The calling task's attempt was not throttled; only the local fallback has probes
         to release: on Redis, slots after a probe wait a fixed time for its answer."""
+        self._probes.pop(asyncio.current_task(), None)
         self._fallback.settled(account)
+
+    async def missed(self, account: str) -> None:
+        """The calling task's slot passed unused; if it was the probe, a probe is due again.
+
+        Otherwise every replica's queue would follow after the probe's hold, unprobed.
+        """
+        await self._fallback.missed(account)
+        if self._probes.pop(asyncio.current_task(), None) != account:
+            return
+        with contextlib.suppress(Unavailable):
+            await self._link.call(
+                lambda redis: redis.set(
+                    budget_key(account, "probe"),
+                    PROBE_DUE,
+                    px=round(self.settings.max_cooldown * 1000),
+                )
+            )
 
     async def _book(self, account: str, max_wait: float, not_before: float) -> _Booking:
         return await self._link.call(
@@ -161,23 +190,26 @@ class SharedLimiter:
             probe=bool(int(answer[3])),
         )
 
-    async def _slot_holds(self, account: str, booking: _Booking) -> bool:
-        """Sleep until the booked slot; False if a cooldown or a probe has voided it since."""
+    async def _slot_holds(self, account: str, booking: _Booking) -> _Booking | None:
+        """Sleep until the booked slot; None if a cooldown or a probe has voided it since.
+
+        The booking comes back marked as the probe if confirming made it one.
+        """
         loop = asyncio.get_running_loop()
         slot_at = loop.time() + booking.wait
-        probe = booking.probe
         while True:
             await self._sleep(account, slot_at - loop.time())
             try:
-                verdict = await self._confirm_slot(account, booking.slot, probe)
+                verdict = await self._confirm_slot(account, booking.slot, booking.probe)
             except Unavailable:
                 # As during any outage: a slot booked before it may still be used.
-                return True
+                return booking
             if verdict == SLOT_VOID:
-                return False
-            probe = probe or verdict == SLOT_PROBE
+                return None
+            if verdict == SLOT_PROBE:
+                booking = dataclasses.replace(booking, probe=True)
             if loop.time() >= slot_at - EARLY_S:
-                return True
+                return booking
 
     async def _confirm_slot(self, account: str, slot: int, probe: bool) -> int:
         verdict: Any = await self._link.call(
