@@ -425,3 +425,11 @@ async def test_a_flow_link_in_the_command_works_like_the_shortcut(bot: Bot) -> N
 
     assert f"`{FLOW}`" in _text(answer.json())
     assert bot.cams.emulator.by_flow == {FLOW: 1}
+
+
+async def test_a_command_whose_text_holds_the_word_payload_is_still_a_command(bot: Bot) -> None:
+    answer, _ = await bot.command("payload 1234567890123456")
+
+    assert answer.status == 200
+    assert "*Flow `payload`*" in _text(answer.json())
+    assert f"*Flow `{FLOW}`*" in _text(answer.json())
