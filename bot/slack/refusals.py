@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 WINDOW_S = 60.0
-# Reasons are the server's own words, but a refused host is part of one: keep the table small.
+# Reasons are the server's own few words; the bound only keeps a bug from growing the table.
 MAX_REASONS = 256
 
 
