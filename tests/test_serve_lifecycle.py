@@ -16,7 +16,7 @@ from bot.standin import payloads
 from bot.standin.fake_slack import running_fake_slack
 from bot.standin.signing import signed_headers
 from tests.serve_process import ServeProcess, run_bot, serve_env
-from tests.slack_harness import SIGNING_SECRET, running_bot
+from tests.slack_harness import SIGNING_SECRET, Bot, running_bot
 from tests.support import RunningEmulator
 
 FLOW = "1234567890123456"
@@ -45,21 +45,43 @@ async def test_replies_not_ready_within_the_drain_get_a_last_word() -> None:
     assert f"flows/{FLOW}/preview" in _text(by_url[quick_url].message)
 
 
-async def test_a_drain_shorter_than_the_ack_budget_still_acks_and_apologises() -> None:
+async def _command_then_shutdown(
+    flow_id: str, fault: str, *, ack_budget: float, drain: float = 10.0
+) -> tuple[str, str, Bot]:
+    """`/flowpreview flow_id`, and the bot shut down while the command waits for its ack.
+
+    Returns the ack, the command's response_url and the bot, stopped.
+    """
     async with aiohttp.ClientSession() as session:
-        async with running_bot(ack_budget=1.0, slack_settings={"shutdown_drain": 0.0}) as bot:
-            bot.cams.fault(f"latency:30@flow:{SLOW}")
+        async with running_bot(
+            ack_budget=ack_budget, slack_settings={"shutdown_drain": drain}
+        ) as bot:
+            bot.cams.fault(fault)
             response_url = bot.slack.new_response_url()
-            body = payloads.slash_command(SLOW, response_url=response_url)
+            body = payloads.slash_command(flow_id, response_url=response_url)
             command = asyncio.create_task(
                 session.post(
                     bot.url + EVENTS_PATH, data=body, headers=signed_headers(SIGNING_SECRET, body)
                 )
             )
-            await asyncio.sleep(0.2)
-        # The bot shut down with no drain while the command waited inside its ack budget.
+            await asyncio.sleep(0.1)
         answer = await command
-        ack = await answer.text()
+        return await answer.text(), response_url, bot
+
+
+async def test_shutdown_during_the_ack_window_still_delivers_the_reply() -> None:
+    ack, response_url, bot = await _command_then_shutdown(FLOW, "latency:1.5@all", ack_budget=0.5)
+
+    assert "Fetching the preview" in ack
+    (delivery,) = bot.slack.deliveries
+    assert delivery.url == response_url
+    assert f"flows/{FLOW}/preview" in _text(delivery.message)
+
+
+async def test_a_drain_shorter_than_the_ack_budget_still_acks_and_apologises() -> None:
+    ack, response_url, bot = await _command_then_shutdown(
+        SLOW, f"latency:30@flow:{SLOW}", ack_budget=1.0, drain=0.0
+    )
 
     assert "Fetching the preview" in ack
     (delivery,) = bot.slack.deliveries

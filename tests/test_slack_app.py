@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -368,27 +367,6 @@ async def _post_to_broken_app(bolt: AsyncApp) -> tuple[int, dict[str, Any]]:
 async def test_an_unreadable_body_is_a_400(bot: Bot) -> None:
     answer = await bot.post(b"payload=%7Bnot-json")
     assert answer.status == 400
-
-
-async def test_shutdown_during_the_ack_window_still_delivers_the_reply() -> None:
-    async with aiohttp.ClientSession() as session:
-        async with running_bot(ack_budget=0.5) as bot:
-            bot.cams.fault("latency:1.5@all")
-            body = payloads.slash_command(FLOW, response_url=bot.slack.new_response_url())
-            command = asyncio.create_task(
-                session.post(
-                    bot.url + EVENTS_PATH, data=body, headers=signed_headers(SIGNING_SECRET, body)
-                )
-            )
-            await asyncio.sleep(0.1)
-        # The bot shut down while the command was still inside its ack window.
-        answer = await command
-        ack = await answer.json()
-
-    assert "Fetching the preview" in _text(ack)
-    (delivery,) = bot.slack.deliveries
-    assert delivery.message is not None
-    assert f"`{FLOW}`" in _text(delivery.message)
 
 
 @pytest.mark.parametrize("typed", ["*bold*", "_it's_", "~del~", "`code`", "<!here>", "*a`b*"])
