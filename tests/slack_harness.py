@@ -96,7 +96,7 @@ async def running_bot(
             settings, service, ack_budget=ack_budget, body_timeout=request_timeout
         )
         async with (
-            serving(server, **runner_options(settings, headers_timeout=request_timeout)) as url,
+            serving(server, **runner_options(headers_timeout=request_timeout)) as url,
             aiohttp.ClientSession() as session,
         ):
             yield Bot(url, cams, slack, session, service)

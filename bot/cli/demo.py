@@ -137,7 +137,7 @@ async def run_demo(
             response_url_hosts=(slack.reply_host,),
         )
         server = create_server(settings, service)
-        async with serving(server, **runner_options(settings)) as bot_url:
+        async with serving(server, **runner_options()) as bot_url:
             out.write(intro(log_path) + "\n")
             out.flush()
             terminal = Terminal(

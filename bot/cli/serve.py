@@ -50,5 +50,5 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> int:
             log.info("listening on :%d%s (HTTP mode)", settings.port, EVENTS_PATH)
 
     server = create_server(settings, service)
-    asyncio.run(serve_until_signalled(server, sock, on_ready=ready, **runner_options(settings)))
+    asyncio.run(serve_until_signalled(server, sock, on_ready=ready, **runner_options()))
     return 0

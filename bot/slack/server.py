@@ -50,9 +50,7 @@ PAYLOAD_FIELD = re.compile(r"(?:^|&)payload=")
 APOLOGY_TIMEOUT_S = 2.0
 
 
-def runner_options(
-    settings: SlackSettings, *, headers_timeout: float = HEADERS_TIMEOUT_S
-) -> dict[str, Any]:
+def runner_options(*, headers_timeout: float = HEADERS_TIMEOUT_S) -> dict[str, Any]:
     """The aiohttp runner settings the bot's server needs: header and shutdown bounds."""
     return {
         # aiohttp closes a connection that has not completed a request's headers by then,
@@ -76,7 +74,7 @@ def create_server(
 ) -> web.Application:
     """The web application serving the bot; in Socket Mode it serves only the health check.
 
-    Serve it with `runner_options(settings)`.
+    Serve it with `runner_options()`.
     """
     inflight = InFlight()
     replies = ReplyPoster(ReplyHosts(settings.response_url_hosts))
