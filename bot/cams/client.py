@@ -97,7 +97,6 @@ class _MissedSlot(Exception):
 
     def __init__(self, late: float) -> None:
         super().__init__(f"ready {late:.3f}s after the slot allowed")
-        self.late = late
 
 
 class _PunctualRequest(aiohttp.ClientRequest):
@@ -206,7 +205,6 @@ class CamsClient(AsyncCloseable):
                 return await self._reported_attempt(flow_id, query, time_left())
             except _MissedSlot as missed:
                 # Nothing reached CAMS: not an attempt, and the next slot is booked at once.
-                await self._gate.missed(self.account)
                 log.info(
                     "CAMS call for flow %r missed its slot (%s); booking another", flow_id, missed
                 )
@@ -229,21 +227,22 @@ class CamsClient(AsyncCloseable):
                 _send_by.reset(token)
 
     async def _reported_attempt(self, flow_id: str, query: str, time_left: float) -> FlowPreview:
-        """One admitted attempt, whose outcome the gate hears: throttled, or settled."""
-        throttled = False
+        """One admitted attempt, whose outcome the gate hears: missed, throttled, or settled."""
+        heard = False
         try:
             return await self._attempt(flow_id, query, time_left)
         except _MissedSlot:
             # Not an answer: a probe that missed its slot has learnt nothing.
-            throttled = True
+            heard = True
+            await self._gate.missed(self.account)
             raise
         except CamsError as error:
             if error.kind is ErrorKind.THROTTLED:
-                throttled = True
+                heard = True
                 error.retry_after = await self._gate.throttled(self.account, error.retry_after)
             raise
         finally:
-            if not throttled:
+            if not heard:
                 self._gate.settled(self.account)
 
     async def _attempt(self, flow_id: str, query: str, time_left: float) -> FlowPreview:
