@@ -97,7 +97,7 @@ def preview_message(
     for index, (flow_id, outcome) in enumerate(outcomes):
         blocks.extend(_flow_blocks(index, flow_id, outcome, space, now))
     privacy = "Only you can see this."
-    if any(_open_button(o) for _, o in outcomes if isinstance(o, FlowPreview)):
+    if any("url" in element for block in blocks for element in block.get("elements", ())):
         privacy += " Anyone holding a preview link can open it."
     notes = [privacy]
     if space:
