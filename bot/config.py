@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 
 class ConfigError(Exception):
@@ -84,3 +86,84 @@ def is_loopback_host(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """`[scheme://]host[:port]`, checked: the scheme and the port as written, if at all."""
+
+    scheme: str | None
+    host: str
+    port: int | None
+
+
+# Split by hand rather than with a URL library: those quietly drop tabs, accept `+443` or
+# non-ASCII digits as a port and pass spaces through into the host, all of which would only
+# fail later, as DNS or TLS errors. A host stops at `@`, so credentials end up in `rest`.
+_ADDRESS = re.compile(
+    r"(?:(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://)?"
+    r"(?P<host>\[[^\]]*\]|[^:/?#@\[\]]*)"
+    r"(?::(?P<port>[0-9]*))?"
+    r"(?P<rest>.*)",
+    re.DOTALL,
+)
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+MAX_HOST_NAME = 253
+
+
+def split_address(value: str) -> Address:
+    """Read `[scheme://]host[:port][/]`; raise ValueError with a one-line reason otherwise.
+
+    The host must be a DNS name of valid labels, an IPv4 address or a bracketed IPv6 address.
+    It comes back lower case, an IPv6 address without brackets, as a Host header needs it.
+    """
+    text = value.strip()
+    if any(char.isspace() or not char.isprintable() for char in text):
+        raise ValueError("spaces and control characters are not allowed in a host or URL")
+    parts = _ADDRESS.fullmatch(text)
+    if parts is None or parts["rest"] not in ("", "/"):
+        raise ValueError("give only scheme, host and port, with no path, query or credentials")
+    scheme = parts["scheme"].lower() if parts["scheme"] else None
+    return Address(scheme, _host(parts["host"]), _port(parts["port"]))
+
+
+def _host(text: str) -> str:
+    if not text:
+        raise ValueError("no host")
+    if text.startswith("["):
+        try:
+            address = ipaddress.IPv6Address(text[1:-1])
+        except ValueError:
+            raise ValueError(f"{text!r} is not an IPv6 address") from None
+        if address.scope_id:
+            raise ValueError("an IPv6 zone (%...) cannot be used in a URL")
+        return address.compressed
+    if not text.isascii():
+        raise ValueError("write an internationalised host name in its xn-- (punycode) form")
+    name = text.lower()
+    labels = name.split(".")
+    # A DNS name never ends in an all-digit label, so this can only be meant as an address.
+    if labels[-1].isdigit():
+        try:
+            return str(ipaddress.IPv4Address(name))
+        except ValueError:
+            raise ValueError(f"{text!r} is not an IPv4 address") from None
+    if len(name) > MAX_HOST_NAME:
+        raise ValueError(f"a host name has at most {MAX_HOST_NAME} characters")
+    for label in labels:
+        if not label:
+            raise ValueError(f"{text!r} has an empty label")
+        if not _LABEL.fullmatch(label):
+            raise ValueError(
+                f"{label!r} in {text!r} is not a DNS label (1-63 letters, digits or inner hyphens)"
+            )
+    return name
+
+
+def _port(text: str | None) -> int | None:
+    if not text:
+        return None
+    port = int(text)
+    if not 1 <= port <= 65535:
+        raise ValueError(f"port must be 1-65535, got {text}")
+    return port

@@ -48,6 +48,12 @@ def test_api_url(value: str, expected: str) -> None:
         (BASE | {"SLACK_RESPONSE_URL_HOSTS": "hooks.slack.com/path"}, "SLACK_RESPONSE_URL_HOSTS"),
         (BASE | {"SLACK_RESPONSE_URL_HOSTS": "user@hooks.slack.com"}, "SLACK_RESPONSE_URL_HOSTS"),
         (BASE | {"SLACK_RESPONSE_URL_HOSTS": "a:99999"}, "SLACK_RESPONSE_URL_HOSTS"),
+        (
+            BASE | {"SLACK_RESPONSE_URL_HOSTS": "https://hooks.slack.com"},
+            "SLACK_RESPONSE_URL_HOSTS",
+        ),
+        (BASE | {"SLACK_RESPONSE_URL_HOSTS": "hooks\tslack.com"}, "SLACK_RESPONSE_URL_HOSTS"),
+        (BASE | {"SLACK_RESPONSE_URL_HOSTS": "hooks..slack.com"}, "SLACK_RESPONSE_URL_HOSTS"),
         (BASE | {"SHUTDOWN_DRAIN_S": "-1"}, "SHUTDOWN_DRAIN_S"),
         (BASE | {"SLACK_APP_TOKEN": "xoxb-not-an-app-token"}, "SLACK_APP_TOKEN"),
         (BASE | {"SLACK_API_URL": "http://slack.example.com/api/"}, "SLACK_API_URL"),

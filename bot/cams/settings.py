@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.config import ConfigError, env_float, env_int, env_str, is_loopback_host
+from bot.config import (
+    ConfigError,
+    env_float,
+    env_int,
+    env_str,
+    is_loopback_host,
+    split_address,
+)
 
 DEFAULT_ENDPOINT = "https://cams.ap-southeast-1.aliyuncs.com"
 DEFAULT_CONNECT_TIMEOUT_S = 5.0
@@ -45,76 +50,14 @@ class Endpoint:
         The host must be a DNS name of valid labels, an IPv4 address or a bracketed IPv6
         address; anything else raises ValueError with a one-line reason.
         """
-        text = value.strip()
-        if any(char.isspace() or not char.isprintable() for char in text):
-            raise ValueError("spaces and control characters are not allowed in a host or URL")
-        parts = _ENDPOINT.fullmatch(text)
-        if parts is None or parts["rest"] not in ("", "/"):
-            raise ValueError("give only scheme, host and port, with no path, query or credentials")
-        scheme = (parts["scheme"] or "https").lower()
+        address = split_address(value)
+        scheme = address.scheme or "https"
         if scheme not in ("http", "https"):
             raise ValueError(f"scheme must be https, got {scheme!r}")
-        host = _host(parts["host"])
-        if scheme == "http" and not is_loopback_host(host):
+        if scheme == "http" and not is_loopback_host(address.host):
             raise ValueError("plain http is allowed only for loopback hosts; use https")
-        return cls(scheme, host, _port(parts["port"], scheme))
-
-
-# Split by hand rather than with a URL library: those quietly drop tabs, accept `+443` or
-# non-ASCII digits as a port and pass spaces through into the host, all of which would only
-# fail later, as DNS or TLS errors. A host stops at `@`, so credentials end up in `rest`.
-_ENDPOINT = re.compile(
-    r"(?:(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://)?"
-    r"(?P<host>\[[^\]]*\]|[^:/?#@\[\]]*)"
-    r"(?::(?P<port>[0-9]*))?"
-    r"(?P<rest>.*)",
-    re.DOTALL,
-)
-_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
-MAX_HOST_NAME = 253
-
-
-def _host(text: str) -> str:
-    """The host in the form the Host header needs: lower case, IPv6 without brackets."""
-    if not text:
-        raise ValueError("no host")
-    if text.startswith("["):
-        try:
-            address = ipaddress.IPv6Address(text[1:-1])
-        except ValueError:
-            raise ValueError(f"{text!r} is not an IPv6 address") from None
-        if address.scope_id:
-            raise ValueError("an IPv6 zone (%...) cannot be used in a URL")
-        return address.compressed
-    if not text.isascii():
-        raise ValueError("write an internationalised host name in its xn-- (punycode) form")
-    name = text.lower()
-    labels = name.split(".")
-    # A DNS name never ends in an all-digit label, so this can only be meant as an address.
-    if labels[-1].isdigit():
-        try:
-            return str(ipaddress.IPv4Address(name))
-        except ValueError:
-            raise ValueError(f"{text!r} is not an IPv4 address") from None
-    if len(name) > MAX_HOST_NAME:
-        raise ValueError(f"a host name has at most {MAX_HOST_NAME} characters")
-    for label in labels:
-        if not label:
-            raise ValueError(f"{text!r} has an empty label")
-        if not _LABEL.fullmatch(label):
-            raise ValueError(
-                f"{label!r} in {text!r} is not a DNS label (1-63 letters, digits or inner hyphens)"
-            )
-    return name
-
-
-def _port(text: str | None, scheme: str) -> int:
-    if not text:
-        return 443 if scheme == "https" else 80
-    port = int(text)
-    if not 1 <= port <= 65535:
-        raise ValueError(f"port must be 1-65535, got {text}")
-    return port
+        port = address.port or (443 if scheme == "https" else 80)
+        return cls(scheme, address.host, port)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from yarl import URL
 
-from bot.config import is_loopback_host
+from bot.config import is_loopback_host, split_address
 
 DEFAULT_PORTS = {"https": 443, "http": 80}
 
@@ -27,15 +27,10 @@ class AllowedHost:
 
 def parse_host(text: str) -> AllowedHost:
     """Read `host[:port]`; raise ValueError when it is anything more or less than that."""
-    try:
-        url = URL(f"https://{text.strip()}")
-        host = url.host
-        port = url.explicit_port
-    except ValueError:
-        raise ValueError("is not a host[:port]") from None
-    if not host or url.user or url.password or url.path not in ("", "/") or url.query_string:
-        raise ValueError("give a host and an optional port only")
-    return AllowedHost(host.lower(), port)
+    address = split_address(text)
+    if address.scheme is not None:
+        raise ValueError("give a host and an optional port only, with no scheme")
+    return AllowedHost(address.host, address.port)
 
 
 class ReplyHosts:
