@@ -49,8 +49,8 @@ from bench.support import (
     write_json,
 )
 from bot.cams.client import CamsClient
-from bot.cams.emulator.server import DEMO_CREDENTIALS
 from bot.cams.settings import CamsSettings, Endpoint
+from bot.standin.cams.server import DEMO_CREDENTIALS
 
 SDK_DISTRIBUTIONS = ("alibabacloud-cams20200606", "alibabacloud-tea-openapi", "darabonba-core")
 # Both are "flowpreview is at least this many times better": calls/s ours/SDK, CPU SDK/ours.

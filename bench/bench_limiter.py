@@ -55,11 +55,11 @@ from bench.support import (
     write_json,
 )
 from bot.cams.client import CamsClient
-from bot.cams.emulator.server import DEMO_CREDENTIALS
 from bot.cams.settings import DEFAULT_ATTEMPT_TIMEOUT_S, CamsSettings, Endpoint
 from bot.preview.limiter import LimiterSettings
 from bot.preview.service import PreviewService
 from bot.preview.settings import PreviewSettings
+from bot.standin.cams.server import DEMO_CREDENTIALS
 
 RATE = 5
 PERIOD_S = 1.0

@@ -72,11 +72,11 @@ from bench.support import (
     write_json,
 )
 from bot.cams.credentials import ACCESS_KEY_ID, ACCESS_KEY_SECRET
-from bot.cams.emulator.server import DEMO_CREDENTIALS
 from bot.cams.settings import DEFAULT_ATTEMPT_TIMEOUT_S
 from bot.preview.limiter import LimiterSettings
 from bot.preview.shared.limiter import budget_key
 from bot.preview.shared.link import RETRY_AFTER_S
+from bot.standin.cams.server import DEMO_CREDENTIALS
 
 RATE = 5
 RATE_TARGET = 4.5

@@ -73,12 +73,12 @@ from bench.support import (
 )
 from bot.cams.client import CamsClient
 from bot.cams.credentials import ACCESS_KEY_ID, ACCESS_KEY_SECRET
-from bot.cams.emulator.server import DEMO_CREDENTIALS
 from bot.cams.settings import CamsSettings, Endpoint
 from bot.slack.constants import EVENTS_PATH, HEALTH_PATH
-from bot.standin import payloads
-from bot.standin.fake_slack import FakeSlack, running_fake_slack
-from bot.standin.signing import signed_headers
+from bot.standin.cams.server import DEMO_CREDENTIALS
+from bot.standin.slack import payloads
+from bot.standin.slack.fake_slack import FakeSlack, running_fake_slack
+from bot.standin.slack.signing import signed_headers
 
 FLOWPREVIEW = "flowpreview"
 BARE = "bare Bolt"

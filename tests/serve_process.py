@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from bot.cams.emulator.server import DEMO_CREDENTIALS
 from bot.slack.constants import HEALTH_PATH
-from bot.standin.fake_slack import FakeSlack
+from bot.standin.cams.server import DEMO_CREDENTIALS
+from bot.standin.slack.fake_slack import FakeSlack
 
 STARTUP_S = 20.0
 

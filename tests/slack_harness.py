@@ -11,7 +11,6 @@ from typing import Any
 
 import aiohttp
 
-from bot.cams.emulator.server import DEMO_CREDENTIALS
 from bot.config import Secret
 from bot.preview.limiter import LimiterSettings
 from bot.preview.service import PreviewService
@@ -20,9 +19,10 @@ from bot.serving import serving
 from bot.slack.constants import EVENTS_PATH
 from bot.slack.server import create_server, runner_options
 from bot.slack.settings import SlackSettings
-from bot.standin import payloads
-from bot.standin.fake_slack import FakeSlack, running_fake_slack
-from bot.standin.signing import signed_headers
+from bot.standin.cams.server import DEMO_CREDENTIALS
+from bot.standin.slack import payloads
+from bot.standin.slack.fake_slack import FakeSlack, running_fake_slack
+from bot.standin.slack.signing import signed_headers
 from tests.support import RunningEmulator, running_emulator
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"

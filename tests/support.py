@@ -12,11 +12,11 @@ from typing import Any
 
 from bot.cams.client import CamsClient
 from bot.cams.credentials import Credentials
-from bot.cams.emulator.faults import FaultRule
-from bot.cams.emulator.server import DEMO_CREDENTIALS, Emulator
 from bot.cams.settings import CamsSettings, Endpoint
 from bot.config import Secret
 from bot.serving import serving
+from bot.standin.cams.faults import FaultRule
+from bot.standin.cams.server import DEMO_CREDENTIALS, Emulator
 
 # Reference files copied into the project (tests/data/README.md says where each came from).
 DATA = Path(__file__).resolve().parent / "data"

@@ -17,11 +17,11 @@ import aiohttp
 import pytest
 
 from bot import __version__
-from bot.cams.emulator.server import DEMO_CREDENTIALS
 from bot.slack.constants import EVENTS_PATH
-from bot.standin import payloads
-from bot.standin.fake_slack import FakeSlack, running_fake_slack
-from bot.standin.signing import signed_headers
+from bot.standin.cams.server import DEMO_CREDENTIALS
+from bot.standin.slack import payloads
+from bot.standin.slack.fake_slack import FakeSlack, running_fake_slack
+from bot.standin.slack.signing import signed_headers
 from tests.serve_process import ServeProcess, clean_env, free_port, run_bot
 from tests.support import RunningEmulator
 

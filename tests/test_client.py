@@ -17,12 +17,12 @@ import trustme
 from bot.cams import signing
 from bot.cams.client import CamsClient
 from bot.cams.credentials import Credentials
-from bot.cams.emulator.server import DEMO_CREDENTIALS
 from bot.cams.errors import CamsError, ErrorKind
 from bot.cams.retry import RetryPolicy
 from bot.cams.settings import CamsSettings, Endpoint
 from bot.config import Secret
 from bot.preview.limiter import LimiterSettings, LocalLimiter
+from bot.standin.cams.server import DEMO_CREDENTIALS
 from tests.support import STS_CREDENTIALS, FakeTime, RunningEmulator, running_emulator
 
 

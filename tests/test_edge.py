@@ -22,8 +22,8 @@ from bot.slack.constants import EVENTS_PATH
 from bot.slack.intake import MAX_BODY_BYTES, MAX_DEPTH
 from bot.slack.refusals import RefusalLog
 from bot.slack.reply_hosts import ReplyHosts, host_of
-from bot.standin import payloads
-from bot.standin.signing import (
+from bot.standin.slack import payloads
+from bot.standin.slack.signing import (
     FORM_CONTENT_TYPE,
     JSON_CONTENT_TYPE,
     SIGNATURE_HEADER,

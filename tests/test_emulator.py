@@ -13,11 +13,11 @@ from alibabacloud_tea_openapi.models import Config
 from alibabacloud_tea_util.models import RuntimeOptions
 
 from bot.cams.credentials import Credentials
-from bot.cams.emulator.faults import Fault, FaultRule
-from bot.cams.emulator.server import DEMO_CREDENTIALS
-from bot.cams.emulator.window import SlidingWindow, busiest_window, max_in_window
 from bot.cams.errors import CamsError, ErrorKind
 from bot.config import Secret
+from bot.standin.cams.faults import Fault, FaultRule
+from bot.standin.cams.server import DEMO_CREDENTIALS
+from bot.standin.cams.window import SlidingWindow, busiest_window, max_in_window
 from tests.support import OTHER_CREDENTIALS, RunningEmulator, running_emulator
 
 

@@ -16,13 +16,13 @@ from typing import Any
 import aiohttp
 from redis.asyncio import Redis
 
-from bot.cams.emulator.server import DEMO_CREDENTIALS
-from bot.cams.emulator.window import busiest_window
 from bot.preview.shared.limiter import budget_key
 from bot.slack.constants import EVENTS_PATH
-from bot.standin import payloads
-from bot.standin.fake_slack import FakeSlack, running_fake_slack
-from bot.standin.signing import signed_headers
+from bot.standin.cams.server import DEMO_CREDENTIALS
+from bot.standin.cams.window import busiest_window
+from bot.standin.slack import payloads
+from bot.standin.slack.fake_slack import FakeSlack, running_fake_slack
+from bot.standin.slack.signing import signed_headers
 from tests.redis_server import RedisServer, running_redis
 from tests.serve_process import ServeProcess, serve_env
 from tests.support import RunningEmulator, running_emulator

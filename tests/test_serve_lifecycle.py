@@ -12,9 +12,9 @@ from typing import Any
 import aiohttp
 
 from bot.slack.constants import EVENTS_PATH
-from bot.standin import payloads
-from bot.standin.fake_slack import running_fake_slack
-from bot.standin.signing import signed_headers
+from bot.standin.slack import payloads
+from bot.standin.slack.fake_slack import running_fake_slack
+from bot.standin.slack.signing import signed_headers
 from tests.serve_process import ServeProcess, run_bot, serve_env
 from tests.slack_harness import SIGNING_SECRET, Bot, running_bot
 from tests.support import RunningEmulator

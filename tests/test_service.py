@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from bot.cams.emulator.server import DEMO_CREDENTIALS
 from bot.cams.errors import CamsError, ErrorKind
 from bot.preview.errors import Busy
 from bot.preview.limiter import LimiterSettings
 from bot.preview.service import PreviewService
 from bot.preview.settings import PreviewSettings
+from bot.standin.cams.server import DEMO_CREDENTIALS
 from tests.support import RunningEmulator, running_emulator
 
 

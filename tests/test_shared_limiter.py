@@ -13,8 +13,6 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from bot.cams.emulator.server import DEMO_CREDENTIALS
-from bot.cams.emulator.window import max_in_window
 from bot.cams.errors import CamsError
 from bot.cams.settings import CamsSettings, Endpoint
 from bot.preview.errors import Busy
@@ -24,6 +22,8 @@ from bot.preview.settings import PreviewSettings
 from bot.preview.shared.limiter import KEY_PARTS, SharedLimiter, budget_key, replica_share
 from bot.preview.shared.link import RedisLink, Unavailable
 from bot.preview.shared.wiring import connect
+from bot.standin.cams.server import DEMO_CREDENTIALS
+from bot.standin.cams.window import max_in_window
 from tests.redis_server import RedisServer
 from tests.support import FakeTime, running_emulator
 

@@ -29,9 +29,9 @@ from bot.slack.constants import (
 from bot.slack.refusals import RefusalLog
 from bot.slack.server import events_handler
 from bot.slack.verification import SignatureCheck
-from bot.standin import payloads
-from bot.standin.fake_slack import running_fake_slack
-from bot.standin.signing import signed_headers
+from bot.standin.slack import payloads
+from bot.standin.slack.fake_slack import running_fake_slack
+from bot.standin.slack.signing import signed_headers
 from tests.slack_harness import BOT_TOKEN, SIGNING_SECRET, Bot, running_bot
 from tests.support import DATA
 

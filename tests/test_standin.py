@@ -29,12 +29,12 @@ from bot.slack.constants import (
     SHARE_ACTION_ID,
     SHORTCUT_CALLBACK_ID,
 )
-from bot.standin import limits, payloads, signing
-from bot.standin.fake_slack import FakeSlack, running_fake_slack
-from bot.standin.mrkdwn import Viewer, decode_entities, format_date, to_text
-from bot.standin.payloads import Who
-from bot.standin.render_text import EPHEMERAL, IN_CHANNEL, render_message
-from bot.standin.terminal import Terminal, stdin_lines
+from bot.standin.slack import limits, payloads, signing
+from bot.standin.slack.fake_slack import FakeSlack, running_fake_slack
+from bot.standin.slack.mrkdwn import Viewer, decode_entities, format_date, to_text
+from bot.standin.slack.payloads import Who
+from bot.standin.slack.render_text import EPHEMERAL, IN_CHANNEL, render_message
+from bot.standin.slack.terminal import Terminal, stdin_lines
 from tests.support import DATA
 
 PAYLOADS = DATA / "slack-payloads"

@@ -15,8 +15,6 @@ from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from bot.cams.emulator.faults import FaultRule
-from bot.cams.emulator.server import DEMO_CREDENTIALS, Emulator
 from bot.cams.settings import DEFAULT_MAX_ATTEMPTS, CamsSettings, Endpoint
 from bot.config import Secret
 from bot.preview.service import PreviewService
@@ -24,8 +22,10 @@ from bot.preview.settings import PreviewSettings
 from bot.serving import serving
 from bot.slack.server import create_server, runner_options
 from bot.slack.settings import SlackSettings
-from bot.standin.fake_slack import running_fake_slack
-from bot.standin.terminal import Terminal, stdin_lines
+from bot.standin.cams.faults import FaultRule
+from bot.standin.cams.server import DEMO_CREDENTIALS, Emulator
+from bot.standin.slack.fake_slack import running_fake_slack
+from bot.standin.slack.terminal import Terminal, stdin_lines
 
 DEMO_SIGNING_SECRET = "flowpreview-demo-signing-secret"  # noqa: S105 - the demo's own
 DEMO_BOT_TOKEN = "xoxb-flowpreview-demo"  # noqa: S105 - the demo's own

@@ -10,9 +10,9 @@ from typing import Any
 from aiohttp import web
 
 from bot.cams.credentials import ACCESS_KEY_ID, Credentials
-from bot.cams.emulator.faults import FaultRule
-from bot.cams.emulator.server import DEFAULT_LINK_TTL_S, DEMO_CREDENTIALS, Emulator
 from bot.config import ConfigError, env_str
+from bot.standin.cams.faults import FaultRule
+from bot.standin.cams.server import DEFAULT_LINK_TTL_S, DEMO_CREDENTIALS, Emulator
 
 
 def add_parser(commands: Any) -> None:

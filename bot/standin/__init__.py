@@ -1,12 +1,7 @@
-"""A local stand-in for Slack, for `python -m bot demo` and for the test suite.
+"""Stand-ins for the outside world, apart from the production code.
 
-The bot runs unchanged: it serves its usual endpoint, reaches the Web API through
-`AsyncWebClient(base_url=fake.api_url)` and answers through `ack` and `response_url`. The pieces:
+- `cams`: the CAMS endpoint (signatures, throttling, faults, a flow catalog per space);
+- `slack`: Slack's side: signed requests, the Web API, response_url, and a terminal renderer.
 
-- `signing`: v0 request signatures, as Slack computes them when it calls the bot;
-- `payloads`: slash command, message shortcut and block_actions bodies in Slack's shapes;
-- `limits`: the Block Kit limits Slack enforces before it shows a message;
-- `fake_slack`: the Web API and the response_url receiver on one loopback aiohttp app;
-- `mrkdwn` and `render_text`: messages turned into terminal text with numbered buttons;
-- `terminal`: the REPL a person (or a test) types `/flowpreview <id>` into.
+The bot talks to both exactly as it talks to the real services, over loopback.
 """

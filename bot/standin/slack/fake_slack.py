@@ -18,8 +18,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from bot.standin import limits
-from bot.standin.payloads import DEFAULT_WHO, Who
+from bot.standin.slack import limits
+from bot.standin.slack.payloads import DEFAULT_WHO, Who
 
 API_PATH = "/api/"
 RESPONSE_PATH = "/response/"

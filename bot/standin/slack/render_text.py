@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.standin.mrkdwn import LOCAL_VIEWER, Viewer, emojize, to_text
+from bot.standin.slack.mrkdwn import LOCAL_VIEWER, Viewer, emojize, to_text
 
 IN_CHANNEL = "(visible to the channel)"
 EPHEMERAL = "(only you can see this)"

@@ -21,9 +21,9 @@ from aiohttp import web
 from bot.cams import signing
 from bot.cams.client import ACTION, API_VERSION
 from bot.cams.credentials import Credentials
-from bot.cams.emulator.faults import KNOWN_ERRORS, Fault, FaultRule
-from bot.cams.emulator.window import SlidingWindow, max_in_window
 from bot.config import Secret
+from bot.standin.cams.faults import KNOWN_ERRORS, Fault, FaultRule
+from bot.standin.cams.window import SlidingWindow, max_in_window
 
 DEFAULT_LINK_TTL_S = 30 * 24 * 3600
 MAX_CLOCK_SKEW_S = 15 * 60

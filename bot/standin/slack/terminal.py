@@ -21,12 +21,12 @@ from typing import Any, TextIO
 import aiohttp
 
 from bot.slack.constants import COMMAND, EVENTS_PATH, OPEN_ACTION_ID, SHARE_ACTION_ID
-from bot.standin import limits, payloads
-from bot.standin.fake_slack import Delivery, FakeSlack
-from bot.standin.mrkdwn import LOCAL_VIEWER, Viewer
-from bot.standin.payloads import DEFAULT_WHO, Who
-from bot.standin.render_text import Rendered, render_message
-from bot.standin.signing import signed_headers
+from bot.standin.slack import limits, payloads
+from bot.standin.slack.fake_slack import Delivery, FakeSlack
+from bot.standin.slack.mrkdwn import LOCAL_VIEWER, Viewer
+from bot.standin.slack.payloads import DEFAULT_WHO, Who
+from bot.standin.slack.render_text import Rendered, render_message
+from bot.standin.slack.signing import signed_headers
 
 # Slack gives up on an ack after 3 seconds and shows the person operation_timeout.
 ACK_TIMEOUT_S = 3.0

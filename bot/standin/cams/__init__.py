@@ -1,0 +1,1 @@
+"""A local CAMS endpoint for the demo, the tests and the benchmarks."""
