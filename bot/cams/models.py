@@ -1,9 +1,10 @@
-"""What a successful GetFlowPreviewUrl call yields."""
+"""What successful CAMS calls yield: a preview link, a page of flows, a flow's details."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 
 @dataclass(frozen=True, slots=True)
@@ -13,4 +14,40 @@ class FlowPreview:
     flow_id: str
     preview_url: str
     expires_at: datetime
+    request_id: str
+
+
+class FlowStatus(StrEnum):
+    """A flow's lifecycle state as GetFlow reports it."""
+
+    PUBLISHED = "PUBLISHED"
+    DRAFT = "DRAFT"
+    DEPRECATED = "DEPRECATED"
+
+
+@dataclass(frozen=True, slots=True)
+class FlowSummary:
+    """One flow as ListFlow lists it: no status, which only GetFlow tells."""
+
+    flow_id: str
+    name: str
+    categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FlowPage:
+    """One page of ListFlow. A page shorter than the size asked for is the last one."""
+
+    flows: tuple[FlowSummary, ...]
+    request_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class FlowDetails:
+    """A flow as GetFlow describes it. `status` is None when CAMS sent one this bot does not know."""
+
+    flow_id: str
+    name: str
+    status: FlowStatus | None
+    categories: tuple[str, ...]
     request_id: str
