@@ -1,8 +1,15 @@
-"""The CAMS emulator: what the official SDK sees, throttling, faults and stable links."""
+"""The CAMS emulator: what the official SDK sees, the flow catalog, paging, throttling, faults."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import random
+import sys
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -11,13 +18,26 @@ from alibabacloud_cams20200606 import models
 from alibabacloud_cams20200606.client import Client
 from alibabacloud_tea_openapi.models import Config
 from alibabacloud_tea_util.models import RuntimeOptions
+from yarl import URL
 
+from bot.cams import signing
+from bot.cams.actions import Action
+from bot.cams.client import API_VERSION
 from bot.cams.credentials import Credentials
 from bot.cams.errors import CamsError, ErrorKind
 from bot.config import Secret
-from bot.standin.cams.faults import Fault, FaultRule
-from bot.standin.cams.server import DEMO_CREDENTIALS
+from bot.standin.cams.catalog import (
+    ACME_SPACE,
+    DEMO_SPACE,
+    SeededFlow,
+    catalog_of_size,
+    default_catalog,
+    make_flows,
+)
+from bot.standin.cams.faults import Call, Fault, FaultRule
+from bot.standin.cams.server import DEMO_CREDENTIALS, arrival_key
 from bot.standin.cams.window import SlidingWindow, busiest_window, max_in_window
+from tests.serve_process import clean_env, free_port, run_bot
 from tests.support import OTHER_CREDENTIALS, RunningEmulator, running_emulator
 
 
@@ -229,3 +249,430 @@ def test_busiest_window() -> None:
     assert busiest_window([]) == []
     assert busiest_window([0.0, 0.2, 0.4, 0.99, 1.0, 1.1]) == [0.2, 0.4, 0.99, 1.0, 1.1]
     assert busiest_window([0.0, 1.0, 2.0]) == [0.0]
+
+
+# ListFlow and GetFlow, signed by our own signer so these tests do not depend on the client.
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict[str, Any]
+
+    @property
+    def code(self) -> str | None:
+        return self.body.get("Code")
+
+
+async def _call(
+    url: str,
+    action: str,
+    params: dict[str, str],
+    credentials: Credentials = DEMO_CREDENTIALS,
+) -> Answer:
+    """One CAMS RPC call signed with ACS3-HMAC-SHA256, as a client on the wire makes it."""
+    query = signing.canonical_query(params)
+    headers = {
+        "host": url.removeprefix("http://"),
+        "x-acs-action": action,
+        "x-acs-version": API_VERSION,
+        "x-acs-date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "x-acs-signature-nonce": uuid.uuid4().hex,
+        "x-acs-content-sha256": signing.EMPTY_BODY_SHA256,
+    }
+    headers["Authorization"] = signing.authorization(
+        access_key_id=credentials.access_key_id,
+        secret=credentials.access_key_secret.reveal(),
+        method="POST",
+        path="/",
+        query=query,
+        headers=headers,
+    )
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(URL(f"{url}/?{query}", encoded=True), headers=headers) as response,
+    ):
+        text = await response.text()
+        # A gateway error page is not JSON: keep the status, and an empty body.
+        return Answer(response.status, json.loads(text) if text.startswith("{") else {})
+
+
+def _page(index: int, size: int) -> str:
+    return json.dumps({"Index": index, "Size": size}, separators=(",", ":"))
+
+
+async def _list(url: str, space: str, index: int, size: int, name: str | None = None) -> Answer:
+    params = {"CustSpaceId": space, "Page": _page(index, size)}
+    if name is not None:
+        params["FlowName"] = name
+    return await _call(url, "ListFlow", params)
+
+
+async def _list_all(url: str, space: str, size: int) -> list[list[str]]:
+    """Every page of `space` up to the first short one, as lists of flow IDs."""
+    pages: list[list[str]] = []
+    while not pages or len(pages[-1]) == size:
+        answer = await _list(url, space, len(pages) + 1, size)
+        assert (answer.status, answer.code) == (200, "OK"), answer.body
+        pages.append([flow["FlowId"] for flow in answer.body["Data"]])
+    return pages
+
+
+async def _get_flow(url: str, flow_id: str, space: str = DEMO_SPACE) -> Answer:
+    return await _call(url, "GetFlow", {"FlowId": flow_id, "CustSpaceId": space})
+
+
+def _ids(flows: list[SeededFlow]) -> list[str]:
+    return [flow.flow_id for flow in flows]
+
+
+async def test_official_sdk_lists_and_gets_flows(cams: RunningEmulator) -> None:
+    client = _sdk_client(cams, DEMO_CREDENTIALS.access_key_secret.reveal())
+    listed = await client.list_flow_with_options_async(
+        models.ListFlowRequest(
+            cust_space_id=DEMO_SPACE,
+            flow_name="sign-UP",
+            page=models.ListFlowRequestPage(index=1, size=2),
+        ),
+        RuntimeOptions(),
+    )
+    got = await client.get_flow_with_options_async(
+        models.GetFlowRequest(flow_id="1234567890123401", cust_space_id=DEMO_SPACE),
+        RuntimeOptions(),
+    )
+
+    assert listed.status_code == 200
+    assert listed.body.code == "OK"
+    assert [(f.flow_id, f.flow_name, f.categories) for f in listed.body.data] == [
+        ("1234567890123456", "Sign-up v3", ["SIGN_UP"]),
+        ("1234567890123401", "Sign-up v2", ["SIGN_UP"]),
+    ]
+    data = got.body.data
+    assert (data.flow_id, data.flow_name, data.status) == (
+        "1234567890123401",
+        "Sign-up v2",
+        "DEPRECATED",
+    )
+    assert (data.categories, data.jsonversion, data.data_api_version) == (["SIGN_UP"], "6.0", "3.0")
+    assert data.preview_url.startswith("https://business.facebook.com/wa/manage/flows/")
+    assert data.preview_url_expires > 0
+    # The SDK sends Page as compact JSON in one query parameter.
+    assert URL(cams.emulator.recorded[0].raw_path).query["Page"] == '{"Index":1,"Size":2}'
+
+
+async def test_list_flow_pages_in_a_stable_order_and_a_short_page_ends_the_list() -> None:
+    flows = make_flows(45, seed=5)
+    async with running_emulator(catalog={"s": flows}) as cams:
+        pages = await _list_all(cams.url, "s", 20)
+    assert [len(page) for page in pages] == [20, 20, 5]
+    assert [flow_id for page in pages for flow_id in page] == _ids(flows)
+
+
+async def test_an_exact_multiple_of_the_page_size_ends_with_an_empty_page() -> None:
+    flows = make_flows(40, seed=5)
+    async with running_emulator(catalog={"s": flows}) as cams:
+        pages = await _list_all(cams.url, "s", 20)
+        beyond = await _list(cams.url, "s", 9, 20)
+    assert [len(page) for page in pages] == [20, 20, 0]
+    assert [flow_id for page in pages for flow_id in page] == _ids(flows)
+    assert (beyond.status, beyond.body["Data"]) == (200, [])
+
+
+async def test_an_empty_space_and_an_unknown_space_list_nothing() -> None:
+    async with running_emulator(catalog={"empty": []}) as cams:
+        empty = await _list(cams.url, "empty", 1, 20)
+        unknown = await _list(cams.url, "nobody-knows", 1, 20)
+    assert (empty.status, empty.code, empty.body["Data"]) == (200, "OK", [])
+    assert (unknown.status, unknown.code, unknown.body["Data"]) == (200, "OK", [])
+    assert "TotalCount" not in empty.body
+
+
+async def test_ten_thousand_flows_list_in_pages_of_one_hundred() -> None:
+    catalog = catalog_of_size(10_000)
+    async with running_emulator(catalog=catalog) as cams:
+        pages = await _list_all(cams.url, DEMO_SPACE, 100)
+        by_action = cams.emulator.stats()["by_action"]
+    assert len(pages) == 101
+    assert [flow_id for page in pages for flow_id in page] == _ids(catalog[DEMO_SPACE])
+    assert by_action == {"ListFlow": 101}
+
+
+async def test_flow_name_is_a_case_insensitive_substring_and_empty_lists_all(
+    cams: RunningEmulator,
+) -> None:
+    demo = default_catalog()[DEMO_SPACE]
+    wanted = [f.flow_id for f in demo if "sign-up" in f.name.casefold()]
+
+    found = await _list(cams.url, DEMO_SPACE, 1, 100, "SIGN-up")
+    everything = await _list(cams.url, DEMO_SPACE, 1, 100, "")
+    second = await _list(cams.url, DEMO_SPACE, 2, 1, "sign-up")
+    accents = await _list(cams.url, DEMO_SPACE, 1, 100, "CAFÉ")
+
+    assert [f["FlowId"] for f in found.body["Data"]] == wanted
+    assert {"Sign-up v3", "Sign-up v2"} <= {f["FlowName"] for f in found.body["Data"]}
+    assert all(set(f) == {"FlowId", "FlowName", "Categories"} for f in found.body["Data"])
+    assert [f["FlowId"] for f in everything.body["Data"]] == _ids(demo)
+    assert [f["FlowId"] for f in second.body["Data"]] == wanted[1:2]
+    assert "Café loyalty survey" in [f["FlowName"] for f in accents.body["Data"]]
+
+
+async def test_list_flow_without_page_gives_the_first_twenty(cams: RunningEmulator) -> None:
+    answer = await _call(cams.url, "ListFlow", {"CustSpaceId": DEMO_SPACE})
+    assert [f["FlowId"] for f in answer.body["Data"]] == _ids(default_catalog()[DEMO_SPACE][:20])
+
+
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ({"Page": _page(1, 20)}, "MissingParameter"),
+        ({"CustSpaceId": "", "Page": _page(1, 20)}, "MissingParameter"),
+        ({"CustSpaceId": DEMO_SPACE, "Page": "Index=1"}, "InvalidParameter"),
+        ({"CustSpaceId": DEMO_SPACE, "Page": "[1, 20]"}, "InvalidParameter"),
+        ({"CustSpaceId": DEMO_SPACE, "Page": _page(0, 20)}, "InvalidParameter"),
+        ({"CustSpaceId": DEMO_SPACE, "Page": _page(1, 0)}, "InvalidParameter"),
+        ({"CustSpaceId": DEMO_SPACE, "Page": _page(1, 101)}, "InvalidParameter"),
+        ({"CustSpaceId": DEMO_SPACE, "Page": '{"Index":1,"Size":true}'}, "InvalidParameter"),
+        ({"CustSpaceId": DEMO_SPACE, "Page": '{"Index":"1","Size":20}'}, "InvalidParameter"),
+    ],
+)
+async def test_list_flow_refuses_a_missing_space_and_a_bad_page(
+    cams: RunningEmulator, params: dict[str, str], code: str
+) -> None:
+    answer = await _call(cams.url, "ListFlow", params)
+    assert (answer.status, answer.code) == (400, code)
+    assert answer.body["Message"]
+
+
+async def test_a_page_of_one_hundred_is_the_largest(cams: RunningEmulator) -> None:
+    answer = await _list(cams.url, DEMO_SPACE, 1, 100)
+    assert (answer.status, len(answer.body["Data"])) == (200, 40)
+
+
+async def test_get_flow_tells_status_and_shares_the_preview_link(cams: RunningEmulator) -> None:
+    got = await _get_flow(cams.url, "1234567890123402")
+    link = await _call(
+        cams.url, "GetFlowPreviewUrl", {"FlowId": "1234567890123402", "CustSpaceId": DEMO_SPACE}
+    )
+
+    assert (got.status, got.code) == (200, "OK")
+    assert got.body["Data"] == {
+        "FlowId": "1234567890123402",
+        "FlowName": "Sign up \u2013 newsletter",
+        "Status": "DRAFT",
+        "Categories": ["SIGN_UP", "LEAD_GENERATION"],
+        "JSONVersion": "6.0",
+        "DataApiVersion": "3.0",
+        "EndpointUri": "",
+        "PreviewUrl": link.body["Data"]["PreviewUrl"],
+        "PreviewUrlExpires": link.body["Data"]["PreviewUrlExpires"],
+    }
+
+
+async def test_get_flow_outside_its_space_is_not_found_and_needs_both_parameters(
+    cams: RunningEmulator,
+) -> None:
+    acme_flow = default_catalog()[ACME_SPACE][0].flow_id
+    elsewhere = await _get_flow(cams.url, acme_flow)
+    at_home = await _call(cams.url, "GetFlow", {"FlowId": acme_flow, "CustSpaceId": ACME_SPACE})
+    no_flow = await _call(cams.url, "GetFlow", {"CustSpaceId": DEMO_SPACE})
+    no_space = await _call(cams.url, "GetFlow", {"FlowId": acme_flow})
+    # GetFlowPreviewUrl gives a link for any flow, so load tests need no catalog.
+    any_link = await _call(cams.url, "GetFlowPreviewUrl", {"FlowId": "42"})
+
+    assert (elsewhere.status, elsewhere.code) == (404, "Flow.NotFound")
+    assert (at_home.status, at_home.code) == (200, "OK")
+    assert (no_flow.status, no_flow.code) == (400, "MissingParameter")
+    assert '"FlowId"' in no_flow.body["Message"]
+    assert (no_space.status, no_space.code) == (400, "MissingParameter")
+    assert (any_link.status, any_link.code) == (200, "OK")
+
+
+async def test_an_unknown_action_is_not_found(cams: RunningEmulator) -> None:
+    answer = await _call(cams.url, "DeleteFlow", {"FlowId": "1"})
+    assert (answer.status, answer.code) == (404, "InvalidAction.NotFound")
+
+
+async def test_the_catalog_can_change_while_serving(cams: RunningEmulator) -> None:
+    cams.emulator.set_catalog({"s": make_flows(3, seed=9)})
+    first = await _list(cams.url, "s", 1, 20)
+    cams.emulator.set_catalog({"s": make_flows(5, seed=9)})
+    second = await _list(cams.url, "s", 1, 20)
+    gone = await _list(cams.url, DEMO_SPACE, 1, 20)
+    assert (len(first.body["Data"]), len(second.body["Data"]), gone.body["Data"]) == (3, 5, [])
+
+
+async def test_a_fault_can_fail_one_page_of_one_listing_once(cams: RunningEmulator) -> None:
+    cams.fault("http:500@action:ListFlow+page:2*1")
+    statuses = [(await _list(cams.url, DEMO_SPACE, index, 10)).status for index in (1, 2, 2, 3)]
+    preview = await _call(cams.url, "GetFlowPreviewUrl", {"FlowId": "1"})
+    assert statuses == [200, 500, 200, 200]
+    assert preview.status == 200
+    assert cams.outcomes() == ["OK", "http:500", "OK", "OK", "OK"]
+
+
+async def test_a_rule_without_an_action_concerns_previews_only(cams: RunningEmulator) -> None:
+    cams.fault("error:Ram.PermissionDeny@all", "http:503@flow:1234567890123456")
+    preview = await _call(cams.url, "GetFlowPreviewUrl", {"FlowId": "1"})
+    listed = await _list(cams.url, DEMO_SPACE, 1, 20)
+    got = await _get_flow(cams.url, "1234567890123456")
+
+    assert (preview.status, preview.code) == (400, "Ram.PermissionDeny")
+    assert json.loads(preview.body["AccessDeniedDetail"])["AuthAction"] == "cams:GetFlowPreviewUrl"
+    assert (listed.status, got.status) == (200, 200)
+
+
+@pytest.mark.parametrize("action", ["ListFlow", "GetFlow"])
+async def test_permission_deny_names_the_action_it_denies(
+    cams: RunningEmulator, action: str
+) -> None:
+    cams.fault(f"error:Ram.PermissionDeny@action:{action}")
+    params = {"FlowId": "1234567890123456", "CustSpaceId": DEMO_SPACE}
+    denied = await _call(cams.url, action, params)
+    preview = await _call(cams.url, "GetFlowPreviewUrl", params)
+
+    assert (denied.status, denied.code) == (400, "Ram.PermissionDeny")
+    assert json.loads(denied.body["AccessDeniedDetail"])["AuthAction"] == f"cams:{action}"
+    assert preview.status == 200
+
+
+async def test_a_fault_can_target_one_flow_of_get_flow(cams: RunningEmulator) -> None:
+    cams.fault("error:Flow.NotFound@action:GetFlow+flow:1234567890123456")
+    hit = await _get_flow(cams.url, "1234567890123456")
+    miss = await _get_flow(cams.url, "9876543210987654")
+    assert (hit.status, hit.code, miss.status) == (404, "Flow.NotFound", 200)
+
+
+async def test_latency_can_slow_one_action_and_leave_the_others(cams: RunningEmulator) -> None:
+    cams.fault("latency:60@action:ListFlow")
+    slow = asyncio.create_task(_list(cams.url, DEMO_SPACE, 1, 20))
+    try:
+        preview = await _call(cams.url, "GetFlowPreviewUrl", {"FlowId": "1"})
+        got = await _get_flow(cams.url, "1234567890123456")
+        assert (preview.status, got.status) == (200, 200)
+        assert not slow.done(), "ListFlow is still held back"
+    finally:
+        slow.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await slow
+
+
+async def test_each_action_of_each_account_has_its_own_budget() -> None:
+    # A frozen clock puts every call in the same instant, however busy the machine.
+    async with running_emulator(qps=2, clock=lambda: 100.0) as cams:
+        previews = [
+            await _call(cams.url, "GetFlowPreviewUrl", {"FlowId": str(i)}) for i in range(3)
+        ]
+        lists = [await _list(cams.url, DEMO_SPACE, 1, 5) for _ in range(3)]
+        got = await _get_flow(cams.url, "1234567890123456")
+        other = await _call(cams.url, "ListFlow", {"CustSpaceId": DEMO_SPACE}, OTHER_CREDENTIALS)
+        stats = cams.emulator.stats()
+
+    assert [a.code for a in previews] == ["OK", "OK", "Throttling.User"]
+    assert [a.code for a in lists] == ["OK", "OK", "Throttling.User"]
+    assert (got.code, other.code) == ("OK", "OK")
+    account = DEMO_CREDENTIALS.access_key_id
+    assert stats["max_in_any_second"] == {
+        account: 3,
+        arrival_key(account, Action.LIST_FLOW): 3,
+        f"{account}:GetFlow": 1,
+        f"{OTHER_CREDENTIALS.access_key_id}:ListFlow": 1,
+    }
+    assert stats["by_action"] == {"GetFlowPreviewUrl": 3, "ListFlow": 4, "GetFlow": 1}
+    assert stats["by_flow"] == {"0": 1, "1": 1, "2": 1}, "previews only"
+    assert stats["received"] == 8
+    assert [r.action for r in cams.emulator.recorded][:4] == ["GetFlowPreviewUrl"] * 3 + [
+        "ListFlow"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "action", "flow", "page"),
+    [
+        ("http:500@action:ListFlow+page:3*1", Action.LIST_FLOW, None, 3),
+        ("drop@page:2", Action.LIST_FLOW, None, 2),
+        ("error:Ram.PermissionDeny@action:GetFlow", Action.GET_FLOW, None, None),
+        ("latency:1@action:ListFlow+rate:0.5", Action.LIST_FLOW, None, None),
+        ("error:Flow.NotFound@flow:12+action:GetFlow", Action.GET_FLOW, "12", None),
+        ("drop@flow:a+b", Action.GET_FLOW_PREVIEW_URL, "a+b", None),
+        ("drop@all", Action.GET_FLOW_PREVIEW_URL, None, None),
+    ],
+)
+def test_fault_targets_combine(
+    text: str, action: Action, flow: str | None, page: int | None
+) -> None:
+    rule = FaultRule.parse(text)
+    assert (rule.action, rule.flow, rule.page) == (action, flow, page)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "drop@action:DeleteFlow",
+        "drop@action:",
+        "drop@action:GetFlow+page:2",
+        "drop@page:0",
+        "drop@page:x",
+        "drop@flow:1+flow:2",
+        "drop@all+page:1",
+        "drop@page:1+",
+        "insecure-url@action:ListFlow",
+    ],
+)
+def test_bad_fault_targets_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match=r"target|fault"):
+        FaultRule.parse(text)
+
+
+def test_a_page_rule_matches_only_its_page() -> None:
+    rule = FaultRule.parse("drop@page:3*1")
+    rng = random.Random(0)  # noqa: S311 - decides nothing here: the rule has no rate
+    assert not rule.take(Call(Action.LIST_FLOW, page=2), rng)
+    assert not rule.take(Call(Action.LIST_FLOW, page=None), rng)
+    assert not rule.take(Call(Action.GET_FLOW_PREVIEW_URL), rng)
+    assert rule.take(Call(Action.LIST_FLOW, page=3), rng)
+    assert not rule.take(Call(Action.LIST_FLOW, page=3), rng), "used up"
+
+
+async def _until_listening(url: str) -> None:
+    """Return once the emulator answers: its banner comes out before it listens."""
+    async with aiohttp.ClientSession() as session:
+        for _ in range(300):
+            with contextlib.suppress(aiohttp.ClientConnectionError):
+                async with session.get(f"{url}/_emulator/stats") as response:
+                    if response.status == 200:
+                        return
+            await asyncio.sleep(0.1)
+    pytest.fail(f"the emulator at {url} never answered")
+
+
+async def test_emulator_command_serves_a_catalog_of_the_size_asked() -> None:
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "emulator",
+        "--port",
+        str(port),
+        "--catalog-size",
+        "250",
+        env=clean_env(),
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stderr is not None
+        banner = await asyncio.wait_for(process.stderr.readline(), timeout=30)
+        url = f"http://127.0.0.1:{port}"
+        await _until_listening(url)
+        pages = await _list_all(url, DEMO_SPACE, 100)
+    finally:
+        process.terminate()
+        await process.wait()
+    assert b"cams-demo (250 flows), cams-acme (20 flows)" in banner
+    assert [len(page) for page in pages] == [100, 100, 50]
+
+
+async def test_emulator_command_refuses_an_impossible_catalog_size() -> None:
+    run = await run_bot("emulator", "--catalog-size", "-1", env=clean_env())
+    assert run.code == 2
+    assert run.err.startswith("flowpreview: --catalog-size: must be between 0 and")

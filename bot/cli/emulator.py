@@ -11,6 +11,7 @@ from aiohttp import web
 
 from bot.cams.credentials import ACCESS_KEY_ID, Credentials
 from bot.config import ConfigError, env_str
+from bot.standin.cams.catalog import MAX_FLOWS, SeededFlow, catalog_of_size, default_catalog
 from bot.standin.cams.faults import FaultRule
 from bot.standin.cams.server import DEFAULT_LINK_TTL_S, DEMO_CREDENTIALS, Emulator
 
@@ -21,14 +22,18 @@ def add_parser(commands: Any) -> None:
         "emulator",
         help="run a local CAMS endpoint for demos, tests and benchmarks",
         description=(
-            "A local CAMS GetFlowPreviewUrl endpoint. It accepts the AccessKey in "
-            "ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET (and SECURITY_TOKEN), or the demo key when unset."
+            "A local CAMS endpoint answering GetFlowPreviewUrl, ListFlow and GetFlow. It accepts "
+            "the AccessKey in ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET (and SECURITY_TOKEN), or the "
+            "demo key when unset."
         ),
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9000)
     parser.add_argument(
-        "--qps", type=int, default=5, help="calls per second per account; 0 turns throttling off"
+        "--qps",
+        type=int,
+        default=5,
+        help="calls per second per account and action; 0 turns throttling off",
     )
     parser.add_argument(
         "--link-ttl",
@@ -42,7 +47,19 @@ def add_parser(commands: Any) -> None:
         action="append",
         default=[],
         metavar="RULE",
-        help="FAULT@TARGET[*COUNT], e.g. latency:8@flow:123 or drop@rate:0.1 (see README)",
+        help=(
+            "FAULT@TARGET[*COUNT], e.g. latency:8@flow:123, drop@rate:0.1 or "
+            "http:500@action:ListFlow+page:3*1 (see README)"
+        ),
+    )
+    parser.add_argument(
+        "--catalog-size",
+        type=int,
+        metavar="N",
+        help=(
+            "serve N flows in space cams-demo (cams-acme keeps its 20) instead of the default "
+            "catalog of about 60"
+        ),
     )
     parser.add_argument("--seed", type=int, help="seed for rate-based faults")
     parser.add_argument("--tls-cert", metavar="PEM", help="serve https with this certificate chain")
@@ -57,13 +74,21 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> int:
         rules = [FaultRule.parse(text) for text in args.fault]
     except ValueError as exc:
         raise ConfigError("--fault", str(exc)) from None
+    catalog = _catalog(args.catalog_size)
     emulator = Emulator(
-        [credentials], qps=args.qps, link_ttl=args.link_ttl, rules=rules, seed=args.seed
+        [credentials],
+        qps=args.qps,
+        link_ttl=args.link_ttl,
+        rules=rules,
+        catalog=catalog,
+        seed=args.seed,
     )
+    spaces = ", ".join(f"{space} ({len(flows)} flows)" for space, flows in catalog.items())
     print(
         f"CAMS emulator on {'https' if args.tls_cert else 'http'}://{args.host}:{args.port} "
         f"for AccessKey "
-        f"{credentials.access_key_id}, {args.qps or 'unlimited'} calls/s per account",
+        f"{credentials.access_key_id}, {args.qps or 'unlimited'} calls/s per account and action, "
+        f"spaces {spaces}",
         file=sys.stderr,
         flush=True,
     )
@@ -81,6 +106,14 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> int:
             "--port", f"cannot listen on {args.host}:{args.port}: {exc.strerror}"
         ) from None
     return 0
+
+
+def _catalog(size: int | None) -> dict[str, list[SeededFlow]]:
+    if size is None:
+        return default_catalog()
+    if not 0 <= size <= MAX_FLOWS:
+        raise ConfigError("--catalog-size", f"must be between 0 and {MAX_FLOWS}, not {size}")
+    return catalog_of_size(size)
 
 
 def _tls_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:

@@ -5,11 +5,18 @@ A rule is written `FAULT@TARGET[*COUNT]`:
 - FAULT: `latency:SECONDS` (answer normally, late), `drop` (close the connection without an
   answer), `malformed` (HTTP 200 with a body that is not JSON), `http:STATUS` (a bare gateway
   error page), `error:CODE` (a CAMS error answer; the documented codes get their real HTTP
-  status and message), `throttle[:MILLIS]` (Throttling.User with `x-acs-retry-after`), or
-  `insecure-url` (a success whose PreviewUrl is plain http).
-- TARGET: `flow:FLOW_ID` (that flow only), `rate:FRACTION` (that share of all requests), or
-  `all`.
+  status and message, and `Ram.PermissionDeny` names the RAM action of the request),
+  `throttle[:MILLIS]` (Throttling.User with `x-acs-retry-after`), or `insecure-url` (a
+  GetFlowPreviewUrl success whose PreviewUrl is plain http).
+- TARGET: `all`, or one or more of these joined with `+`, each at most once:
+  `action:NAME` (GetFlowPreviewUrl, ListFlow or GetFlow), `flow:FLOW_ID` (requests for that
+  flow), `page:N` (ListFlow asking for page index N), `rate:FRACTION` (that share of the
+  requests the other parts match). Example: `http:500@action:ListFlow+page:3*1`.
 - COUNT: apply to the first COUNT matching requests only, then behave normally.
+
+A rule without `action:` or `page:` concerns GetFlowPreviewUrl only, as every rule did before the
+emulator knew other actions: a background ListFlow or GetFlow never uses up a count meant for a
+preview. `page:N` alone means ListFlow.
 
 Rules are tried in order. A matching latency rule delays the answer and the search goes on;
 the first other rule that matches decides the answer.
@@ -18,9 +25,12 @@ the first other rule that matches decides the answer.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
 
-# The documented GetFlowPreviewUrl errors, and the other answers the client must tell apart.
+from bot.cams.actions import Action
+
+# The errors CAMS documents for its flow actions, and the other answers a client must tell apart.
 KNOWN_ERRORS: dict[str, tuple[int, str]] = {
     "Product.Unsubscript": (400, "The CAMS product is not subscribed by this account."),
     "Ram.PermissionDeny": (400, "You are not authorized to perform this operation."),
@@ -63,12 +73,24 @@ class Fault:
         raise ValueError(f"unknown fault {text!r}")
 
 
+@dataclass(frozen=True, slots=True)
+class Call:
+    """What a fault rule can target in one request."""
+
+    action: Action
+    flow_id: str = ""
+    # ListFlow's page index, when Page was readable.
+    page: int | None = None
+
+
 @dataclass(slots=True)
 class FaultRule:
     """A fault, the requests it targets, and how many more times it may fire (None: always)."""
 
     fault: Fault
+    action: Action = Action.GET_FLOW_PREVIEW_URL
     flow: str | None = None
+    page: int | None = None
     rate: float = 1.0
     remaining: int | None = None
     text: str = field(default="", compare=False)
@@ -78,29 +100,63 @@ class FaultRule:
         """Read `FAULT@TARGET[*COUNT]`; raise ValueError with the reason."""
         fault_text, at, target = text.partition("@")
         if not at:
-            raise ValueError(f"fault rule {text!r} needs @flow:ID, @rate:FRACTION or @all")
+            raise ValueError(f"fault rule {text!r} needs a target: @all, @action:NAME, @flow:ID...")
         target, star, count = target.partition("*")
         if star and not (count.isdigit() and int(count) > 0):
             raise ValueError(f"count in {text!r} must be a positive whole number")
         rule = cls(Fault.parse(fault_text), remaining=int(count) if star else None, text=text)
-        kind, _, value = target.partition(":")
-        if kind == "flow" and value:
-            rule.flow = value
-        elif kind == "rate" and _is_number(value) and 0 < float(value) <= 1:
-            rule.rate = float(value)
-        elif target != "all":
-            raise ValueError(f"target of {text!r} must be flow:ID, rate:FRACTION or all")
+        if target != "all":
+            rule._aim(text, _PART_SEPARATOR.split(target))
+        if rule.fault.name == "insecure-url" and rule.action is not Action.GET_FLOW_PREVIEW_URL:
+            raise ValueError(f"fault in {text!r}: insecure-url only suits GetFlowPreviewUrl")
         return rule
 
-    def take(self, flow_id: str, rng: random.Random) -> bool:
-        """Whether this rule fires for a request for `flow_id`; firing uses up one count."""
-        if self.remaining == 0 or (self.flow is not None and self.flow != flow_id):
+    def _aim(self, text: str, parts: list[str]) -> None:
+        """Set the targets of `parts` (`kind:value` each), refusing repeats and unknown kinds."""
+        kinds = [part.partition(":")[0] for part in parts]
+        if len(set(kinds)) != len(kinds):
+            raise ValueError(f"target of {text!r} names a kind twice")
+        action: Action | None = None
+        for part in parts:
+            kind, _, value = part.partition(":")
+            if kind == "flow" and value:
+                self.flow = value
+            elif kind == "rate" and _is_number(value) and 0 < float(value) <= 1:
+                self.rate = float(value)
+            elif kind == "page" and value.isdigit() and int(value) > 0:
+                self.page = int(value)
+            elif kind == "action" and value in _ACTIONS:
+                action = Action(value)
+            else:
+                raise ValueError(
+                    f"target of {text!r} must be all, or action:NAME, flow:ID, page:N and "
+                    "rate:FRACTION joined with +"
+                )
+        if self.page is not None:
+            if action not in (None, Action.LIST_FLOW):
+                raise ValueError(f"target of {text!r}: page:N only suits ListFlow")
+            action = Action.LIST_FLOW
+        self.action = action or Action.GET_FLOW_PREVIEW_URL
+
+    def take(self, call: Call, rng: random.Random) -> bool:
+        """Whether this rule fires for `call`; firing uses up one count."""
+        if (
+            self.remaining == 0
+            or self.action is not call.action
+            or (self.flow is not None and self.flow != call.flow_id)
+            or (self.page is not None and self.page != call.page)
+        ):
             return False
         if self.rate < 1.0 and rng.random() >= self.rate:
             return False
         if self.remaining is not None:
             self.remaining -= 1
         return True
+
+
+_ACTIONS = frozenset(action.value for action in Action)
+# `+` joins target parts; a `+` inside a flow ID is kept when no known kind follows it.
+_PART_SEPARATOR = re.compile(r"\+(?=(?:action|flow|page|rate):)")
 
 
 def _is_number(text: str) -> bool:

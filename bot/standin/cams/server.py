@@ -1,4 +1,8 @@
-"""A local stand-in for the CAMS endpoint: verifies signatures, throttles, and injects faults."""
+"""A local stand-in for the CAMS endpoint: GetFlowPreviewUrl, ListFlow and GetFlow.
+
+It verifies signatures, throttles each (account, action) pair, injects faults, and answers the
+flow actions from a seeded catalog of flows per CustSpaceId.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import random
 import time
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,10 +23,13 @@ from urllib.parse import quote
 from aiohttp import web
 
 from bot.cams import signing
-from bot.cams.client import ACTION, API_VERSION
+from bot.cams.actions import Action
+from bot.cams.client import API_VERSION
 from bot.cams.credentials import Credentials
 from bot.config import Secret
-from bot.standin.cams.faults import KNOWN_ERRORS, Fault, FaultRule
+from bot.standin.cams.catalog import SeededFlow, default_catalog
+from bot.standin.cams.faults import KNOWN_ERRORS, Call, Fault, FaultRule
+from bot.standin.cams.flows import Spaces, details, page_index, read_page
 from bot.standin.cams.window import SlidingWindow, max_in_window
 
 DEFAULT_LINK_TTL_S = 30 * 24 * 3600
@@ -45,6 +52,17 @@ class RecordedRequest:
     headers: Mapping[str, str]
     flow_id: str | None
     outcome: str
+    # The x-acs-action header as sent, known or not.
+    action: str
+
+
+def arrival_key(account: str, action: Action) -> str:
+    """The key of an (account, action) pair in `stats()["arrivals"]` and `["max_in_any_second"]`.
+
+    GetFlowPreviewUrl keeps the bare AccessKey ID, as before there were other actions, so that
+    readers measuring the preview budget need not change; other actions are `account:Action`.
+    """
+    return account if action is Action.GET_FLOW_PREVIEW_URL else f"{account}:{action}"
 
 
 class _Answer(Exception):
@@ -60,10 +78,12 @@ class _Drop(Exception):
 
 
 class Emulator:
-    """CAMS GetFlowPreviewUrl as seen from a client, for the demo, the tests and the benchmarks.
+    """CAMS as seen from a client, for the demo, the tests and the benchmarks.
 
-    `qps` is the per-account budget (0 switches throttling off). Links are stable per
-    (account, space, flow) until they expire, `link_ttl` seconds after they were first issued.
+    `qps` is the budget of each (account, action) pair (0 switches throttling off). Links are
+    stable per (account, space, flow) until they expire, `link_ttl` seconds after they were
+    first issued. GetFlowPreviewUrl gives a link for any flow ID; ListFlow and GetFlow answer
+    from `catalog` (flows by CustSpaceId, `default_catalog()` when None), shared by all accounts.
     """
 
     def __init__(
@@ -73,6 +93,7 @@ class Emulator:
         qps: int = 5,
         link_ttl: float = DEFAULT_LINK_TTL_S,
         rules: Iterable[FaultRule] = (),
+        catalog: Mapping[str, Sequence[SeededFlow]] | None = None,
         seed: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
@@ -85,17 +106,24 @@ class Emulator:
         self._clock = clock
         self._wall_clock = wall_clock
         self._link_secret = uuid.uuid4().bytes
+        self.set_catalog(default_catalog() if catalog is None else catalog)
         self.reset()
 
+    def set_catalog(self, catalog: Mapping[str, Sequence[SeededFlow]]) -> None:
+        """Answer ListFlow and GetFlow from `catalog` from now on; other spaces have no flows."""
+        self._spaces = Spaces(catalog)
+
     def reset(self) -> None:
-        """Forget arrivals, windows, issued links and recorded requests."""
-        self._windows: dict[str, SlidingWindow] = {}
+        """Forget arrivals, windows, issued links and recorded requests (not the catalog)."""
+        self._windows: dict[tuple[str, Action], SlidingWindow] = {}
         self._arrivals: dict[str, list[float]] = {}
         self._links: OrderedDict[tuple[str, str, str], tuple[str, int]] = OrderedDict()
         # Nonces seen within the allowed clock skew, oldest first.
         self._nonces: OrderedDict[str, float] = OrderedDict()
         self.counts: dict[str, int] = {}
+        # GetFlowPreviewUrl calls per FlowId; other actions are only counted in by_action.
         self.by_flow: dict[str, int] = {}
+        self.by_action: dict[str, int] = {}
         self.recorded: deque[RecordedRequest] = deque(maxlen=MAX_RECORDED)
 
     def app(self) -> web.Application:
@@ -108,15 +136,14 @@ class Emulator:
         return app
 
     def stats(self) -> _Json:
-        """Counts by outcome and the busiest 1-second window per account, as the server saw it."""
+        """Counts by outcome and action, and the busiest 1-second window per `arrival_key`."""
         return {
             "counts": dict(self.counts),
             "by_flow": dict(self.by_flow),
+            "by_action": dict(self.by_action),
             "received": sum(len(times) for times in self._arrivals.values()),
-            "max_in_any_second": {
-                account: max_in_window(times) for account, times in self._arrivals.items()
-            },
-            "arrivals": {account: list(times) for account, times in self._arrivals.items()},
+            "max_in_any_second": {key: max_in_window(t) for key, t in self._arrivals.items()},
+            "arrivals": {key: list(t) for key, t in self._arrivals.items()},
         }
 
     async def _stats(self, request: web.Request) -> web.Response:
@@ -138,12 +165,10 @@ class Emulator:
         request_id = str(uuid.uuid4()).upper()
         flow_id = request.query.get("FlowId")
         try:
-            account = self._authenticate(request, await request.read(), request_id)
-            self._arrivals.setdefault(account, []).append(self._clock())
-            if flow_id is not None:
-                self.by_flow[flow_id] = self.by_flow.get(flow_id, 0) + 1
-            self._throttle(account, request_id)
-            response = await self._respond(request, account, request_id)
+            account, action = self._authenticate(request, await request.read(), request_id)
+            self._arrive(account, action, flow_id)
+            self._throttle(account, action, request_id)
+            response = await self._respond(request, account, action, request_id)
         except _Answer as answer:
             response = answer.response
         except _Drop:
@@ -159,11 +184,21 @@ class Emulator:
     ) -> None:
         outcome = response.headers.get("x-emulator-outcome", "OK")
         self.counts[outcome] = self.counts.get(outcome, 0) + 1
+        action = request.headers.get("x-acs-action", "")
         self.recorded.append(
-            RecordedRequest(request.raw_path, dict(request.headers), flow_id, outcome)
+            RecordedRequest(request.raw_path, dict(request.headers), flow_id, outcome, action)
         )
 
-    def _authenticate(self, request: web.Request, body: bytes, request_id: str) -> str:
+    def _arrive(self, account: str, action: Action, flow_id: str | None) -> None:
+        self._arrivals.setdefault(arrival_key(account, action), []).append(self._clock())
+        self.by_action[action] = self.by_action.get(action, 0) + 1
+        if action is Action.GET_FLOW_PREVIEW_URL and flow_id is not None:
+            self.by_flow[flow_id] = self.by_flow.get(flow_id, 0) + 1
+
+    def _authenticate(
+        self, request: web.Request, body: bytes, request_id: str
+    ) -> tuple[str, Action]:
+        """The AccessKey ID and action of a well-signed request, or a CAMS error answer."""
         parsed = signing.parse_authorization(request.headers.get("Authorization", ""))
         if parsed is None:
             raise _error(request_id, "IncompleteSignature", 400, "Missing or malformed signature.")
@@ -181,7 +216,7 @@ class Emulator:
                 400,
                 "host and every x-acs-* header must be signed.",
             )
-        self._check_protocol(request, body, request_id)
+        action = self._check_protocol(request, body, request_id)
         self._check_token(request, credentials, request_id)
         headers = {name: request.headers.get(name, "") for name in parsed.signed_headers}
         query = signing.canonical_query(dict(request.query))
@@ -191,12 +226,16 @@ class Emulator:
         expected = signing.signature(credentials.access_key_secret.reveal(), canonical)
         if not hmac.compare_digest(expected, parsed.signature):
             raise _error(request_id, "SignatureDoesNotMatch")
-        return credentials.access_key_id
+        return credentials.access_key_id, action
 
-    def _check_protocol(self, request: web.Request, body: bytes, request_id: str) -> None:
+    def _check_protocol(self, request: web.Request, body: bytes, request_id: str) -> Action:
         headers = request.headers
-        if headers.get("x-acs-action") != ACTION:
-            raise _error(request_id, "InvalidAction.NotFound", 404, "Specified api is not found.")
+        try:
+            action = Action(headers.get("x-acs-action", ""))
+        except ValueError:
+            raise _error(
+                request_id, "InvalidAction.NotFound", 404, "Specified api is not found."
+            ) from None
         if headers.get("x-acs-version") != API_VERSION:
             raise _error(request_id, "InvalidVersion", 400, "Specified version is not valid.")
         if headers.get("x-acs-content-sha256") != hashlib.sha256(body).hexdigest():
@@ -216,6 +255,7 @@ class Emulator:
         if not nonce or nonce in self._nonces:
             raise _error(request_id, "SignatureNonceUsed", 400, "The nonce has been used.")
         self._nonces[nonce] = now
+        return action
 
     def _check_token(self, request: web.Request, credentials: Credentials, request_id: str) -> None:
         sent = request.headers.get("x-acs-security-token")
@@ -227,33 +267,60 @@ class Emulator:
                 request_id, "InvalidSecurityToken.Mismatch", 400, "The security token is invalid."
             )
 
-    def _throttle(self, account: str, request_id: str) -> None:
-        window = self._windows.setdefault(account, SlidingWindow(self.qps))
+    def _throttle(self, account: str, action: Action, request_id: str) -> None:
+        # Alibaba's quota is per API per account: each action has a window of its own.
+        window = self._windows.setdefault((account, action), SlidingWindow(self.qps))
         wait = window.admit(self._clock())
         if wait is not None:
             raise _error(request_id, "Throttling.User", retry_after_ms=max(1, round(wait * 1000)))
 
     async def _respond(
-        self, request: web.Request, account: str, request_id: str
+        self, request: web.Request, account: str, action: Action, request_id: str
     ) -> web.StreamResponse:
-        flow_id = request.query.get("FlowId", "")
+        query = request.query
+        page = page_index(query.get("Page")) if action is Action.LIST_FLOW else None
+        call = Call(action, query.get("FlowId", ""), page)
         for rule in self.rules:
-            if not rule.take(flow_id, self._rng):
+            if not rule.take(call, self._rng):
                 continue
             if rule.fault.name != "latency":
-                return await self._misbehave(request, rule.fault, request_id)
+                return self._misbehave(call, rule.fault, request_id)
             # Latency delays the answer and lets later rules still decide what it is.
             await asyncio.sleep(float(rule.fault.argument))
+        if action is Action.LIST_FLOW:
+            return self._list_flow(query, request_id)
+        if action is Action.GET_FLOW:
+            return self._get_flow(query, account, request_id)
+        return self._preview(query, account, request_id)
+
+    def _preview(
+        self, query: Mapping[str, str], account: str, request_id: str
+    ) -> web.StreamResponse:
+        flow_id = query.get("FlowId", "")
         if not flow_id:
             raise _error(request_id, "InvalidParameter", 400, "FlowId is mandatory.")
-        space = request.query.get("CustSpaceId", "")
-        url, expires_ms = self._link(account, space, flow_id)
-        return _ok(request_id, flow_id, url, expires_ms)
+        url, expires_ms = self._link(account, query.get("CustSpaceId", ""), flow_id)
+        return _ok(request_id, _preview_data(flow_id, url, expires_ms))
 
-    async def _misbehave(
-        self, request: web.Request, fault: Fault, request_id: str
+    def _list_flow(self, query: Mapping[str, str], request_id: str) -> web.StreamResponse:
+        space = _required(query, "CustSpaceId", request_id)
+        try:
+            index, size = read_page(query.get("Page"))
+        except ValueError as exc:
+            raise _error(request_id, "InvalidParameter", 400, str(exc)) from None
+        return _ok(request_id, self._spaces.page(space, query.get("FlowName", ""), index, size))
+
+    def _get_flow(
+        self, query: Mapping[str, str], account: str, request_id: str
     ) -> web.StreamResponse:
-        flow_id = request.query.get("FlowId", "")
+        flow_id = _required(query, "FlowId", request_id)
+        space = _required(query, "CustSpaceId", request_id)
+        flow = self._spaces.find(space, flow_id)
+        if flow is None:
+            raise _error(request_id, "Flow.NotFound")
+        return _ok(request_id, details(flow, *self._link(account, space, flow_id)))
+
+    def _misbehave(self, call: Call, fault: Fault, request_id: str) -> web.StreamResponse:
         if fault.name == "drop":
             raise _Drop
         if fault.name == "malformed":
@@ -274,9 +341,10 @@ class Emulator:
                 retry_after_ms=int(fault.argument) if fault.argument else None,
             )
         if fault.name == "insecure-url":
-            url = f"http://example.invalid/flows/{quote(flow_id, safe='')}/preview"
-            return _ok(request_id, flow_id, url, int((self._wall_clock() + 3600) * 1000))
-        raise _error(request_id, fault.argument)
+            url = f"http://example.invalid/flows/{quote(call.flow_id, safe='')}/preview"
+            expires_ms = int((self._wall_clock() + 3600) * 1000)
+            return _ok(request_id, _preview_data(call.flow_id, url, expires_ms))
+        raise _error(request_id, fault.argument, denied=call.action)
 
     def _link(self, account: str, space: str, flow_id: str) -> tuple[str, int]:
         key = (account, space, flow_id)
@@ -298,15 +366,33 @@ def _outcome(name: str) -> dict[str, str]:
     return {"x-emulator-outcome": name}
 
 
-def _ok(request_id: str, flow_id: str, url: str, expires_ms: int) -> web.Response:
+def _ok(request_id: str, data: Any) -> web.Response:
     body = {
         "RequestId": request_id,
         "Code": "OK",
         "Message": "OK",
         "AccessDeniedDetail": "",
-        "Data": {"FlowId": flow_id, "PreviewUrl": url, "PreviewUrlExpires": expires_ms},
+        "Data": data,
     }
     return web.json_response(body, headers={"x-acs-request-id": request_id})
+
+
+def _preview_data(flow_id: str, url: str, expires_ms: int) -> _Json:
+    return {"FlowId": flow_id, "PreviewUrl": url, "PreviewUrlExpires": expires_ms}
+
+
+def _required(query: Mapping[str, str], name: str, request_id: str) -> str:
+    """The value of a mandatory parameter, or the answer Alibaba's gateway gives without it."""
+    value = query.get(name, "")
+    if not value:
+        raise _error(
+            request_id,
+            "MissingParameter",
+            400,
+            f'The input parameter "{name}" that is mandatory for processing this request '
+            "is not supplied.",
+        )
+    return value
 
 
 def _error(
@@ -316,6 +402,7 @@ def _error(
     message: str | None = None,
     *,
     retry_after_ms: int | None = None,
+    denied: Action | None = None,
 ) -> _Answer:
     known_status, known_message = KNOWN_ERRORS.get(code, (400, f"{code} (injected)"))
     body: _Json = {
@@ -324,10 +411,10 @@ def _error(
         "Message": message or known_message,
         "HostId": "cams.emulator",
     }
-    if code == "Ram.PermissionDeny":
+    if code == "Ram.PermissionDeny" and denied is not None:
         body["AccessDeniedDetail"] = json.dumps(
             {
-                "AuthAction": "cams:GetFlowPreviewUrl",
+                "AuthAction": denied.ram_action,
                 "PolicyType": "AccountLevelIdentityBasedPolicy",
             }
         )
