@@ -54,6 +54,7 @@ from bench.support import (
     targets_table,
     write_json,
 )
+from bot.cams.actions import Action
 from bot.cams.client import CamsClient
 from bot.cams.settings import DEFAULT_ATTEMPT_TIMEOUT_S, CamsSettings, Endpoint
 from bot.preview.limiter import LimiterSettings
@@ -127,7 +128,8 @@ def cams_settings(emulator: EmulatorControl) -> CamsSettings:
 def peer_client(emulator: EmulatorControl) -> CamsClient:
     """A plain CamsClient behind aiolimiter, with no cache."""
     gate = AiolimiterGate(AsyncLimiter(RATE, PERIOD_S))
-    return CamsClient(DEMO_CREDENTIALS, cams_settings(emulator), gate=gate)
+    # One gate for every action: the peer only ever asks for previews.
+    return CamsClient(DEMO_CREDENTIALS, cams_settings(emulator), gates=dict.fromkeys(Action, gate))
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,6 +71,8 @@ from bench.support import (
     targets_table,
     write_json,
 )
+from bot.cams.actions import Action
+from bot.cams.client import action_budget_key
 from bot.cams.credentials import ACCESS_KEY_ID, ACCESS_KEY_SECRET
 from bot.cams.settings import DEFAULT_ATTEMPT_TIMEOUT_S
 from bot.preview.limiter import LimiterSettings
@@ -84,6 +86,8 @@ RATE_TARGET = 4.5
 SPACING_S = LimiterSettings().period + LimiterSettings().margin
 REPLICA_COUNTS = (1, 2, 4)
 ACCOUNT = DEMO_CREDENTIALS.access_key_id
+# The budget the replicas' previews are booked under: the account's, for GetFlowPreviewUrl.
+PREVIEW_BUDGET = action_budget_key(ACCOUNT, Action.GET_FLOW_PREVIEW_URL)
 # Long enough that nobody in the burst is refused as Busy: part 1 measures the sharing of the
 # budget, not refusal.
 BURST_MAX_WAIT_S = 120.0
@@ -102,10 +106,10 @@ BUDGET_FLOW_BASE = 400_000
 LATENCY_FLOW_BASE = 500_000
 MS = 1000.0
 MARKER_NOTE = (
-    "Before every fleet starts, Redis is flushed and the limiter's marker key "
-    f"(`{budget_key(ACCOUNT, 'marker')}`) is set to 1. A Redis without it looks like one that "
-    "restarted and lost its booked slots, and the limiter would then hold the account to one "
-    "replica's share, floor(CAMS_QPS / CAMS_REPLICAS) calls/s, for max wait + "
+    "Before every fleet starts, Redis is flushed and the previews' limiter's marker key "
+    f"(`{budget_key(PREVIEW_BUDGET, 'marker')}`) is set to 1. A Redis without it looks like "
+    "one that restarted and lost its booked slots, and the limiter would then hold the "
+    "account to one replica's share, floor(CAMS_QPS / CAMS_REPLICAS) calls/s, for max wait + "
     f"{SPACING_S:g} s + {RETRY_AFTER_S:g} s ({BURST_MAX_WAIT_S + SPACING_S + RETRY_AFTER_S:g} s "
     "with part 1's max wait): longer than the whole burst. "
     "Production Redis is in use long before a burst; that steady state is what is measured."
@@ -160,7 +164,7 @@ async def wait_for_ping(client: Redis, process: asyncio.subprocess.Process) -> N
 async def prepare(redis: RunningRedis) -> None:
     """Empty Redis, mark it as in use by the limiter (see MARKER_NOTE), zero its counters."""
     await redis.client.flushdb()
-    await redis.client.set(budget_key(ACCOUNT, "marker"), 1)
+    await redis.client.set(budget_key(PREVIEW_BUDGET, "marker"), 1)
     await redis.client.config_resetstat()
 
 

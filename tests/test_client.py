@@ -3,27 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import socket
 import ssl
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 import trustme
 
 from bot.cams import signing
-from bot.cams.client import CamsClient
+from bot.cams.actions import Action
+from bot.cams.client import MAX_PAGE_BODY_BYTES, CamsClient
 from bot.cams.credentials import Credentials
 from bot.cams.errors import CamsError, ErrorKind
+from bot.cams.models import FlowStatus, FlowSummary
 from bot.cams.retry import RetryPolicy
 from bot.cams.settings import CamsSettings, Endpoint
 from bot.config import Secret
 from bot.preview.limiter import LimiterSettings, LocalLimiter
+from bot.standin.cams.catalog import SeededFlow
 from bot.standin.cams.server import DEMO_CREDENTIALS
-from tests.support import STS_CREDENTIALS, FakeTime, RunningEmulator, running_emulator
+from tests.support import DATA, STS_CREDENTIALS, FakeTime, RunningEmulator, running_emulator
 
 
 async def test_success_yields_a_typed_preview(cams: RunningEmulator) -> None:
@@ -149,6 +154,7 @@ async def test_every_error_kind_and_its_retry_policy(
     error = caught.value
     assert error.kind is kind
     assert error.http_status == status
+    assert error.action is Action.GET_FLOW_PREVIEW_URL
     expected_calls = 3 if kind.retryable else 1
     assert len(cams.emulator.recorded) == expected_calls
     assert len(fake_time.sleeps) == expected_calls - 1
@@ -413,7 +419,9 @@ async def test_an_absurd_retry_after_is_capped_by_the_gate_and_the_call_goes_on(
 ) -> None:
     cams.fault("throttle:600000@all*1")
     gate = LocalLimiter(LimiterSettings(cooldown=0.0, max_cooldown=0.2))
-    async with cams.client(gate=gate, sleep=fake_time.sleep, clock=fake_time.clock) as client:
+    async with cams.client(
+        gates=dict.fromkeys(Action, gate), sleep=fake_time.sleep, clock=fake_time.clock
+    ) as client:
         preview = await client.get_flow_preview_url("1")
 
     assert preview.flow_id == "1"
@@ -426,7 +434,9 @@ async def test_a_retry_after_too_long_even_when_capped_is_reported_capped(
 ) -> None:
     cams.fault("throttle:600000@all")
     gate = LocalLimiter(LimiterSettings(max_cooldown=30.0))
-    async with cams.client(gate=gate, sleep=fake_time.sleep, clock=fake_time.clock) as client:
+    async with cams.client(
+        gates=dict.fromkeys(Action, gate), sleep=fake_time.sleep, clock=fake_time.clock
+    ) as client:
         with pytest.raises(CamsError) as caught:
             await client.get_flow_preview_url("1")
 
@@ -463,7 +473,9 @@ async def test_the_gate_hears_every_attempts_outcome(
 ) -> None:
     cams.fault("throttle@all*1", "http:503@all*1", "error:Flow.NotFound@flow:gone")
     gate = RecordingGate()
-    async with cams.client(gate=gate, sleep=fake_time.sleep, clock=fake_time.clock) as client:
+    async with cams.client(
+        gates=dict.fromkeys(Action, gate), sleep=fake_time.sleep, clock=fake_time.clock
+    ) as client:
         await client.get_flow_preview_url("1")
         with pytest.raises(CamsError):
             await client.get_flow_preview_url("gone")
@@ -481,7 +493,7 @@ async def test_an_abandoned_attempt_is_settled_so_a_probe_cannot_hold_the_queue(
 ) -> None:
     cams.fault("latency:5@all")
     gate = RecordingGate()
-    async with cams.client(gate=gate) as client:
+    async with cams.client(gates=dict.fromkeys(Action, gate)) as client:
         call = asyncio.create_task(client.get_flow_preview_url("1"))
         await gate.admitted.wait()  # the call is now under way, past its gate
         call.cancel()
@@ -528,10 +540,319 @@ async def test_a_call_that_missed_its_slot_is_not_sent_and_books_another(
     cams: RunningEmulator,
 ) -> None:
     gate = _LateThenPunctualGate()
-    async with cams.client(settings=cams.settings(max_attempts=1), gate=gate) as client:
+    async with cams.client(
+        settings=cams.settings(max_attempts=1), gates=dict.fromkeys(Action, gate)
+    ) as client:
         preview = await client.get_flow_preview_url("1")
 
     assert preview.flow_id == "1"
     assert gate.admits == 2, "the missed slot was given up and another booked"
     assert gate.missed_slots == 1, "the gate heard of the missed slot"
     assert cams.emulator.stats()["received"] == 1, "the late call never reached CAMS"
+
+
+# ListFlow and GetFlow: the same attempt loop, signer, retry policy and session.
+
+DEMO_SPACE = "cams-demo"
+DEMO_FLOW = "1234567890123456"
+FLOW_VECTORS: dict[str, Any] = json.loads(
+    (DATA / "cams-flow-signing-vectors.json").read_text(encoding="utf-8")
+)
+
+
+def _catalog(space: str, count: int, name: str = "") -> dict[str, list[SeededFlow]]:
+    flows = [
+        SeededFlow(FlowSummary(str(10**15 + i), f"{name}{i}", ("OTHER",)), FlowStatus.DRAFT)
+        for i in range(count)
+    ]
+    return {space: flows}
+
+
+async def _call(client: CamsClient, action: Action, flow_id: str = DEMO_FLOW) -> object:
+    """One call of `action` in the demo space."""
+    if action is Action.LIST_FLOW:
+        return await client.list_flows(DEMO_SPACE)
+    if action is Action.GET_FLOW:
+        return await client.get_flow(flow_id, DEMO_SPACE)
+    return await client.get_flow_preview_url(flow_id, DEMO_SPACE)
+
+
+async def test_list_flows_pages_until_a_short_page() -> None:
+    async with running_emulator(catalog=_catalog("space-x", 5)) as cams, cams.client() as client:
+        pages = [await client.list_flows("space-x", page=n, size=2) for n in (1, 2, 3, 4)]
+
+    assert [len(page.flows) for page in pages] == [2, 2, 1, 0]
+    listed = [flow.flow_id for page in pages for flow in page.flows]
+    assert listed == [str(10**15 + i) for i in range(5)]
+    assert all(page.request_id for page in pages)
+    assert cams.emulator.recorded[0].raw_path == (
+        "/?CustSpaceId=space-x&Page=%7B%22Index%22%3A1%2C%22Size%22%3A2%7D"
+    )
+
+
+async def test_list_flows_sends_what_the_sdk_signed(cams: RunningEmulator) -> None:
+    (vector,) = [
+        v
+        for v in FLOW_VECTORS["direct_signer_vectors"]
+        if v["name"] == "direct_list_flow_minimal_headers"
+    ]
+    query = vector["request"]["query"]
+    page = json.loads(query["Page"])
+    async with cams.client() as client:
+        await client.list_flows(
+            query["CustSpaceId"], name=query["FlowName"], page=page["Index"], size=page["Size"]
+        )
+
+    (recorded,) = cams.emulator.recorded
+    assert recorded.raw_path == "/?" + signing.canonical_query(query)
+    assert recorded.outcome == "OK"
+
+
+@pytest.mark.parametrize("name", [None, ""])
+async def test_without_a_name_every_flow_is_listed(cams: RunningEmulator, name: str | None) -> None:
+    async with cams.client() as client:
+        page = await client.list_flows(DEMO_SPACE, name=name)
+    assert "FlowName" not in cams.emulator.recorded[0].raw_path
+    assert len(page.flows) > 10
+
+
+async def test_a_name_narrows_the_list(cams: RunningEmulator) -> None:
+    async with cams.client() as client:
+        page = await client.list_flows(DEMO_SPACE, name="Sign")
+    assert page.flows
+    assert all("sign" in flow.name.lower() for flow in page.flows)
+
+
+async def test_list_flows_uses_the_configured_space(cams: RunningEmulator) -> None:
+    async with cams.client(settings=cams.settings(default_space=DEMO_SPACE)) as client:
+        page = await client.list_flows()
+    assert page.flows
+    assert cams.emulator.recorded[0].raw_path.startswith(f"/?CustSpaceId={DEMO_SPACE}&")
+
+
+async def test_a_large_page_is_read_and_a_huge_one_refused() -> None:
+    # 100 flows of 15,000-character names: a 1.5 MB page, beyond a single answer's bound.
+    large = _catalog("large", 100, name="x" * 15_000)
+    huge = _catalog("huge", 100, name="x" * 45_000)
+    async with running_emulator(catalog=large | huge) as cams, cams.client() as client:
+        page = await client.list_flows("large")
+        with pytest.raises(CamsError) as caught:
+            await client.list_flows("huge")
+
+    assert len(page.flows) == 100
+    assert all(len(flow.name) <= 500 for flow in page.flows)
+    assert caught.value.kind is ErrorKind.MALFORMED_RESPONSE
+    assert f"larger than {MAX_PAGE_BODY_BYTES} bytes" in caught.value.message
+    assert caught.value.action is Action.LIST_FLOW
+
+
+async def test_get_flow_gives_name_status_and_categories(cams: RunningEmulator) -> None:
+    async with cams.client(settings=cams.settings(default_space=DEMO_SPACE)) as client:
+        details = await client.get_flow(DEMO_FLOW)
+
+    assert details.flow_id == DEMO_FLOW
+    assert details.name == "Sign-up v3"
+    assert details.status is FlowStatus.PUBLISHED
+    assert details.categories == ("SIGN_UP",)
+    assert details.request_id
+    assert cams.emulator.recorded[0].raw_path == f"/?CustSpaceId={DEMO_SPACE}&FlowId={DEMO_FLOW}"
+
+
+async def test_get_flow_of_an_unknown_flow_is_not_found(cams: RunningEmulator) -> None:
+    async with cams.client() as client:
+        with pytest.raises(CamsError) as caught:
+            await client.get_flow("9999999999999999", DEMO_SPACE)
+    assert caught.value.kind is ErrorKind.NOT_FOUND
+    assert caught.value.action is Action.GET_FLOW
+    assert cams.outcomes() == ["Flow.NotFound"]
+
+
+@pytest.mark.parametrize("action", list(Action))
+async def test_each_action_sends_its_name_and_signs_it(
+    cams: RunningEmulator, action: Action
+) -> None:
+    async with cams.client(STS_CREDENTIALS) as client:
+        await _call(client, action)
+
+    (recorded,) = cams.emulator.recorded
+    headers = {k.lower(): v for k, v in recorded.headers.items()}
+    assert headers["x-acs-action"] == action.value
+    assert "content-type" not in headers
+    parsed = signing.parse_authorization(headers["authorization"])
+    assert parsed is not None
+    assert {"x-acs-action", "x-acs-security-token", "host"} <= set(parsed.signed_headers)
+    assert recorded.outcome == "OK"
+
+
+FLOW_ACTIONS = [Action.LIST_FLOW, Action.GET_FLOW]
+# The answers that make sense for any action (a link that is not https is a preview's only).
+ANY_ACTION_ERRORS = [case for case in ERROR_CASES if case[0] != "insecure-url"]
+
+
+@pytest.mark.parametrize("action", FLOW_ACTIONS)
+@pytest.mark.parametrize("case", ANY_ACTION_ERRORS, ids=[c[0] for c in ANY_ACTION_ERRORS])
+async def test_every_error_kind_and_its_retry_policy_for_each_action(
+    cams: RunningEmulator,
+    fake_time: FakeTime,
+    action: Action,
+    case: tuple[str, ErrorKind, int | None],
+) -> None:
+    fault, kind, status = case
+    cams.fault(f"{fault}@action:{action}")
+    settings = cams.settings(max_attempts=3)
+    async with cams.client(
+        settings=settings, sleep=fake_time.sleep, clock=fake_time.clock
+    ) as client:
+        with pytest.raises(CamsError) as caught:
+            await _call(client, action)
+
+    error = caught.value
+    assert (error.kind, error.http_status, error.action) == (kind, status, action)
+    assert str(error).startswith(f"{action} | ")
+    expected_calls = 3 if kind.retryable else 1
+    assert len(cams.emulator.recorded) == expected_calls
+    assert {r.action for r in cams.emulator.recorded} == {action.value}
+    assert len(fake_time.sleeps) == expected_calls - 1
+
+
+@pytest.mark.parametrize("action", FLOW_ACTIONS)
+@pytest.mark.parametrize("fault", ["http:503", "error:ServiceUnavailable", "drop", "throttle"])
+async def test_each_action_retries_transient_failures_until_success(
+    cams: RunningEmulator, fake_time: FakeTime, action: Action, fault: str
+) -> None:
+    cams.fault(f"{fault}@action:{action}*2")
+    async with cams.client(sleep=fake_time.sleep, clock=fake_time.clock) as client:
+        result = await _call(client, action)
+
+    assert result is not None
+    assert cams.outcomes()[-1] == "OK"
+    assert len(cams.outcomes()) == 3
+    nonces = {r.headers["x-acs-signature-nonce"] for r in cams.emulator.recorded}
+    assert len(nonces) == 3, "every attempt is freshly signed"
+
+
+@pytest.mark.parametrize("action", FLOW_ACTIONS)
+async def test_a_denied_action_names_the_ram_action_to_grant(
+    cams: RunningEmulator, action: Action
+) -> None:
+    cams.fault(f"error:Ram.PermissionDeny@action:{action}")
+    async with cams.client() as client:
+        with pytest.raises(CamsError) as caught:
+            await _call(client, action)
+        preview = await client.get_flow_preview_url(DEMO_FLOW, DEMO_SPACE)
+
+    error = caught.value
+    assert error.kind is ErrorKind.PERMISSION_DENIED
+    assert error.action is action
+    assert error.access_denied_detail is not None
+    assert action.ram_action in error.access_denied_detail
+    assert preview.flow_id == DEMO_FLOW, "what is asked by ID still works"
+
+
+async def test_list_flows_needs_a_space(cams: RunningEmulator) -> None:
+    async with cams.client() as client:
+        with pytest.raises(CamsError) as caught:
+            await client.list_flows()
+    assert caught.value.kind is ErrorKind.BAD_REQUEST
+    assert caught.value.action is Action.LIST_FLOW
+    assert "ListFlow needs a CustSpaceId" in caught.value.message
+    assert not cams.emulator.recorded
+
+
+@pytest.mark.parametrize(
+    ("space", "name", "page", "size"),
+    [
+        ("s", None, 0, 100),
+        ("s", None, 1, 0),
+        ("s", None, 1, 101),
+        ("s", None, 100_001, 100),
+        ("s", None, True, 100),
+        ("s", None, 1.0, 100),
+        ("s", "a\nb", 1, 100),
+        ("s", "x" * 1025, 1, 100),
+        ("", None, 1, 100),
+        ("a\tb", None, 1, 100),
+    ],
+)
+async def test_bad_list_input_is_refused_before_any_network_call(
+    cams: RunningEmulator, space: str, name: str | None, page: Any, size: Any
+) -> None:
+    async with cams.client() as client:
+        with pytest.raises(CamsError) as caught:
+            await client.list_flows(space, name=name, page=page, size=size)
+    assert caught.value.kind is ErrorKind.BAD_REQUEST
+    assert caught.value.action is Action.LIST_FLOW
+    assert not cams.emulator.recorded
+
+
+@pytest.mark.parametrize(("flow_id", "space"), [("", None), ("1\n", None), ("1", "a\x00")])
+async def test_bad_get_flow_input_is_refused_before_any_network_call(
+    cams: RunningEmulator, flow_id: str, space: str | None
+) -> None:
+    async with cams.client() as client:
+        with pytest.raises(CamsError) as caught:
+            await client.get_flow(flow_id, space)
+    assert (caught.value.kind, caught.value.action) == (ErrorKind.BAD_REQUEST, Action.GET_FLOW)
+    assert not cams.emulator.recorded
+
+
+class KeyedGate(RecordingGate):
+    """A recording gate that notes the budget keys it is asked about."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.keys: set[str] = set()
+
+    async def admit(self, account: str, within: float) -> float:
+        self.keys.add(account)
+        return await super().admit(account, within)
+
+
+async def test_each_action_asks_its_own_gate_under_its_own_budget_key(
+    cams: RunningEmulator, fake_time: FakeTime
+) -> None:
+    cams.fault("throttle@action:ListFlow*1")
+    gates = {action: KeyedGate() for action in Action}
+    async with cams.client(gates=gates, sleep=fake_time.sleep, clock=fake_time.clock) as client:
+        await client.list_flows(DEMO_SPACE)
+        await client.get_flow(DEMO_FLOW, DEMO_SPACE)
+        await client.get_flow_preview_url(DEMO_FLOW, DEMO_SPACE)
+        keys = {action: client.budget_key(action) for action in Action}
+
+    account = DEMO_CREDENTIALS.access_key_id
+    assert keys == {action: f"{account}:{action}" for action in Action}
+    for action, gate in gates.items():
+        assert gate.keys == {keys[action]}
+    assert gates[Action.LIST_FLOW].heard == ["admit", "throttled", "admit", "settled"]
+    assert gates[Action.GET_FLOW].heard == ["admit", "settled"]
+    assert gates[Action.GET_FLOW_PREVIEW_URL].heard == ["admit", "settled"]
+
+
+def test_gates_must_cover_every_action(cams: RunningEmulator) -> None:
+    with pytest.raises(ValueError, match="ListFlow, GetFlow"):
+        cams.client(gates={Action.GET_FLOW_PREVIEW_URL: RecordingGate()})
+
+
+def test_an_error_names_its_action() -> None:
+    error = CamsError(ErrorKind.THROTTLED, "slow down", code="Throttling.User", request_id="R")
+    assert str(error) == "Throttling.User: slow down | RequestId R"
+    error.action = Action.LIST_FLOW
+    assert str(error) == "ListFlow | Throttling.User: slow down | RequestId R"
+    assert "ListFlow" in repr(error)
+
+
+async def test_a_client_closed_mid_retry_gives_up_instead_of_retrying(
+    cams: RunningEmulator,
+) -> None:
+    cams.fault("http:503@all")
+
+    async def close_while_waiting(delay: float) -> None:
+        # Shutdown lands while the client waits to retry.
+        await client.close()
+
+    client = cams.client(sleep=close_while_waiting)
+    with pytest.raises(CamsError) as caught:
+        await client.get_flow_preview_url(DEMO_FLOW)
+
+    assert caught.value.kind is ErrorKind.NETWORK
+    assert len(cams.outcomes()) == 1, "one attempt, then the closed client stopped"

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from contextlib import AsyncExitStack
 from typing import Any
 
 import pytest
 
+from bot.cams.actions import Action
+from bot.cams.client import action_budget_key
 from bot.cams.errors import CamsError, ErrorKind
 from bot.preview.errors import Busy
 from bot.preview.limiter import LimiterSettings
-from bot.preview.service import PreviewService
+from bot.preview.service import PreviewService, local_gates
 from bot.preview.settings import PreviewSettings
 from bot.standin.cams.server import DEMO_CREDENTIALS
+from tests.redis_server import running_redis
 from tests.support import RunningEmulator, running_emulator
+from tests.virtual_time import run_virtual
 
 
 def _service(
@@ -224,3 +229,79 @@ async def test_an_html_error_page_says_what_happened(
 
     assert caught.value.kind is kind
     assert caught.value.http_status == status
+
+
+# Each action has a budget of its own: a catalog refresh never delays a preview.
+
+
+def test_each_action_gets_a_limiter_of_its_own_budget() -> None:
+    settings = PreviewSettings(
+        limiter=LimiterSettings(rate=5), rates=((Action.LIST_FLOW, 1), (Action.GET_FLOW, 2))
+    )
+
+    async def scenario() -> dict[Action, list[float]]:
+        gates = local_gates(settings)
+        loop = asyncio.get_running_loop()
+        granted: dict[Action, list[float]] = {}
+        for action in Action:
+            key = action_budget_key("acct", action)
+            for _ in range(3):
+                await gates[action].admit(key)
+                granted.setdefault(action, []).append(loop.time())
+        return granted
+
+    granted = run_virtual(scenario())
+    assert granted[Action.GET_FLOW_PREVIEW_URL] == [0.0, 0.0, 0.0]
+    assert granted[Action.LIST_FLOW] == pytest.approx([0.0, 1.1, 2.2])
+    assert granted[Action.GET_FLOW] == pytest.approx([2.2, 2.2, 3.3])
+
+
+def test_a_throttled_list_does_not_pause_previews() -> None:
+    async def scenario() -> tuple[float, float, float]:
+        gates = local_gates(PreviewSettings(limiter=LimiterSettings()))
+        listing = action_budget_key("acct", Action.LIST_FLOW)
+        previews = action_budget_key("acct", Action.GET_FLOW_PREVIEW_URL)
+        loop = asyncio.get_running_loop()
+        await gates[Action.LIST_FLOW].admit(listing)
+        await gates[Action.LIST_FLOW].throttled(listing, retry_after=5.0)
+        await gates[Action.GET_FLOW_PREVIEW_URL].admit(previews)
+        preview_at = loop.time()
+        await gates[Action.GET_FLOW].admit(action_budget_key("acct", Action.GET_FLOW))
+        details_at = loop.time()
+        await gates[Action.LIST_FLOW].admit(listing)
+        return preview_at, details_at, loop.time()
+
+    preview_at, details_at, list_at = run_virtual(scenario())
+    assert (preview_at, details_at) == (0.0, 0.0)
+    assert list_at == pytest.approx(5.0), "ListFlow itself waits out its pause"
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["local", "redis"])
+async def test_a_throttled_catalog_call_leaves_previews_their_budget(
+    cams: RunningEmulator, shared: bool
+) -> None:
+    async with AsyncExitStack() as stack:
+        redis_url = (await stack.enter_async_context(running_redis())).url if shared else None
+        by_action = await _throttle_a_list_then_preview(cams, redis_url)
+    assert by_action == {"ListFlow": 1, "GetFlowPreviewUrl": 1, "GetFlow": 1}
+
+
+async def _throttle_a_list_then_preview(cams: RunningEmulator, redis_url: str | None) -> Any:
+    # A pause of 20 s on ListFlow: were it the previews' budget too, with a max wait of 10 s
+    # they would be refused as Busy at once.
+    cams.fault("throttle:20000@action:ListFlow*1")
+    settings = PreviewSettings(limiter=LimiterSettings(max_wait=10.0), redis_url=redis_url)
+    cams_settings = cams.settings(max_attempts=1, default_space="cams-demo")
+    async with PreviewService.create(DEMO_CREDENTIALS, cams_settings, settings) as service:
+        with pytest.raises(CamsError) as throttled:
+            await service.client.list_flows()
+        preview = await service.get("1234567890123456")
+        details = await service.client.get_flow("1234567890123456")
+        with pytest.raises(Busy) as paused:
+            await service.client.list_flows()
+
+    assert throttled.value.kind is ErrorKind.THROTTLED
+    assert throttled.value.action is Action.LIST_FLOW
+    assert preview.flow_id == details.flow_id == "1234567890123456"
+    assert 15.0 < paused.value.retry_after <= 20.0, "ListFlow's own budget is paused"
+    return cams.emulator.stats()["by_action"]

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from bot.cams.actions import Action
 from bot.cams.credentials import Credentials
 from bot.cams.errors import ErrorKind, classify
 from bot.cams.settings import CamsSettings, Endpoint
 from bot.config import ConfigError
 from bot.preview.limiter import LimiterSettings
-from bot.preview.settings import PreviewSettings
+from bot.preview.settings import PreviewSettings, rate_variable
 
 
 def test_defaults() -> None:
@@ -195,6 +196,46 @@ def test_bad_preview_settings_name_their_variable(name: str, value: str) -> None
     with pytest.raises(ConfigError) as caught:
         PreviewSettings.from_env({name: value})
     assert caught.value.variable == name
+
+
+def test_cams_qps_is_each_actions_rate() -> None:
+    settings = PreviewSettings.from_env({"CAMS_QPS": "3", "CAMS_RATE_MARGIN_S": "0.2"})
+    for action in Action:
+        assert settings.limiter_for(action) == LimiterSettings(rate=3, margin=0.2)
+
+
+def test_each_action_may_have_a_rate_of_its_own() -> None:
+    settings = PreviewSettings.from_env(
+        {"CAMS_QPS": "4", "CAMS_QPS_LISTFLOW": "1", "CAMS_QPS_GETFLOW": "2", "CAMS_MAX_WAIT_S": "3"}
+    )
+    rates = {action: settings.limiter_for(action).rate for action in Action}
+    assert rates == {Action.GET_FLOW_PREVIEW_URL: 4, Action.LIST_FLOW: 1, Action.GET_FLOW: 2}
+    assert {settings.limiter_for(action).max_wait for action in Action} == {3.0}
+    alone = PreviewSettings.from_env({"CAMS_QPS_GETFLOWPREVIEWURL": "2"})
+    assert alone.limiter_for(Action.GET_FLOW_PREVIEW_URL).rate == 2
+    assert alone.limiter_for(Action.LIST_FLOW).rate == 5
+
+
+def test_settings_made_in_code_give_every_action_the_one_budget() -> None:
+    settings = PreviewSettings(limiter=LimiterSettings(rate=7))
+    assert {settings.limiter_for(action).rate for action in Action} == {7}
+
+
+@pytest.mark.parametrize("action", list(Action))
+@pytest.mark.parametrize("value", ["0", "-1", "two", "1.5"])
+def test_a_bad_rate_of_an_action_names_its_variable(action: Action, value: str) -> None:
+    variable = rate_variable(action)
+    with pytest.raises(ConfigError) as caught:
+        PreviewSettings.from_env({variable: value})
+    assert caught.value.variable == variable
+
+
+def test_the_rate_variables() -> None:
+    assert [rate_variable(action) for action in Action] == [
+        "CAMS_QPS_GETFLOWPREVIEWURL",
+        "CAMS_QPS_LISTFLOW",
+        "CAMS_QPS_GETFLOW",
+    ]
 
 
 def test_a_cooldown_longer_than_its_cap_is_refused() -> None:

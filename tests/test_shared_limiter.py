@@ -13,6 +13,8 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from bot.cams.actions import Action
+from bot.cams.client import action_budget_key
 from bot.cams.errors import CamsError
 from bot.cams.settings import CamsSettings, Endpoint
 from bot.preview.errors import Busy
@@ -28,6 +30,8 @@ from tests.redis_server import RedisServer
 from tests.support import FakeTime, running_emulator
 
 SPACING_US = 1_100_000
+# What a service's previews are booked under on Redis.
+PREVIEWS = action_budget_key(DEMO_CREDENTIALS.access_key_id, Action.GET_FLOW_PREVIEW_URL)
 MICROS = 1_000_000
 
 
@@ -387,15 +391,15 @@ async def test_ten_minutes_of_retry_after_do_not_freeze_replicas_nor_survive_res
         first = _service(cams.url, redis_server.url, limiter)
         second = _service(cams.url, redis_server.url, limiter)
         async with first, second:
-            await redis.set(budget_key(DEMO_CREDENTIALS.access_key_id, "marker"), 1)
+            await redis.set(budget_key(PREVIEWS, "marker"), 1)
             with pytest.raises(CamsError) as throttled:
                 await first.get("t")
-            cooldown_ms = await redis.pttl(budget_key(DEMO_CREDENTIALS.access_key_id, "cooldown"))
+            cooldown_ms = await redis.pttl(budget_key(PREVIEWS, "cooldown"))
             on_the_other = await second.get("x")
 
         # A cooldown left by a replica of an older version, then every replica restarted.
         stored = await _redis_now_us(redis) + 600 * MICROS
-        await redis.set(budget_key(DEMO_CREDENTIALS.access_key_id, "cooldown"), stored, px=600_000)
+        await redis.set(budget_key(PREVIEWS, "cooldown"), stored, px=600_000)
         restarted = _service(cams.url, redis_server.url, limiter)
         async with restarted:
             after_restart = await asyncio.gather(*(restarted.get(f"r{i}") for i in range(3)))
@@ -466,3 +470,22 @@ async def test_a_probe_that_missed_its_slot_makes_a_probe_due_again(
 
     assert held not in (None, b"due"), "while the probe is out, others wait for its answer"
     assert due == b"due", "the next slot booked is the probe again"
+
+
+def _hash_tag(key: str) -> str:
+    """What Redis Cluster hashes to place `key`: the text in its first braces, if any."""
+    start = key.find("{")
+    end = key.find("}", start + 1)
+    return key[start + 1 : end] if start != -1 and end > start + 1 else key
+
+
+@pytest.mark.parametrize("account", ["LTAI5tExampleKeyId", "STS.NUx9", "odd}{:key id"])
+def test_each_actions_budget_has_keys_of_its_own_in_one_cluster_slot(account: str) -> None:
+    keys = {
+        action: [budget_key(action_budget_key(account, action), part) for part in KEY_PARTS]
+        for action in Action
+    }
+    every_key = [key for parts in keys.values() for key in parts]
+    assert len(set(every_key)) == len(every_key), "no two budgets share a key"
+    for parts in keys.values():
+        assert len({_hash_tag(key) for key in parts}) == 1, "a script's keys share one slot"

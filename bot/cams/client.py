@@ -1,8 +1,10 @@
-"""The asyncio client for CAMS GetFlowPreviewUrl: signed, bounded, retried, on one session."""
+"""The asyncio client for CAMS: GetFlowPreviewUrl, ListFlow and GetFlow, each call signed,
+bounded, rate-limited and retried alike, on one session."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import random
@@ -10,39 +12,51 @@ import secrets
 import ssl
 import time
 import unicodedata
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import aiohttp
 from yarl import URL
 
 from bot import __version__
 from bot.cams import signing
+from bot.cams.actions import Action
 from bot.cams.credentials import Credentials
 from bot.cams.errors import CamsError, ErrorKind
-from bot.cams.models import FlowPreview
-from bot.cams.response import clean_text, interpret
+from bot.cams.models import FlowDetails, FlowPage, FlowPreview
+from bot.cams.response import Answer, clean_text, flow_details, flow_page, preview, read_answer
 from bot.cams.retry import RetryPolicy
 from bot.cams.settings import CamsSettings
 from bot.lifecycle import AsyncCloseable
 
-ACTION = "GetFlowPreviewUrl"
 API_VERSION = "2020-06-06"
 USER_AGENT = f"flowpreview/{__version__} aiohttp/{aiohttp.__version__}"
-# An answer is a few hundred bytes; anything this large is not CAMS talking.
+# A single flow's answer is a few hundred bytes; anything this large is not CAMS talking.
 MAX_BODY_BYTES = 1 << 20
+# A page of MAX_PAGE_SIZE flows is some 20 KB, and under 1 MB even with names of a thousand
+# escaped characters; 4 MiB leaves room for fields CAMS may add, and is still bounded.
+MAX_PAGE_BODY_BYTES = 4 << 20
 MAX_PARAMETER_LENGTH = 1024
+# The largest ListFlow page this client asks for: no larger Size is documented.
+MAX_PAGE_SIZE = 100
+# 100,000 pages of MAX_PAGE_SIZE is ten million flows: far beyond any catalog.
+MAX_PAGE_INDEX = 100_000
 
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
+T = TypeVar("T")
 
 
 class AttemptGate(Protocol):
-    """Admits every upstream attempt, retries included: the interface of the rate limiters."""
+    """Admits every upstream attempt, retries included: the interface of the rate limiters.
+
+    `account` is the key of one budget: an account's calls of one action
+    (`CamsClient.budget_key`), since Alibaba counts each action's calls apart.
+    """
 
     async def admit(self, account: str, within: float) -> float:
         """Return when `account` may make one call, at most `within` seconds from now.
@@ -115,7 +129,7 @@ class _PunctualRequest(aiohttp.ClientRequest):
         return await super().send(conn)
 
 
-def validate_parameter(name: str, value: str) -> None:
+def validate_parameter(name: str, value: str, action: Action | None = None) -> None:
     """Refuse, before any network call, a value CAMS could only reject or misread."""
     problem = None
     if not value:
@@ -126,15 +140,31 @@ def validate_parameter(name: str, value: str) -> None:
         # Cc: C0, DEL and C1 controls; Cs: lone surrogates, which cannot be UTF-8 encoded.
         problem = "contains control characters or invalid text"
     if problem:
-        raise CamsError(ErrorKind.BAD_REQUEST, f"{name} {problem}")
+        raise CamsError(ErrorKind.BAD_REQUEST, f"{name} {problem}", action=action)
+
+
+def page_parameter(index: int, size: int) -> str:
+    """ListFlow's Page as the official SDK sends it: compact JSON, Index before Size."""
+    return json.dumps({"Index": index, "Size": size}, separators=(",", ":"))
+
+
+def action_budget_key(account: str, action: Action) -> str:
+    """The key of `account`'s budget for `action`: Alibaba's quota is per action per account.
+
+    The shared limiter puts it, as it stands, in its Redis keys: whatever text an AccessKey ID
+    holds, the keys of one budget share their hash tag (one cluster slot, as its scripts need)
+    and never meet another budget's.
+    """
+    return f"{account}:{action.value}"
 
 
 class CamsClient(AsyncCloseable):
-    """Calls GetFlowPreviewUrl for one Alibaba account.
+    """Calls GetFlowPreviewUrl, ListFlow and GetFlow for one Alibaba account.
 
     One instance per process serves every caller: it holds one aiohttp session (its own, or
-    one passed in), and it is safe to use from many tasks at once. Clocks, the sleeper and the
-    jitter source are injectable so that tests control time.
+    one passed in), and it is safe to use from many tasks at once. Every attempt of an action
+    passes that action's gate, under `budget_key(action)`; without gates nothing is limited.
+    Clocks, the sleeper and the jitter source are injectable so that tests control time.
     """
 
     def __init__(
@@ -143,18 +173,21 @@ class CamsClient(AsyncCloseable):
         settings: CamsSettings,
         *,
         session: aiohttp.ClientSession | None = None,
-        gate: AttemptGate | None = None,
+        gates: Mapping[Action, AttemptGate] | None = None,
         sleep: Sleep = asyncio.sleep,
         clock: Clock = time.monotonic,
         wall_clock: Clock = time.time,
         rng: Clock = random.random,
     ) -> None:
+        if gates is not None and (missing := [a.value for a in Action if a not in gates]):
+            # An action left out would call unlimited: a gate for each, or none at all.
+            raise ValueError(f"no gate for {', '.join(missing)}")
         self._credentials = credentials
         self._settings = settings
         self._session = session
         self._owns_session = session is None
         self._closed = False
-        self._gate: AttemptGate = gate or _OpenGate()
+        self._gates: Mapping[Action, AttemptGate] = gates or dict.fromkeys(Action, _OpenGate())
         self._sleep = sleep
         self._clock = clock
         self._wall_clock = wall_clock
@@ -163,8 +196,12 @@ class CamsClient(AsyncCloseable):
 
     @property
     def account(self) -> str:
-        """The key every rate limit and cache entry of this client is filed under."""
+        """The key every cache entry of this client is filed under."""
         return self._credentials.access_key_id
+
+    def budget_key(self, action: Action) -> str:
+        """The key `action`'s gate files this account's calls under."""
+        return action_budget_key(self.account, action)
 
     def space_for(self, space: str | None) -> str | None:
         """The CustSpaceId a call with `space` uses: the configured default when None."""
@@ -183,14 +220,80 @@ class CamsClient(AsyncCloseable):
         Raises CamsError for every outcome other than a preview, after retrying what may
         succeed later.
         """
+        return await self._call(
+            Action.GET_FLOW_PREVIEW_URL,
+            self._flow_parameters(flow_id, space),
+            lambda answer: preview(flow_id, answer),
+            f"flow {flow_id!r}",
+        )
+
+    async def list_flows(
+        self,
+        space: str | None = None,
+        *,
+        name: str | None = None,
+        page: int = 1,
+        size: int = MAX_PAGE_SIZE,
+    ) -> FlowPage:
+        """Page `page` (from 1) of the flows in `space` (default: the configured space),
+        `size` flows at most; with `name`, only the flows CAMS matches to it.
+
+        A page shorter than `size` is the last one. Raises CamsError as every call does, and
+        BAD_REQUEST at once when there is no space to list or the page is out of bounds.
+        """
+        action = Action.LIST_FLOW
+        space = self.space_for(space)
+        if space is None:
+            raise CamsError(ErrorKind.BAD_REQUEST, "ListFlow needs a CustSpaceId", action=action)
+        for label, value, most in (("Index", page, MAX_PAGE_INDEX), ("Size", size, MAX_PAGE_SIZE)):
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+                problem = f"Page.{label} must be a whole number from 1 to {most}, not {value!r}"
+                raise CamsError(ErrorKind.BAD_REQUEST, problem, action=action)
+        params = {"CustSpaceId": space, "Page": page_parameter(page, size)}
+        if name:
+            # An empty FlowName lists every flow, as none does.
+            params["FlowName"] = name
+        return await self._call(
+            action,
+            params,
+            lambda answer: flow_page(answer, size),
+            f"page {page} of space {space!r}",
+        )
+
+    async def get_flow(self, flow_id: str, space: str | None = None) -> FlowDetails:
+        """The name, status and categories of `flow_id` in `space` (default: the configured
+        space). Raises CamsError as every call does."""
+        return await self._call(
+            Action.GET_FLOW,
+            self._flow_parameters(flow_id, space),
+            lambda answer: flow_details(flow_id, answer),
+            f"flow {flow_id!r}",
+        )
+
+    def _flow_parameters(self, flow_id: str, space: str | None) -> dict[str, str]:
         params = {"FlowId": flow_id}
-        validate_parameter("FlowId", flow_id)
         space = self.space_for(space)
         if space is not None:
-            validate_parameter("CustSpaceId", space)
             params["CustSpaceId"] = space
-        query = signing.canonical_query(params)
+        return params
 
+    async def _call(
+        self,
+        action: Action,
+        params: Mapping[str, str],
+        interpret: Callable[[Answer], T],
+        subject: str,
+    ) -> T:
+        """Call `action` with `params` until `interpret` yields its result, or raise CamsError.
+
+        Every attempt passes the action's gate; what may succeed later is retried with fresh
+        signatures, within the retry policy. `subject` names the call in log lines.
+        """
+        for name, value in params.items():
+            validate_parameter(name, value, action)
+        query = signing.canonical_query(params)
+        gate = self._gates[action]
+        key = self.budget_key(action)
         started = self._clock()
 
         def time_left() -> float:
@@ -199,26 +302,33 @@ class CamsClient(AsyncCloseable):
         attempt = 0
         while True:
             attempt += 1
-            send_by = await self._gate.admit(self.account, time_left())
+            send_by = await gate.admit(key, time_left())
             token = _send_by.set(send_by)
             try:
-                return await self._reported_attempt(flow_id, query, time_left())
+                answer = await self._reported_attempt(gate, key, action, query, time_left())
+                return interpret(answer)
             except _MissedSlot as missed:
                 # Nothing reached CAMS: not an attempt, and the next slot is booked at once.
                 log.info(
-                    "CAMS call for flow %r missed its slot (%s); booking another", flow_id, missed
+                    "CAMS %s call for %s missed its slot (%s); booking another",
+                    action,
+                    subject,
+                    missed,
                 )
                 attempt -= 1
                 continue
             except CamsError as error:
+                error.action = action
                 elapsed = self._clock() - started
                 delay = self._retry.delay_before_retry(error, attempt, elapsed, self._rng)
-                if delay is None:
+                if delay is None or self._closed:
+                    # Closed for shutdown: another attempt could only fail the same way.
                     raise
                 log.warning(
-                    "CAMS attempt %d for flow %r failed (%s); retrying in %.2fs",
+                    "CAMS %s attempt %d for %s failed (%s); retrying in %.2fs",
+                    action,
                     attempt,
-                    flow_id,
+                    subject,
                     error,
                     delay,
                 )
@@ -226,26 +336,28 @@ class CamsClient(AsyncCloseable):
             finally:
                 _send_by.reset(token)
 
-    async def _reported_attempt(self, flow_id: str, query: str, time_left: float) -> FlowPreview:
-        """One admitted attempt, whose outcome the gate hears: missed, throttled, or settled."""
+    async def _reported_attempt(
+        self, gate: AttemptGate, key: str, action: Action, query: str, time_left: float
+    ) -> Answer:
+        """One admitted attempt, whose outcome `gate` hears: missed, throttled, or settled."""
         heard = False
         try:
-            return await self._attempt(flow_id, query, time_left)
+            return await self._attempt(action, query, time_left)
         except _MissedSlot:
             # Not an answer: a probe that missed its slot has learnt nothing.
             heard = True
-            await self._gate.missed(self.account)
+            await gate.missed(key)
             raise
         except CamsError as error:
             if error.kind is ErrorKind.THROTTLED:
                 heard = True
-                error.retry_after = await self._gate.throttled(self.account, error.retry_after)
+                error.retry_after = await gate.throttled(key, error.retry_after)
             raise
         finally:
             if not heard:
-                self._gate.settled(self.account)
+                gate.settled(key)
 
-    async def _attempt(self, flow_id: str, query: str, time_left: float) -> FlowPreview:
+    async def _attempt(self, action: Action, query: str, time_left: float) -> Answer:
         if time_left <= 0:
             raise CamsError(ErrorKind.NETWORK, "gave up: the overall deadline passed")
         endpoint = self._settings.endpoint
@@ -254,12 +366,13 @@ class CamsClient(AsyncCloseable):
             total=min(self._settings.attempt_timeout, time_left),
             sock_connect=self._settings.connect_timeout,
         )
+        limit = MAX_PAGE_BODY_BYTES if action is Action.LIST_FLOW else MAX_BODY_BYTES
         try:
             async with self._session_for_call().post(
-                url, headers=self._headers(query), timeout=timeout, allow_redirects=False
+                url, headers=self._headers(action, query), timeout=timeout, allow_redirects=False
             ) as response:
-                body = await _read_bounded(response)
-                return interpret(flow_id, response.status, response.headers, body)
+                body = await _read_bounded(response, limit)
+                return read_answer(response.status, response.headers, body)
         except TimeoutError:
             raise CamsError(
                 ErrorKind.NETWORK, f"no answer from {endpoint.host} within {timeout.total:g}s"
@@ -269,10 +382,10 @@ class CamsClient(AsyncCloseable):
                 ErrorKind.NETWORK, f"cannot reach {endpoint.host}: {_network_problem(exc)}"
             ) from None
 
-    def _headers(self, query: str) -> dict[str, str]:
+    def _headers(self, action: Action, query: str) -> dict[str, str]:
         signed = {
             "host": self._settings.endpoint.host_header,
-            "x-acs-action": ACTION,
+            "x-acs-action": action.value,
             "x-acs-version": API_VERSION,
             "x-acs-date": datetime.fromtimestamp(self._wall_clock(), UTC).strftime(
                 "%Y-%m-%dT%H:%M:%SZ"
@@ -320,15 +433,15 @@ def _network_problem(exc: aiohttp.ClientError) -> str:
     return type(exc).__name__
 
 
-async def _read_bounded(response: aiohttp.ClientResponse) -> bytes:
+async def _read_bounded(response: aiohttp.ClientResponse, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.content.iter_chunked(64 * 1024):
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
+        if size > limit:
             raise CamsError(
                 ErrorKind.MALFORMED_RESPONSE,
-                f"answer larger than {MAX_BODY_BYTES} bytes",
+                f"answer larger than {limit} bytes",
                 http_status=response.status,
             )
         chunks.append(chunk)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from bot.cams.actions import Action
+
 
 class ErrorKind(StrEnum):
     """What went wrong, in terms a caller can act on."""
@@ -65,10 +67,12 @@ def classify(http_status: int, code: str | None) -> ErrorKind:
 
 
 class CamsError(Exception):
-    """A GetFlowPreviewUrl call that did not produce a preview.
+    """A CAMS call that did not produce its result.
 
-    Carries what support needs (Code, Message, RequestId, HTTP status, AccessDeniedDetail) and a
-    kind to branch on. It never carries credentials.
+    Carries what support needs (the action, Code, Message, RequestId, HTTP status,
+    AccessDeniedDetail) and a kind to branch on. It never carries credentials. `action` is the
+    call's action, set by the client on every error it raises (None only for errors made
+    elsewhere, such as one read back from a cache).
     """
 
     def __init__(
@@ -81,6 +85,7 @@ class CamsError(Exception):
         http_status: int | None = None,
         access_denied_detail: str | None = None,
         retry_after: float | None = None,
+        action: Action | None = None,
     ) -> None:
         self.kind = kind
         self.message = message
@@ -89,11 +94,18 @@ class CamsError(Exception):
         self.http_status = http_status
         self.access_denied_detail = access_denied_detail
         self.retry_after = retry_after
+        self.action = action
         super().__init__(self.describe())
 
+    def __str__(self) -> str:
+        # Described afresh: the client sets `action` on an error after it is made.
+        return self.describe()
+
     def describe(self) -> str:
-        """One line: code, message, RequestId and HTTP status, as far as they are known."""
+        """One line: action, code, message, RequestId and HTTP status, as far as they are known."""
         parts = [f"{self.code or self.kind.value}: {self.message}"]
+        if self.action is not None:
+            parts.insert(0, self.action.value)
         if self.request_id:
             parts.append(f"RequestId {self.request_id}")
         if self.http_status is not None:

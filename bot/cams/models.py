@@ -44,7 +44,7 @@ class FlowPage:
 
 @dataclass(frozen=True, slots=True)
 class FlowDetails:
-    """A flow as GetFlow describes it. `status` is None when CAMS sent one this bot does not know."""
+    """A flow as GetFlow describes it; `status` is None when CAMS sent one the bot does not know."""
 
     flow_id: str
     name: str

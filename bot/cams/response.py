@@ -1,24 +1,28 @@
-"""Turning a raw GetFlowPreviewUrl answer into a FlowPreview or a CamsError."""
+"""Reading a raw CAMS answer: its action's result, or a CamsError."""
 
 from __future__ import annotations
 
 import json
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from yarl import URL
 
 from bot.cams.errors import CamsError, ErrorKind, classify
-from bot.cams.models import FlowPreview
+from bot.cams.models import FlowDetails, FlowPage, FlowPreview, FlowStatus, FlowSummary
 
 MAX_TEXT = 500
+# Flow IDs are 15-20 digits; a listed one must also pass as the next call's parameter.
+MAX_FLOW_ID_LENGTH = 1024
 MAX_URL_LENGTH = 8192
 # datetime cannot represent instants past year 9999; anything that far out is garbage anyway.
 MAX_EXPIRES_MS = 253_402_300_799_000
 # CAMS asks for pauses of a few seconds; a longer hint is garbage, not a plan.
 MAX_RETRY_AFTER_S = 3600.0
+_STATUSES = frozenset(status.value for status in FlowStatus)
 
 
 def clean_text(value: object) -> str:
@@ -45,8 +49,16 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     return min(max(0.0, millis / 1000.0), MAX_RETRY_AFTER_S)
 
 
-def interpret(flow_id: str, status: int, headers: Mapping[str, str], body: bytes) -> FlowPreview:
-    """A FlowPreview for HTTP 200 with Code "OK" and a sound Data; otherwise raise CamsError."""
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A successful answer (HTTP 200 with Code "OK"): its Data, still unread, and its RequestId."""
+
+    data: object
+    request_id: str
+
+
+def read_answer(status: int, headers: Mapping[str, str], body: bytes) -> Answer:
+    """The Answer of HTTP 200 with Code "OK"; otherwise raise CamsError, classified."""
     header_request_id = headers.get("x-acs-request-id")
     document = _json_object(body)
     if document is None:
@@ -63,7 +75,7 @@ def interpret(flow_id: str, status: int, headers: Mapping[str, str], body: bytes
     request_id = _optional_text(document.get("RequestId")) or header_request_id
     code = _optional_text(document.get("Code"))
     if status == 200 and code == "OK":
-        return _preview(flow_id, document.get("Data"), request_id or "")
+        return Answer(document.get("Data"), request_id or "")
     if code is None and status == 200:
         raise CamsError(
             ErrorKind.MALFORMED_RESPONSE,
@@ -82,6 +94,126 @@ def interpret(flow_id: str, status: int, headers: Mapping[str, str], body: bytes
     )
 
 
+def preview(flow_id: str, answer: Answer) -> FlowPreview:
+    """GetFlowPreviewUrl's Data as the FlowPreview of `flow_id`, or MALFORMED_RESPONSE."""
+    data = answer.data
+    if not isinstance(data, dict):
+        raise _malformed(answer, "Data is missing")
+    _check_flow_id(flow_id, data, answer)
+    url = data.get("PreviewUrl")
+    if not isinstance(url, str) or not _is_https_url(url):
+        raise _malformed(answer, "Data.PreviewUrl is not an https URL")
+    expires = data.get("PreviewUrlExpires")
+    if isinstance(expires, str) and expires.isdigit() and len(expires) <= 16:
+        expires = int(expires)
+    if (
+        isinstance(expires, bool)
+        or not isinstance(expires, int)
+        or not 0 < expires <= MAX_EXPIRES_MS
+    ):
+        raise _malformed(answer, "Data.PreviewUrlExpires is not epoch milliseconds")
+    return FlowPreview(
+        flow_id=flow_id,
+        preview_url=url,
+        expires_at=datetime.fromtimestamp(expires / 1000, tz=UTC),
+        request_id=answer.request_id,
+    )
+
+
+def flow_page(answer: Answer, size: int) -> FlowPage:
+    """ListFlow's Data, an array of at most `size` flows, as a FlowPage; or MALFORMED_RESPONSE.
+
+    Every entry must be sound: one that is not would otherwise vanish from the catalog
+    unnoticed. CAMS may leave out an empty list, so no Data at all is an empty page.
+    """
+    data = answer.data
+    if data is None:
+        return FlowPage((), answer.request_id)
+    if not isinstance(data, list):
+        raise _malformed(answer, "Data is not an array of flows")
+    if len(data) > size:
+        raise _malformed(answer, f"Data holds {len(data)} flows, more than the {size} asked for")
+    flows = []
+    for position, entry in enumerate(data):
+        where = f"Data[{position}]"
+        if not isinstance(entry, dict):
+            raise _malformed(answer, f"{where} is not an object")
+        flows.append(
+            FlowSummary(
+                flow_id=_flow_id(entry.get("FlowId"), where, answer),
+                name=_name(entry.get("FlowName"), where, answer),
+                categories=_categories(entry.get("Categories"), where, answer),
+            )
+        )
+    return FlowPage(tuple(flows), answer.request_id)
+
+
+def flow_details(flow_id: str, answer: Answer) -> FlowDetails:
+    """GetFlow's Data as the FlowDetails of `flow_id`, or MALFORMED_RESPONSE.
+
+    A Status this bot does not know becomes None: the name is still worth showing.
+    """
+    data = answer.data
+    if not isinstance(data, dict):
+        raise _malformed(answer, "Data is missing")
+    _check_flow_id(flow_id, data, answer)
+    status = data.get("Status")
+    return FlowDetails(
+        flow_id=flow_id,
+        name=_name(data.get("FlowName"), "Data", answer),
+        status=FlowStatus(status) if isinstance(status, str) and status in _STATUSES else None,
+        categories=_categories(data.get("Categories"), "Data", answer),
+        request_id=answer.request_id,
+    )
+
+
+def _malformed(answer: Answer, problem: str) -> CamsError:
+    return CamsError(
+        ErrorKind.MALFORMED_RESPONSE,
+        problem,
+        code="OK",
+        request_id=answer.request_id,
+        http_status=200,
+    )
+
+
+def _check_flow_id(flow_id: str, data: dict[str, Any], answer: Answer) -> None:
+    """An answer about another flow than the one asked for is not an answer."""
+    answered_id = data.get("FlowId", flow_id)
+    if str(answered_id) != flow_id:
+        raise _malformed(
+            answer, f"Data.FlowId {clean_text(answered_id)!r} is not the flow asked for"
+        )
+
+
+def _flow_id(value: object, where: str, answer: Answer) -> str:
+    """A listed flow's ID as text, usable as a parameter of the next call as it stands."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if (
+        not isinstance(value, str)
+        or not value
+        or len(value) > MAX_FLOW_ID_LENGTH
+        or not value.isprintable()
+    ):
+        raise _malformed(answer, f"{where}.FlowId is not a flow ID")
+    return value
+
+
+def _name(value: object, where: str, answer: Answer) -> str:
+    if not isinstance(value, str):
+        raise _malformed(answer, f"{where}.FlowName is not text")
+    return clean_text(value)
+
+
+def _categories(value: object, where: str, answer: Answer) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise _malformed(answer, f"{where}.Categories is not a list of names")
+    return tuple(clean_text(item) for item in value)
+
+
 def _json_object(body: bytes) -> dict[str, Any] | None:
     try:
         document = json.loads(body)
@@ -96,37 +228,6 @@ def _optional_text(value: object) -> str | None:
     if isinstance(value, dict | list):
         value = json.dumps(value, ensure_ascii=False)
     return clean_text(value)
-
-
-def _preview(flow_id: str, data: object, request_id: str) -> FlowPreview:
-    def malformed(problem: str) -> CamsError:
-        return CamsError(
-            ErrorKind.MALFORMED_RESPONSE, problem, code="OK", request_id=request_id, http_status=200
-        )
-
-    if not isinstance(data, dict):
-        raise malformed("Data is missing")
-    answered_id = data.get("FlowId", flow_id)
-    if str(answered_id) != flow_id:
-        raise malformed(f"Data.FlowId {clean_text(answered_id)!r} is not the flow asked for")
-    url = data.get("PreviewUrl")
-    if not isinstance(url, str) or not _is_https_url(url):
-        raise malformed("Data.PreviewUrl is not an https URL")
-    expires = data.get("PreviewUrlExpires")
-    if isinstance(expires, str) and expires.isdigit() and len(expires) <= 16:
-        expires = int(expires)
-    if (
-        isinstance(expires, bool)
-        or not isinstance(expires, int)
-        or not 0 < expires <= MAX_EXPIRES_MS
-    ):
-        raise malformed("Data.PreviewUrlExpires is not epoch milliseconds")
-    return FlowPreview(
-        flow_id=flow_id,
-        preview_url=url,
-        expires_at=datetime.fromtimestamp(expires / 1000, tz=UTC),
-        request_id=request_id,
-    )
 
 
 def _is_https_url(value: str) -> bool:

@@ -7,17 +7,21 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+from bot.cams.actions import Action
 from bot.cams.client import CamsClient
 from bot.cams.credentials import Credentials
 from bot.cams.errors import CamsError, ErrorKind
-from bot.cams.models import FlowPreview
+from bot.cams.models import FlowDetails, FlowPreview, FlowSummary
 from bot.cams.settings import CamsSettings
 from bot.lifecycle import AsyncCloseable
 from bot.preview.cache import CacheKey, Entry, PreviewCache
+from bot.preview.catalog import FlowCatalog
+from bot.preview.details import FlowDetailsCache
 from bot.preview.errors import Busy
 from bot.preview.limiter import LocalLimiter
 from bot.preview.settings import PreviewSettings
 from bot.preview.singleflight import SingleFlight
+from bot.preview.spaces import SpaceChoice, spaces_from_env
 
 log = logging.getLogger(__name__)
 
@@ -64,37 +68,64 @@ class PreviewService(AsyncCloseable):
         *,
         shared: SharedStore | None = None,
         connection: Connection | None = None,
+        catalog: FlowCatalog | None = None,
+        spaces: tuple[SpaceChoice, ...] = (),
     ) -> None:
         self.client = client
         self.cache = cache
+        # Each space's flows for search and names; GetFlow's names and statuses.
+        self.catalog = catalog if catalog is not None else FlowCatalog(client)
+        self.details = FlowDetailsCache(client)
+        # The spaces a person may pick from: the default one, then CAMS_SPACES.
+        self.spaces = spaces
         self._shared = shared
         self._connection = connection
         self._flights: SingleFlight[CacheKey, FlowPreview] = SingleFlight()
 
     @classmethod
     def create(
-        cls, credentials: Credentials, cams: CamsSettings, settings: PreviewSettings
+        cls,
+        credentials: Credentials,
+        cams: CamsSettings,
+        settings: PreviewSettings,
+        spaces: tuple[SpaceChoice, ...] = (),
     ) -> PreviewService:
-        """Wire the client, its limiter and the caches: local ones, or shared with REDIS_URL."""
+        """Wire the client, its limiters (one per action), the caches and the catalog: local
+        ones, or shared with REDIS_URL."""
         cache = PreviewCache(settings.cache_size, negative_ttl=settings.negative_ttl)
         if settings.redis_url is None:
-            return cls(CamsClient(credentials, cams, gate=LocalLimiter(settings.limiter)), cache)
+            client = CamsClient(credentials, cams, gates=local_gates(settings))
+            catalog = FlowCatalog.create(client, settings.catalog)
+            return cls(client, cache, catalog=catalog, spaces=spaces)
         # Imported here because Redis support is an optional extra.
         from bot.preview.shared.wiring import connect  # noqa: PLC0415
 
         shared = connect(settings.redis_url, settings)
-        client = CamsClient(credentials, cams, gate=shared.limiter)
-        return cls(client, cache, shared=shared.cache, connection=shared.link)
+        client = CamsClient(credentials, cams, gates=shared.limiters)
+        catalog = FlowCatalog.create(client, settings.catalog, shared=shared.catalog)
+        return cls(
+            client,
+            cache,
+            shared=shared.cache,
+            connection=shared.link,
+            catalog=catalog,
+            spaces=spaces,
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PreviewService:
         """Read credentials and settings from the environment; raise ConfigError when bad."""
         return cls.create(
-            Credentials.from_env(env), CamsSettings.from_env(env), PreviewSettings.from_env(env)
+            Credentials.from_env(env),
+            CamsSettings.from_env(env),
+            PreviewSettings.from_env(env),
+            spaces_from_env(env),
         )
 
     async def close(self) -> None:
-        """Close the client's session and the Redis connection, if any."""
+        """Stop the catalog's refreshes, then close the client's session and the Redis
+        connection, if any."""
+        await self.catalog.close()
         await self.client.close()
         if self._connection is not None:
             await self._connection.close()
@@ -111,6 +142,15 @@ class PreviewService(AsyncCloseable):
     def peek(self, flow_id: str, space: str | None = None) -> Entry | None:
         """What this process's cache holds for `flow_id` in `space`, without waiting."""
         return self.cache.get(self._key(flow_id, space))
+
+    def known(self, flow_id: str, space: str | None = None) -> FlowDetails | FlowSummary | None:
+        """What the caches know of `flow_id` now, without waiting: GetFlow's details (name and
+        status), else the catalog's entry (a name), else nothing."""
+        details = self.details.peek(flow_id, space)
+        if details is not None:
+            return details
+        snapshot = self.catalog.peek(space)
+        return snapshot.index.get(flow_id) if snapshot is not None else None
 
     def _key(self, flow_id: str, space: str | None) -> CacheKey:
         return (self.client.account, self.client.space_for(space) or "", flow_id)
@@ -168,6 +208,11 @@ class PreviewService(AsyncCloseable):
         self.cache.put(key, entry)
         if self._shared is not None:
             await self._shared.put(key, entry)
+
+
+def local_gates(settings: PreviewSettings) -> dict[Action, LocalLimiter]:
+    """One in-process limiter per action, each with that action's budget."""
+    return {action: LocalLimiter(settings.limiter_for(action)) for action in Action}
 
 
 def _definitive(error: CamsError) -> bool:

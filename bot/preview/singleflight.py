@@ -32,6 +32,10 @@ class SingleFlight(Generic[K, V]):
     def _finished(self, key: K, task: asyncio.Task[V]) -> None:
         if self._calls.get(key) is task:
             del self._calls[key]
+        if not task.cancelled():
+            # Everyone waiting got the outcome; when all of them stopped waiting, nobody
+            # else will look at it, and the fetch itself logs what went wrong.
+            task.exception()
 
     def in_flight(self) -> int:
         """How many keys have a call running."""

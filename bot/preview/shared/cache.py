@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.cams.actions import Action
 from bot.cams.errors import CamsError, ErrorKind
 from bot.cams.models import FlowPreview
 from bot.preview.cache import CacheKey, Entry, good_until
@@ -78,9 +79,11 @@ def _decode(raw: bytes | str) -> Entry | None:
         data = json.loads(raw)
         if "error" in data:
             error = data["error"]
+            # Only previews are cached, so every stored error was GetFlowPreviewUrl's.
             return CamsError(
                 ErrorKind(error["kind"]),
                 str(error["message"]),
+                action=Action.GET_FLOW_PREVIEW_URL,
                 code=error.get("code"),
                 request_id=error.get("request_id"),
                 http_status=error.get("http_status"),

@@ -9,8 +9,10 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.maint_notifications import MaintNotificationsConfig
 
+from bot.cams.actions import Action
 from bot.preview.settings import PreviewSettings
 from bot.preview.shared.cache import SharedCache
+from bot.preview.shared.catalog import SharedCatalog
 from bot.preview.shared.limiter import SharedLimiter
 from bot.preview.shared.link import REDIS_TIMEOUT_S, RedisLink
 
@@ -20,11 +22,12 @@ POOL_WAIT_S = 2.0
 
 @dataclass(frozen=True, slots=True)
 class Shared:
-    """What a replica shares with the others."""
+    """What a replica shares with the others: one link, a limiter per action, the cache."""
 
     link: RedisLink
-    limiter: SharedLimiter
+    limiters: dict[Action, SharedLimiter]
     cache: SharedCache
+    catalog: SharedCatalog
 
 
 def redis_client(redis_url: str) -> Redis:
@@ -53,10 +56,15 @@ def redis_client(redis_url: str) -> Redis:
 
 
 def connect(redis_url: str, settings: PreviewSettings) -> Shared:
-    """The shared limiter and cache on `redis_url`; connections open on first use."""
+    """The shared limiters, cache and catalog store on `redis_url`; connections open on first
+    use."""
     link = RedisLink(redis_client(redis_url))
     return Shared(
         link,
-        SharedLimiter(link, settings.limiter, settings.replicas),
+        {
+            action: SharedLimiter(link, settings.limiter_for(action), settings.replicas)
+            for action in Action
+        },
         SharedCache(link, negative_ttl=settings.negative_ttl),
+        SharedCatalog(link),
     )
