@@ -349,7 +349,7 @@ async def test_serve_answers_signed_commands_and_stops_cleanly_on_sigterm(
     cams: RunningEmulator,
 ) -> None:
     async with _serving(cams, SLACK_SIGNING_SECRET="serve-secret") as served:
-        body = payloads.slash_command("777", response_url=served.slack.new_response_url())
+        body = payloads.slash_command("7777777777", response_url=served.slack.new_response_url())
         async with served.session.post(
             served.replica.url + EVENTS_PATH,
             data=body,
@@ -358,21 +358,21 @@ async def test_serve_answers_signed_commands_and_stops_cleanly_on_sigterm(
             status, message = response.status, await response.json()
 
     assert status == 200
-    assert "flows/777/preview" in json.dumps(message)
+    assert "flows/7777777777/preview" in json.dumps(message)
     assert served.code == 0
     assert b"Traceback" not in served.err
 
 
 async def test_serve_in_socket_mode_answers_over_the_socket(cams: RunningEmulator) -> None:
     async with _serving(cams, SLACK_APP_TOKEN="xapp-1-socket") as served:
-        body = payloads.slash_command("888", response_url=served.slack.new_response_url())
+        body = payloads.slash_command("8888888888", response_url=served.slack.new_response_url())
         ack = await served.slack.socket_request(
             "slash_commands", dict(parse_qsl(body.decode())), within=20
         )
         async with served.session.post(served.replica.url + EVENTS_PATH, data=body) as response:
             events_status = response.status
 
-    assert "flows/888/preview" in json.dumps(ack["payload"])
+    assert "flows/8888888888/preview" in json.dumps(ack["payload"])
     assert events_status == 404, "no HTTP endpoint for Slack requests in Socket Mode"
     assert [c.method for c in served.slack.api_calls if c.method == "apps.connections.open"]
     assert served.code == 0

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from bot.slack.flow_ids import (
     MAX_FLOWS,
     PreviewRequest,
+    SearchRequest,
     UsageRequest,
     extract_flow_ids,
     parse_command,
@@ -26,16 +27,17 @@ def test_usage_without_a_problem(text: str) -> None:
     assert parse_command(text) == UsageRequest()
 
 
+ID_A, ID_B = "1234567890", "98765432109876543210"
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
         ("1234567890123456", PreviewRequest(("1234567890123456",))),
-        ("a_b-C 42", PreviewRequest(("a_b-C", "42"))),
-        ("1, 2,3", PreviewRequest(("1", "2", "3"))),
-        ("7 7 8 7", PreviewRequest(("7", "8"))),
-        ("7 space:cams-x_1", PreviewRequest(("7",), "cams-x_1")),
-        ("SPACE:s 7", PreviewRequest(("7",), "s")),
-        ("x" * 64, PreviewRequest(("x" * 64,))),
+        (f"{ID_A}, {ID_B},{ID_A}", PreviewRequest((ID_A, ID_B))),
+        (f"{ID_B} {ID_B} {ID_A} {ID_B}", PreviewRequest((ID_B, ID_A))),
+        (f"{ID_A} space:cams-x_1", PreviewRequest((ID_A,), "cams-x_1")),
+        (f"SPACE:s {ID_A}", PreviewRequest((ID_A,), "s")),
     ],
 )
 def test_flow_ids_and_space(text: str, expected: PreviewRequest) -> None:
@@ -43,18 +45,35 @@ def test_flow_ids_and_space(text: str, expected: PreviewRequest) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("sign up", SearchRequest("sign up")),
+        ("Sign-up v3 space:cams-acme", SearchRequest("Sign-up v3", "cams-acme")),
+        ("space:cams-acme  café   loyalty", SearchRequest("café loyalty", "cams-acme")),
+        # Short digit runs are part of a name; only 10-20 digits are an ID.
+        ("survey 2024", SearchRequest("survey 2024")),
+        ("123456789", SearchRequest("123456789")),
+        ("123456789012345678901", SearchRequest("123456789012345678901")),
+        ("&lt;script&gt;", SearchRequest("<script>")),
+        ("*bold*", SearchRequest("*bold*")),
+        ("x" * 100, SearchRequest("x" * 100)),
+    ],
+)
+def test_other_words_are_a_search_by_name(text: str, expected: SearchRequest) -> None:
+    assert parse_command(text) == expected
+
+
+@pytest.mark.parametrize(
     ("text", "problem", "token"),
     [
-        ("&lt;script&gt;", "is not a flow ID", "<script>"),
-        ("12 34.5", "is not a flow ID", "34.5"),
-        ("x" * 65, "is not a flow ID", "x" * 63 + "…"),
-        ("*bold*", "is not a flow ID", "*bold*"),
-        ("1 space:", "space: needs a space ID", None),
-        ("1 space:a/b", "is not a space ID", "a/b"),
-        ("1 space:a space:b", "give space: only once", None),
-        ("space:a", "no flow ID given", None),
-        (" ".join(str(i) for i in range(11)), f"at most {MAX_FLOWS} flow IDs", None),
-        ("https://example.com/1234", "is not a flow ID", "https://example.com/1234"),
+        (f"{ID_A} sign up", "not both", "sign up"),
+        ("x" * 101, "at most 100 characters", None),
+        (f"{ID_A} space:", "space: needs a space ID", None),
+        (f"{ID_A} space:a/b", "is not a space ID", "a/b"),
+        (f"{ID_A} space:a space:b", "give space: only once", None),
+        ("space:a", "no flow ID or name given", None),
+        (" ".join(str(10**12 + i) for i in range(11)), f"at most {MAX_FLOWS} flow IDs", None),
+        ("https://example.com/1234", "is not a flow link", "https://example.com/1234"),
     ],
 )
 def test_unreadable_text_gets_usage_with_the_problem(
@@ -82,7 +101,7 @@ def test_a_flow_link_stands_for_its_id(text: str) -> None:
 
 
 def test_a_long_bad_token_is_clipped_in_the_problem() -> None:
-    result = parse_command("<" * 500)
+    result = parse_command(f"{ID_A} " + "<" * 500)
     assert isinstance(result, UsageRequest)
     assert result.token is not None
     assert len(result.token) <= 64
@@ -94,6 +113,9 @@ def test_any_text_parses_to_something_safe(text: str) -> None:
     if isinstance(result, PreviewRequest):
         assert 1 <= len(result.flow_ids) <= MAX_FLOWS
         assert len(set(result.flow_ids)) == len(result.flow_ids)
+    if isinstance(result, SearchRequest):
+        assert 0 < len(result.words) <= 100
+        assert result.words == result.words.strip()
 
 
 def test_the_reference_shortcut_message() -> None:

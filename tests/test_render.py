@@ -129,7 +129,8 @@ def test_usage_documents_the_syntax() -> None:
     message = render.usage_message()
     _rebuild(message)
     text = _texts(message)
-    assert "/flowpreview &lt;flow-id&gt; [&lt;flow-id&gt; …] [space:&lt;CustSpaceId&gt;]" in text
+    assert "/flowpreview &lt;flow-id or name&gt; [space:&lt;CustSpaceId&gt;]" in text
+    assert "/flowpreview sign up" in text
     assert "Get flow preview" in text
 
 

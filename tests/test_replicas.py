@@ -16,6 +16,8 @@ from typing import Any
 import aiohttp
 from redis.asyncio import Redis
 
+from bot.cams.actions import Action
+from bot.cams.client import action_budget_key
 from bot.preview.shared.limiter import budget_key
 from bot.slack.constants import EVENTS_PATH
 from bot.standin.cams.server import DEMO_CREDENTIALS
@@ -113,14 +115,16 @@ def _assert_within_budget(seen: dict[str, Any]) -> None:
 async def _mark_in_use(redis_url: str) -> None:
     # A Redis the fleet has used before: no fence for a Redis that lost its bookings.
     client = Redis.from_url(redis_url)
-    await client.set(budget_key(ACCOUNT, "marker"), 1)
+    await client.set(
+        budget_key(action_budget_key(ACCOUNT, Action.GET_FLOW_PREVIEW_URL), "marker"), 1
+    )
     await client.aclose()
 
 
 async def test_three_replicas_never_exceed_the_accounts_budget() -> None:
     async with fleet(3, CAMS_REPLICAS="3", CAMS_MAX_WAIT_S="60", CAMS_DEADLINE_S="90") as f:
         await _mark_in_use(f.redis.url)
-        flow_ids = [f"flow-{i:03}" for i in range(150)]
+        flow_ids = [str(5_000_000_000 + i) for i in range(150)]
         answers = await f.ask_all(flow_ids)
         seen = f.server_saw()
 
@@ -145,22 +149,22 @@ async def test_a_second_replica_serves_what_the_first_fetched() -> None:
 async def test_redis_killed_mid_run_stays_within_budget_and_recovers() -> None:
     async with fleet(2, CAMS_REPLICAS="2", CAMS_MAX_WAIT_S="3") as f:
         await _mark_in_use(f.redis.url)
-        before = await f.ask_all([f"before-{i}" for i in range(8)])
+        before = await f.ask_all([str(6_000_000_000 + i) for i in range(8)])
 
         await f.redis.stop()
         during: list[str] = []
         for wave in range(6):
-            during += await f.ask_all([f"during-{wave}-{i}" for i in range(3)])
+            during += await f.ask_all([str(7_000_000_000 + 10 * wave + i) for i in range(3)])
             await asyncio.sleep(0.5)
         degraded = [await replica.health(f.session) for replica in f.replicas]
 
         await f.redis.start()
         after: list[str] = []
         for wave in range(8):
-            after += await f.ask_all([f"after-{wave}-{i}" for i in range(2)])
+            after += await f.ask_all([str(8_000_000_000 + 10 * wave + i) for i in range(2)])
             await asyncio.sleep(0.5)
         healthy = [await replica.health(f.session) for replica in f.replicas]
-        shared = await f.ask(f.replicas[1], "after-7-0")
+        shared = await f.ask(f.replicas[1], "8000000070")
         seen = f.server_saw()
 
     assert all("/preview/" in answer for answer in before)
@@ -170,5 +174,5 @@ async def test_redis_killed_mid_run_stays_within_budget_and_recovers() -> None:
     assert healthy == ["ok", "ok"]
     assert all("/preview/" in answer or BUSY in answer for answer in after)
     assert "/preview/" in shared
-    assert seen["by_flow"]["after-7-0"] == 1, "the shared cache works again"
+    assert seen["by_flow"]["8000000070"] == 1, "the shared cache works again"
     _assert_within_budget(seen)

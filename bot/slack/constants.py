@@ -6,3 +6,17 @@ OPEN_ACTION_ID = "open_preview"
 SHARE_ACTION_ID = "share_preview"
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+# A search's list of matches: the Preview button beside each flow.
+PICK_ACTION_ID = "flow_preview_pick"
+# The global shortcut and its modal (the picker).
+PICKER_CALLBACK_ID = "flow_picker"
+PICKER_NAME = "Preview a WhatsApp Flow"
+# The picker's modals: the blocks and elements whose values come back in view payloads.
+# None of them may be a field name intake.FIELD_KINDS checks (user, channel, view, ...).
+PICKER_RESULT_CALLBACK_ID = "flow_picker_result"
+PICKER_SPACE_BLOCK_ID = "picker_space"
+PICKER_SPACE_ACTION_ID = "picker_space_select"
+PICKER_FLOW_BLOCK_ID = "picker_flow"
+PICKER_FLOW_ACTION_ID = "picker_flow_select"
+PICKER_SHARE_BLOCK_ID = "picker_share"
+PICKER_SHARE_ACTION_ID = "picker_share_conversation"

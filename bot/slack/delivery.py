@@ -1,4 +1,9 @@
-"""Getting previews to the person: in the ack when they are quick, through response_url if not."""
+"""Getting previews to the person: in the ack when they are quick, through response_url if not.
+
+A preview shows the flow's name and status when they are known in time: from the caches at
+once, or from GetFlow calls made beside the preview's own, awaited only until the ack budget
+runs out. The preview is never held back for them.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from slack_bolt.async_app import AsyncAck
 
@@ -17,6 +23,7 @@ from bot.slack.replies import ReplyPoster
 log = logging.getLogger(__name__)
 
 Outcomes = list[tuple[str, Outcome]]
+Known = dict[str, render.Known]
 
 # Slack gives up on an ack after 3 s; answering by 2 s leaves room for the trip back.
 ACK_BUDGET_S = 2.0
@@ -40,38 +47,56 @@ class Delivery:
         self.ack_budget = ack_budget
         self.wall_clock = wall_clock
 
+    def deadline(self) -> float:
+        """The loop time by which an ack started now must be sent."""
+        return asyncio.get_running_loop().time() + self.ack_budget
+
     async def answer_in_ack(
-        self, ack: AsyncAck, response_url: str, flow_ids: Sequence[str], space: str | None
+        self,
+        ack: AsyncAck,
+        response_url: str,
+        flow_ids: Sequence[str],
+        space: str | None,
+        deadline: float | None = None,
     ) -> None:
-        """Ack with the previews if they are ready within the budget, else ack and follow up."""
+        """Ack with the previews if they are ready by `deadline` (default: the ack budget from
+        now), else ack and follow up through response_url."""
+        deadline = self.deadline() if deadline is None else deadline
         cached = [self.service.peek(flow_id, space) for flow_id in flow_ids]
-        if all(entry is not None for entry in cached):
+        wanted = any(self.service.details.wanted(flow_id, space) for flow_id in flow_ids)
+        if all(entry is not None for entry in cached) and not wanted:
             # The common case, answered without a task or a timer.
             hits: Outcomes = [
                 (f, e) for f, e in zip(flow_ids, cached, strict=True) if e is not None
             ]
-            await ack(**self._render(hits, space))
+            await ack(**self._render(hits, self.known(flow_ids, space), space))
             return
+        lookups = self.look_up(flow_ids, space)
         fetch = asyncio.create_task(self.service.get_many(flow_ids, space))
         try:
-            done, _ = await asyncio.wait({fetch}, timeout=self.ack_budget)
+            loop = asyncio.get_running_loop()
+            done, _ = await asyncio.wait({fetch}, timeout=max(0.0, deadline - loop.time()))
         except asyncio.CancelledError:
             fetch.cancel()
+            await settle(lookups, 0.0)
             raise
         if done:
             if fetch.exception() is not None:
+                await settle(lookups, 0.0)
                 log.error("fetching previews failed", exc_info=fetch.exception())
                 await ack(**render.internal_error_message())
             else:
-                await ack(**self._render(fetch.result(), space))
+                await settle(lookups, deadline - loop.time())
+                await ack(**self._render(fetch.result(), self.known(flow_ids, space), space))
             return
         await ack(**render.fetching_message(flow_ids))
-        self.inflight.spawn(self._follow_up(fetch, response_url, space), response_url)
+        self.inflight.spawn(self._follow_up(fetch, lookups, response_url, space), response_url)
 
     def answer_later(self, response_url: str, flow_ids: Sequence[str], space: str | None) -> None:
         """Fetch in the background and deliver through response_url (the caller has acked)."""
+        lookups = self.look_up(flow_ids, space)
         fetch = asyncio.create_task(self.service.get_many(flow_ids, space))
-        self.inflight.spawn(self._follow_up(fetch, response_url, space), response_url)
+        self.inflight.spawn(self._follow_up(fetch, lookups, response_url, space), response_url)
 
     def send_later(self, response_url: str, message: render.Message) -> None:
         """Post `message` to response_url in the background (the caller has acked)."""
@@ -84,18 +109,61 @@ class Delivery:
         unique = dict.fromkeys(response_urls)
         await asyncio.gather(*(self.replies.post(url, message) for url in unique))
 
+    def look_up(self, flow_ids: Sequence[str], space: str | None) -> list[asyncio.Task[Any]]:
+        """Start a GetFlow for each flow whose name and status are not cached yet."""
+        details = self.service.details
+        return [
+            asyncio.create_task(details.get(flow_id, space))
+            for flow_id in flow_ids
+            if details.wanted(flow_id, space)
+        ]
+
+    def known(self, flow_ids: Sequence[str], space: str | None) -> Known:
+        """What the caches know of each flow now: GetFlow's details, or the catalog's entry."""
+        known: Known = {}
+        for flow_id in flow_ids:
+            about = self.service.known(flow_id, space)
+            if about is not None:
+                known[flow_id] = about
+        return known
+
     async def _follow_up(
-        self, fetch: asyncio.Task[Outcomes], response_url: str, space: str | None
+        self,
+        fetch: asyncio.Task[Outcomes],
+        lookups: list[asyncio.Task[Any]],
+        response_url: str,
+        space: str | None,
     ) -> None:
         try:
-            message = self._render(await fetch, space)
+            outcomes = await fetch
         except asyncio.CancelledError:
             fetch.cancel()
             raise
         except Exception:
             log.exception("fetching previews failed")
             message = render.internal_error_message()
+        else:
+            # The lookups had as long as the previews took: the preview waits no longer.
+            flow_ids = [flow_id for flow_id, _ in outcomes]
+            message = self._render(outcomes, self.known(flow_ids, space), space)
+        finally:
+            await settle(lookups, 0.0)
         await self.replies.post(response_url, message)
 
-    def _render(self, outcomes: Outcomes, space: str | None) -> render.Message:
-        return render.preview_message(outcomes, space, self.wall_clock())
+    def _render(self, outcomes: Outcomes, known: Known, space: str | None) -> render.Message:
+        return render.preview_message(outcomes, space, self.wall_clock(), known)
+
+
+async def settle(lookups: Sequence[asyncio.Task[Any]], within: float) -> None:
+    """Give `lookups` up to `within` seconds, then stop waiting for the rest.
+
+    Their shared GetFlow calls go on and fill the cache for the next ask; a lookup's failure
+    only means the name or status stays unknown.
+    """
+    if not lookups:
+        return
+    if within > 0:
+        await asyncio.wait(lookups, timeout=within)
+    for lookup in lookups:
+        lookup.cancel()
+    await asyncio.gather(*lookups, return_exceptions=True)

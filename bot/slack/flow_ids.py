@@ -1,4 +1,4 @@
-"""Finding flow IDs: in the text of `/flowpreview`, and in a message a shortcut points at."""
+"""Reading `/flowpreview` text (flow IDs, flow links or a name), and flow IDs in a message."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 MAX_FLOWS = 10
+# What an ID from a payload or a link may look like: never more than this reaches CAMS.
 FLOW_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# A flow ID typed on its own: CAMS's are 16 digits. Any other word is part of a name.
+TYPED_ID = re.compile(r"\d{10,20}")
+MAX_NAME_LENGTH = 100
 SPACE_PREFIX = "space:"
 HELP_WORDS = frozenset({"help", "-h", "--help", "?"})
 # A run of 10-20 digits standing on its own, or the ID in a Meta flow link.
@@ -29,6 +33,14 @@ class PreviewRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class SearchRequest:
+    """A search by name: the words as typed (entities decoded), and an optional space."""
+
+    words: str
+    space: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class UsageRequest:
     """Show the usage text, with what was wrong when the text could not be read.
 
@@ -40,38 +52,62 @@ class UsageRequest:
     token: str | None = None
 
 
-def parse_command(text: str) -> PreviewRequest | UsageRequest:
-    """Read `<flow-id or link> [...] [space:<CustSpaceId>]`, or ask for the usage text.
+def parse_command(text: str) -> PreviewRequest | SearchRequest | UsageRequest:
+    """Read `<flow-id or link> [...] [space:<CustSpaceId>]` or `<name words> [space:<id>]`.
 
-    A Meta flow link (`…/flows/<id>/…`, bare or in Slack's `<url|label>` form) stands for its
-    flow ID, as it does for the message shortcut.
+    A run of 10-20 digits is always a flow ID, and a Meta flow link (`…/flows/<id>/…`, bare
+    or in Slack's `<url|label>` form) stands for its flow ID, as it does for the message
+    shortcut. Any other words are a search by name; IDs and name words together are refused.
     """
     tokens = html.unescape(_unlinked(text)).replace(",", " ").split()
     if not tokens or any(token.lower() in HELP_WORDS for token in tokens):
         return UsageRequest()
+    split = _split_space(tokens)
+    if isinstance(split, UsageRequest):
+        return split
+    space, rest = split
     flow_ids: list[str] = []
-    space: str | None = None
-    for token in tokens:
-        if token.lower().startswith(SPACE_PREFIX):
-            value = token[len(SPACE_PREFIX) :]
-            if space is not None:
-                return UsageRequest("give space: only once")
-            if not value:
-                return UsageRequest("space: needs a space ID after it")
-            if not FLOW_ID.fullmatch(value):
-                return UsageRequest("is not a space ID", clip(value))
-            space = value
-        else:
-            flow_id = _flow_id_of(token)
-            if flow_id is None:
-                return UsageRequest("is not a flow ID or a flow link", clip(token))
+    words: list[str] = []
+    for token in rest:
+        flow_id = _flow_id_of(token)
+        if flow_id is not None:
             if flow_id not in flow_ids:
                 flow_ids.append(flow_id)
+        elif token.lower().startswith(("https://", "http://")):
+            return UsageRequest("is not a flow link", clip(token))
+        else:
+            words.append(token)
+    if flow_ids and words:
+        return UsageRequest("give flow IDs or a flow name, not both", clip(" ".join(words)))
+    if words:
+        query = " ".join(words)
+        if len(query) > MAX_NAME_LENGTH:
+            return UsageRequest(f"a name to search for has at most {MAX_NAME_LENGTH} characters")
+        return SearchRequest(query, space)
     if not flow_ids:
-        return UsageRequest("no flow ID given")
+        return UsageRequest("no flow ID or name given")
     if len(flow_ids) > MAX_FLOWS:
         return UsageRequest(f"at most {MAX_FLOWS} flow IDs at a time ({len(flow_ids)} given)")
     return PreviewRequest(tuple(flow_ids), space)
+
+
+def _split_space(tokens: list[str]) -> tuple[str | None, list[str]] | UsageRequest:
+    """The `space:<id>` among `tokens`, if any, and the other tokens."""
+    space: str | None = None
+    rest: list[str] = []
+    for token in tokens:
+        if not token.lower().startswith(SPACE_PREFIX):
+            rest.append(token)
+            continue
+        value = token[len(SPACE_PREFIX) :]
+        if space is not None:
+            return UsageRequest("give space: only once")
+        if not value:
+            return UsageRequest("space: needs a space ID after it")
+        if not FLOW_ID.fullmatch(value):
+            return UsageRequest("is not a space ID", clip(value))
+        space = value
+    return space, rest
 
 
 def _unlinked(text: str) -> str:
@@ -81,7 +117,7 @@ def _unlinked(text: str) -> str:
 
 def _flow_id_of(token: str) -> str | None:
     """The flow ID a token names: the token itself, or the ID inside a flow link."""
-    if FLOW_ID.fullmatch(token):
+    if TYPED_ID.fullmatch(token):
         return token
     if token.lower().startswith(("https://", "http://")):
         link = LINK_ID.search(token)
@@ -97,14 +133,18 @@ def extract_flow_ids(message: dict[str, Any]) -> list[str]:
     also inside Slack's `<url|label>` form and entity encoding.
     """
     found: list[str] = []
-    sources = [message.get("text"), message.get("attachments"), message.get("blocks")]
-    for text in _texts(sources):
+    for text in message_texts(message):
         for flow_id in _ids_in(text):
             if flow_id not in found:
                 found.append(flow_id)
                 if len(found) == MAX_FLOWS:
                     return found
     return found
+
+
+def message_texts(message: dict[str, Any]) -> list[str]:
+    """What a person wrote or linked in a message: its text, attachments and blocks."""
+    return list(_texts([message.get("text"), message.get("attachments"), message.get("blocks")]))
 
 
 def _texts(node: Any) -> Iterator[str]:

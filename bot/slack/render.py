@@ -12,18 +12,27 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bot.cams.actions import Action
 from bot.cams.errors import ErrorKind
-from bot.cams.models import FlowPreview
+from bot.cams.models import FlowDetails, FlowPreview, FlowStatus, FlowSummary
 from bot.preview.errors import Busy
 from bot.preview.service import Failure, Outcome
-from bot.slack.constants import COMMAND, OPEN_ACTION_ID, SHARE_ACTION_ID
+from bot.slack.constants import (
+    COMMAND,
+    OPEN_ACTION_ID,
+    PICK_ACTION_ID,
+    PICKER_NAME,
+    SHARE_ACTION_ID,
+)
 from bot.slack.flow_ids import MAX_FLOWS, clip
 
 Message = dict[str, Any]
 Block = dict[str, Any]
+# What is known about a flow besides its preview: GetFlow's details, or the catalog's entry.
+Known = FlowDetails | FlowSummary
 
 MAX_BLOCKS = 50
 MAX_BUTTON_URL = 3000
@@ -36,7 +45,7 @@ SENTENCES: dict[ErrorKind, str] = {
         "An administrator needs to subscribe to it."
     ),
     ErrorKind.PERMISSION_DENIED: (
-        "The bot's Alibaba Cloud RAM user is not allowed to call `cams:GetFlowPreviewUrl`. "
+        "The bot's Alibaba Cloud RAM user is not allowed to call `{action}`. "
         "An administrator needs to grant that action."
     ),
     ErrorKind.WRONG_OWNER: (
@@ -58,6 +67,19 @@ SENTENCES: dict[ErrorKind, str] = {
     ),
 }
 BUSY_SENTENCE = "Many previews are being fetched right now. Try again {when}."
+STATUS_WORDS: dict[FlowStatus, str] = {
+    FlowStatus.PUBLISHED: "Published",
+    FlowStatus.DRAFT: (
+        ":construction: *Draft*: not published yet, so what the preview shows may still change"
+    ),
+    FlowStatus.DEPRECATED: ":no_entry_sign: *Deprecated*: no longer sent to customers",
+}
+# What each read action enables, for the sentences that say which one is missing.
+ENABLES: dict[Action, str] = {
+    Action.GET_FLOW_PREVIEW_URL: "preview links",
+    Action.LIST_FLOW: "search by name and the picker",
+    Action.GET_FLOW: "the flow's name and status on previews",
+}
 
 
 def escape(text: str) -> str:
@@ -82,7 +104,9 @@ def error_sentence(failure: Failure) -> str:
     # Clipped before escaping, which can make text five times longer, so that ten of these
     # stay well inside a section's 3,000 characters.
     sentence = SENTENCES[failure.kind].format(
-        message=quote(clip(failure.message, 300)), when=_when(failure.retry_after)
+        message=quote(clip(failure.message, 300)),
+        when=_when(failure.retry_after),
+        action=(failure.action or Action.GET_FLOW_PREVIEW_URL).ram_action,
     )
     if failure.request_id:
         sentence += f" (RequestId {quote(clip(failure.request_id, 64))})"
@@ -90,12 +114,17 @@ def error_sentence(failure: Failure) -> str:
 
 
 def preview_message(
-    outcomes: Sequence[tuple[str, Outcome]], space: str | None, now: float
+    outcomes: Sequence[tuple[str, Outcome]],
+    space: str | None,
+    now: float,
+    known: Mapping[str, Known] | None = None,
 ) -> Message:
-    """The ephemeral answer for up to MAX_FLOWS flows: link, expiry and buttons per flow."""
+    """The ephemeral answer for up to MAX_FLOWS flows: name and status when `known`, link,
+    expiry and buttons per flow."""
     blocks: list[Block] = []
     for index, (flow_id, outcome) in enumerate(outcomes):
-        blocks.extend(_flow_blocks(index, flow_id, outcome, space, now))
+        about = known.get(flow_id) if known else None
+        blocks.extend(_flow_blocks(index, flow_id, outcome, space, now, about=about))
     privacy = "Only you can see this."
     if any("url" in element for block in blocks for element in block.get("elements", ())):
         privacy += " Anyone holding a preview link can open it."
@@ -106,11 +135,13 @@ def preview_message(
     return _message(blocks, _fallback(outcomes), "ephemeral")
 
 
-def shared_message(preview: FlowPreview, user_id: str, now: float) -> Message:
+def shared_message(
+    preview: FlowPreview, user_id: str, now: float, about: Known | None = None
+) -> Message:
     """The preview posted for the whole channel by the person who clicked Share."""
     text = (
-        f"*Flow `{escape(preview.flow_id)}`* preview, shared by <@{escape(user_id)}>\n"
-        f"{_expiry(preview, now)}"
+        f"{flow_title(preview.flow_id, about)}\nPreview shared by <@{escape(user_id)}>. "
+        f"{expiry_text(preview, now)}"
     )
     blocks = [_section(text)]
     button = _open_button(preview)
@@ -120,23 +151,37 @@ def shared_message(preview: FlowPreview, user_id: str, now: float) -> Message:
     return _message(blocks, fallback, "in_channel")
 
 
-def usage_message(problem: str | None = None, token: str | None = None) -> Message:
-    """How to use the command, after what was wrong if anything was (about `token`)."""
-    syntax = escape(f"{COMMAND} <flow-id> [<flow-id> …] [space:<CustSpaceId>]")
+def usage_message(
+    problem: str | None = None, token: str | None = None, *, search_denied: bool = False
+) -> Message:
+    """How to use the command, after what was wrong if anything was (about `token`).
+
+    `search_denied`: ListFlow is denied for the default space, so the help says what search
+    needs instead of promising it.
+    """
+    syntax = escape(f"{COMMAND} <flow-id or name> [space:<CustSpaceId>]")
+    search = (
+        f"• :warning: Search by name is off: {search_denied_sentence()}\n"
+        if search_denied
+        else f"• Or a flow's name, or part of it: `{COMMAND} sign up` (case, accents, word "
+        "order and small typos don't matter).\n"
+    )
     usage = (
         f"*Usage:* `{syntax}`\n"
-        f"• Up to {MAX_FLOWS} flow IDs: letters, digits, `_` and `-`, at most 64 characters, "
-        "or flow links (`…/flows/&lt;id&gt;/…`).\n"
+        f"• Up to {MAX_FLOWS} flow IDs (runs of 10 to 20 digits) or flow links "
+        "(`…/flows/&lt;id&gt;/…`).\n"
+        f"{search}"
         "• `space:&lt;id&gt;` asks in that CAMS space instead of the default one.\n"
         f"• Example: `{COMMAND} {EXAMPLE_ID}`\n"
-        "• Or pick *Get flow preview* from a message's ⋯ menu to preview the flows it mentions."
+        "• Or pick *Get flow preview* from a message's ⋯ menu to preview the flows it mentions, "
+        f"or *{PICKER_NAME}* from the shortcuts menu to pick a flow from a list."
     )
     blocks: list[Block] = []
     if problem:
         about = f"{quote(token)} " if token is not None else ""
         blocks.append(_section(f":warning: {about}{escape(problem)}"))
     blocks.append(_section(usage))
-    return _message(blocks, f"Usage: {COMMAND} <flow-id> [<flow-id> …] [space:<id>]", "ephemeral")
+    return _message(blocks, f"Usage: {COMMAND} <flow-id or name> [space:<id>]", "ephemeral")
 
 
 def fetching_message(flow_ids: Sequence[str]) -> Message:
@@ -149,7 +194,8 @@ def fetching_message(flow_ids: Sequence[str]) -> Message:
 def no_flows_message() -> Message:
     """The answer to a shortcut on a message that names no flow."""
     text = (
-        "I found no flow IDs in that message. A flow ID is a run of 10 to 20 digits, like "
+        "I found no flows in that message: no flow ID, flow link or name of a flow in the "
+        "default space. A flow ID is a run of 10 to 20 digits, like "
         f"`{EXAMPLE_ID}`, or sits in a link like "
         f"`https://business.facebook.com/wa/manage/flows/{EXAMPLE_ID}/preview/`."
     )
@@ -174,15 +220,119 @@ def restarted_message() -> Message:
     return _message([_section(text)], text, "ephemeral")
 
 
+def matches_message(
+    words: str,
+    space: str,
+    matches: Sequence[FlowSummary],
+    statuses: Mapping[str, FlowStatus],
+) -> Message:
+    """Several flows match a search: each with its name, status when known, and a button."""
+    count = len(matches)
+    header = (
+        f"{count} flow{'s' if count != 1 else ''} in space {quote(space)} match "
+        f"{quote(words)}, best first. Pick one:"
+    )
+    blocks: list[Block] = [_section(header)]
+    for index, flow in enumerate(matches[:MAX_FLOWS]):
+        status = statuses.get(flow.flow_id)
+        text = f"{quote(clip(flow.name, 100))} · `{escape(flow.flow_id)}`"
+        if status is not None:
+            text += f"\n{STATUS_WORDS[status]}"
+        section = _section(text, f"match-{index}")
+        section["accessory"] = {
+            "type": "button",
+            "text": _plain("Preview"),
+            "action_id": PICK_ACTION_ID,
+            "value": share_value(flow.flow_id, space),
+        }
+        blocks.append(section)
+    blocks.append({"type": "context", "elements": [_mrkdwn("Only you can see this.")]})
+    fallback = f"{count} flows match {words!r}: " + ", ".join(f.name for f in matches[:MAX_FLOWS])
+    return _message(blocks, escape(clip(fallback, 500)), "ephemeral")
+
+
+def no_match_message(words: str, space: str, flows: int) -> Message:
+    """No flow of the space matches: say where the bot looked and what to try."""
+    text = (
+        f"No flow among the {flows} in space {quote(space)} is named like {quote(words)}. "
+        "Try fewer or shorter words, check the spelling, or add `space:&lt;id&gt;` to look in "
+        f"another space. The *{PICKER_NAME}* shortcut lists every flow, and "
+        f"`{COMMAND} &lt;flow-id&gt;` works with the ID from the CAMS console."
+    )
+    return _message([_section(text)], f"No flow in space {space} matches.", "ephemeral")
+
+
+def search_unavailable_message(space: str, *, denied: bool, loading: bool) -> Message:
+    """Search cannot run: ListFlow is denied, or the space's flow list is not loaded."""
+    if denied:
+        text = (
+            f":warning: Search by name is not available: {search_denied_sentence()} "
+            f"Meanwhile `{COMMAND} &lt;flow-id&gt;` works."
+        )
+    elif loading:
+        text = (
+            f":hourglass_flowing_sand: The flow list of space {quote(space)} is still loading. "
+            "Try again in a moment."
+        )
+    else:
+        text = (
+            f":warning: The bot cannot load the flow list of space {quote(space)} right now. "
+            f"Try again in a minute, or use `{COMMAND} &lt;flow-id&gt;`."
+        )
+    return _message([_section(text)], "Search by name is not available right now.", "ephemeral")
+
+
+def search_denied_sentence() -> str:
+    """Which RAM action enables search, for the help text and the refusals."""
+    action = Action.LIST_FLOW
+    return (
+        f"the bot's RAM user may not call `{action.ram_action}`, which enables "
+        f"{ENABLES[action]}. An administrator can grant it."
+    )
+
+
+def no_space_message() -> Message:
+    """A search with no space to search in."""
+    text = (
+        ":warning: Search by name needs a CAMS space: add `space:&lt;CustSpaceId&gt;`, or ask "
+        "the bot's operator to set `CAMS_CUST_SPACE_ID`."
+    )
+    return _message([_section(text)], "Search by name needs a space.", "ephemeral")
+
+
+def searching_message(words: str, space: str) -> Message:
+    """The immediate answer when the space's flow list is still loading."""
+    text = (
+        f":hourglass_flowing_sand: Loading the flow list of space {quote(space)} to look for "
+        f"{quote(words)}…"
+    )
+    return _message([_section(text)], "Searching…", "ephemeral")
+
+
 def share_value(flow_id: str, space: str | None) -> str:
     """What the Share button carries: enough to fetch the same preview again."""
     return json.dumps({"flow": flow_id, "space": space}, separators=(",", ":"))
 
 
+def flow_title(flow_id: str, about: Known | None) -> str:
+    """`*Flow* `name` · `id``, with its status in plain words when GetFlow told it."""
+    if about is None or not about.name:
+        return f"*Flow `{escape(flow_id)}`*"
+    title = f"*Flow* {quote(clip(about.name, 100))} · `{escape(flow_id)}`"
+    status = about.status if isinstance(about, FlowDetails) else None
+    return f"{title}\n{STATUS_WORDS[status]}" if status is not None else title
+
+
 def _flow_blocks(
-    index: int, flow_id: str, outcome: Outcome, space: str | None, now: float
+    index: int,
+    flow_id: str,
+    outcome: Outcome,
+    space: str | None,
+    now: float,
+    *,
+    about: Known | None,
 ) -> list[Block]:
-    title = f"*Flow `{escape(flow_id)}`*"
+    title = flow_title(flow_id, about)
     if not isinstance(outcome, FlowPreview):
         text = f":warning: {title}: {error_sentence(outcome)}"
         return [_section(text, f"flow-{index}")]
@@ -197,7 +347,7 @@ def _flow_blocks(
         "value": share_value(flow_id, space),
     }
     return [
-        _section(f"{title}\n{_expiry(outcome, now)}", f"flow-{index}"),
+        _section(f"{title}\n{expiry_text(outcome, now)}", f"flow-{index}"),
         {"type": "actions", "block_id": f"actions-{index}", "elements": [button, share]},
     ]
 
@@ -215,7 +365,8 @@ def _open_button(preview: FlowPreview) -> Block | None:
     }
 
 
-def _expiry(preview: FlowPreview, now: float) -> str:
+def expiry_text(preview: FlowPreview, now: float) -> str:
+    """When the link expires, in the viewer's time zone, and how long is left."""
     epoch = int(preview.expires_at.timestamp())
     fallback = preview.expires_at.strftime("%Y-%m-%d %H:%M UTC")
     return (

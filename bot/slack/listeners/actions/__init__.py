@@ -1,4 +1,4 @@
-"""The buttons under a preview: "Open preview" (a link) and "Share in channel"."""
+"""The buttons: "Open preview" (a link), "Share in channel", and "Preview" beside a match."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot.cams.errors import CamsError
 from bot.preview.errors import Busy
 from bot.slack import render
-from bot.slack.constants import OPEN_ACTION_ID, SHARE_ACTION_ID
+from bot.slack.constants import OPEN_ACTION_ID, PICK_ACTION_ID, SHARE_ACTION_ID
 from bot.slack.delivery import Delivery
 from bot.slack.flow_ids import FLOW_ID
 
@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 
 
 def register(app: AsyncApp, delivery: Delivery) -> None:
-    """Acknowledge link clicks, and re-post a preview for the channel on Share."""
+    """Acknowledge link clicks, re-post a preview for the channel on Share, and preview the
+    match picked from a search's list."""
 
     async def open_preview(ack: AsyncAck) -> None:
         # Slack still sends URL-button clicks; unacknowledged, they show a warning icon.
@@ -35,8 +36,18 @@ def register(app: AsyncApp, delivery: Delivery) -> None:
             return
         delivery.inflight.spawn(_share(delivery, response_url, *target, user_id), response_url)
 
+    async def pick_match(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any]) -> None:
+        await ack()
+        target = _share_target(action.get("value"))
+        response_url = body.get("response_url")
+        if target is None or not isinstance(response_url, str):
+            return
+        flow_id, space = target
+        delivery.answer_later(response_url, [flow_id], space)
+
     app.action(OPEN_ACTION_ID)(open_preview)
     app.action(SHARE_ACTION_ID)(share_preview)
+    app.action(PICK_ACTION_ID)(pick_match)
 
 
 async def _share(
@@ -50,7 +61,8 @@ async def _share(
         log.exception("sharing the preview of flow %r failed", flow_id)
         message = render.internal_error_message()
     else:
-        message = render.shared_message(preview, user_id, delivery.wall_clock())
+        known = delivery.known([flow_id], space).get(flow_id)
+        message = render.shared_message(preview, user_id, delivery.wall_clock(), known)
     await delivery.replies.post(response_url, {**message, "replace_original": False})
 
 

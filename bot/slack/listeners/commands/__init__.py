@@ -1,4 +1,4 @@
-"""`/flowpreview <flow-id> [<flow-id> ...] [space:<id>]`."""
+"""`/flowpreview <flow-id> [<flow-id> ...] [space:<id>]` and `/flowpreview <name words>`."""
 
 from __future__ import annotations
 
@@ -6,21 +6,38 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
+from bot.preview.catalog import CatalogStatus
 from bot.slack import render
 from bot.slack.constants import COMMAND
 from bot.slack.delivery import Delivery
-from bot.slack.flow_ids import UsageRequest, parse_command
+from bot.slack.finding import Finder
+from bot.slack.flow_ids import SearchRequest, UsageRequest, parse_command
 
 
 def register(app: AsyncApp, delivery: Delivery) -> None:
-    """Answer the slash command: usage at once, previews in the ack or soon after."""
+    """Answer the slash command: usage at once, previews or matches in the ack or soon after."""
+    finder = Finder(delivery)
 
     async def flowpreview(ack: AsyncAck, command: dict[str, Any]) -> None:
         request = parse_command(str(command.get("text", "")))
         if isinstance(request, UsageRequest):
-            await ack(**render.usage_message(request.problem, request.token))
+            usage = render.usage_message(
+                request.problem, request.token, search_denied=_denied(delivery)
+            )
+            await ack(**usage)
             return
         response_url = str(command.get("response_url", ""))
+        if isinstance(request, SearchRequest):
+            await finder.search_in_ack(ack, response_url, request.words, request.space)
+            return
         await delivery.answer_in_ack(ack, response_url, request.flow_ids, request.space)
 
     app.command(COMMAND)(flowpreview)
+
+
+def _denied(delivery: Delivery) -> bool:
+    """Whether ListFlow is known to be denied in the default space."""
+    space = delivery.service.client.space_for(None)
+    if space is None:
+        return False
+    return delivery.service.catalog.state(space).status is CatalogStatus.DENIED
