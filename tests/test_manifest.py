@@ -15,7 +15,13 @@ from jsonschema import Draft7Validator
 from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
 
-from bot.slack.constants import COMMAND, EVENTS_PATH, SHORTCUT_CALLBACK_ID
+from bot.slack.constants import (
+    COMMAND,
+    EVENTS_PATH,
+    PICKER_CALLBACK_ID,
+    PICKER_NAME,
+    SHORTCUT_CALLBACK_ID,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST_PATH = ROOT / "manifest.yml"
@@ -99,6 +105,14 @@ def _interactivity_without_is_enabled(m: Manifest) -> None:
     del m["settings"]["interactivity"]["is_enabled"]
 
 
+def _long_picker_name(m: Manifest) -> None:
+    m["features"]["shortcuts"][1]["name"] = PICKER_NAME + "s!"
+
+
+def _relative_options_url(m: Manifest) -> None:
+    m["settings"]["interactivity"]["message_menu_options_url"] = EVENTS_PATH
+
+
 @pytest.mark.parametrize(
     ("breakage", "where"),
     [
@@ -109,6 +123,8 @@ def _interactivity_without_is_enabled(m: Manifest) -> None:
         (_command_without_slash, "features/slash_commands/0/command"),
         (_relative_request_url, "settings/interactivity/request_url"),
         (_interactivity_without_is_enabled, "settings/interactivity"),
+        (_long_picker_name, "features/shortcuts/1/name"),
+        (_relative_options_url, "settings/interactivity/message_menu_options_url"),
     ],
 )
 def test_broken_copies_fail_validation(
@@ -130,22 +146,31 @@ def test_command_matches_code(manifest: Manifest) -> None:
     assert "help" in usage
 
 
-def test_shortcut_matches_code(manifest: Manifest) -> None:
+def test_shortcuts_match_code(manifest: Manifest) -> None:
     shortcuts = manifest["features"]["shortcuts"]
-    assert [(s["type"], s["callback_id"]) for s in shortcuts] == [("message", SHORTCUT_CALLBACK_ID)]
-    assert shortcuts[0]["name"] == "Get flow preview"
+    assert [(s["type"], s["callback_id"], s["name"]) for s in shortcuts] == [
+        ("message", SHORTCUT_CALLBACK_ID, "Get flow preview"),
+        ("global", PICKER_CALLBACK_ID, PICKER_NAME),
+    ]
+
+
+def test_picker_name_fits_slacks_limit() -> None:
+    # Slack cuts nothing: a longer name makes the whole manifest invalid.
+    assert len(PICKER_NAME) <= 24
 
 
 def test_request_urls_point_at_the_events_path(manifest: Manifest) -> None:
     urls = [
         manifest["features"]["slash_commands"][0]["url"],
         manifest["settings"]["interactivity"]["request_url"],
+        # The picker's flow list (external_select options) comes from the same endpoint.
+        manifest["settings"]["interactivity"]["message_menu_options_url"],
     ]
     for url in urls:
         assert url.endswith(EVENTS_PATH)
         parts = urlsplit(url)
         assert (parts.scheme, parts.path, parts.query) == ("https", EVENTS_PATH, "")
-    assert len(set(urls)) == 1  # Bolt serves commands and interactivity on one path
+    assert len(set(urls)) == 1  # Bolt serves commands, interactivity and options on one path
 
 
 def test_bot_scopes_are_commands_only(manifest: Manifest) -> None:

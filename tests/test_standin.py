@@ -26,14 +26,21 @@ from bot.slack.constants import (
     COMMAND,
     EVENTS_PATH,
     OPEN_ACTION_ID,
+    PICKER_CALLBACK_ID,
     SHARE_ACTION_ID,
     SHORTCUT_CALLBACK_ID,
 )
 from bot.standin.slack import limits, payloads, signing
-from bot.standin.slack.fake_slack import FakeSlack, running_fake_slack
+from bot.standin.slack.fake_slack import FakeSlack, ViewChange, running_fake_slack
 from bot.standin.slack.mrkdwn import Viewer, decode_entities, format_date, to_text
 from bot.standin.slack.payloads import Who
-from bot.standin.slack.render_text import EPHEMERAL, IN_CHANNEL, render_message
+from bot.standin.slack.render_text import (
+    EPHEMERAL,
+    IN_CHANNEL,
+    render_message,
+    render_options,
+    render_view,
+)
 from bot.standin.slack.terminal import Terminal, stdin_lines
 from tests.support import DATA
 
@@ -760,3 +767,270 @@ async def test_stdin_lines_reads_a_stream_without_blocking() -> None:
     lines = [line async for line in stdin_lines(io.StringIO("/flowpreview 1\nquit\n"))]
 
     assert lines == ["/flowpreview 1", "quit"]
+
+
+# Modals: views.open and views.update, the picker's payloads, and modals rendered as text
+
+
+def _modal(title: str = "Flow preview", **extra: Any) -> _Json:
+    return {
+        "type": "modal",
+        "callback_id": "cb",
+        "title": {"type": "plain_text", "text": title},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "*Hi*"}}],
+        **extra,
+    }
+
+
+def _plain(text: str) -> _Json:
+    return {"type": "plain_text", "text": text}
+
+
+def _select_option(text: str, value: str) -> _Json:
+    return {"text": _plain(text), "value": value}
+
+
+def _picker_like() -> _Json:
+    demo, acme = _select_option("Demo", "cams-demo"), _select_option("Acme", "cams-acme")
+    return _modal(
+        submit=_plain("Preview"),
+        blocks=[
+            {
+                "type": "input",
+                "block_id": "space",
+                "label": _plain("Space"),
+                "element": {
+                    "type": "static_select",
+                    "action_id": "space_select",
+                    "options": [demo, acme],
+                    "initial_option": demo,
+                },
+            },
+            {
+                "type": "input",
+                "block_id": "flow",
+                "label": _plain("Flow"),
+                "hint": _plain("Type part of its name"),
+                "element": {
+                    "type": "external_select",
+                    "action_id": "flow_select",
+                    "min_query_length": 0,
+                },
+            },
+            {
+                "type": "input",
+                "block_id": "share",
+                "optional": True,
+                "label": _plain("Share in"),
+                "element": {
+                    "type": "conversations_select",
+                    "action_id": "conversation",
+                    "response_url_enabled": True,
+                },
+            },
+        ],
+    )
+
+
+class _Ticks:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_views_open_takes_each_fresh_trigger_once() -> None:
+    ticks = _Ticks()
+    async with running_fake_slack(bot_token="xoxb-right", clock=ticks) as fake:
+        client = AsyncWebClient(token="xoxb-right", base_url=fake.api_url)
+        trigger, late = fake.new_trigger_id(), fake.new_trigger_id()
+
+        opened = await client.views_open(trigger_id=trigger, view=_modal())
+        ticks.now += 3.01
+        failures = {}
+        for name, trigger_id in [("again", trigger), ("late", late), ("made up", "1.2.3")]:
+            with pytest.raises(SlackApiError) as failed:
+                await client.views_open(trigger_id=trigger_id, view=_modal())
+            failures[name] = failed.value.response["error"]
+        change = await fake.next_view()
+
+    view = opened["view"]
+    assert view["id"].startswith("V")
+    assert view["state"] == {"values": {}}
+    assert view["hash"]
+    assert view["callback_id"] == "cb"
+    assert view["title"] == _modal()["title"]
+    assert failures == {
+        "again": "exchanged_trigger_id",
+        "late": "expired_trigger_id",
+        "made up": "invalid_trigger_id",
+    }
+    assert change == ViewChange("views.open", view)
+    assert fake.views == {view["id"]: view}
+    assert json.loads(fake.api_calls[0].params["view"]) == _modal()
+
+
+async def test_views_open_refuses_what_slack_refuses() -> None:
+    async with running_fake_slack() as fake:
+        client = AsyncWebClient(token="xoxb-any", base_url=fake.api_url)
+        bad = _modal(title="A title longer than 24 chars", private_metadata="x" * 3001)
+        bad["blocks"].append({"type": "input", "label": _plain("No element")})
+
+        with pytest.raises(SlackApiError) as refused:
+            await client.views_open(trigger_id=fake.new_trigger_id(), view=bad)
+
+    assert refused.value.response["error"] == "invalid_arguments"
+    assert refused.value.response["response_metadata"]["messages"] == [
+        "[ERROR] title has 28 characters, more than 24",
+        "[ERROR] private_metadata has 3001 characters, more than 3000",
+        "[ERROR] block 2: an input block needs an element",
+        "[ERROR] a modal with input blocks needs a submit button",
+    ]
+    assert fake.views == {}
+
+
+async def test_views_update_replaces_an_open_view() -> None:
+    async with running_fake_slack() as fake:
+        client = AsyncWebClient(token="xoxb-any", base_url=fake.api_url)
+        opened = (await client.views_open(trigger_id=fake.new_trigger_id(), view=_modal()))["view"]
+
+        updated = await client.views_update(view_id=opened["id"], view=_modal("Done"))
+        with pytest.raises(SlackApiError) as stale:
+            await client.views_update(view_id=opened["id"], hash=opened["hash"], view=_modal())
+        fake.close_view(opened["id"])
+        with pytest.raises(SlackApiError) as closed:
+            await client.views_update(view_id=opened["id"], view=_modal())
+
+    assert updated["view"]["id"] == opened["id"]
+    assert updated["view"]["title"]["text"] == "Done"
+    assert updated["view"]["hash"] != opened["hash"]
+    assert stale.value.response["error"] == "hash_conflict"
+    assert closed.value.response["error"] == "not_found"
+    assert [c.method for c in fake.view_changes] == ["views.open", "views.update"]
+
+
+async def test_an_answer_to_a_submission_replaces_the_view_when_slack_would() -> None:
+    async with running_fake_slack() as fake:
+        client = AsyncWebClient(token="xoxb-any", base_url=fake.api_url)
+        opened = (await client.views_open(trigger_id=fake.new_trigger_id(), view=_modal()))["view"]
+
+        refused = fake.replace_view(opened["id"], _modal(title="x" * 25))
+        accepted = fake.replace_view(opened["id"], _modal(title="Next"))
+
+    assert refused == ["title has 25 characters, more than 24"]
+    assert accepted == []
+    assert fake.views[opened["id"]]["title"]["text"] == "Next"
+    assert fake.view_changes[-1].method == "response_action"
+
+
+def test_global_shortcut_has_a_trigger_and_no_channel() -> None:
+    payload = _payload(payloads.global_shortcut(trigger_id="1.2.abc"))
+
+    assert payload["type"] == "shortcut"
+    assert payload["callback_id"] == PICKER_CALLBACK_ID
+    assert payload["trigger_id"] == "1.2.abc"
+    assert "channel" not in payload
+    assert "response_url" not in payload
+
+
+def test_block_suggestion_carries_the_view_with_its_state() -> None:
+    view = {**_picker_like(), "id": "V123"}
+    acme = view["blocks"][0]["element"]["options"][1]
+
+    fresh = _payload(
+        payloads.block_suggestion(view, block_id="flow", action_id="flow_select", value="sign")
+    )
+    changed = _payload(
+        payloads.block_suggestion(
+            view, block_id="flow", action_id="flow_select", value="", chosen={"space": acme}
+        )
+    )
+
+    assert fresh["type"] == "block_suggestion"
+    assert (fresh["action_id"], fresh["block_id"], fresh["value"]) == (
+        "flow_select",
+        "flow",
+        "sign",
+    )
+    assert fresh["container"] == {"type": "view", "view_id": "V123"}
+    values = fresh["view"]["state"]["values"]
+    assert values["space"]["space_select"]["selected_option"]["value"] == "cams-demo"
+    assert values["flow"]["flow_select"] == {"type": "external_select", "selected_option": None}
+    assert values["share"]["conversation"] == {
+        "type": "conversations_select",
+        "selected_conversation": None,
+    }
+    changed_values = changed["view"]["state"]["values"]
+    assert changed_values["space"]["space_select"]["selected_option"] == acme
+
+
+def test_view_submission_has_a_response_url_only_for_a_picked_conversation() -> None:
+    view = {**_picker_like(), "id": "V123"}
+
+    unshared = _payload(payloads.view_submission(view, response_url="http://h/response/1"))
+    shared = _payload(
+        payloads.view_submission(view, chosen={"share": "C42"}, response_url="http://h/r/2")
+    )
+
+    assert unshared["type"] == "view_submission"
+    assert unshared["response_urls"] == []
+    assert shared["response_urls"] == [
+        {
+            "block_id": "share",
+            "action_id": "conversation",
+            "channel_id": "C42",
+            "response_url": "http://h/r/2",
+        }
+    ]
+    assert (
+        shared["view"]["state"]["values"]["share"]["conversation"]["selected_conversation"] == "C42"
+    )
+
+
+def test_a_modal_and_an_options_list_render_as_text() -> None:
+    view = _picker_like()
+    chosen = {"flow": _select_option("Sign-up v3", "1234567890123456"), "share": "C2147483705"}
+
+    rendered = render_view(view, chosen, TOKYO)
+    options = render_options(
+        {
+            "options": [
+                {**_select_option("Sign-up v3", "1"), "description": _plain("1 · SIGN_UP")},
+                _select_option("Sign-up v2", "2"),
+            ]
+        }
+    )
+
+    assert rendered.body == (
+        "[ Flow preview ]\n"
+        "================\n"
+        "Space: Demo\n"
+        "  choices: 1 Demo | 2 Acme\n"
+        "Flow: Sign-up v3\n"
+        "  (Type part of its name)\n"
+        "Share in (optional): #C2147483705\n"
+        "[Cancel] [Preview]"
+    )
+    assert set(rendered.inputs) == {"space", "flow", "share"}
+    assert options == ("1. Sign-up v3 - 1 · SIGN_UP", "2. Sign-up v2")
+    assert render_options({"options": []}) == ("(no options)",)
+
+
+def test_limits_of_views_and_options() -> None:
+    good = _picker_like()
+    too_many = {"options": [_select_option(str(n), str(n)) for n in range(101)]}
+    long_option = {"options": [_select_option("x" * 76, "v" * 151)]}
+    no_submit = {key: value for key, value in good.items() if key != "submit"}
+
+    assert limits.view_problems(good) == []
+    assert limits.options_problems({"options": []}) == []
+    assert limits.options_problems(too_many) == ["101 options, more than 100"]
+    assert limits.options_problems(long_option) == [
+        "option 1: text has 76 characters, more than 75",
+        "option 1: value has 151 characters, more than 150",
+    ]
+    assert limits.view_problems(no_submit) == ["a modal with input blocks needs a submit button"]

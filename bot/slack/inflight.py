@@ -2,7 +2,8 @@
 
 Bolt keeps no handle on work that runs after `ack()`, and aiohttp cancels it at shutdown;
 whatever must reach the person is spawned here instead, with the response_url it owes a reply
-to, so that a reply cut short by shutdown can still be answered with a word of apology.
+to, so that a reply cut short by shutdown can still be answered with a word of apology. Work
+that owes no response_url (a modal's update) is drained the same way, without an apology.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ class InFlight:
     """Background tasks, each owing a reply to a response_url, with a bounded drain."""
 
     def __init__(self) -> None:
-        self._owed: dict[asyncio.Task[Any], str] = {}
+        self._owed: dict[asyncio.Task[Any], str | None] = {}
 
-    def spawn(self, work: Coroutine[Any, Any, Any], response_url: str) -> asyncio.Task[Any]:
-        """Run `work`, which answers `response_url`, in the background until it ends."""
+    def spawn(
+        self, work: Coroutine[Any, Any, Any], response_url: str | None = None
+    ) -> asyncio.Task[Any]:
+        """Run `work`, which answers `response_url` (if any), in the background until it ends."""
         task = asyncio.create_task(work)
         self._owed[task] = response_url
         task.add_done_callback(self._settled)
@@ -43,7 +46,7 @@ class InFlight:
             return []
         log.info("waiting up to %.1fs for %d replies in flight", grace, len(self._owed))
         _, pending = await asyncio.wait(set(self._owed), timeout=max(grace, 0.0))
-        unanswered = [self._owed[task] for task in pending]
+        unanswered = [url for task in pending if (url := self._owed[task]) is not None]
         for task in pending:
             task.cancel()
         if pending:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.slack.delivery import Delivery
-from bot.slack.listeners import actions, commands, shortcuts
+from bot.slack.listeners import actions, commands, options, shortcuts, views
 
 
 def register(app: AsyncApp, delivery: Delivery) -> None:
-    """Attach the command, shortcut and action listeners to `app`."""
+    """Attach the command, shortcut, action, options and view listeners to `app`."""
     commands.register(app, delivery)
     shortcuts.register(app, delivery)
     actions.register(app, delivery)
+    options.register(app, delivery)
+    views.register(app, delivery)

@@ -2,8 +2,9 @@
 response_urls.
 
 Point the bot's client at `fake.api_url` (`AsyncWebClient(base_url=fake.api_url)`) and put
-`fake.new_response_url()` into the payloads sent to it. Every Web API call and every message
-posted to a response_url is recorded; tests await deliveries instead of sleeping.
+`fake.new_response_url()` and `fake.new_trigger_id()` into the payloads sent to it. Every Web
+API call, every message posted to a response_url and every modal opened or updated is
+recorded; tests await deliveries and view changes instead of sleeping.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections.abc import AsyncIterator, Iterator, Mapping
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +21,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from bot.standin.slack import limits
-from bot.standin.slack.payloads import DEFAULT_WHO, Who
+from bot.standin.slack.payloads import DEFAULT_WHO, Who, new_trigger_id
 
 API_PATH = "/api/"
 RESPONSE_PATH = "/response/"
@@ -27,6 +29,9 @@ SOCKET_PATH = "/socket-mode"
 # Slack accepts at most five messages per response_url.
 MAX_USES = 5
 DEFAULT_WAIT_S = 5.0
+# A trigger_id opens one modal, within 3 s of the click that made it.
+TRIGGER_LIFE_S = 3.0
+VIEW_METHODS = ("views.open", "views.update")
 
 _Json = dict[str, Any]
 
@@ -70,6 +75,21 @@ class Delivery:
         return self.status == 200
 
 
+@dataclass(frozen=True, slots=True)
+class ViewChange:
+    """A modal opened or replaced: by `views.open`, `views.update`, or a view_submission's
+    answer (`response_action: update`, recorded as `response_action`). `view` is the view as
+    Slack stores it, with its `id`, `hash` and an empty `state`."""
+
+    method: str
+    view: _Json
+
+    @property
+    def view_id(self) -> str:
+        """The view's ID, which views.update and view payloads name it by."""
+        return str(self.view["id"])
+
+
 @dataclass(slots=True)
 class _Target:
     queue: asyncio.Queue[Delivery] = field(default_factory=asyncio.Queue)
@@ -80,9 +100,11 @@ class _Target:
 class FakeSlack:
     """Slack as the bot sees it: auth.test, Socket Mode, and response_url receivers.
 
-    `bot_token`, when set, is the only token auth.test accepts; otherwise any token passes.
-    `apps.connections.open` accepts any app-level token (xapp-…) and hands out a WebSocket
-    on this fake, over which `socket_request` sends envelopes as Slack does.
+    `bot_token`, when set, is the only token auth.test and the views methods accept;
+    otherwise any token passes. `apps.connections.open` accepts any app-level token (xapp-…)
+    and hands out a WebSocket on this fake, over which `socket_request` sends envelopes as
+    Slack does. `views.open` takes only a trigger_id from `new_trigger_id()`, once, within
+    TRIGGER_LIFE_S by `clock` (monotonic seconds), and checks the view against Slack's limits.
     """
 
     def __init__(
@@ -92,13 +114,22 @@ class FakeSlack:
         bot: BotUser = BotUser(),
         bot_token: str | None = None,
         max_uses: int = MAX_USES,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.who = who
         self.bot = bot
         self.bot_token = bot_token
         self.max_uses = max_uses
+        self.clock = clock
         self.api_calls: list[ApiCall] = []
         self.deliveries: list[Delivery] = []
+        # Every modal open now, by view ID, as Slack stores it; and every change, in order.
+        self.views: dict[str, _Json] = {}
+        self.view_changes: list[ViewChange] = []
+        self._changes: asyncio.Queue[ViewChange] = asyncio.Queue()
+        self._view_subscribers: list[asyncio.Queue[ViewChange]] = []
+        # trigger_id -> when it was made; None once it has been used.
+        self._triggers: dict[str, float | None] = {}
         self._targets: dict[str, _Target] = {}
         self._subscribers: list[asyncio.Queue[Delivery]] = []
         self._url: str | None = None
@@ -154,6 +185,44 @@ class FakeSlack:
         url = f"{self.url}{RESPONSE_PATH}{len(self._targets) + 1}"
         self._targets[url] = _Target()
         return url
+
+    def new_trigger_id(self) -> str:
+        """A fresh trigger_id, as Slack puts one into a shortcut or interaction payload."""
+        trigger_id = new_trigger_id()
+        self._triggers[trigger_id] = self.clock()
+        return trigger_id
+
+    def replace_view(self, view_id: str, view: Mapping[str, Any]) -> list[str]:
+        """Apply a view_submission's `response_action: update`: the problems Slack would
+        have with `view`, or [] once it has replaced the open view `view_id`."""
+        found = limits.view_problems(view)
+        if not found and view_id not in self.views:
+            found = [f"no open view {view_id}"]
+        if not found:
+            self._store("response_action", view, view_id)
+        return found
+
+    def close_view(self, view_id: str) -> None:
+        """The person closed the modal (or the app cleared it): it can no longer be updated."""
+        self.views.pop(view_id, None)
+
+    async def next_view(self, *, within: float = DEFAULT_WAIT_S) -> ViewChange:
+        """The next view change not yet returned by this method, waiting up to `within` s."""
+        try:
+            async with asyncio.timeout(within):
+                return await self._changes.get()
+        except TimeoutError:
+            raise TimeoutError(f"no modal was opened or updated within {within} s") from None
+
+    @contextmanager
+    def subscribe_views(self) -> Iterator[asyncio.Queue[ViewChange]]:
+        """A queue that receives every later view change while in use."""
+        queue: asyncio.Queue[ViewChange] = asyncio.Queue()
+        self._view_subscribers.append(queue)
+        try:
+            yield queue
+        finally:
+            self._view_subscribers.remove(queue)
 
     def fail_response_url(self, url: str, *, status: int = 404, error: str = "expired_url") -> None:
         """From now on, answer every POST to `url` with `status` and the body `error`."""
@@ -218,12 +287,16 @@ class FakeSlack:
                 return web.json_response({"ok": False, "error": "not_allowed_token_type"})
             socket_url = self.url.replace("http://", "ws://", 1) + SOCKET_PATH
             return web.json_response({"ok": True, "url": socket_url})
-        if method != "auth.test":
+        if method not in ("auth.test", *VIEW_METHODS):
             return web.json_response({"ok": False, "error": "unknown_method"})
         if token is None:
             return web.json_response({"ok": False, "error": "not_authed"})
         if self.bot_token is not None and token != self.bot_token:
             return web.json_response({"ok": False, "error": "invalid_auth"})
+        if method == "views.open":
+            return web.json_response(self._views_open(params))
+        if method == "views.update":
+            return web.json_response(self._views_update(params))
         return web.json_response(
             {
                 "ok": True,
@@ -236,6 +309,70 @@ class FakeSlack:
                 "is_enterprise_install": False,
             }
         )
+
+    def _views_open(self, params: Mapping[str, str]) -> _Json:
+        trigger_id = params.get("trigger_id", "")
+        if trigger_id not in self._triggers:
+            return {"ok": False, "error": "invalid_trigger_id"}
+        made_at = self._triggers[trigger_id]
+        if made_at is None:
+            return {"ok": False, "error": "exchanged_trigger_id"}
+        if self.clock() - made_at > TRIGGER_LIFE_S:
+            return {"ok": False, "error": "expired_trigger_id"}
+        self._triggers[trigger_id] = None
+        view, error = _view_param(params)
+        if view is None:
+            return error
+        return {"ok": True, "view": self._store("views.open", view, None)}
+
+    def _views_update(self, params: Mapping[str, str]) -> _Json:
+        view_id = params.get("view_id") or self._by_external_id(params.get("external_id"))
+        if view_id is None or view_id not in self.views:
+            return {"ok": False, "error": "not_found"}
+        expected = params.get("hash")
+        if expected is not None and expected != self.views[view_id]["hash"]:
+            return {"ok": False, "error": "hash_conflict"}
+        view, error = _view_param(params)
+        if view is None:
+            return error
+        return {"ok": True, "view": self._store("views.update", view, view_id)}
+
+    def _by_external_id(self, external_id: str | None) -> str | None:
+        if not external_id:
+            return None
+        return next((i for i, v in self.views.items() if v.get("external_id") == external_id), None)
+
+    def _store(self, method: str, view: Mapping[str, Any], view_id: str | None) -> _Json:
+        """Keep `view` as Slack stores it, under `view_id` or a new ID; record the change."""
+        new_id = view_id or f"V{secrets.token_hex(5).upper()}"
+        stored: _Json = {
+            "id": new_id,
+            "team_id": self.who.team_id,
+            "type": view.get("type"),
+            "blocks": view.get("blocks", []),
+            "private_metadata": view.get("private_metadata", ""),
+            "callback_id": view.get("callback_id", ""),
+            "state": {"values": {}},
+            "hash": f"{time.time():.6f}.{secrets.token_hex(4)}",
+            "title": view.get("title"),
+            "clear_on_close": view.get("clear_on_close", False),
+            "notify_on_close": view.get("notify_on_close", False),
+            "close": view.get("close"),
+            "submit": view.get("submit"),
+            "previous_view_id": None,
+            "root_view_id": new_id,
+            "app_id": self.who.api_app_id,
+            "external_id": view.get("external_id", ""),
+            "app_installed_team_id": self.who.team_id,
+            "bot_id": self.bot.bot_id,
+        }
+        self.views[new_id] = stored
+        change = ViewChange(method, stored)
+        self.view_changes.append(change)
+        self._changes.put_nowait(change)
+        for queue in self._view_subscribers:
+            queue.put_nowait(change)
+        return stored
 
     async def _socket_mode(self, request: web.Request) -> web.WebSocketResponse:
         socket = web.WebSocketResponse()
@@ -306,11 +443,29 @@ async def _params(request: web.Request) -> dict[str, str]:
     params = dict(request.query)
     if request.content_type == "application/json":
         body = _json_object(await request.read()) or {}
-        params.update({name: str(value) for name, value in body.items()})
+        # An object (a view, blocks) stays JSON text, as it would arrive in a form.
+        params.update(
+            {
+                name: value if isinstance(value, str) else json.dumps(value)
+                for name, value in body.items()
+            }
+        )
     elif request.can_read_body:
         form = await request.post()
         params.update({name: str(value) for name, value in form.items()})
     return params
+
+
+def _view_param(params: Mapping[str, str]) -> tuple[_Json | None, _Json]:
+    """The `view` parameter, or None and the error Slack answers with."""
+    view = _json_object(params.get("view", "").encode())
+    if view is None:
+        return None, {"ok": False, "error": "invalid_arguments"}
+    found = limits.view_problems(view)
+    if found:
+        error = {"ok": False, "error": "invalid_arguments"}
+        return None, {**error, "response_metadata": {"messages": [f"[ERROR] {p}" for p in found]}}
+    return view, {}
 
 
 def _json_object(raw: bytes) -> _Json | None:

@@ -1,4 +1,5 @@
-"""Request bodies in the shapes Slack documents: slash command, message shortcut, block_actions.
+"""Request bodies in the shapes Slack documents: slash command, message and global shortcuts,
+block_actions, and a modal's block_suggestion and view_submission.
 
 Every builder returns the raw body bytes that Slack would POST (and sign), so the bot parses
 exactly what it would parse in production.
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from bot.slack.constants import COMMAND, SHORTCUT_CALLBACK_ID
+from bot.slack.constants import COMMAND, PICKER_CALLBACK_ID, SHORTCUT_CALLBACK_ID
 
 _Json = dict[str, Any]
 
@@ -197,6 +198,118 @@ def block_actions(
     if message is not None:
         payload["message"] = dict(message)
     payload.update({"state": {"values": {}}, "response_url": response_url, "actions": [action]})
+    return form_payload(payload)
+
+
+def global_shortcut(
+    *, trigger_id: str, who: Who = DEFAULT_WHO, callback_id: str = PICKER_CALLBACK_ID
+) -> bytes:
+    """The form body of a global shortcut (`type: shortcut`): no channel, no response_url."""
+    payload: _Json = {
+        "type": "shortcut",
+        "token": who.verification_token,
+        "action_ts": new_ts(),
+        "team": {"id": who.team_id, "domain": who.team_domain},
+        "user": {"id": who.user_id, "username": who.user_name, "team_id": who.team_id},
+        "is_enterprise_install": False,
+        "enterprise": _enterprise(who),
+        "callback_id": callback_id,
+        "trigger_id": trigger_id,
+    }
+    return form_payload(payload)
+
+
+def view_state(view: Mapping[str, Any], chosen: Mapping[str, Any]) -> _Json:
+    """`view` (as Slack stores it) with `state.values` as Slack fills it in.
+
+    Every input block's element appears, keyed by block_id and action_id: what `chosen` holds
+    for its block_id (an option object for a select, a conversation ID for a
+    conversations_select), else its initial option or conversation, else nothing selected.
+    """
+    values: _Json = {}
+    for block in view.get("blocks") or []:
+        if not isinstance(block, Mapping) or block.get("type") != "input":
+            continue
+        element = block.get("element") or {}
+        block_id, kind = str(block.get("block_id", "")), element.get("type")
+        if kind == "conversations_select":
+            picked = chosen.get(block_id, element.get("initial_conversation"))
+            state: _Json = {"type": kind, "selected_conversation": picked}
+        else:
+            picked = chosen.get(block_id, element.get("initial_option"))
+            state = {"type": kind, "selected_option": picked}
+        values[block_id] = {str(element.get("action_id", "")): state}
+    return {**view, "state": {"values": values}}
+
+
+def block_suggestion(
+    view: Mapping[str, Any],
+    *,
+    block_id: str,
+    action_id: str,
+    value: str,
+    chosen: Mapping[str, Any] | None = None,
+    who: Who = DEFAULT_WHO,
+) -> bytes:
+    """The form body of an external_select's options request (`type: block_suggestion`)
+    in the modal `view`, after typing `value`; `chosen` as for `view_state`."""
+    payload: _Json = {
+        "type": "block_suggestion",
+        "user": _user(who),
+        "container": {"type": "view", "view_id": view.get("id")},
+        "api_app_id": who.api_app_id,
+        "token": who.verification_token,
+        "action_id": action_id,
+        "block_id": block_id,
+        "value": value,
+        "team": {"id": who.team_id, "domain": who.team_domain},
+        "enterprise": _enterprise(who),
+        "is_enterprise_install": False,
+        "view": view_state(view, chosen or {}),
+    }
+    return form_payload(payload)
+
+
+def view_submission(
+    view: Mapping[str, Any],
+    *,
+    chosen: Mapping[str, Any] | None = None,
+    response_url: str | None = None,
+    trigger_id: str | None = None,
+    who: Who = DEFAULT_WHO,
+) -> bytes:
+    """The form body of a modal's submit (`type: view_submission`); `chosen` as for
+    `view_state`. A conversations_select with `response_url_enabled` and a conversation
+    picked yields an entry of `response_urls` with `response_url`."""
+    submitted = view_state(view, chosen or {})
+    response_urls: list[_Json] = []
+    for block in view.get("blocks") or []:
+        element = block.get("element") if isinstance(block, Mapping) else None
+        if not isinstance(element, Mapping) or not element.get("response_url_enabled"):
+            continue
+        block_id, action_id = str(block.get("block_id", "")), str(element.get("action_id", ""))
+        channel_id = submitted["state"]["values"][block_id][action_id]["selected_conversation"]
+        if channel_id and response_url:
+            response_urls.append(
+                {
+                    "block_id": block_id,
+                    "action_id": action_id,
+                    "channel_id": channel_id,
+                    "response_url": response_url,
+                }
+            )
+    payload: _Json = {
+        "type": "view_submission",
+        "team": {"id": who.team_id, "domain": who.team_domain},
+        "user": _user(who),
+        "api_app_id": who.api_app_id,
+        "token": who.verification_token,
+        "trigger_id": trigger_id or new_trigger_id(),
+        "view": submitted,
+        "response_urls": response_urls,
+        "is_enterprise_install": False,
+        "enterprise": _enterprise(who),
+    }
     return form_payload(payload)
 
 

@@ -1,7 +1,9 @@
-"""A Slack message (`text` and/or `blocks`) rendered for a terminal, with numbered buttons.
+"""Slack messages, modals and option lists rendered for a terminal, with numbered buttons.
 
 Buttons are numbered from 1 in reading order, so a person can click one by its number; the
-rendering keeps each button's element and block_id to build the block_actions payload.
+rendering keeps each button's element and block_id to build the block_actions payload. A
+modal shows each input with what is picked in it, and its close and submit buttons; an
+external_select's options are numbered so that one can be picked by its number.
 """
 
 from __future__ import annotations
@@ -75,6 +77,68 @@ class Rendered:
         return candidates[number - 1]
 
 
+@dataclass(frozen=True, slots=True)
+class RenderedView:
+    """A modal as terminal text, its buttons, and its input blocks (by block_id)."""
+
+    lines: tuple[str, ...]
+    buttons: tuple[Button, ...]
+    inputs: Mapping[str, Mapping[str, Any]]
+
+    @property
+    def body(self) -> str:
+        """The rendered modal, one line per text line."""
+        return "\n".join(self.lines)
+
+    def __str__(self) -> str:
+        return self.body
+
+
+def render_view(
+    view: Mapping[str, Any],
+    chosen: Mapping[str, Any] | None = None,
+    viewer: Viewer = LOCAL_VIEWER,
+) -> RenderedView:
+    """Render a modal as Slack shows it: title, blocks, inputs with their current values
+    (`chosen` by block_id as in `payloads.view_state`, else their initial ones), then the
+    close and submit buttons."""
+    title = f"[ {_plain(view.get('title'))} ]"
+    renderer = _Renderer(viewer)
+    renderer.lines += [title, "=" * len(title)]
+    inputs: dict[str, Mapping[str, Any]] = {}
+    for index, block in enumerate(view.get("blocks") or []):
+        if isinstance(block, Mapping) and block.get("type") == "input":
+            block_id = str(block.get("block_id", f"block-{index}"))
+            inputs[block_id] = block
+            renderer.input(block, (chosen or {}).get(block_id))
+        else:
+            renderer.block(block, index)
+    footer = [f"[{_plain(view[key])}]" for key in ("close", "submit") if view.get(key)]
+    renderer.lines.append(" ".join(footer))
+    return RenderedView(tuple(renderer.lines), tuple(renderer.buttons), inputs)
+
+
+def render_options(answer: Mapping[str, Any]) -> tuple[str, ...]:
+    """An external_select's options, numbered from 1: text, then the description."""
+    options = answer.get("options")
+    if not isinstance(options, list) or not options:
+        return ("(no options)",)
+    lines = []
+    for number, option in enumerate(options, 1):
+        if not isinstance(option, Mapping):
+            lines.append(f"{number}. [malformed option]")
+            continue
+        line = f"{number}. {_plain(option.get('text'))}"
+        description = _plain(option.get("description"))
+        lines.append(f"{line} - {description}" if description else line)
+    return tuple(lines)
+
+
+def option_label(option: Any) -> str:
+    """How a picked option shows in its select: its text."""
+    return _plain(option.get("text")) if isinstance(option, Mapping) else "(nothing picked)"
+
+
 def render_message(message: Mapping[str, Any], viewer: Viewer = LOCAL_VIEWER) -> Rendered:
     """Render `message` as Slack would show it: the blocks when present, else the text."""
     in_channel = message.get("response_type") == "in_channel"
@@ -127,6 +191,29 @@ class _Renderer:
             self.lines.append(f"[image: {block.get('alt_text', '')}] {block.get('image_url', '')}")
         else:
             self.lines.append(f"[{kind} block not shown]")
+
+    def input(self, block: Mapping[str, Any], picked: Any) -> None:
+        element = block.get("element")
+        element = element if isinstance(element, Mapping) else {}
+        kind = element.get("type")
+        optional = " (optional)" if block.get("optional") else ""
+        if kind == "conversations_select":
+            picked = picked or element.get("initial_conversation")
+            value = to_text(f"<#{picked}>", self.viewer) if picked else "(no conversation picked)"
+        elif kind in ("static_select", "external_select"):
+            picked = picked or element.get("initial_option")
+            value = option_label(picked) if picked else "(nothing picked)"
+        else:
+            value = f"[{kind} not shown]"
+        self.lines.append(f"{_plain(block.get('label'))}{optional}: {value}")
+        if kind == "static_select":
+            choices = [option_label(o) for o in element.get("options") or []]
+            self.lines.append(
+                "  choices: " + " | ".join(f"{n} {c}" for n, c in enumerate(choices, 1))
+            )
+        hint = _plain(block.get("hint"))
+        if hint:
+            self.lines.append(f"  ({hint})")
 
     def text(self, text_object: Any) -> None:
         if text_object is not None:

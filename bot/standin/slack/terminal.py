@@ -2,8 +2,11 @@
 
 Each command becomes a signed request to the running bot, exactly as Slack would send it, with a
 fresh response_url on the fake Slack. The HTTP answer (the ack) and every message the bot posts
-to a response_url are rendered as text while input is still being read. Problems (the bot is
-down, rejects the signature, answers too slowly) are one line each, never a traceback.
+to a response_url are rendered as text while input is still being read, and so is every modal
+the bot opens or updates through the fake's Web API: `picker` opens the flow picker, `flows`
+types into its list, `pick`, `space` and `channel` choose, `submit` presses its button.
+Problems (the bot is down, rejects the signature, answers too slowly) are one line each, never
+a traceback.
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ import aiohttp
 
 from bot.slack.constants import COMMAND, EVENTS_PATH, OPEN_ACTION_ID, SHARE_ACTION_ID
 from bot.standin.slack import limits, payloads
-from bot.standin.slack.fake_slack import Delivery, FakeSlack
+from bot.standin.slack.fake_slack import TRIGGER_LIFE_S, Delivery, FakeSlack, ViewChange
+from bot.standin.slack.modal import Modal, ModalError
 from bot.standin.slack.mrkdwn import LOCAL_VIEWER, Viewer
 from bot.standin.slack.payloads import DEFAULT_WHO, Who
-from bot.standin.slack.render_text import Rendered, render_message
+from bot.standin.slack.render_text import Rendered, render_message, render_options
 from bot.standin.slack.signing import signed_headers
 
 # Slack gives up on an ack after 3 seconds and shows the person operation_timeout.
@@ -39,12 +43,20 @@ _COMMANDS = (
     ("open [N]", "click the N-th open button of the latest message that has one"),
     ("share [N]", "click the N-th share button of the latest message that has one"),
     ("click N", "click button [N] of the latest message with buttons"),
-    ("wait [SECONDS]", "wait for the next message at the latest response_url"),
+    ("picker", "open the flow picker (the Preview a WhatsApp Flow shortcut)"),
+    ("flows [WORDS]", "type WORDS into the picker's flow list and see its options"),
+    ("pick N", "pick option N of that list"),
+    ("space N", "pick the N-th space in the modal"),
+    ("channel [ID]", "pick the conversation to share in (default: this channel)"),
+    ("submit", "press the modal's submit button"),
+    ("close", "close the modal"),
+    ("wait [SECONDS]", "wait for the next message at the latest response_url, or modal update"),
     ("help", "this text"),
     ("quit", "leave (so does the end of the input)"),
 )
 HELP = "Commands:\n" + "\n".join(f"  {usage:<32} {what}" for usage, what in _COMMANDS)
 _CLICKS = {"open": OPEN_ACTION_ID, "share": SHARE_ACTION_ID, "click": None}
+_MODAL_COMMANDS = frozenset({"flows", "pick", "space", "channel", "submit", "close"})
 _Json = dict[str, Any]
 
 
@@ -111,11 +123,16 @@ class Terminal:
         self._changed = asyncio.Condition()
         self._reading = False
         self._session: aiohttp.ClientSession | None = None
+        self._modal: Modal | None = None
+        self._opened = 0
 
     async def run(self, lines: AsyncIterable[str]) -> None:
         """Read and run commands from `lines` until `quit` or the end, printing what arrives."""
-        with self._fake.subscribe() as deliveries:
-            printer = asyncio.create_task(self._print(deliveries))
+        with self._fake.subscribe() as deliveries, self._fake.subscribe_views() as changes:
+            printers = [
+                asyncio.create_task(self._print(deliveries)),
+                asyncio.create_task(self._print_views(changes)),
+            ]
             try:
                 async with aiohttp.ClientSession() as session:
                     self._session = session
@@ -125,8 +142,9 @@ class Terminal:
                     await self._drain()
             finally:
                 self._session = None
-                printer.cancel()
-                await asyncio.wait([printer])
+                for printer in printers:
+                    printer.cancel()
+                await asyncio.wait(printers)
 
     async def _handle(self, line: str) -> bool:
         """Run one command line; False when it asks to quit."""
@@ -142,6 +160,10 @@ class Terminal:
             await self._shortcut(rest)
         elif name in _CLICKS:
             await self._click(name, rest)
+        elif name == "picker":
+            await self._open_picker()
+        elif name in _MODAL_COMMANDS:
+            await self._in_modal(name, rest)
         elif name == "wait":
             await self._wait(rest)
         elif name:
@@ -235,6 +257,99 @@ class Terminal:
         # A button's ack only has to be a 200; without one Slack shows a warning icon.
         await self._post(body, label, url)
 
+    async def _open_picker(self) -> None:
+        trigger_id = self._fake.new_trigger_id()
+        opened = self._opened
+        body = payloads.global_shortcut(trigger_id=trigger_id, who=self._who)
+        # Slack ignores what a shortcut's ack says; only its status counts.
+        if await self._post(body, "picker", None) is None:
+            return
+        # The bot has the trigger's 3 s to open the modal.
+        if not await self._until(lambda: self._opened > opened, TRIGGER_LIFE_S):
+            self._say(f"! picker: no modal opened within {TRIGGER_LIFE_S:g} s of the click.")
+
+    async def _in_modal(self, name: str, rest: str) -> None:
+        modal = self._modal
+        if modal is None:
+            self._say("No modal is open; type picker to open one.")
+            return
+        try:
+            if name == "flows":
+                await self._flows(modal, rest)
+            elif name == "submit":
+                await self._submit(modal)
+            elif name == "close":
+                self._fake.close_view(modal.view_id)
+                self._modal = None
+                self._say("(modal closed)")
+            elif name == "channel":
+                self._say(modal.pick_conversation(rest or self._who.channel_id))
+            else:
+                picked = modal.pick_listed if name == "pick" else modal.pick_static
+                self._say(picked(_number(rest)))
+        except ModalError as exc:
+            problem = str(exc)
+            self._say(f"{problem[:1].upper()}{problem[1:]}.")
+
+    async def _flows(self, modal: Modal, typed: str) -> None:
+        label = f"flows {typed}".strip()
+        answer = await self._post(modal.suggestion(typed), label, None)
+        if answer is None:
+            return
+        options = _ack_message(answer)
+        for problem in limits.options_problems(options):
+            self._say(f"! Slack would show no options: {problem}")
+        modal.listed(options)
+        self._say(f"options for {label}:\n{indent(chr(10).join(render_options(options)), '    ')}")
+
+    async def _submit(self, modal: Modal) -> None:
+        channel = modal.conversation()
+        url = self._new_response_url(f"share in #{channel}", None) if channel else None
+        body = modal.submission(url)
+        self._origins.setdefault(modal.view_id, _Origin("the modal", None))
+        answer = await self._post(body, "submit", url or modal.view_id)
+        if answer is None:
+            return
+        reply = _ack_message(answer) if answer.strip() else {}
+        action = reply.get("response_action")
+        if action == "errors":
+            errors = reply.get("errors")
+            for block_id, text in (errors if isinstance(errors, dict) else {}).items():
+                self._say(f"! {block_id}: {text}")
+        elif action == "update":
+            problems = self._fake.replace_view(modal.view_id, reply.get("view") or {})
+            for problem in problems:
+                self._say(f"! Slack would refuse this view: {problem}")
+            if not problems:
+                modal.replaced_by(self._fake.views[modal.view_id])
+                self._show_modal(modal, "updated by the answer to submit")
+        elif action in (None, "clear"):
+            self._fake.close_view(modal.view_id)
+            self._modal = None
+            self._say("(modal closed)")
+        else:
+            self._say(f"! submit: the bot answered response_action {action!r}")
+
+    async def _print_views(self, changes: asyncio.Queue[ViewChange]) -> None:
+        while True:
+            change = await changes.get()
+            if change.method == "response_action":
+                continue  # shown by _submit, which applied it
+            modal = self._modal
+            if change.method == "views.open":
+                self._modal = Modal(change.view, self._who)
+                self._show_modal(self._modal, "opened")
+                self._opened += 1
+            elif modal is not None and modal.view_id == change.view_id:
+                modal.replaced_by(change.view)
+                self._show_modal(modal, f"updated by {change.method}")
+            async with self._changed:
+                self._arrived[change.view_id] += 1
+                self._changed.notify_all()
+
+    def _show_modal(self, modal: Modal, how: str) -> None:
+        self._say(f"modal {how}:\n{indent(modal.render(self._viewer).body, '    ')}")
+
     async def _wait(self, rest: str) -> None:
         try:
             seconds = float(rest) if rest else WAIT_S
@@ -269,10 +384,11 @@ class Terminal:
             return False
         return True
 
-    async def _post(self, body: bytes, label: str, response_url: str) -> str | None:
+    async def _post(self, body: bytes, label: str, response_url: str | None) -> str | None:
         """Send a signed request; the ack body, or None after saying what went wrong.
 
-        `wait` then waits on `response_url`, unless the bot refused the request.
+        `wait` then waits on `response_url` (or a view ID: for its next update), unless the
+        bot refused the request.
         """
         assert self._session is not None, "only while run() is running"
         self._latest_url = None
@@ -378,6 +494,13 @@ async def stdin_lines(stream: TextIO = sys.stdin) -> AsyncIterator[str]:
     threading.Thread(target=pump, name="stdin-lines", daemon=True).start()
     while (line := await queue.get()) is not None:
         yield line
+
+
+def _number(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ModalError(f"{text or 'nothing'} is not a number") from None
 
 
 def _ack_message(body: str) -> _Json:

@@ -1,0 +1,68 @@
+"""The picker's flow list (`external_select` options), served from the cached catalog only.
+
+Slack waits 3 s for the options and shows at most 100. Nothing here calls CAMS: the answer
+comes from the catalog's snapshot of the space, and a cold catalog is waited for at most
+OPTIONS_WAIT_S (its refresh runs in the background) before a "loading" option answers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot.preview.catalog import CatalogStatus
+from bot.preview.service import PreviewService
+from bot.slack import views
+from bot.slack.constants import PICKER_FLOW_ACTION_ID
+from bot.slack.delivery import Delivery
+
+# Far inside Slack's 3 s, so that the answer and its trip back fit whatever the catalog does.
+OPTIONS_WAIT_S = 1.0
+# What is searched of the typed text; Slack's own box holds less than this.
+MAX_QUERY = 200
+
+
+def register(app: AsyncApp, delivery: Delivery) -> None:
+    """Answer the picker's flow select with the flows of the space chosen in the modal."""
+
+    async def flow_options(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack(options=await options_for(delivery.service, body))
+
+    app.options(PICKER_FLOW_ACTION_ID)(flow_options)
+
+
+async def options_for(service: PreviewService, body: dict[str, Any]) -> list[views.Option]:
+    """At most 100 options for a block_suggestion payload, best match first.
+
+    The space is the one selected in the modal (only a configured one counts), else the one
+    its metadata names, else the default. A typed 10-20 digit flow ID is offered as it is.
+    """
+    spaces = service.spaces
+    view = body.get("view")
+    space = views.chosen_space(view if isinstance(view, dict) else {}, spaces)
+    if space is None:
+        if not spaces:
+            return []
+        space = spaces[0]
+    typed = body.get("value")
+    query = typed.strip()[:MAX_QUERY] if isinstance(typed, str) else ""
+    catalog = service.catalog
+    snapshot = catalog.peek(space.id)
+    if views.DIGITS_ID.fullmatch(query):
+        known = snapshot.index.get(query) if snapshot is not None else None
+        return views.flow_options([known]) if known else [views.id_option(query, space)]
+    if snapshot is None:
+        snapshot = await catalog.wait(space.id, OPTIONS_WAIT_S)
+    if snapshot is None:
+        status = catalog.state(space.id).status
+        if status is CatalogStatus.DENIED:
+            return [views.denied_option()]
+        if status is CatalogStatus.FAILING:
+            return [views.unavailable_option(space)]
+        return [views.loading_option(space)]
+    if query:
+        flows = [match.flow for match in snapshot.index.search(query, views.MAX_OPTIONS).matches]
+    else:
+        flows = list(snapshot.index.first(views.MAX_OPTIONS))
+    return views.flow_options(flows) or [views.no_match_option(query, space)]

@@ -1,0 +1,425 @@
+"""The picker's modals as Block Kit dicts, and reading back what comes in view payloads.
+
+Everything a view payload carries was first written here, but it arrives in a request and is
+read as untrusted: private_metadata, the selected options and the response_urls are checked
+before anything uses them. Text from CAMS passes through `render.escape` in mrkdwn and is
+clipped to Slack's limits everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot.cams.models import FlowPreview, FlowSummary
+from bot.preview.service import Failure
+from bot.preview.spaces import SpaceChoice
+from bot.slack import render
+from bot.slack.constants import (
+    COMMAND,
+    OPEN_ACTION_ID,
+    PICKER_CALLBACK_ID,
+    PICKER_FLOW_ACTION_ID,
+    PICKER_FLOW_BLOCK_ID,
+    PICKER_RESULT_CALLBACK_ID,
+    PICKER_SHARE_ACTION_ID,
+    PICKER_SHARE_BLOCK_ID,
+    PICKER_SPACE_ACTION_ID,
+    PICKER_SPACE_BLOCK_ID,
+)
+from bot.slack.flow_ids import FLOW_ID, clip
+
+View = dict[str, Any]
+Option = dict[str, Any]
+
+TITLE = "Flow preview"
+# Slack's limits for modals and their options.
+MAX_OPTIONS = 100
+MAX_OPTION_TEXT = 75
+MAX_METADATA = 3000
+MAX_BUTTON_URL = 3000
+MAX_SECTION_TEXT = 3000
+# What a flow option stands for when it is not a flow: the picker refuses these on submit.
+# A colon never appears in a flow ID, so none of them can be mistaken for one.
+LOADING = ":loading"
+DENIED = ":denied"
+UNAVAILABLE = ":unavailable"
+NO_MATCH = ":none"
+# A run of 10-20 digits is always a flow ID, never a name.
+DIGITS_ID = re.compile(r"\d{10,20}")
+# Slack's view IDs: V and upper-case letters and digits.
+VIEW_ID = re.compile(r"V[A-Z0-9]{1,40}")
+CONVERSATION_ID = re.compile(r"[CDG][A-Z0-9]{1,40}")
+
+
+@dataclass(frozen=True, slots=True)
+class Metadata:
+    """What a picker view remembers between requests: its space, and the flow it shows."""
+
+    space: str
+    flow_id: str | None = None
+
+    def encode(self) -> str:
+        """The view's private_metadata: compact JSON, far inside Slack's 3,000 characters."""
+        data = {"space": self.space}
+        if self.flow_id is not None:
+            data["flow"] = self.flow_id
+        return json.dumps(data, separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True)
+class ShareTarget:
+    """Where a result view's Share goes: the conversation picked and its response_url."""
+
+    channel_id: str
+    response_url: str
+
+
+def picker_view(spaces: Sequence[SpaceChoice], space: SpaceChoice | None = None) -> View:
+    """The modal the shortcut opens: a space select and a flow select fed by the catalog.
+
+    With no space configured it explains what to set instead.
+    """
+    if not spaces:
+        return no_space_view()
+    chosen = space or spaces[0]
+    options = [_space_option(choice) for choice in spaces[:MAX_OPTIONS]]
+    return {
+        "type": "modal",
+        "callback_id": PICKER_CALLBACK_ID,
+        "title": _plain(TITLE),
+        "submit": _plain("Preview"),
+        "close": _plain("Cancel"),
+        "private_metadata": Metadata(chosen.id).encode(),
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": PICKER_SPACE_BLOCK_ID,
+                "label": _plain("Space"),
+                "element": {
+                    "type": "static_select",
+                    "action_id": PICKER_SPACE_ACTION_ID,
+                    "options": options,
+                    "initial_option": _space_option(chosen),
+                },
+            },
+            {
+                "type": "input",
+                "block_id": PICKER_FLOW_BLOCK_ID,
+                "label": _plain("Flow"),
+                "element": {
+                    "type": "external_select",
+                    "action_id": PICKER_FLOW_ACTION_ID,
+                    "placeholder": _plain("Type part of its name, or its ID"),
+                    "min_query_length": 0,
+                },
+                "hint": _plain(
+                    "The list shows up to 100 flows of the space, best match first; "
+                    "word order, accents and small typos do not matter."
+                ),
+            },
+        ],
+    }
+
+
+def no_space_view() -> View:
+    """The modal shown instead of the picker when no CAMS space is configured at all."""
+    text = (
+        ":information_source: The picker needs to know which CAMS spaces to list, and none is "
+        "configured. An administrator sets `CAMS_CUST_SPACE_ID` (the default space) and, "
+        "optionally, `CAMS_SPACES` (more spaces: comma-separated `id` or `id=label`).\n"
+        f"Until then, `{COMMAND} <flow-id> space:<CustSpaceId>` previews a flow by its ID."
+    )
+    return _notice(text, close="Close")
+
+
+def flow_options(flows: Sequence[FlowSummary]) -> list[Option]:
+    """One option per flow, in the order given, at most MAX_OPTIONS: name, then ID."""
+    options: list[Option] = []
+    for flow in flows:
+        if not FLOW_ID.fullmatch(flow.flow_id):
+            # Its value would be refused on submit, so it is not offered.
+            continue
+        description = " · ".join((flow.flow_id, *flow.categories))
+        options.append(_option(flow.name.strip() or "(no name)", flow.flow_id, description))
+        if len(options) == MAX_OPTIONS:
+            break
+    return options
+
+
+def id_option(flow_id: str, space: SpaceChoice) -> Option:
+    """An option for a flow ID typed into the list that the catalog does not hold."""
+    return _option(f"Flow {flow_id}", flow_id, f"not listed in {space.label}; preview it anyway")
+
+
+def loading_option(space: SpaceChoice) -> Option:
+    """The one option while the space's flows are still being listed."""
+    return _option(
+        f"Loading the flows of {space.label}…", LOADING, "Type again in a moment to see them."
+    )
+
+
+def denied_option() -> Option:
+    """The one option when the bot may not list flows (ListFlow is denied)."""
+    return _option(
+        "Search needs the RAM action cams:ListFlow",
+        DENIED,
+        f"Type a flow ID here, or use {COMMAND} <flow-id>",
+    )
+
+
+def unavailable_option(space: SpaceChoice) -> Option:
+    """The one option when listing the space's flows failed and no copy is left."""
+    return _option(
+        f"Cannot list the flows of {space.label} right now",
+        UNAVAILABLE,
+        "Type again in a minute, or type a flow ID here.",
+    )
+
+
+def no_match_option(query: str, space: SpaceChoice) -> Option:
+    """The one option when nothing in the space matches what was typed, or it has no flows."""
+    if not query.strip():
+        return _option(
+            f"{space.label} lists no flows", NO_MATCH, "Pick another space, or type a flow ID."
+        )
+    return _option(
+        f"No flow in {space.label} matches “{query.strip()}”",
+        NO_MATCH,
+        "Try fewer or other words, or a flow ID.",
+    )
+
+
+def flow_refusal(value: str | None, space: SpaceChoice) -> str | None:
+    """Why a submitted flow value cannot be previewed, or None when it names a flow.
+
+    Only its shape is checked here; whether the catalog holds it is the caller's business.
+    """
+    if value is None:
+        return "Pick a flow from the list."
+    if value == LOADING:
+        return f"The flows of {space.label} were still loading. Open the list again and pick one."
+    if value == DENIED:
+        return (
+            "Listing flows needs the RAM action cams:ListFlow. Type the flow's ID in the list, "
+            f"or use {COMMAND} <flow-id>."
+        )
+    if value == UNAVAILABLE:
+        return f"The flows of {space.label} could not be listed. Type the flow's ID instead."
+    if value == NO_MATCH or not FLOW_ID.fullmatch(value):
+        return "Pick a flow from the list."
+    return None
+
+
+def fetching_view(flow_id: str, about: render.Known | None) -> View:
+    """The modal while the preview is fetched; views.update replaces it when it is ready."""
+    text = f":hourglass_flowing_sand: Fetching the preview…\n{render.flow_title(flow_id, about)}"
+    return _notice(text, close="Close")
+
+
+def result_view(
+    preview: FlowPreview, *, space: str, about: render.Known | None, now: float
+) -> View:
+    """The preview in the modal: name and status as far as known, Open preview, expiry, and
+    a conversation picker to share it."""
+    title = render.flow_title(preview.flow_id, about)
+    blocks: list[View] = [_section(f"{title}\nSpace `{render.escape(space)}`")]
+    url = preview.preview_url
+    if not url.startswith("https://") or len(url) > MAX_BUTTON_URL:
+        blocks.append(
+            _section(":warning: The preview link is too long for Slack to show as a button.")
+        )
+        return _notice_of(blocks, close="Done")
+    request = f"RequestId {render.quote(clip(preview.request_id, 64))}"
+    blocks += [
+        {
+            "type": "actions",
+            "block_id": "picker_open",
+            "elements": [
+                {
+                    "type": "button",
+                    "text": _plain("Open preview"),
+                    "action_id": OPEN_ACTION_ID,
+                    "url": url,
+                    "style": "primary",
+                }
+            ],
+        },
+        {
+            "type": "context",
+            "elements": [
+                _mrkdwn(f"{render.expiry_text(preview, now)} · {request}"),
+                _mrkdwn("Anyone holding a preview link can open it."),
+            ],
+        },
+        {
+            "type": "input",
+            "block_id": PICKER_SHARE_BLOCK_ID,
+            "optional": True,
+            "label": _plain("Share in"),
+            "element": {
+                "type": "conversations_select",
+                "action_id": PICKER_SHARE_ACTION_ID,
+                "placeholder": _plain("Pick a channel or a conversation"),
+                "response_url_enabled": True,
+                "default_to_current_conversation": True,
+            },
+            "hint": _plain("Posts the preview there for everyone; leave it empty to just close."),
+        },
+    ]
+    return {
+        "type": "modal",
+        "callback_id": PICKER_RESULT_CALLBACK_ID,
+        "title": _plain(TITLE),
+        "submit": _plain("Share"),
+        "close": _plain("Done"),
+        "private_metadata": Metadata(space, preview.flow_id).encode(),
+        "blocks": blocks,
+    }
+
+
+def failure_view(flow_id: str, about: render.Known | None, space: str, failure: Failure) -> View:
+    """The modal when the preview could not be had: one sentence a person can act on."""
+    text = f":warning: {render.flow_title(flow_id, about)}\n{render.error_sentence(failure)}"
+    where = {"type": "context", "elements": [_mrkdwn(f"Space `{render.escape(space)}`")]}
+    return _notice_of([_section(text), where], close="Done")
+
+
+def internal_error_view() -> View:
+    """The modal when the bot itself failed; the details are in its logs."""
+    return _notice(
+        ":warning: Something went wrong inside flowpreview. "
+        "Its maintainers can find the details in its logs.",
+        close="Done",
+    )
+
+
+def outdated_view() -> View:
+    """The modal for a submission this bot cannot read back (an old or altered view)."""
+    return _notice(
+        ":warning: This form is out of date. Close it and pick *Preview a WhatsApp Flow* again.",
+        close="Close",
+    )
+
+
+def sharing_view(target: ShareTarget) -> View:
+    """The modal while the preview is being posted to the conversation."""
+    text = f":hourglass_flowing_sand: Sharing the preview in {_conversation(target.channel_id)}…"
+    return _notice(text, close="Close")
+
+
+def shared_view(target: ShareTarget, *, posted: bool) -> View:
+    """The modal once the post is done: where it went, or that Slack did not take it."""
+    where = _conversation(target.channel_id)
+    if posted:
+        return _notice(f":white_check_mark: Shared in {where}.", close="Done")
+    return _notice(
+        f":warning: Slack did not take the preview for {where}. Try again in a moment, "
+        f"or use *Share in channel* under `{COMMAND} <flow-id>`.",
+        close="Done",
+    )
+
+
+def read_metadata(raw: object, spaces: Sequence[SpaceChoice]) -> Metadata | None:
+    """The view's private_metadata, if it is ours: a known space and a well-formed flow ID."""
+    if not isinstance(raw, str) or len(raw) > MAX_METADATA:
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not set(data) <= {"space", "flow"}:
+        return None
+    space, flow_id = data.get("space"), data.get("flow")
+    if not isinstance(space, str) or space not in {choice.id for choice in spaces}:
+        return None
+    if flow_id is not None and (not isinstance(flow_id, str) or not FLOW_ID.fullmatch(flow_id)):
+        return None
+    return Metadata(space, flow_id)
+
+
+def selected_value(view: Mapping[str, Any], block_id: str, action_id: str) -> str | None:
+    """The value of the option selected in `block_id`/`action_id` of the view's state."""
+    selected = _state_of(view, block_id, action_id).get("selected_option")
+    value = selected.get("value") if isinstance(selected, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def chosen_space(view: Mapping[str, Any], spaces: Sequence[SpaceChoice]) -> SpaceChoice | None:
+    """The space selected in a picker view, else the one its metadata names; None if neither
+    is one of `spaces`."""
+    by_id = {choice.id: choice for choice in spaces}
+    selected = selected_value(view, PICKER_SPACE_BLOCK_ID, PICKER_SPACE_ACTION_ID)
+    if selected is not None:
+        return by_id.get(selected)
+    metadata = read_metadata(view.get("private_metadata"), spaces)
+    return by_id.get(metadata.space) if metadata is not None else None
+
+
+def share_target(response_urls: object) -> ShareTarget | None:
+    """The conversation a result view's Share names, from the submission's response_urls."""
+    if not isinstance(response_urls, list):
+        return None
+    for entry in response_urls:
+        if not isinstance(entry, dict) or entry.get("block_id") != PICKER_SHARE_BLOCK_ID:
+            continue
+        channel_id, url = entry.get("channel_id"), entry.get("response_url")
+        # The URL's host is checked where it is posted to (ReplyPoster's allow-list).
+        if isinstance(channel_id, str) and CONVERSATION_ID.fullmatch(channel_id):
+            return ShareTarget(channel_id, url) if isinstance(url, str) else None
+        return None
+    return None
+
+
+def view_id_of(view: Mapping[str, Any]) -> str | None:
+    """The view's Slack ID, when it looks like one."""
+    view_id = view.get("id")
+    return view_id if isinstance(view_id, str) and VIEW_ID.fullmatch(view_id) else None
+
+
+def _state_of(view: Mapping[str, Any], block_id: str, action_id: str) -> Mapping[str, Any]:
+    state = view.get("state")
+    values = state.get("values") if isinstance(state, dict) else None
+    block = values.get(block_id) if isinstance(values, dict) else None
+    element = block.get(action_id) if isinstance(block, dict) else None
+    return element if isinstance(element, dict) else {}
+
+
+def _conversation(channel_id: str) -> str:
+    return f"<#{channel_id}>" if channel_id[0] in "CG" else "the conversation you picked"
+
+
+def _space_option(choice: SpaceChoice) -> Option:
+    description = choice.id if choice.label != choice.id else None
+    return _option(choice.label, choice.id, description)
+
+
+def _option(text: str, value: str, description: str | None = None) -> Option:
+    option: Option = {"text": _plain(clip(text, MAX_OPTION_TEXT)), "value": value}
+    if description:
+        option["description"] = _plain(clip(description, MAX_OPTION_TEXT))
+    return option
+
+
+def _notice(text: str, *, close: str) -> View:
+    return _notice_of([_section(text)], close=close)
+
+
+def _notice_of(blocks: list[View], *, close: str) -> View:
+    """A modal that only tells something: no inputs, no submit, nothing to read back."""
+    return {"type": "modal", "title": _plain(TITLE), "close": _plain(close), "blocks": blocks}
+
+
+def _section(text: str) -> View:
+    return {"type": "section", "text": _mrkdwn(clip(text, MAX_SECTION_TEXT))}
+
+
+def _mrkdwn(text: str) -> View:
+    return {"type": "mrkdwn", "text": text}
+
+
+def _plain(text: str) -> View:
+    return {"type": "plain_text", "text": text, "emoji": True}
