@@ -1,7 +1,8 @@
 """`python -m bot demo`: the whole bot on this machine, with no Slack workspace or Alibaba account.
 
 It starts the CAMS emulator, a fake Slack and the real bot server on loopback ports, then a
-terminal where a person types `/flowpreview <id>` and sees the reply. Every request to the bot
+terminal where a person types `/flowpreview <id or name>` or opens the flow picker, and sees
+the reply. Every request to the bot
 is a real v0-signed HTTP request. The logs go to a file, named once at the start, so that they
 never break into the conversation.
 """
@@ -19,6 +20,7 @@ from bot.cams.settings import DEFAULT_MAX_ATTEMPTS, CamsSettings, Endpoint
 from bot.config import Secret
 from bot.preview.service import PreviewService
 from bot.preview.settings import PreviewSettings
+from bot.preview.spaces import parse_spaces
 from bot.serving import serving
 from bot.slack.server import create_server, runner_options
 from bot.slack.settings import SlackSettings
@@ -61,14 +63,23 @@ STORIES = (
         f"CAMS is down: the bot tries {DEMO_MAX_ATTEMPTS} times, then says so",
     ),
 )
+# The emulator's default catalog: 40 flows in the default space, 20 in the other one.
+DEMO_SPACES = "cams-demo=Demo space,cams-acme=Acme Retail"
+DEMO_SPACE = "cams-demo"
 INTRO = """flowpreview demo: the CAMS emulator, a fake Slack and the bot, all on this machine.
 
 Try:
   /flowpreview 1234567890123456
   /flowpreview 1234567890123456 9876543210987654 space:cams-demo
+  /flowpreview sign up           (a search by name: several matches; click N previews one)
+  /flowpreview apointment dental (a typo, and still one clear match: its preview)
+  /flowpreview newsletter space:cams-acme
 {stories}
   shortcut Is https://business.facebook.com/wa/manage/flows/9876543210987654/preview/ done?
+  shortcut Can you check *Appointment booking \u2013 Dental* today?
   share 1      (after a preview: post it to the channel)
+  picker       (the Preview a WhatsApp Flow shortcut; then: flows sign, pick 1, submit,
+                channel, submit)
   /flowpreview help
 """
 
@@ -126,9 +137,13 @@ async def run_demo(
         service = PreviewService.create(
             DEMO_CREDENTIALS,
             CamsSettings(
-                Endpoint.parse(cams_url), max_attempts=DEMO_MAX_ATTEMPTS, deadline=DEMO_DEADLINE_S
+                Endpoint.parse(cams_url),
+                default_space=DEMO_SPACE,
+                max_attempts=DEMO_MAX_ATTEMPTS,
+                deadline=DEMO_DEADLINE_S,
             ),
             preview_settings,
+            parse_spaces(DEMO_SPACES, DEMO_SPACE),
         )
         settings = SlackSettings(
             bot_token=Secret(DEMO_BOT_TOKEN),
