@@ -42,6 +42,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.bench_limiter
 	$(BIN)/python -m bench.bench_slack
 	$(BIN)/python -m bench.bench_replicas
+	$(BIN)/python -m bench.bench_search
+	$(BIN)/python -m bench.bench_catalog
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
