@@ -68,7 +68,9 @@ from bench.support import (
     machine,
     machine_cpu_seconds,
     markdown_table,
+    non_negative_float,
     percentile,
+    positive_float,
     positive_int,
     process_cpu_seconds,
     progress,
@@ -1246,22 +1248,6 @@ def to_json(results: Results, args: argparse.Namespace) -> dict[str, Any]:
         "previews_alone": results.alone.to_json(),
         "targets": [t.to_json() for t in results.targets],
     }
-
-
-def non_negative_float(text: str) -> float:
-    """argparse type: a number of at least 0."""
-    number = float(text)
-    if not number >= 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {text}")
-    return number
-
-
-def positive_float(text: str) -> float:
-    """argparse type: a number above 0."""
-    number = float(text)
-    if not number > 0:
-        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
-    return number
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -62,6 +62,7 @@ from bench.support import (
     machine_cpu_seconds,
     markdown_table,
     percentile,
+    positive_float,
     positive_int,
     process_cpu_seconds,
     progress,
@@ -635,14 +636,6 @@ def worker_counts(text: str) -> list[int]:
     """argparse type: comma-separated worker counts, each at least 1."""
     counts = [positive_int(part) for part in text.split(",")]
     return sorted(set(counts))
-
-
-def positive_float(text: str) -> float:
-    """argparse type: a number above 0."""
-    number = float(text)
-    if not number > 0:
-        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
-    return number
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

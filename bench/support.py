@@ -482,3 +482,19 @@ def positive_int(text: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
     return number
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a number above 0."""
+    number = float(text)
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+    return number
+
+
+def non_negative_float(text: str) -> float:
+    """argparse type: a number of at least 0."""
+    number = float(text)
+    if not number >= 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {text}")
+    return number

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
 import sys
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
 import aiohttp
@@ -126,3 +127,51 @@ class ServeProcess:
         self.terminate()
         _, err = await asyncio.wait_for(self._process.communicate(), timeout=within)
         return self._process.returncode, err
+
+
+@dataclass(frozen=True)
+class EmulatorProcess:
+    """`python -m bot emulator` running: its first line on stderr, and where it listens."""
+
+    banner: bytes
+    url: str
+
+
+@contextlib.asynccontextmanager
+async def emulator_process(*args: str, env: Mapping[str, str]) -> AsyncIterator[EmulatorProcess]:
+    """Run `python -m bot emulator --port <free> *args` until the block ends.
+
+    Yields once it answers: its banner comes out before it listens.
+    """
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "emulator",
+        "--port",
+        str(port),
+        *args,
+        env=dict(env),
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stderr is not None
+        banner = await asyncio.wait_for(process.stderr.readline(), timeout=30)
+        url = f"http://127.0.0.1:{port}"
+        await _until_listening(url)
+        yield EmulatorProcess(banner, url)
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+async def _until_listening(url: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(300):
+            with contextlib.suppress(aiohttp.ClientConnectionError):
+                async with session.get(f"{url}/_emulator/stats") as response:
+                    if response.status == 200:
+                        return
+            await asyncio.sleep(0.1)
+    raise TimeoutError(f"the emulator at {url} never answered")

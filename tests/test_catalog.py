@@ -236,6 +236,25 @@ async def test_the_spaces_held_are_bounded_least_recently_used_first() -> None:
     assert _list_calls(cams) == 4
 
 
+async def test_configured_spaces_are_never_dropped_for_typed_ones() -> None:
+    spaces = {name: make_flows(3, seed=n) for n, name in enumerate(["home", "s1", "s2", "s3"])}
+    async with _emulator(spaces) as cams, _client(cams) as client:
+        catalog = _catalog(client, Clocks(), max_spaces=2, pinned=["home"])
+        home = await catalog.wait("home", 10)
+        for name in ("s1", "s2", "s3"):
+            assert await catalog.wait(name, 10) is not None
+        kept = catalog.held("home")
+        dropped = catalog.held("s1")
+        never_asked = catalog.held("s4")
+        await catalog.close()
+
+    assert home is not None
+    assert kept is home, "the configured space outlives any number of typed ones"
+    assert dropped is None
+    assert never_asked is None, "held() starts nothing"
+    assert _list_calls(cams) == 4
+
+
 async def test_a_new_space_makes_room_even_when_every_space_is_refreshing() -> None:
     spaces = {name: make_flows(3, seed=n) for n, name in enumerate(["s1", "s2"])}
     async with _emulator(spaces) as cams, _client(cams) as client:
@@ -272,7 +291,6 @@ async def test_a_denied_listflow_is_logged_once_and_asked_again_only_every_ttl(
         await catalog.close()
 
     assert (denied.status, denied.reason) == (CatalogStatus.DENIED, ErrorKind.PERMISSION_DENIED)
-    assert denied.ram_action == "cams:ListFlow"
     assert calls == 1, "peeks while denied ask nothing"
     assert again.status is CatalogStatus.DENIED
     assert snapshot is not None, "granted again: listed at the next try"

@@ -22,7 +22,7 @@ from bot.standin.cams.server import DEMO_CREDENTIALS
 from bot.standin.slack import payloads
 from bot.standin.slack.fake_slack import FakeSlack, running_fake_slack
 from bot.standin.slack.signing import signed_headers
-from tests.serve_process import ServeProcess, clean_env, free_port, run_bot
+from tests.serve_process import ServeProcess, clean_env, emulator_process, free_port, run_bot
 from tests.support import RunningEmulator
 
 
@@ -221,28 +221,11 @@ async def test_silent_endpoint_times_out_cleanly() -> None:
 
 
 async def test_emulator_command_serves_and_verifies() -> None:
-    port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "emulator",
-        "--port",
-        str(port),
-        "--fault",
-        "error:Ram.PermissionDeny@flow:denied",
-        env=_env(None),
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        assert process.stderr is not None
-        banner = await asyncio.wait_for(process.stderr.readline(), timeout=30)
-        assert b"CAMS emulator on http://127.0.0.1:" in banner
-        run = await run_bot("get", "7", "denied", env=_env(f"http://127.0.0.1:{port}"))
-    finally:
-        process.terminate()
-        await process.wait()
+    rule = "error:Ram.PermissionDeny@flow:denied"
+    async with emulator_process("--fault", rule, env=_env(None)) as emulator:
+        run = await run_bot("get", "7", "denied", env=_env(emulator.url))
 
+    assert b"CAMS emulator on http://127.0.0.1:" in emulator.banner
     assert run.code == 1
     assert "flows/7/preview" in run.out
     assert "Ram.PermissionDeny" in run.err

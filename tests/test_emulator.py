@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import random
-import sys
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,7 +36,7 @@ from bot.standin.cams.catalog import (
 from bot.standin.cams.faults import Call, Fault, FaultRule
 from bot.standin.cams.server import DEMO_CREDENTIALS, arrival_key
 from bot.standin.cams.window import SlidingWindow, busiest_window, max_in_window
-from tests.serve_process import clean_env, free_port, run_bot
+from tests.serve_process import clean_env, emulator_process, run_bot
 from tests.support import OTHER_CREDENTIALS, RunningEmulator, running_emulator
 
 
@@ -633,42 +632,10 @@ def test_a_page_rule_matches_only_its_page() -> None:
     assert not rule.take(Call(Action.LIST_FLOW, page=3), rng), "used up"
 
 
-async def _until_listening(url: str) -> None:
-    """Return once the emulator answers: its banner comes out before it listens."""
-    async with aiohttp.ClientSession() as session:
-        for _ in range(300):
-            with contextlib.suppress(aiohttp.ClientConnectionError):
-                async with session.get(f"{url}/_emulator/stats") as response:
-                    if response.status == 200:
-                        return
-            await asyncio.sleep(0.1)
-    pytest.fail(f"the emulator at {url} never answered")
-
-
 async def test_emulator_command_serves_a_catalog_of_the_size_asked() -> None:
-    port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "emulator",
-        "--port",
-        str(port),
-        "--catalog-size",
-        "250",
-        env=clean_env(),
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        assert process.stderr is not None
-        banner = await asyncio.wait_for(process.stderr.readline(), timeout=30)
-        url = f"http://127.0.0.1:{port}"
-        await _until_listening(url)
-        pages = await _list_all(url, DEMO_SPACE, 100)
-    finally:
-        process.terminate()
-        await process.wait()
-    assert b"cams-demo (250 flows), cams-acme (20 flows)" in banner
+    async with emulator_process("--catalog-size", "250", env=clean_env()) as emulator:
+        pages = await _list_all(emulator.url, DEMO_SPACE, 100)
+    assert b"cams-demo (250 flows), cams-acme (20 flows)" in emulator.banner
     assert [len(page) for page in pages] == [100, 100, 50]
 
 

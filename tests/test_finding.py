@@ -91,7 +91,7 @@ async def test_no_match_names_the_space_and_says_what_to_try() -> None:
     async with running_bot(default_space=SPACE) as bot:
         answer, _ = await bot.command("zebra crossing")
         text = _text(answer.json())
-        assert "No flow among the" in text
+        assert "No flow among the 40 flows in space" in text
         assert f"`{SPACE}`" in text
         assert "Try fewer or shorter words" in text
 
@@ -181,3 +181,14 @@ async def test_the_shortcut_finds_flows_by_name_in_a_message() -> None:
         # "sign up" in passing is no flow's whole name: it names nothing.
         assert SIGN_UP_V3 not in text
         assert NEWSLETTER not in text
+
+
+async def test_a_ready_preview_waits_for_getflow_only_briefly() -> None:
+    # A long ack budget, and a GetFlow slower than the grace but well inside that budget:
+    # the preview goes out without the status rather than wait for it.
+    async with running_bot(default_space=SPACE, ack_budget=10) as bot:
+        bot.cams.fault("latency:3@action:GetFlow")
+        answer, _ = await bot.command(SIGN_UP_V3)
+        text = _text(answer.json())
+        assert f"/flows/{SIGN_UP_V3}/preview/" in text
+        assert "Published" not in text

@@ -385,3 +385,15 @@ def test_a_small_limit_is_the_start_of_a_large_one(
     cut = index.search(" ".join(query), limit=limit)
     assert cut.matches == full.matches[:limit]
     assert cut.clear == full.clear
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a." * 20_000, "*" * 40_000, "`" * 40_000, "'a " * 13_000, "x" * 39_000 + " `Sign-up v3`"],
+    ids=["dots", "stars", "backticks", "quotes", "long-word"],
+)
+def test_find_in_text_reads_a_whole_hostile_message(text: str) -> None:
+    # Each of these once cost seconds of backtracking (quadratic patterns); now linear.
+    index = SearchIndex.build([FlowSummary("1234567890123456", "Sign-up v3")])
+    found = index.find_in_text(text)
+    assert [flow.flow_id for flow in found] == (["1234567890123456"] if "Sign" in text else [])

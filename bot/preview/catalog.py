@@ -19,7 +19,7 @@ import functools
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
@@ -128,7 +128,6 @@ class CatalogState:
     space: str
     reason: ErrorKind | None = None
     refreshing: bool = False
-    ram_action: str = Action.LIST_FLOW.ram_action
 
 
 @dataclass(eq=False, slots=True)
@@ -172,6 +171,7 @@ class FlowCatalog(AsyncCloseable):
         max_spaces: int = DEFAULT_MAX_SPACES,
         shared: CatalogStore | None = None,
         lease: float = LEASE_S,
+        pinned: Iterable[str] = (),
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -181,6 +181,8 @@ class FlowCatalog(AsyncCloseable):
         self.page_size = page_size
         self.max_flows = max_flows
         self.max_spaces = max(1, max_spaces)
+        # The configured spaces: never dropped to make room for spaces someone typed.
+        self._pinned = frozenset(pinned)
         self._shared = shared
         self._lease = lease
         self._clock = clock
@@ -193,15 +195,23 @@ class FlowCatalog(AsyncCloseable):
 
     @classmethod
     def create(
-        cls, client: FlowLister, settings: CatalogSettings, shared: CatalogStore | None = None
+        cls,
+        client: FlowLister,
+        settings: CatalogSettings,
+        shared: CatalogStore | None = None,
+        *,
+        lease: float = LEASE_S,
+        pinned: Iterable[str] = (),
     ) -> FlowCatalog:
-        """A catalog with the CATALOG_* settings."""
+        """A catalog with the CATALOG_* settings; `pinned` spaces are never dropped."""
         return cls(
             client,
             ttl=settings.ttl,
             page_size=settings.page_size,
             max_flows=settings.max_flows,
             shared=shared,
+            lease=lease,
+            pinned=pinned,
         )
 
     def peek(self, space: str | None = None) -> Snapshot | None:
@@ -211,6 +221,11 @@ class FlowCatalog(AsyncCloseable):
         than the ttl, unless one is running or a failure's backoff has not passed.
         """
         return self._touch(space).snapshot
+
+    def held(self, space: str | None = None) -> Snapshot | None:
+        """The snapshot of `space` if one is held, without starting anything or making room."""
+        entry = self._spaces.get(self._client.space_for(space) or "")
+        return entry.snapshot if entry is not None else None
 
     async def wait(self, space: str | None, within: float) -> Snapshot | None:
         """The snapshot of `space`, waiting at most `within` seconds for one when cold.
@@ -277,10 +292,16 @@ class FlowCatalog(AsyncCloseable):
         return entry
 
     def _make_room(self) -> None:
-        """Drop the least recently used spaces so that one more fits, idle ones first."""
+        """Drop the least recently used spaces so that one more fits, idle ones first.
+
+        Pinned spaces stay; with only those left the bound grows by their number.
+        """
         while len(self._spaces) >= self.max_spaces:
-            idle = next((k for k, e in self._spaces.items() if e.task is None), None)
-            key = idle if idle is not None else next(iter(self._spaces))
+            droppable = [k for k in self._spaces if k not in self._pinned]
+            if not droppable:
+                return
+            idle = next((k for k in droppable if self._spaces[k].task is None), None)
+            key = idle if idle is not None else droppable[0]
             dropped = self._spaces.pop(key)
             if dropped.task is not None:
                 dropped.task.cancel()

@@ -23,11 +23,16 @@ FREQUENT_MIN_NAMES = 3
 FREQUENT_SHARE = 0.01
 
 _SLACK_MARKUP = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
-# Links Slack did not wrap (a scheme, "www.", or a domain followed by a path).
-_BARE_LINK = re.compile(r"\S*://\S*|\bwww\.\S+|\S+\.[a-z]{2,}/\S*", re.IGNORECASE)
-# What sets a name apart: backticks or code blocks, bold (*x* or **x**), or quotes.
+# Links Slack did not wrap: a whitespace-separated token with a scheme, starting "www.", or
+# holding a domain followed by a path. Tokens are tested one by one, so the cost stays linear
+# in the message's length whatever it holds.
+_WHITESPACE = re.compile(r"(\s+)")
+_DOMAIN_PATH = re.compile(r"\.[a-z]{2,}/", re.IGNORECASE)
+# What sets a name apart: backticks or code blocks, bold (*x* or **x**), or quotes. A run of
+# backticks or stars may open a span only where it begins, and never gives characters back,
+# so that a long run costs linear time rather than quadratic.
 _SET_APART = re.compile(
-    r"`+([^`]+)`+|\*+([^*\n]+)\*+|\"([^\"\n]+)\"|\u201c([^\u201d\n]+)\u201d"
+    r"(?<!`)`++([^`]++)`+|(?<!\*)\*++([^*\n]++)\*+|\"([^\"\n]+)\"|\u201c([^\u201d\n]+)\u201d"
     r"|\u2018([^\u2019\n]+)\u2019|\u00ab([^\u00bb\n]+)\u00bb|(?<!\w)'([^'\n]+)'(?!\w)"
 )
 # Words too common in chat for a name made only of them to be taken as a flow's name when it
@@ -72,7 +77,7 @@ def message_pieces(text: str) -> Iterator[Piece]:
 def _pieces(encoded: str) -> Iterator[Piece]:
     # Entities are decoded after the markup is cut out, so that a typed "&lt;" never looks
     # like the start of markup.
-    for stretch in _BARE_LINK.split(html.unescape(encoded)):
+    for stretch in _outside_links(html.unescape(encoded)):
         found = words(stretch)
         if found:
             set_apart = frozenset(
@@ -80,6 +85,28 @@ def _pieces(encoded: str) -> Iterator[Piece]:
                 for span in _SET_APART.finditer(stretch)
             )
             yield Piece(found, set_apart)
+
+
+def _outside_links(text: str) -> list[str]:
+    """The stretches of `text` between its bare links."""
+    stretches: list[str] = []
+    current: list[str] = []
+    for token in _WHITESPACE.split(text):
+        if _is_link(token):
+            stretches.append("".join(current))
+            current = []
+        else:
+            current.append(token)
+    stretches.append("".join(current))
+    return stretches
+
+
+def _is_link(token: str) -> bool:
+    return (
+        "://" in token
+        or token[:4].lower() == "www."
+        or ("/" in token and _DOMAIN_PATH.search(token) is not None)
+    )
 
 
 def is_weak_name(

@@ -15,7 +15,7 @@ from bot.cams.models import FlowDetails, FlowPreview, FlowSummary
 from bot.cams.settings import CamsSettings
 from bot.lifecycle import AsyncCloseable
 from bot.preview.cache import CacheKey, Entry, PreviewCache
-from bot.preview.catalog import FlowCatalog
+from bot.preview.catalog import LEASE_S, FlowCatalog
 from bot.preview.details import FlowDetailsCache
 from bot.preview.errors import Busy
 from bot.preview.limiter import LocalLimiter
@@ -93,16 +93,22 @@ class PreviewService(AsyncCloseable):
         """Wire the client, its limiters (one per action), the caches and the catalog: local
         ones, or shared with REDIS_URL."""
         cache = PreviewCache(settings.cache_size, negative_ttl=settings.negative_ttl)
+        # The refresh lock must outlive the slowest page: the client's deadline, after the
+        # longest wait for a slot, with room to spare.
+        lease = max(LEASE_S, 2 * (cams.deadline + settings.limiter.max_wait))
+        pinned = [space.id for space in spaces] + [cams.default_space or ""]
         if settings.redis_url is None:
             client = CamsClient(credentials, cams, gates=local_gates(settings))
-            catalog = FlowCatalog.create(client, settings.catalog)
+            catalog = FlowCatalog.create(client, settings.catalog, lease=lease, pinned=pinned)
             return cls(client, cache, catalog=catalog, spaces=spaces)
         # Imported here because Redis support is an optional extra.
         from bot.preview.shared.wiring import connect  # noqa: PLC0415
 
         shared = connect(settings.redis_url, settings)
         client = CamsClient(credentials, cams, gates=shared.limiters)
-        catalog = FlowCatalog.create(client, settings.catalog, shared=shared.catalog)
+        catalog = FlowCatalog.create(
+            client, settings.catalog, shared.catalog, lease=lease, pinned=pinned
+        )
         return cls(
             client,
             cache,
@@ -149,7 +155,8 @@ class PreviewService(AsyncCloseable):
         details = self.details.peek(flow_id, space)
         if details is not None:
             return details
-        snapshot = self.catalog.peek(space)
+        # Held only: a preview for a space someone typed must not start or evict a catalog.
+        snapshot = self.catalog.held(space)
         return snapshot.index.get(flow_id) if snapshot is not None else None
 
     def _key(self, flow_id: str, space: str | None) -> CacheKey:

@@ -1,8 +1,9 @@
 """Getting previews to the person: in the ack when they are quick, through response_url if not.
 
 A preview shows the flow's name and status when they are known in time: from the caches at
-once, or from GetFlow calls made beside the preview's own, awaited only until the ack budget
-runs out. The preview is never held back for them.
+once, or from GetFlow calls made beside the preview's own, awaited at most DETAILS_GRACE_S
+after the previews are ready and never past the ack budget. A preview that comes later than
+the ack waits for them no longer at all.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ Known = dict[str, render.Known]
 
 # Slack gives up on an ack after 3 s; answering by 2 s leaves room for the trip back.
 ACK_BUDGET_S = 2.0
+# Once the previews are ready, how much longer their names and statuses may hold the answer,
+# never past the ack budget.
+DETAILS_GRACE_S = 0.5
 
 
 class Delivery:
@@ -86,7 +90,7 @@ class Delivery:
                 log.error("fetching previews failed", exc_info=fetch.exception())
                 await ack(**render.internal_error_message())
             else:
-                await settle(lookups, deadline - loop.time())
+                await settle(lookups, min(DETAILS_GRACE_S, deadline - loop.time()))
                 await ack(**self._render(fetch.result(), self.known(flow_ids, space), space))
             return
         await ack(**render.fetching_message(flow_ids))
@@ -97,10 +101,6 @@ class Delivery:
         lookups = self.look_up(flow_ids, space)
         fetch = asyncio.create_task(self.service.get_many(flow_ids, space))
         self.inflight.spawn(self._follow_up(fetch, lookups, response_url, space), response_url)
-
-    def send_later(self, response_url: str, message: render.Message) -> None:
-        """Post `message` to response_url in the background (the caller has acked)."""
-        self.inflight.spawn(self.replies.post(response_url, message), response_url)
 
     async def apologise(self, response_urls: Sequence[str]) -> None:
         """Tell each person still owed a reply that the bot restarted before it was ready."""
@@ -162,8 +162,10 @@ async def settle(lookups: Sequence[asyncio.Task[Any]], within: float) -> None:
     """
     if not lookups:
         return
-    if within > 0:
-        await asyncio.wait(lookups, timeout=within)
-    for lookup in lookups:
-        lookup.cancel()
-    await asyncio.gather(*lookups, return_exceptions=True)
+    try:
+        if within > 0:
+            await asyncio.wait(lookups, timeout=within)
+    finally:
+        for lookup in lookups:
+            lookup.cancel()
+        await asyncio.gather(*lookups, return_exceptions=True)

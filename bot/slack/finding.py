@@ -1,8 +1,9 @@
 """Finding flows by name: `/flowpreview <words>` and the names in a shortcut's message.
 
-Search runs on the space's catalog, in memory: it never calls CAMS while a person waits,
-except to load a catalog nobody has loaded yet, and never on the preview budget (ListFlow and
-GetFlow have budgets of their own).
+Search runs on the space's catalog, in memory. While a person waits it calls CAMS only to
+load a catalog nobody has loaded yet (ListFlow) and for the statuses of a list of matches
+(GetFlow, until the ack budget runs out), and never on the preview budget: ListFlow and
+GetFlow have budgets of their own.
 """
 
 from __future__ import annotations
@@ -102,7 +103,9 @@ class Finder:
     ) -> render.Message:
         """The list of matches with the statuses known by `deadline`, or the no-match answer."""
         if not flows:
-            return render.no_match_message(words, space_id, len(snapshot.flows))
+            return render.no_match_message(
+                words, space_id, len(snapshot.flows), truncated=snapshot.truncated
+            )
         statuses = await self._statuses([flow.flow_id for flow in flows], space_id, deadline)
         return render.matches_message(words, space_id, flows, statuses)
 

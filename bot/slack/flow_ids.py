@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from bot.preview.spaces import SPACE_ID
+
 MAX_FLOWS = 10
 # What an ID from a payload or a link may look like: never more than this reaches CAMS.
 FLOW_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -104,7 +106,7 @@ def _split_space(tokens: list[str]) -> tuple[str | None, list[str]] | UsageReque
             return UsageRequest("give space: only once")
         if not value:
             return UsageRequest("space: needs a space ID after it")
-        if not FLOW_ID.fullmatch(value):
+        if not SPACE_ID.fullmatch(value):
             return UsageRequest("is not a space ID", clip(value))
         space = value
     return space, rest

@@ -131,7 +131,7 @@ def preview_message(
     notes = [privacy]
     if space:
         notes.insert(0, f"Space `{escape(space)}`")
-    blocks.append({"type": "context", "elements": [_mrkdwn(" · ".join(notes))]})
+    blocks.append({"type": "context", "elements": [mrkdwn(" · ".join(notes))]})
     return _message(blocks, _fallback(outcomes), "ephemeral")
 
 
@@ -143,8 +143,8 @@ def shared_message(
         f"{flow_title(preview.flow_id, about)}\nPreview shared by <@{escape(user_id)}>. "
         f"{expiry_text(preview, now)}"
     )
-    blocks = [_section(text)]
-    button = _open_button(preview)
+    blocks = [section(text)]
+    button = open_button(preview)
     if button is not None:
         blocks.append({"type": "actions", "elements": [button]})
     fallback = f"Preview of flow {preview.flow_id}: {escape(preview.preview_url)}"
@@ -179,8 +179,8 @@ def usage_message(
     blocks: list[Block] = []
     if problem:
         about = f"{quote(token)} " if token is not None else ""
-        blocks.append(_section(f":warning: {about}{escape(problem)}"))
-    blocks.append(_section(usage))
+        blocks.append(section(f":warning: {about}{escape(problem)}"))
+    blocks.append(section(usage))
     return _message(blocks, f"Usage: {COMMAND} <flow-id or name> [space:<id>]", "ephemeral")
 
 
@@ -188,7 +188,7 @@ def fetching_message(flow_ids: Sequence[str]) -> Message:
     """The immediate answer when the previews will follow through response_url."""
     names = ", ".join(f"`{escape(flow_id)}`" for flow_id in flow_ids)
     text = f":hourglass_flowing_sand: Fetching the preview of {names}…"
-    return _message([_section(text)], "Fetching…", "ephemeral")
+    return _message([section(text)], "Fetching…", "ephemeral")
 
 
 def no_flows_message() -> Message:
@@ -199,7 +199,7 @@ def no_flows_message() -> Message:
         f"`{EXAMPLE_ID}`, or sits in a link like "
         f"`https://business.facebook.com/wa/manage/flows/{EXAMPLE_ID}/preview/`."
     )
-    return _message([_section(text)], text, "ephemeral")
+    return _message([section(text)], text, "ephemeral")
 
 
 def internal_error_message() -> Message:
@@ -208,7 +208,7 @@ def internal_error_message() -> Message:
         ":warning: Something went wrong inside flowpreview. "
         "Its maintainers can find the details in its logs."
     )
-    return _message([_section(text)], text, "ephemeral")
+    return _message([section(text)], text, "ephemeral")
 
 
 def restarted_message() -> Message:
@@ -217,7 +217,7 @@ def restarted_message() -> Message:
         ":warning: flowpreview restarted before your preview was ready. "
         "Please try again in a moment."
     )
-    return _message([_section(text)], text, "ephemeral")
+    return _message([section(text)], text, "ephemeral")
 
 
 def matches_message(
@@ -228,38 +228,44 @@ def matches_message(
 ) -> Message:
     """Several flows match a search: each with its name, status when known, and a button."""
     count = len(matches)
-    header = (
-        f"{count} flow{'s' if count != 1 else ''} in space {quote(space)} match "
-        f"{quote(words)}, best first. Pick one:"
-    )
-    blocks: list[Block] = [_section(header)]
+    if count >= MAX_FLOWS:
+        header = f"The {MAX_FLOWS} best matches for {quote(words)} in space {quote(space)}."
+    else:
+        plural = "s" if count != 1 else ""
+        header = f"{count} flow{plural} in space {quote(space)} match {quote(words)}."
+    header += " Pick one:"
+    blocks: list[Block] = [section(header)]
     for index, flow in enumerate(matches[:MAX_FLOWS]):
         status = statuses.get(flow.flow_id)
         text = f"{quote(clip(flow.name, 100))} · `{escape(flow.flow_id)}`"
         if status is not None:
             text += f"\n{STATUS_WORDS[status]}"
-        section = _section(text, f"match-{index}")
-        section["accessory"] = {
+        block = section(text, f"match-{index}")
+        block["accessory"] = {
             "type": "button",
-            "text": _plain("Preview"),
+            "text": plain("Preview"),
             "action_id": PICK_ACTION_ID,
             "value": share_value(flow.flow_id, space),
         }
-        blocks.append(section)
-    blocks.append({"type": "context", "elements": [_mrkdwn("Only you can see this.")]})
+        blocks.append(block)
+    blocks.append({"type": "context", "elements": [mrkdwn("Only you can see this.")]})
     fallback = f"{count} flows match {words!r}: " + ", ".join(f.name for f in matches[:MAX_FLOWS])
     return _message(blocks, escape(clip(fallback, 500)), "ephemeral")
 
 
-def no_match_message(words: str, space: str, flows: int) -> Message:
-    """No flow of the space matches: say where the bot looked and what to try."""
+def no_match_message(words: str, space: str, flows: int, *, truncated: bool = False) -> Message:
+    """No flow of the space matches: say where the bot looked and what to try.
+
+    `truncated`: the space holds more flows than the bot keeps (CATALOG_MAX_FLOWS).
+    """
+    among = f"the first {flows} flows the bot keeps of" if truncated else f"the {flows} flows in"
     text = (
-        f"No flow among the {flows} in space {quote(space)} is named like {quote(words)}. "
+        f"No flow among {among} space {quote(space)} is named like {quote(words)}. "
         "Try fewer or shorter words, check the spelling, or add `space:&lt;id&gt;` to look in "
         f"another space. The *{PICKER_NAME}* shortcut lists every flow, and "
         f"`{COMMAND} &lt;flow-id&gt;` works with the ID from the CAMS console."
     )
-    return _message([_section(text)], f"No flow in space {space} matches.", "ephemeral")
+    return _message([section(text)], f"No flow in space {space} matches.", "ephemeral")
 
 
 def search_unavailable_message(space: str, *, denied: bool, loading: bool) -> Message:
@@ -279,7 +285,7 @@ def search_unavailable_message(space: str, *, denied: bool, loading: bool) -> Me
             f":warning: The bot cannot load the flow list of space {quote(space)} right now. "
             f"Try again in a minute, or use `{COMMAND} &lt;flow-id&gt;`."
         )
-    return _message([_section(text)], "Search by name is not available right now.", "ephemeral")
+    return _message([section(text)], "Search by name is not available right now.", "ephemeral")
 
 
 def search_denied_sentence() -> str:
@@ -297,7 +303,7 @@ def no_space_message() -> Message:
         ":warning: Search by name needs a CAMS space: add `space:&lt;CustSpaceId&gt;`, or ask "
         "the bot's operator to set `CAMS_CUST_SPACE_ID`."
     )
-    return _message([_section(text)], "Search by name needs a space.", "ephemeral")
+    return _message([section(text)], "Search by name needs a space.", "ephemeral")
 
 
 def searching_message(words: str, space: str) -> Message:
@@ -306,7 +312,7 @@ def searching_message(words: str, space: str) -> Message:
         f":hourglass_flowing_sand: Loading the flow list of space {quote(space)} to look for "
         f"{quote(words)}…"
     )
-    return _message([_section(text)], "Searching…", "ephemeral")
+    return _message([section(text)], "Searching…", "ephemeral")
 
 
 def share_value(flow_id: str, space: str | None) -> str:
@@ -335,30 +341,31 @@ def _flow_blocks(
     title = flow_title(flow_id, about)
     if not isinstance(outcome, FlowPreview):
         text = f":warning: {title}: {error_sentence(outcome)}"
-        return [_section(text, f"flow-{index}")]
-    button = _open_button(outcome)
+        return [section(text, f"flow-{index}")]
+    button = open_button(outcome)
     if button is None:
         text = f":warning: {title}: the preview link is too long for Slack to show as a button."
-        return [_section(text, f"flow-{index}")]
+        return [section(text, f"flow-{index}")]
     share = {
         "type": "button",
-        "text": _plain("Share in channel"),
+        "text": plain("Share in channel"),
         "action_id": SHARE_ACTION_ID,
         "value": share_value(flow_id, space),
     }
     return [
-        _section(f"{title}\n{expiry_text(outcome, now)}", f"flow-{index}"),
+        section(f"{title}\n{expiry_text(outcome, now)}", f"flow-{index}"),
         {"type": "actions", "block_id": f"actions-{index}", "elements": [button, share]},
     ]
 
 
-def _open_button(preview: FlowPreview) -> Block | None:
+def open_button(preview: FlowPreview) -> Block | None:
+    """The **Open preview** URL button, or None when the link is not https or too long."""
     url = preview.preview_url
     if not url.startswith("https://") or len(url) > MAX_BUTTON_URL:
         return None
     return {
         "type": "button",
-        "text": _plain("Open preview"),
+        "text": plain("Open preview"),
         "action_id": OPEN_ACTION_ID,
         "url": url,
         "style": "primary",
@@ -411,16 +418,19 @@ def _message(blocks: list[Block], text: str, response_type: str) -> Message:
     }
 
 
-def _section(text: str, block_id: str | None = None) -> Block:
-    section: Block = {"type": "section", "text": _mrkdwn(text)}
+def section(text: str, block_id: str | None = None) -> Block:
+    """A section block of mrkdwn `text`."""
+    block: Block = {"type": "section", "text": mrkdwn(text)}
     if block_id is not None:
-        section["block_id"] = block_id
-    return section
+        block["block_id"] = block_id
+    return block
 
 
-def _mrkdwn(text: str) -> Block:
+def mrkdwn(text: str) -> Block:
+    """A mrkdwn text object."""
     return {"type": "mrkdwn", "text": text}
 
 
-def _plain(text: str) -> Block:
+def plain(text: str) -> Block:
+    """A plain_text object, emoji shortcodes shown."""
     return {"type": "plain_text", "text": text, "emoji": True}

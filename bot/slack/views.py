@@ -20,7 +20,6 @@ from bot.preview.spaces import SpaceChoice
 from bot.slack import render
 from bot.slack.constants import (
     COMMAND,
-    OPEN_ACTION_ID,
     PICKER_CALLBACK_ID,
     PICKER_FLOW_ACTION_ID,
     PICKER_FLOW_BLOCK_ID,
@@ -40,7 +39,6 @@ TITLE = "Flow preview"
 MAX_OPTIONS = 100
 MAX_OPTION_TEXT = 75
 MAX_METADATA = 3000
-MAX_BUTTON_URL = 3000
 MAX_SECTION_TEXT = 3000
 # What a flow option stands for when it is not a flow: the picker refuses these on submit.
 # A colon never appears in a flow ID, so none of them can be mistaken for one.
@@ -48,8 +46,6 @@ LOADING = ":loading"
 DENIED = ":denied"
 UNAVAILABLE = ":unavailable"
 NO_MATCH = ":none"
-# A run of 10-20 digits is always a flow ID, never a name.
-DIGITS_ID = re.compile(r"\d{10,20}")
 # Slack's view IDs: V and upper-case letters and digits.
 VIEW_ID = re.compile(r"V[A-Z0-9]{1,40}")
 CONVERSATION_ID = re.compile(r"[CDG][A-Z0-9]{1,40}")
@@ -78,27 +74,27 @@ class ShareTarget:
     response_url: str
 
 
-def picker_view(spaces: Sequence[SpaceChoice], space: SpaceChoice | None = None) -> View:
+def picker_view(spaces: Sequence[SpaceChoice]) -> View:
     """The modal the shortcut opens: a space select and a flow select fed by the catalog.
 
     With no space configured it explains what to set instead.
     """
     if not spaces:
         return no_space_view()
-    chosen = space or spaces[0]
+    chosen = spaces[0]
     options = [_space_option(choice) for choice in spaces[:MAX_OPTIONS]]
     return {
         "type": "modal",
         "callback_id": PICKER_CALLBACK_ID,
-        "title": _plain(TITLE),
-        "submit": _plain("Preview"),
-        "close": _plain("Cancel"),
+        "title": render.plain(TITLE),
+        "submit": render.plain("Preview"),
+        "close": render.plain("Cancel"),
         "private_metadata": Metadata(chosen.id).encode(),
         "blocks": [
             {
                 "type": "input",
                 "block_id": PICKER_SPACE_BLOCK_ID,
-                "label": _plain("Space"),
+                "label": render.plain("Space"),
                 "element": {
                     "type": "static_select",
                     "action_id": PICKER_SPACE_ACTION_ID,
@@ -109,14 +105,14 @@ def picker_view(spaces: Sequence[SpaceChoice], space: SpaceChoice | None = None)
             {
                 "type": "input",
                 "block_id": PICKER_FLOW_BLOCK_ID,
-                "label": _plain("Flow"),
+                "label": render.plain("Flow"),
                 "element": {
                     "type": "external_select",
                     "action_id": PICKER_FLOW_ACTION_ID,
-                    "placeholder": _plain("Type part of its name, or its ID"),
+                    "placeholder": render.plain("Type part of its name, or its ID"),
                     "min_query_length": 0,
                 },
-                "hint": _plain(
+                "hint": render.plain(
                     "The list shows up to 100 flows of the space, best match first; "
                     "word order, accents and small typos do not matter."
                 ),
@@ -227,55 +223,45 @@ def result_view(
     a conversation picker to share it."""
     title = render.flow_title(preview.flow_id, about)
     blocks: list[View] = [_section(f"{title}\nSpace `{render.escape(space)}`")]
-    url = preview.preview_url
-    if not url.startswith("https://") or len(url) > MAX_BUTTON_URL:
+    button = render.open_button(preview)
+    if button is None:
         blocks.append(
             _section(":warning: The preview link is too long for Slack to show as a button.")
         )
         return _notice_of(blocks, close="Done")
     request = f"RequestId {render.quote(clip(preview.request_id, 64))}"
     blocks += [
-        {
-            "type": "actions",
-            "block_id": "picker_open",
-            "elements": [
-                {
-                    "type": "button",
-                    "text": _plain("Open preview"),
-                    "action_id": OPEN_ACTION_ID,
-                    "url": url,
-                    "style": "primary",
-                }
-            ],
-        },
+        {"type": "actions", "block_id": "picker_open", "elements": [button]},
         {
             "type": "context",
             "elements": [
-                _mrkdwn(f"{render.expiry_text(preview, now)} · {request}"),
-                _mrkdwn("Anyone holding a preview link can open it."),
+                render.mrkdwn(f"{render.expiry_text(preview, now)} · {request}"),
+                render.mrkdwn("Anyone holding a preview link can open it."),
             ],
         },
         {
             "type": "input",
             "block_id": PICKER_SHARE_BLOCK_ID,
             "optional": True,
-            "label": _plain("Share in"),
+            "label": render.plain("Share in"),
             "element": {
                 "type": "conversations_select",
                 "action_id": PICKER_SHARE_ACTION_ID,
-                "placeholder": _plain("Pick a channel or a conversation"),
+                "placeholder": render.plain("Pick a channel or a conversation"),
                 "response_url_enabled": True,
                 "default_to_current_conversation": True,
             },
-            "hint": _plain("Posts the preview there for everyone; leave it empty to just close."),
+            "hint": render.plain(
+                "Posts the preview there for everyone; leave it empty to just close."
+            ),
         },
     ]
     return {
         "type": "modal",
         "callback_id": PICKER_RESULT_CALLBACK_ID,
-        "title": _plain(TITLE),
-        "submit": _plain("Share"),
-        "close": _plain("Done"),
+        "title": render.plain(TITLE),
+        "submit": render.plain("Share"),
+        "close": render.plain("Done"),
         "private_metadata": Metadata(space, preview.flow_id).encode(),
         "blocks": blocks,
     }
@@ -284,7 +270,7 @@ def result_view(
 def failure_view(flow_id: str, about: render.Known | None, space: str, failure: Failure) -> View:
     """The modal when the preview could not be had: one sentence a person can act on."""
     text = f":warning: {render.flow_title(flow_id, about)}\n{render.error_sentence(failure)}"
-    where = {"type": "context", "elements": [_mrkdwn(f"Space `{render.escape(space)}`")]}
+    where = {"type": "context", "elements": [render.mrkdwn(f"Space `{render.escape(space)}`")]}
     return _notice_of([_section(text), where], close="Done")
 
 
@@ -329,7 +315,7 @@ def read_metadata(raw: object, spaces: Sequence[SpaceChoice]) -> Metadata | None
         return None
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(data, dict) or not set(data) <= {"space", "flow"}:
         return None
@@ -398,9 +384,9 @@ def _space_option(choice: SpaceChoice) -> Option:
 
 
 def _option(text: str, value: str, description: str | None = None) -> Option:
-    option: Option = {"text": _plain(clip(text, MAX_OPTION_TEXT)), "value": value}
+    option: Option = {"text": render.plain(clip(text, MAX_OPTION_TEXT)), "value": value}
     if description:
-        option["description"] = _plain(clip(description, MAX_OPTION_TEXT))
+        option["description"] = render.plain(clip(description, MAX_OPTION_TEXT))
     return option
 
 
@@ -410,16 +396,13 @@ def _notice(text: str, *, close: str) -> View:
 
 def _notice_of(blocks: list[View], *, close: str) -> View:
     """A modal that only tells something: no inputs, no submit, nothing to read back."""
-    return {"type": "modal", "title": _plain(TITLE), "close": _plain(close), "blocks": blocks}
+    return {
+        "type": "modal",
+        "title": render.plain(TITLE),
+        "close": render.plain(close),
+        "blocks": blocks,
+    }
 
 
 def _section(text: str) -> View:
-    return {"type": "section", "text": _mrkdwn(clip(text, MAX_SECTION_TEXT))}
-
-
-def _mrkdwn(text: str) -> View:
-    return {"type": "mrkdwn", "text": text}
-
-
-def _plain(text: str) -> View:
-    return {"type": "plain_text", "text": text, "emoji": True}
+    return render.section(clip(text, MAX_SECTION_TEXT))

@@ -28,6 +28,7 @@ from importlib import resources
 from typing import Any
 
 from bot.cams.models import FlowSummary
+from bot.cams.response import MAX_FLOW_ID_LENGTH
 from bot.preview.catalog import Claim, SpaceKey
 from bot.preview.catalog_listing import Listing
 from bot.preview.shared.link import RedisLink, Unavailable
@@ -40,7 +41,8 @@ FORMAT_VERSION = 1
 # and 750 KB of JSON, so these leave room for the largest catalog allowed and no more.
 MAX_STORED_BYTES = 32 << 20
 MAX_JSON_BYTES = 160 << 20
-MAX_ID_LENGTH = 64
+# The longest flow ID the client accepts from ListFlow, so that every listed flow can be shared.
+MAX_ID_LENGTH = MAX_FLOW_ID_LENGTH
 MAX_NAME_LENGTH = 1024
 MAX_CATEGORIES = 32
 # zlib's fastest level compresses flow lists nearly as well as its default, in a third of

@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.cams.errors import CamsError
 from bot.preview.errors import Busy
+from bot.preview.spaces import SPACE_ID
 from bot.slack import render
 from bot.slack.constants import OPEN_ACTION_ID, PICK_ACTION_ID, SHARE_ACTION_ID
 from bot.slack.delivery import Delivery
@@ -70,13 +71,13 @@ def _share_target(value: object) -> tuple[str, str | None] | None:
     """The flow and space a Share button names, or None when the value is not ours."""
     try:
         data = json.loads(value) if isinstance(value, str) else None
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(data, dict):
         return None
     flow_id, space = data.get("flow"), data.get("space")
     if not isinstance(flow_id, str) or not FLOW_ID.fullmatch(flow_id):
         return None
-    if space is not None and (not isinstance(space, str) or not FLOW_ID.fullmatch(space)):
+    if space is not None and (not isinstance(space, str) or not SPACE_ID.fullmatch(space)):
         return None
     return flow_id, space

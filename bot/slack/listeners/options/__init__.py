@@ -16,6 +16,7 @@ from bot.preview.service import PreviewService
 from bot.slack import views
 from bot.slack.constants import PICKER_FLOW_ACTION_ID
 from bot.slack.delivery import Delivery
+from bot.slack.flow_ids import TYPED_ID
 
 # Far inside Slack's 3 s, so that the answer and its trip back fit whatever the catalog does.
 OPTIONS_WAIT_S = 1.0
@@ -49,7 +50,7 @@ async def options_for(service: PreviewService, body: dict[str, Any]) -> list[vie
     query = typed.strip()[:MAX_QUERY] if isinstance(typed, str) else ""
     catalog = service.catalog
     snapshot = catalog.peek(space.id)
-    if views.DIGITS_ID.fullmatch(query):
+    if TYPED_ID.fullmatch(query):
         known = snapshot.index.get(query) if snapshot is not None else None
         return views.flow_options([known]) if known else [views.id_option(query, space)]
     if snapshot is None:

@@ -33,7 +33,8 @@ def register(app: AsyncApp, delivery: Delivery) -> None:
         if not isinstance(trigger_id, str):
             return
         spaces = delivery.service.spaces
-        # Bolt answers Slack when this listener returns: views.open runs beside that answer.
+        # With process_before_response, Bolt answers Slack when this listener returns:
+        # views.open runs beside that answer, in a task shutdown drains.
         delivery.inflight.spawn(_open(client, trigger_id, views.picker_view(spaces)))
         if spaces:
             # The person needs a moment to reach the flow list: start listing its flows now.

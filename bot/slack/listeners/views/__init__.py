@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cams.errors import CamsError
-from bot.cams.models import FlowDetails, FlowSummary
+from bot.cams.models import FlowSummary
 from bot.preview.errors import Busy
 from bot.preview.service import PreviewService
 from bot.preview.spaces import SpaceChoice
@@ -30,13 +30,12 @@ from bot.slack.constants import (
     PICKER_RESULT_CALLBACK_ID,
     PICKER_SPACE_BLOCK_ID,
 )
-from bot.slack.delivery import Delivery
+from bot.slack.delivery import DETAILS_GRACE_S, Delivery, settle
+from bot.slack.flow_ids import TYPED_ID
 from bot.slack.inflight import InFlight
 
 log = logging.getLogger(__name__)
 
-# Once the preview is there, how long its name and status (GetFlow) may hold it back.
-DETAILS_WAIT_S = 1.0
 # views.update of a modal the person may have closed: Slack answers at once or not at all.
 UPDATE_TIMEOUT_S = 10.0
 USER_ID = re.compile(r"[UW][A-Z0-9]{1,40}")
@@ -65,7 +64,7 @@ def register(app: AsyncApp, delivery: Delivery) -> None:
         listed = _listed(service, flow_id, space.id)
         await _answer(
             ack,
-            _preview(delivery, background, flow_id, space.id, listed),
+            _preview(delivery, flow_id, space.id, listed, delivery.deadline()),
             waiting=views.fetching_view(flow_id, listed),
             client=client,
             view_id=views.view_id_of(view),
@@ -171,34 +170,24 @@ async def _safely(work: Coroutine[Any, Any, views.View]) -> views.View:
 
 
 async def _preview(
-    delivery: Delivery,
-    background: InFlight,
-    flow_id: str,
-    space: str,
-    listed: FlowSummary | None,
+    delivery: Delivery, flow_id: str, space: str, listed: FlowSummary | None, deadline: float
 ) -> views.View:
-    """The result view: the preview, with the flow's name and status if GetFlow is quick."""
+    """The result view: the preview, with the flow's name and status if GetFlow is quick.
+
+    Name and status are awaited as for any preview: at most DETAILS_GRACE_S after it, and
+    never past `deadline`, the loop time the submission's answer is due.
+    """
     service = delivery.service
-    details = service.details.peek(flow_id, space)
-    lookup = None if details is not None else background.spawn(_details(service, flow_id, space))
+    lookups = delivery.look_up([flow_id], space)
     try:
         preview = await service.get(flow_id, space)
     except (CamsError, Busy) as failure:
+        await settle(lookups, 0.0)
         return views.failure_view(flow_id, listed, space, failure)
-    if lookup is not None:
-        # asyncio.wait never cancels it: a slow GetFlow still fills the cache for next time.
-        done, _ = await asyncio.wait({lookup}, timeout=DETAILS_WAIT_S)
-        details = lookup.result() if done else None
-    about = details if details is not None else listed
+    loop = asyncio.get_running_loop()
+    await settle(lookups, min(DETAILS_GRACE_S, deadline - loop.time()))
+    about = service.details.peek(flow_id, space) or listed
     return views.result_view(preview, space=space, about=about, now=delivery.wall_clock())
-
-
-async def _details(service: PreviewService, flow_id: str, space: str) -> FlowDetails | None:
-    try:
-        return await service.details.get(flow_id, space)
-    except (CamsError, Busy):
-        # The preview shows without a status; the details cache logs a denial once.
-        return None
 
 
 async def _share(
@@ -224,7 +213,7 @@ def _view_of(body: dict[str, Any]) -> dict[str, Any]:
 
 def _unlisted(service: PreviewService, flow_id: str | None, space: SpaceChoice) -> str | None:
     """Why `flow_id` is refused in `space`: not an ID by its digits, and not in the catalog."""
-    if flow_id is None or views.DIGITS_ID.fullmatch(flow_id):
+    if flow_id is None or TYPED_ID.fullmatch(flow_id):
         return None
     snapshot = service.catalog.peek(space.id)
     if snapshot is None or snapshot.index.get(flow_id) is not None:
