@@ -26,8 +26,13 @@ from bot.standin.slack import payloads
 from bot.standin.slack.fake_slack import FakeSlack, running_fake_slack
 from bot.standin.slack.signing import signed_headers
 from tests.redis_server import RedisServer, running_redis
-from tests.serve_process import ServeProcess, serve_env
-from tests.support import RunningEmulator, running_emulator
+from tests.serve_process import (
+    EmulatorProcess,
+    ServeProcess,
+    clean_env,
+    emulator_process,
+    serve_env,
+)
 
 SECRET = "replica-secret"
 TOKEN = "xoxb-replicas"
@@ -40,7 +45,7 @@ class Fleet:
     """The replicas and everything they share."""
 
     replicas: list[ServeProcess]
-    cams: RunningEmulator
+    cams: EmulatorProcess
     slack: FakeSlack
     redis: RedisServer
     session: aiohttp.ClientSession
@@ -68,16 +73,22 @@ class Fleet:
             )
         )
 
-    def server_saw(self) -> dict[str, Any]:
-        stats: dict[str, Any] = self.cams.emulator.stats()
+    async def server_saw(self) -> dict[str, Any]:
+        """The emulator's stats: what CAMS would have seen."""
+        async with self.session.get(f"{self.cams.url}/_emulator/stats") as response:
+            stats: dict[str, Any] = await response.json()
         return stats
 
 
 @asynccontextmanager
 async def fleet(count: int, **settings: str) -> AsyncIterator[Fleet]:
-    """`count` replicas on one emulator (5 calls/s, throttling on) and one Redis."""
+    """`count` replicas on one emulator (5 calls/s, throttling on) and one Redis.
+
+    The emulator runs in a process of its own, so that it timestamps each call as it arrives
+    however busy this test's own event loop is.
+    """
     async with AsyncExitStack() as stack:
-        cams = await stack.enter_async_context(running_emulator(qps=5))
+        cams = await stack.enter_async_context(emulator_process("--qps", "5", env=clean_env()))
         slack = await stack.enter_async_context(running_fake_slack(bot_token=TOKEN))
         redis = await stack.enter_async_context(running_redis())
         session = await stack.enter_async_context(aiohttp.ClientSession())
@@ -126,7 +137,7 @@ async def test_three_replicas_never_exceed_the_accounts_budget() -> None:
         await _mark_in_use(f.redis.url)
         flow_ids = [str(5_000_000_000 + i) for i in range(150)]
         answers = await f.ask_all(flow_ids)
-        seen = f.server_saw()
+        seen = await f.server_saw()
 
     _assert_within_budget(seen)
     assert seen["counts"] == {"OK": 150}, "one call per flow"
@@ -139,7 +150,7 @@ async def test_a_second_replica_serves_what_the_first_fetched() -> None:
         first, second = f.replicas
         fetched = await f.ask(first, "1234567890123456")
         served = await f.ask(second, "1234567890123456")
-        seen = f.server_saw()
+        seen = await f.server_saw()
 
     assert "flows/1234567890123456/preview" in fetched
     assert served == fetched
@@ -165,7 +176,7 @@ async def test_redis_killed_mid_run_stays_within_budget_and_recovers() -> None:
             await asyncio.sleep(0.5)
         healthy = [await replica.health(f.session) for replica in f.replicas]
         shared = await f.ask(f.replicas[1], "8000000070")
-        seen = f.server_saw()
+        seen = await f.server_saw()
 
     assert all("/preview/" in answer for answer in before)
     assert all("/preview/" in answer or BUSY in answer for answer in during)
