@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.cams.client import CamsClient
-from bot.cams.credentials import Credentials
+from bot.cams.credentials import Credentials, CredentialSource
 from bot.cams.settings import CamsSettings, Endpoint
 from bot.config import Secret
 from bot.serving import serving
@@ -53,7 +53,9 @@ class RunningEmulator:
     def settings(self, **overrides: Any) -> CamsSettings:
         return CamsSettings(Endpoint.parse(self.url), **overrides)
 
-    def client(self, credentials: Credentials = DEMO_CREDENTIALS, **kwargs: Any) -> CamsClient:
+    def client(
+        self, credentials: Credentials | CredentialSource = DEMO_CREDENTIALS, **kwargs: Any
+    ) -> CamsClient:
         settings = kwargs.pop("settings", None) or self.settings()
         return CamsClient(credentials, settings, **kwargs)
 

@@ -23,13 +23,14 @@ from yarl import URL
 from bot import __version__
 from bot.cams import signing
 from bot.cams.actions import Action
-from bot.cams.credentials import Credentials
+from bot.cams.credentials import Credentials, CredentialsError, CredentialSource, StaticSource
 from bot.cams.errors import CamsError, ErrorKind
 from bot.cams.models import FlowDetails, FlowPage, FlowPreview
 from bot.cams.response import Answer, clean_text, flow_details, flow_page, preview, read_answer
 from bot.cams.retry import RetryPolicy
 from bot.cams.settings import CamsSettings
 from bot.lifecycle import AsyncCloseable
+from bot.metrics import CAMS_CALLS, CAMS_CODES, CAMS_RETRIES, CAMS_THROTTLED
 
 API_VERSION = "2020-06-06"
 USER_AGENT = f"flowpreview/{__version__} aiohttp/{aiohttp.__version__}"
@@ -164,12 +165,14 @@ class CamsClient(AsyncCloseable):
     One instance per process serves every caller: it holds one aiohttp session (its own, or
     one passed in), and it is safe to use from many tasks at once. Every attempt of an action
     passes that action's gate, under `budget_key(action)`; without gates nothing is limited.
+    Each attempt is signed with what the credential source holds at that moment (bare
+    Credentials are a static source); the client owns the source and closes it.
     Clocks, the sleeper and the jitter source are injectable so that tests control time.
     """
 
     def __init__(
         self,
-        credentials: Credentials,
+        credentials: Credentials | CredentialSource,
         settings: CamsSettings,
         *,
         session: aiohttp.ClientSession | None = None,
@@ -182,7 +185,9 @@ class CamsClient(AsyncCloseable):
         if gates is not None and (missing := [a.value for a in Action if a not in gates]):
             # An action left out would call unlimited: a gate for each, or none at all.
             raise ValueError(f"no gate for {', '.join(missing)}")
-        self._credentials = credentials
+        self._source: CredentialSource = (
+            StaticSource(credentials) if isinstance(credentials, Credentials) else credentials
+        )
         self._settings = settings
         self._session = session
         self._owns_session = session is None
@@ -196,8 +201,14 @@ class CamsClient(AsyncCloseable):
 
     @property
     def account(self) -> str:
-        """The key every cache entry of this client is filed under."""
-        return self._credentials.access_key_id
+        """The key every cache entry of this client is filed under: the source's stable account
+        identity, which refreshed credentials do not change."""
+        return self._source.account
+
+    @property
+    def source(self) -> CredentialSource:
+        """Where the credentials come from (`source.provider` names it for the logs)."""
+        return self._source
 
     def budget_key(self, action: Action) -> str:
         """The key `action`'s gate files this account's calls under."""
@@ -208,11 +219,13 @@ class CamsClient(AsyncCloseable):
         return space if space is not None else self._settings.default_space
 
     async def close(self) -> None:
-        """Close the session if this client opened it; later calls fail as network errors."""
+        """Close the session if this client opened it, and the credential source; later calls
+        fail as network errors."""
         self._closed = True
         if self._owns_session and self._session is not None:
             await self._session.close()
             self._session = None
+        await self._source.close()
 
     async def get_flow_preview_url(self, flow_id: str, space: str | None = None) -> FlowPreview:
         """Fetch the preview link of `flow_id` in `space` (default: the configured space).
@@ -314,6 +327,7 @@ class CamsClient(AsyncCloseable):
                     action,
                     subject,
                     missed,
+                    extra=_log_fields(params),
                 )
                 attempt -= 1
                 continue
@@ -331,7 +345,9 @@ class CamsClient(AsyncCloseable):
                     subject,
                     error,
                     delay,
+                    extra=_log_fields(params, error.request_id),
                 )
+                CAMS_RETRIES.labels(action).inc()
                 await self._sleep(delay)
             finally:
                 _send_by.reset(token)
@@ -342,20 +358,25 @@ class CamsClient(AsyncCloseable):
         """One admitted attempt, whose outcome `gate` hears: missed, throttled, or settled."""
         heard = False
         try:
-            return await self._attempt(action, query, time_left)
+            answer = await self._attempt(action, query, time_left)
         except _MissedSlot:
             # Not an answer: a probe that missed its slot has learnt nothing.
             heard = True
             await gate.missed(key)
             raise
         except CamsError as error:
+            # A failure with no Code (a network error, a gateway's page) counts by its kind.
+            CAMS_CALLS.labels(action, CAMS_CODES(error.code or error.kind.value)).inc()
             if error.kind is ErrorKind.THROTTLED:
+                CAMS_THROTTLED.labels(action).inc()
                 heard = True
                 error.retry_after = await gate.throttled(key, error.retry_after)
             raise
         finally:
             if not heard:
                 gate.settled(key)
+        CAMS_CALLS.labels(action, "OK").inc()
+        return answer
 
     async def _attempt(self, action: Action, query: str, time_left: float) -> Answer:
         if time_left <= 0:
@@ -367,9 +388,11 @@ class CamsClient(AsyncCloseable):
             sock_connect=self._settings.connect_timeout,
         )
         limit = MAX_PAGE_BODY_BYTES if action is Action.LIST_FLOW else MAX_BODY_BYTES
+        session = self._session_for_call()
+        headers = self._headers(action, query, await self._signing_credentials())
         try:
-            async with self._session_for_call().post(
-                url, headers=self._headers(action, query), timeout=timeout, allow_redirects=False
+            async with session.post(
+                url, headers=headers, timeout=timeout, allow_redirects=False
             ) as response:
                 body = await _read_bounded(response, limit)
                 return read_answer(response.status, response.headers, body)
@@ -382,7 +405,18 @@ class CamsClient(AsyncCloseable):
                 ErrorKind.NETWORK, f"cannot reach {endpoint.host}: {_network_problem(exc)}"
             ) from None
 
-    def _headers(self, action: Action, query: str) -> dict[str, str]:
+    async def _signing_credentials(self) -> Credentials:
+        """What the source holds now; CamsError when it has nothing usable."""
+        try:
+            return await self._source.current()
+        except CredentialsError as error:
+            # Not retried here: the source already waited for its own attempt, and retries
+            # with backoff in the background.
+            raise CamsError(
+                ErrorKind.AUTH_FAILED, f"no usable Alibaba Cloud credentials: {error}"
+            ) from None
+
+    def _headers(self, action: Action, query: str, credentials: Credentials) -> dict[str, str]:
         signed = {
             "host": self._settings.endpoint.host_header,
             "x-acs-action": action.value,
@@ -393,12 +427,12 @@ class CamsClient(AsyncCloseable):
             "x-acs-signature-nonce": secrets.token_hex(16),
             "x-acs-content-sha256": signing.EMPTY_BODY_SHA256,
         }
-        token = self._credentials.security_token
+        token = credentials.security_token
         if token is not None:
             signed["x-acs-security-token"] = token.reveal()
         authorization = signing.authorization(
-            access_key_id=self._credentials.access_key_id,
-            secret=self._credentials.access_key_secret.reveal(),
+            access_key_id=credentials.access_key_id,
+            secret=credentials.access_key_secret.reveal(),
             method="POST",
             path="/",
             query=query,
@@ -422,6 +456,15 @@ class CamsClient(AsyncCloseable):
                 request_class=_PunctualRequest,
             )
         return self._session
+
+
+def _log_fields(params: Mapping[str, str], request_id: str | None = None) -> dict[str, str | None]:
+    """The log context fields (bot.logs) a call's line carries: its flow, space and RequestId."""
+    return {
+        "flow": params.get("FlowId"),
+        "space": params.get("CustSpaceId"),
+        "request_id": request_id,
+    }
 
 
 def _network_problem(exc: aiohttp.ClientError) -> str:

@@ -27,6 +27,7 @@ from bot.cams.actions import Action
 from bot.cams.client import API_VERSION
 from bot.cams.credentials import Credentials
 from bot.config import Secret
+from bot.standin.alibaba.keys import KeyMint
 from bot.standin.cams.catalog import SeededFlow, default_catalog
 from bot.standin.cams.faults import KNOWN_ERRORS, Call, Fault, FaultRule
 from bot.standin.cams.flows import Spaces, details, page_index, read_page
@@ -84,6 +85,10 @@ class Emulator:
     stable per (account, space, flow) until they expire, `link_ttl` seconds after they were
     first issued. GetFlowPreviewUrl gives a link for any flow ID; ListFlow and GetFlow answer
     from `catalog` (flows by CustSpaceId, `default_catalog()` when None), shared by all accounts.
+
+    With `mint`, temporary credentials it issued (by the stand-in STS, metadata service or
+    credentials URI) are accepted until they expire, as the account (uid) they were issued for:
+    that account, not their changing AccessKey ID, is what is throttled and counted.
     """
 
     def __init__(
@@ -97,8 +102,10 @@ class Emulator:
         seed: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        mint: KeyMint | None = None,
     ) -> None:
         self._accounts = {c.access_key_id: c for c in accounts}
+        self._mint = mint
         self.qps = qps
         self.link_ttl = link_ttl
         self.rules: list[FaultRule] = list(rules)
@@ -198,11 +205,23 @@ class Emulator:
     def _authenticate(
         self, request: web.Request, body: bytes, request_id: str
     ) -> tuple[str, Action]:
-        """The AccessKey ID and action of a well-signed request, or a CAMS error answer."""
+        """The account (the AccessKey ID, or the uid of minted credentials) and action of a
+        well-signed request, or a CAMS error answer."""
         parsed = signing.parse_authorization(request.headers.get("Authorization", ""))
         if parsed is None:
             raise _error(request_id, "IncompleteSignature", 400, "Missing or malformed signature.")
         credentials = self._accounts.get(parsed.access_key_id)
+        account = parsed.access_key_id
+        grant = self._mint.check(account) if self._mint and credentials is None else None
+        if grant is not None:
+            if grant.expires_at <= self._wall_clock():
+                raise _error(
+                    request_id,
+                    "InvalidSecurityToken.Expired",
+                    400,
+                    "The security token you provided has expired.",
+                )
+            credentials, account = grant.credentials, grant.account
         if credentials is None:
             raise _error(request_id, "InvalidAccessKeyId.NotFound")
         signed = set(parsed.signed_headers)
@@ -226,7 +245,7 @@ class Emulator:
         expected = signing.signature(credentials.access_key_secret.reveal(), canonical)
         if not hmac.compare_digest(expected, parsed.signature):
             raise _error(request_id, "SignatureDoesNotMatch")
-        return credentials.access_key_id, action
+        return account, action
 
     def _check_protocol(self, request: web.Request, body: bytes, request_id: str) -> Action:
         headers = request.headers
