@@ -8,6 +8,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from bot.redaction import remember
+
 
 class ConfigError(Exception):
     """A setting is missing or invalid; the message names the variable and is safe to print."""
@@ -57,10 +59,12 @@ def env_int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 1
 class Secret:
     """A string that prints as asterisks; `reveal()` is the only way to read it."""
 
-    __slots__ = ("_value",)
+    # A weak reference lets the log redaction forget a value once its Secret is dropped.
+    __slots__ = ("__weakref__", "_value")
 
     def __init__(self, value: str) -> None:
         self._value = value
+        remember(self, value)
 
     def reveal(self) -> str:
         """The secret itself, for signing only."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 import tempfile
@@ -12,10 +11,10 @@ from collections.abc import Sequence
 from bot import __version__
 from bot.cli import demo, emulator, get, serve
 from bot.config import ConfigError, env_str
+from bot.logs import LogFormat, configure, log_format
 
 EXIT_CONFIG = 2
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # The installed script names itself in usage lines; everything else is `python -m bot`.
 SCRIPT = "flowpreview"
 
@@ -67,15 +66,19 @@ def log_level(env: dict[str, str], default: str) -> str:
 
 
 def configure_logging(
-    level: str, *, to_file: bool = False, prefix: str = "flowpreview-"
+    level: str,
+    fmt: LogFormat = LogFormat.TEXT,
+    *,
+    to_file: bool = False,
+    prefix: str = "flowpreview-",
 ) -> str | None:
-    """Log at `level` to stderr, or to a new file in the temporary directory; its path if so."""
+    """Log `fmt` lines at `level` to stderr, or to a new temporary file; its path if so."""
     if not to_file:
-        logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
+        configure(level, fmt, stream=sys.stderr)
         return None
     descriptor, path = tempfile.mkstemp(prefix=prefix, suffix=".log")
     os.close(descriptor)
-    logging.basicConfig(level=level, format=LOG_FORMAT, filename=path, encoding="utf-8")
+    configure(level, fmt, path=path)
     return path
 
 
@@ -86,6 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args.log_path = configure_logging(
             log_level(env, args.log_default),
+            log_format(env),
             to_file=args.log_to_file,
             prefix=f"flowpreview-{args.command}-",
         )

@@ -28,6 +28,7 @@ from bot.cams.actions import Action
 from bot.cams.errors import CamsError, ErrorKind
 from bot.cams.models import FlowSummary
 from bot.lifecycle import AsyncCloseable
+from bot.logs import background
 from bot.preview.catalog_listing import FlowLister, Listing, list_all
 from bot.preview.catalog_settings import CatalogSettings
 from bot.preview.errors import Busy
@@ -312,7 +313,12 @@ class FlowCatalog(AsyncCloseable):
         snapshot = entry.snapshot
         if snapshot is not None and self._wall_clock() - snapshot.fetched_at < self.ttl:
             return
-        task = asyncio.create_task(self._refresh(key, entry), name=f"catalog refresh {key!r}")
+        # Everyone's refresh: it logs with its space, not as the ask that happened to start it.
+        task = asyncio.create_task(
+            self._refresh(key, entry),
+            name=f"catalog refresh {key!r}",
+            context=background(space=key),
+        )
         entry.task = task
         self._tasks.add(task)
         task.add_done_callback(functools.partial(self._refresh_ended, entry))

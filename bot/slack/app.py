@@ -7,6 +7,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.logs import BOLT_LOGGER
 from bot.slack import listeners
 from bot.slack.delivery import Delivery
 from bot.slack.settings import SlackSettings
@@ -21,7 +22,7 @@ def build_app(settings: SlackSettings, delivery: Delivery) -> AsyncApp:
         # The server verifies every HTTP request before parsing it, and Bolt would verify it
         # again after parsing it (and log a forged body whole); Socket Mode needs no signature.
         request_verification_enabled=False,
-        logger=logging.getLogger("bot.slack.bolt"),
+        logger=logging.getLogger(BOLT_LOGGER),
         name="flowpreview",
         # Answer as soon as a listener returns instead of polling for its ack every 10 ms.
         # Every listener returns right after acking: the command within its 2 s budget,
