@@ -447,6 +447,9 @@ async def run(args: argparse.Namespace) -> Results:
     ):
         expected = await issued_urls(emulator, flow_ids)
         ours_env = server_env(free_port(), fake, emulator)
+        if args.ops:
+            # As operators run it: metrics served and every log line a JSON object.
+            ours_env |= {"METRICS_PORT": str(free_port()), "LOG_FORMAT": "json"}
         bare_env = server_env(free_port(), fake, emulator)
         progress("starting both servers ...")
         async with (
@@ -581,6 +584,12 @@ def render(results: Results, args: argparse.Namespace) -> str:
         "Bolt's (an empty ack) HTTP 200; a timeout is 3 s, as Slack's. Server CPU from "
         "/proc, per request; 'core busy' is CPU time over wall time; 'other processes' is "
         "the rest of the machine (the idle server and emulator included) over the same time.",
+        (
+            "flowpreview runs as operators run it: METRICS_PORT set (metrics counted and served) "
+            "and LOG_FORMAT=json."
+            if args.ops
+            else "flowpreview runs with its defaults: no metrics port, text logs."
+        ),
         "",
         f"## 1. Ack latency at {args.rate:g} req/s offered for {args.duration:g} s (open loop)",
         "",
@@ -664,6 +673,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--flows", type=positive_int, default=5, help="distinct flows, warmed first (default 5)"
+    )
+    parser.add_argument(
+        "--ops",
+        action="store_true",
+        help="run flowpreview with METRICS_PORT set and LOG_FORMAT=json",
     )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the raw figures here")
     return parser.parse_args(argv)

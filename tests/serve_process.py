@@ -30,7 +30,7 @@ def free_port() -> int:
 
 def clean_env(**extra: str) -> dict[str, str]:
     """This environment less any ALIBABA_CLOUD_, CAMS_, SLACK_ or REDIS_ setting, plus `extra`."""
-    prefixes = ("ALIBABA_CLOUD_", "CAMS_", "SLACK_", "REDIS_", "SHUTDOWN_", "LOG_")
+    prefixes = ("ALIBABA_CLOUD_", "CAMS_", "SLACK_", "REDIS_", "SHUTDOWN_", "LOG_", "METRICS_")
     return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)} | extra
 
 

@@ -9,6 +9,7 @@ import os
 from typing import Any
 
 from bot.config import ConfigError
+from bot.metrics_server import METRICS_PATH, MetricsSettings, serving_metrics
 from bot.preview.service import PreviewService
 from bot.serving import listen, serve_until_signalled
 from bot.slack.constants import EVENTS_PATH, HEALTH_PATH
@@ -35,6 +36,7 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace, env: dict[str, str]) -> int:
     """Serve until SIGINT or SIGTERM, then keep the word given to replies in flight."""
     settings = SlackSettings.from_env(env)
+    metrics = MetricsSettings.from_env(env, slack_port=settings.port)
     service = PreviewService.from_env(env)
     try:
         sock = listen(args.host, settings.port)
@@ -42,13 +44,24 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> int:
         raise ConfigError(
             "PORT", f"cannot listen on {args.host}:{settings.port}: {os.strerror(exc.errno or 0)}"
         ) from None
+    metrics_sock = metrics.listen() if metrics is not None else None
 
     def ready() -> None:
         if settings.socket_mode:
             log.info("Socket Mode; health check on :%d%s", settings.port, HEALTH_PATH)
         else:
             log.info("listening on :%d%s (HTTP mode)", settings.port, EVENTS_PATH)
+        if metrics is not None:
+            log.info("metrics on %s:%d%s", metrics.host, metrics.port, METRICS_PATH)
+        # Which provider of the credential chain was chosen; never a key or a token.
+        log.info("Alibaba Cloud credentials: %s", service.client.source.provider)
 
     server = create_server(settings, service)
-    asyncio.run(serve_until_signalled(server, sock, on_ready=ready, **runner_options()))
+
+    async def serve() -> None:
+        # Metrics outlive the Slack server's shutdown, so a draining replica can be watched.
+        async with serving_metrics(metrics_sock):
+            await serve_until_signalled(server, sock, on_ready=ready, **runner_options())
+
+    asyncio.run(serve())
     return 0

@@ -9,16 +9,19 @@ from typing import Protocol
 
 from bot.cams.actions import Action
 from bot.cams.client import CamsClient
-from bot.cams.credentials import Credentials
+from bot.cams.credentials import Credentials, CredentialSource, credential_source
 from bot.cams.errors import CamsError, ErrorKind
 from bot.cams.models import FlowDetails, FlowPreview, FlowSummary
 from bot.cams.settings import CamsSettings
 from bot.lifecycle import AsyncCloseable
+from bot.logs import log_context
+from bot.metrics import CACHE
 from bot.preview.cache import CacheKey, Entry, PreviewCache
 from bot.preview.catalog import LEASE_S, FlowCatalog
 from bot.preview.details import FlowDetailsCache
 from bot.preview.errors import Busy
 from bot.preview.limiter import LocalLimiter
+from bot.preview.metered import metered
 from bot.preview.settings import PreviewSettings
 from bot.preview.singleflight import SingleFlight
 from bot.preview.spaces import SpaceChoice, spaces_from_env
@@ -28,6 +31,9 @@ log = logging.getLogger(__name__)
 Failure = CamsError | Busy
 Outcome = FlowPreview | Failure
 
+# Looked up once: the local cache is on every ask's path.
+_LOCAL_HITS = CACHE.labels("local", "hit")
+_LOCAL_MISSES = CACHE.labels("local", "miss")
 # Parameter errors that will not change if asked again soon. Other bad requests (unknown
 # codes, odd statuses) might be passing trouble, so only these and "not found" are cached.
 DEFINITIVE_CODES = ("InvalidParameter", "MissingParameter")
@@ -85,7 +91,7 @@ class PreviewService(AsyncCloseable):
     @classmethod
     def create(
         cls,
-        credentials: Credentials,
+        credentials: Credentials | CredentialSource,
         cams: CamsSettings,
         settings: PreviewSettings,
         spaces: tuple[SpaceChoice, ...] = (),
@@ -98,14 +104,14 @@ class PreviewService(AsyncCloseable):
         lease = max(LEASE_S, 2 * (cams.deadline + settings.limiter.max_wait))
         pinned = [space.id for space in spaces] + [cams.default_space or ""]
         if settings.redis_url is None:
-            client = CamsClient(credentials, cams, gates=local_gates(settings))
+            client = CamsClient(credentials, cams, gates=metered(local_gates(settings)))
             catalog = FlowCatalog.create(client, settings.catalog, lease=lease, pinned=pinned)
             return cls(client, cache, catalog=catalog, spaces=spaces)
         # Imported here because Redis support is an optional extra.
         from bot.preview.shared.wiring import connect  # noqa: PLC0415
 
         shared = connect(settings.redis_url, settings)
-        client = CamsClient(credentials, cams, gates=shared.limiters)
+        client = CamsClient(credentials, cams, gates=metered(shared.limiters))
         catalog = FlowCatalog.create(
             client, settings.catalog, shared.catalog, lease=lease, pinned=pinned
         )
@@ -122,15 +128,15 @@ class PreviewService(AsyncCloseable):
     def from_env(cls, env: Mapping[str, str]) -> PreviewService:
         """Read credentials and settings from the environment; raise ConfigError when bad."""
         return cls.create(
-            Credentials.from_env(env),
+            credential_source(env),
             CamsSettings.from_env(env),
             PreviewSettings.from_env(env),
             spaces_from_env(env),
         )
 
     async def close(self) -> None:
-        """Stop the catalog's refreshes, then close the client's session and the Redis
-        connection, if any."""
+        """Stop the catalog's refreshes, then close the client (its session and credential
+        source) and the Redis connection, if any."""
         await self.catalog.close()
         await self.client.close()
         if self._connection is not None:
@@ -170,9 +176,12 @@ class PreviewService(AsyncCloseable):
         """
         key = self._key(flow_id, space)
         cached = self.cache.get(key)
+        (_LOCAL_MISSES if cached is None else _LOCAL_HITS).inc()
         if cached is not None:
             return _served(cached)
-        return await self._flights.run(key, lambda: self._fetch(key, flow_id, space))
+        # The lookup's task, started in here, logs with the flow and space too.
+        with log_context(flow=flow_id, space=key[1]):
+            return await self._flights.run(key, lambda: self._fetch(key, flow_id, space))
 
     async def get_many(
         self, flow_ids: Sequence[str], space: str | None = None
@@ -191,6 +200,8 @@ class PreviewService(AsyncCloseable):
     async def _fetch(self, key: CacheKey, flow_id: str, space: str | None) -> FlowPreview:
         if self._shared is not None:
             entry = await self._shared.get(key)
+            # While Redis is out every lookup misses, as the replica then works alone.
+            CACHE.labels("redis", "miss" if entry is None else "hit").inc()
             if isinstance(entry, FlowPreview):
                 self.cache.put(key, entry)
             if entry is not None:
@@ -201,13 +212,22 @@ class PreviewService(AsyncCloseable):
         except CamsError as error:
             if error.http_status is not None or error.kind is not ErrorKind.BAD_REQUEST:
                 # The support trail; what the client refused locally needs none.
-                log.warning("no preview of flow %r: %s%s", flow_id, error, _detail(error))
+                log.warning(
+                    "no preview of flow %r: %s%s",
+                    flow_id,
+                    error,
+                    _detail(error),
+                    extra={"request_id": error.request_id},
+                )
             if _definitive(error):
                 await self._keep(key, error)
             raise
         await self._keep(key, preview)
         log.info(
-            "fetched preview of flow %r, serving until it nears %s", flow_id, preview.expires_at
+            "fetched preview of flow %r, serving until it nears %s",
+            flow_id,
+            preview.expires_at,
+            extra={"request_id": preview.request_id},
         )
         return preview
 

@@ -85,7 +85,8 @@ def _redis_url(value: str | None) -> str | None:
         from redis.connection import parse_url  # noqa: PLC0415
     except ImportError:
         raise ConfigError(
-            "REDIS_URL", "is set, but Redis support is not installed: pip install 'bot[redis]'"
+            "REDIS_URL",
+            "is set, but Redis support is not installed: pip install 'flowpreview[redis]'",
         ) from None
     scheme = value.partition("://")[0]
     if scheme not in REDIS_SCHEMES:

@@ -15,6 +15,7 @@ import aiohttp
 from bot import __version__
 from bot.cams.response import clean_text
 from bot.lifecycle import AsyncCloseable
+from bot.metrics import REPLIES
 from bot.slack.refusals import RefusalLog
 from bot.slack.reply_hosts import ReplyHosts, host_of
 
@@ -36,6 +37,11 @@ class ReplyPoster(AsyncCloseable):
 
     async def post(self, response_url: str, message: dict[str, Any]) -> bool:
         """Post `message` to `response_url`; True when Slack took it. Never raises for it."""
+        delivered = await self._post(response_url, message)
+        REPLIES.labels("delivered" if delivered else "failed").inc()
+        return delivered
+
+    async def _post(self, response_url: str, message: dict[str, Any]) -> bool:
         problem = self._hosts.refusal(response_url)
         if problem is not None:
             self._refusals.refused(f"a reply to a response_url ({problem})", host_of(response_url))

@@ -21,8 +21,9 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot import __version__
+from bot.logs import bind
 from bot.preview.service import PreviewService
-from bot.slack import render
+from bot.slack import metering, render
 from bot.slack.app import build_app
 from bot.slack.constants import EVENTS_PATH, HEALTH_PATH
 from bot.slack.delivery import ACK_BUDGET_S, Delivery
@@ -156,19 +157,28 @@ def events_handler(
     """
 
     async def events(request: web.Request) -> web.StreamResponse:
+        arrived = time.monotonic()
         try:
             bolt_request = await _verified(request, check, body_timeout)
         except Refused as refusal:
             refusals.refused(refusal.reason, request.remote)
+            metering.refused(refusal)
             answer = web.json_response({"error": refusal.reason}, status=refusal.status)
             # Whatever the client still sends is not read: it gets no connection to hold.
             answer.force_close()
             return answer
+        kind = metering.request_kind(bolt_request.body)
+        # For the rest of this request's task, which runs its listeners: every log line of
+        # theirs names the team, channel and user.
+        context = bolt_request.context
+        bind(team=context.team_id, channel=context.channel_id, user=context.user_id)
         try:
             response = await bolt.async_dispatch(bolt_request)
         except Exception:
             log.exception("dispatching a Slack request failed")
+            metering.answered(kind, None, arrived)
             return web.json_response(render.internal_error_message())
+        metering.answered(kind, response.status, arrived)
         if response.status >= 500:
             # Slack shows a 5xx as a bare failure; a sentence is more use to the person.
             return web.json_response(render.internal_error_message())
@@ -222,7 +232,7 @@ def _connect_socket_mode(server: web.Application, bolt: AsyncApp, settings: Slac
 
     async def connect(_: web.Application) -> None:
         # The handler must be created inside the running loop.
-        handler = AsyncSocketModeHandler(bolt, app_token, web_client=bolt.client)
+        handler = metering.MeteredSocketModeHandler(bolt, app_token, web_client=bolt.client)
         handlers.append(handler)
         await handler.connect_async()  # type: ignore[no-untyped-call]  # untyped in slack_bolt
         log.info("connected to Slack over Socket Mode")

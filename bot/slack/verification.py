@@ -20,6 +20,9 @@ WINDOW_S = 300
 # Slack sends whole seconds since the epoch and a lower-case hex digest; nothing else is read.
 TIMESTAMP = re.compile(r"[0-9]{1,12}")
 SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
+# Reasons others tell apart (the metrics count them apart from forgeries).
+UNSIGNED = "unsigned request"
+STALE = "stale X-Slack-Request-Timestamp"
 
 
 class SignatureCheck:
@@ -32,11 +35,11 @@ class SignatureCheck:
     def header_problem(self, timestamp: str | None, signature: str | None) -> str | None:
         """Why the signature headers alone refuse the request, or None when they may pass."""
         if timestamp is None or signature is None:
-            return "unsigned request"
+            return UNSIGNED
         if not TIMESTAMP.fullmatch(timestamp):
             return "malformed X-Slack-Request-Timestamp"
         if abs(self._clock() - int(timestamp)) > WINDOW_S:
-            return "stale X-Slack-Request-Timestamp"
+            return STALE
         if not SIGNATURE.fullmatch(signature):
             return "malformed X-Slack-Signature"
         return None

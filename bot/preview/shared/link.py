@@ -12,6 +12,8 @@ from typing import TypeVar
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from bot.metrics import REDIS_OUTAGES, REDIS_UP
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -58,6 +60,8 @@ class RedisLink:
         self._probing = False
         self._pinging: asyncio.Task[None] | None = None
         self.recoveries = 0
+        # Up until an operation fails: connections open on first use.
+        REDIS_UP.set(1)
 
     @property
     def healthy(self) -> bool:
@@ -114,6 +118,8 @@ class RedisLink:
                 type(exc).__name__,
             )
             self._lost_at = now
+            REDIS_UP.set(0)
+            REDIS_OUTAGES.inc()
         self._opened_at = now
 
     def _recovered(self) -> None:
@@ -123,6 +129,7 @@ class RedisLink:
         )
         self._opened_at = None
         self._lost_at = None
+        REDIS_UP.set(1)
 
     async def close(self) -> None:
         """Stop a health check's ping and close the client's connections."""
