@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.bench_replicas
 	$(BIN)/python -m bench.bench_search
 	$(BIN)/python -m bench.bench_catalog
+	$(BIN)/python -m bench.bench_credentials
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

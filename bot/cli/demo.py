@@ -5,19 +5,25 @@ terminal where a person types `/flowpreview <id or name>` or opens the flow pick
 the reply. Every request to the bot
 is a real v0-signed HTTP request. The logs go to a file, named once at the start, so that they
 never break into the conversation.
+
+With --bot, the terminal talks to bots already serving instead (requests go to each in turn,
+as a load balancer would send them), and only the fake Slack runs here: on --slack-port, the
+port those bots' SLACK_API_URL and SLACK_RESPONSE_URL_HOSTS name. They must use the demo's
+signing secret; compose.yaml's demo profile runs two replicas this way.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
 from bot.cams.settings import DEFAULT_MAX_ATTEMPTS, CamsSettings, Endpoint
-from bot.config import Secret
+from bot.config import ConfigError, Secret
 from bot.preview.service import PreviewService
 from bot.preview.settings import PreviewSettings
 from bot.preview.spaces import parse_spaces
@@ -26,7 +32,7 @@ from bot.slack.server import create_server, runner_options
 from bot.slack.settings import SlackSettings
 from bot.standin.cams.faults import FaultRule
 from bot.standin.cams.server import DEMO_CREDENTIALS, Emulator
-from bot.standin.slack.fake_slack import running_fake_slack
+from bot.standin.slack.fake_slack import FakeSlack
 from bot.standin.slack.terminal import Terminal, stdin_lines
 
 DEMO_SIGNING_SECRET = "flowpreview-demo-signing-secret"  # noqa: S105 - the demo's own
@@ -66,7 +72,8 @@ STORIES = (
 # The emulator's default catalog: 40 flows in the default space, 20 in the other one.
 DEMO_SPACES = "cams-demo=Demo space,cams-acme=Acme Retail"
 DEMO_SPACE = "cams-demo"
-INTRO = """flowpreview demo: the CAMS emulator, a fake Slack and the bot, all on this machine.
+HEADLINE = "flowpreview demo: the CAMS emulator, a fake Slack and the bot, all on this machine."
+INTRO = """{headline}
 
 Try:
   /flowpreview 1234567890123456
@@ -91,12 +98,28 @@ def add_parser(commands: Any) -> None:
         help="try the bot in this terminal, with no Slack or Alibaba account",
         description=__doc__,
     )
+    parser.add_argument(
+        "--bot",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="talk to the bot serving at URL (repeat for replicas) instead of starting one",
+    )
+    parser.add_argument(
+        "--slack-port",
+        type=int,
+        default=0,
+        metavar="PORT",
+        help="serve the fake Slack on this loopback port (default: any free one)",
+    )
     parser.set_defaults(run=run, log_to_file=True)
 
 
 def run(args: argparse.Namespace, env: dict[str, str]) -> int:
     """Run until `quit` or the end of input."""
     preview_settings = PreviewSettings.from_env(env)
+    if not 0 <= args.slack_port <= 65535:
+        raise ConfigError("--slack-port", f"must be 0-65535, got {args.slack_port}")
     asyncio.run(
         run_demo(
             stdin_lines(),
@@ -104,6 +127,8 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> int:
             preview_settings=preview_settings,
             interactive=sys.stdin.isatty(),
             log_path=args.log_path,
+            bots=args.bot,
+            slack_port=args.slack_port,
         )
     )
     return 0
@@ -115,10 +140,14 @@ def demo_emulator() -> Emulator:
     return Emulator([DEMO_CREDENTIALS], rules=rules)
 
 
-def intro(log_path: str | None) -> str:
-    """What the demo prints first: things to try, every story, and where the logs go."""
+def intro(log_path: str | None, bots: Sequence[str] = ()) -> str:
+    """What the demo prints first: who takes part, things to try, every story, and where the
+    logs go. `bots` are the ones already serving, if the demo started none."""
     stories = "\n".join(f"  /flowpreview {story.flow_id}   ({story.hint})" for story in STORIES)
-    text = INTRO.format(stories=stories)
+    headline = HEADLINE
+    if bots:
+        headline = f"flowpreview demo: a fake Slack here, and the bots at {', '.join(bots)}."
+    text = INTRO.format(headline=headline, stories=stories)
     return text if log_path is None else f"{text}\nLogs go to {log_path}\n"
 
 
@@ -130,37 +159,98 @@ async def run_demo(
     interactive: bool,
     log_path: str | None = None,
     emulator: Emulator | None = None,
+    bots: Sequence[str] = (),
+    slack_port: int = 0,
 ) -> None:
-    """Serve the emulator, a fake Slack and the bot, and run the terminal on `lines`."""
-    cams = emulator if emulator is not None else demo_emulator()
-    async with serving(cams.app()) as cams_url, running_fake_slack() as slack:
-        service = PreviewService.create(
-            DEMO_CREDENTIALS,
-            CamsSettings(
-                Endpoint.parse(cams_url),
-                default_space=DEMO_SPACE,
-                max_attempts=DEMO_MAX_ATTEMPTS,
-                deadline=DEMO_DEADLINE_S,
-            ),
-            preview_settings,
-            parse_spaces(DEMO_SPACES, DEMO_SPACE),
-        )
-        settings = SlackSettings(
-            bot_token=Secret(DEMO_BOT_TOKEN),
-            signing_secret=Secret(DEMO_SIGNING_SECRET),
-            api_url=slack.api_url,
-            response_url_hosts=(slack.reply_host,),
-        )
-        server = create_server(settings, service)
-        async with serving(server, **runner_options()) as bot_url:
-            out.write(intro(log_path) + "\n")
-            out.flush()
-            terminal = Terminal(
-                bot_url=bot_url,
-                signing_secret=DEMO_SIGNING_SECRET,
-                fake=slack,
-                out=out,
+    """Serve the emulator, a fake Slack and the bot, and run the terminal on `lines`.
+
+    With `bots`, serve only the fake Slack, on `slack_port`, and talk to those bots.
+    """
+    slack = await _start_fake_slack(slack_port)
+    try:
+        if bots:
+            introduction = intro(log_path, bots)
+            await _converse(lines, out, bots, slack, introduction, interactive=interactive)
+            return
+        cams = emulator if emulator is not None else demo_emulator()
+        async with serving(cams.app()) as cams_url:
+            await _serve_and_converse(
+                lines,
+                out,
+                cams_url,
+                slack,
+                preview_settings=preview_settings,
                 interactive=interactive,
-                linger=0.0 if interactive else PIPED_LINGER_S,
+                log_path=log_path,
             )
-            await terminal.run(lines)
+    finally:
+        await slack.close()
+
+
+async def _start_fake_slack(port: int) -> FakeSlack:
+    """The fake Slack serving on loopback `port` (0: any free one)."""
+    slack = FakeSlack()
+    try:
+        await slack.start(port=port)
+    except OSError as exc:
+        raise ConfigError(
+            "--slack-port", f"cannot listen on 127.0.0.1:{port}: {os.strerror(exc.errno or 0)}"
+        ) from None
+    return slack
+
+
+async def _serve_and_converse(
+    lines: AsyncIterable[str],
+    out: TextIO,
+    cams_url: str,
+    slack: FakeSlack,
+    *,
+    preview_settings: PreviewSettings,
+    interactive: bool,
+    log_path: str | None,
+) -> None:
+    """Serve the bot on the emulator at `cams_url` and `slack`, and run the terminal."""
+    service = PreviewService.create(
+        DEMO_CREDENTIALS,
+        CamsSettings(
+            Endpoint.parse(cams_url),
+            default_space=DEMO_SPACE,
+            max_attempts=DEMO_MAX_ATTEMPTS,
+            deadline=DEMO_DEADLINE_S,
+        ),
+        preview_settings,
+        parse_spaces(DEMO_SPACES, DEMO_SPACE),
+    )
+    settings = SlackSettings(
+        bot_token=Secret(DEMO_BOT_TOKEN),
+        signing_secret=Secret(DEMO_SIGNING_SECRET),
+        api_url=slack.api_url,
+        response_url_hosts=(slack.reply_host,),
+    )
+    server = create_server(settings, service)
+    async with serving(server, **runner_options()) as bot_url:
+        introduction = intro(log_path)
+        await _converse(lines, out, [bot_url], slack, introduction, interactive=interactive)
+
+
+async def _converse(
+    lines: AsyncIterable[str],
+    out: TextIO,
+    bots: Sequence[str],
+    slack: FakeSlack,
+    introduction: str,
+    *,
+    interactive: bool,
+) -> None:
+    """Print `introduction`, then run the terminal on `lines` against `bots`."""
+    out.write(introduction + "\n")
+    out.flush()
+    terminal = Terminal(
+        bot_url=bots,
+        signing_secret=DEMO_SIGNING_SECRET,
+        fake=slack,
+        out=out,
+        interactive=interactive,
+        linger=0.0 if interactive else PIPED_LINGER_S,
+    )
+    await terminal.run(lines)

@@ -12,11 +12,12 @@ a traceback.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import sys
 import threading
 from collections import Counter
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from textwrap import indent
 from typing import Any, TextIO
@@ -79,6 +80,9 @@ class _Origin:
 class Terminal:
     """One person's Slack client, talking to the bot at `bot_url` with `signing_secret`.
 
+    `bot_url` may list several replicas of the bot: each request goes to the next one in turn,
+    as a load balancer in front of them would send it.
+
     `interactive` prints a prompt before each line, and again after a message that arrives
     while it waits for one; otherwise each line read is echoed after the prompt, so a
     transcript reads like a session. At the end of the input the terminal keeps printing
@@ -90,7 +94,7 @@ class Terminal:
     def __init__(
         self,
         *,
-        bot_url: str,
+        bot_url: str | Sequence[str],
         signing_secret: str,
         fake: FakeSlack,
         out: TextIO = sys.stdout,
@@ -101,7 +105,11 @@ class Terminal:
         linger: float = 0.0,
         styled: bool | None = None,
     ) -> None:
-        self.events_url = bot_url.rstrip("/") + EVENTS_PATH
+        urls = (bot_url,) if isinstance(bot_url, str) else tuple(bot_url)
+        if not urls:
+            raise ValueError("no bot to talk to")
+        self.events_urls = tuple(url.rstrip("/") + EVENTS_PATH for url in urls)
+        self._next_bot = itertools.cycle(self.events_urls)
         self._secret = signing_secret
         self._fake = fake
         self._out = out
@@ -137,7 +145,8 @@ class Terminal:
                 async with aiohttp.ClientSession() as session:
                     self._session = session
                     if self._interactive:
-                        self._say(f"Talking to the bot at {self.events_url}. Type help for help.")
+                        bots = ", ".join(self.events_urls)
+                        self._say(f"Talking to the bot at {bots}. Type help for help.")
                     await self._read(aiter(lines))
                     await self._drain()
             finally:
@@ -393,10 +402,11 @@ class Terminal:
         assert self._session is not None, "only while run() is running"
         self._latest_url = None
         headers = signed_headers(self._secret, body)
+        events_url = next(self._next_bot)
         try:
             async with (
                 asyncio.timeout(self._ack_timeout),
-                self._session.post(self.events_url, data=body, headers=headers) as response,
+                self._session.post(events_url, data=body, headers=headers) as response,
             ):
                 status = response.status
                 text = (await response.read()).decode(errors="replace")
@@ -407,7 +417,7 @@ class Terminal:
             )
             return None
         except aiohttp.ClientError as exc:
-            self._say(f"! {label}: cannot reach the bot at {self.events_url}: {exc}")
+            self._say(f"! {label}: cannot reach the bot at {events_url}: {exc}")
             return None
         if status == 401:
             self._say(f"! {label}: the bot refused the signature (HTTP 401); same signing secret?")

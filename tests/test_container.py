@@ -1,0 +1,645 @@
+"""The container files, checked without building an image (this machine has no Docker daemon).
+
+The Dockerfile runs `flowpreview serve` in exec form as a non-root user, exposes the bot's
+port, bakes in no secret, and its HEALTHCHECK command passes against a real `serve` process.
+The .dockerignore lets every COPY source through and keeps .git and .venv out. compose.yaml
+names only settings the bot reads, and its demo profile, run here as plain processes with the
+same commands and environment, answers a person with no account anywhere.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import io
+import json
+import re
+import socket
+import sys
+import tomllib
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import yaml
+from aiohttp import web
+
+from bot.cams.actions import Action
+from bot.cli import build_parser
+from bot.cli.demo import (
+    DEMO_BOT_TOKEN,
+    DEMO_DEADLINE_S,
+    DEMO_MAX_ATTEMPTS,
+    DEMO_SIGNING_SECRET,
+    DEMO_SPACE,
+    DEMO_SPACES,
+    STORIES,
+)
+from bot.preview.settings import rate_variable
+from bot.serving import serving
+from bot.slack.constants import EVENTS_PATH, HEALTH_PATH
+from bot.slack.settings import DEFAULT_PORT
+from bot.standin.cams.server import DEMO_CREDENTIALS
+from bot.standin.slack.fake_slack import running_fake_slack
+from bot.standin.slack.terminal import Terminal
+from tests.redis_server import RedisServer
+from tests.serve_process import ServeProcess, clean_env, free_port, run_bot, serve_env
+from tests.support import RunningEmulator
+
+ROOT = Path(__file__).resolve().parent.parent
+BOT = ROOT / "bot"
+# Names that hold, or lead to, a secret: never given a value in an image or in compose.
+SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|PRIVATE|CREDENTIAL|ACCESS_KEY|API_KEY")
+ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
+# What a demo service may hold in a secret-looking setting: the demo's own published values.
+DEMO_SECRETS = {
+    "SLACK_BOT_TOKEN": DEMO_BOT_TOKEN,
+    "SLACK_SIGNING_SECRET": DEMO_SIGNING_SECRET,
+    "ALIBABA_CLOUD_ACCESS_KEY_ID": DEMO_CREDENTIALS.access_key_id,
+    "ALIBABA_CLOUD_ACCESS_KEY_SECRET": DEMO_CREDENTIALS.access_key_secret.reveal(),
+}
+HEALTHCHECK_S = 30.0
+STARTUP_S = 30.0
+FLOW = "1234567890123456"
+
+
+# ---------------------------------------------------------------- reading the Dockerfile
+
+
+@dataclass(frozen=True, slots=True)
+class Instruction:
+    """One Dockerfile instruction, continuation lines joined, in build stage `stage` (0 is
+    before the first FROM)."""
+
+    keyword: str
+    args: str
+    stage: int
+
+
+def _instructions(text: str) -> list[Instruction]:
+    """The Dockerfile `text` as instructions, in order."""
+    found: list[Instruction] = []
+    stage = 0
+    pending = ""
+    for line in text.splitlines():
+        if line.strip().startswith("#"):
+            continue  # comments and parser directives, also between continuation lines
+        part = line.strip() if pending else line.rstrip()
+        if part.endswith("\\"):
+            pending += part[:-1].rstrip() + " "
+            continue
+        whole = (pending + part).strip()
+        pending = ""
+        if not whole:
+            continue
+        keyword, _, args = whole.partition(" ")
+        if keyword.upper() == "FROM":
+            stage += 1
+        found.append(Instruction(keyword.upper(), args.strip(), stage))
+    return found
+
+
+@pytest.fixture(scope="module")
+def dockerfile() -> list[Instruction]:
+    return _instructions((ROOT / "Dockerfile").read_text(encoding="utf-8"))
+
+
+def _final(instructions: list[Instruction], keyword: str) -> list[Instruction]:
+    last = max(i.stage for i in instructions)
+    return [i for i in instructions if i.stage == last and i.keyword == keyword]
+
+
+def _exec_form(args: str) -> list[str]:
+    """The JSON array of an exec-form instruction; fails for the shell form."""
+    parsed = json.loads(args)
+    assert isinstance(parsed, list), f"not exec form: {args}"
+    assert all(isinstance(part, str) for part in parsed)
+    return parsed
+
+
+def _assignments(args: str) -> dict[str, str]:
+    """ENV or ARG `name=value ...` (or `name value`, or a bare ARG name: no value)."""
+    if "=" not in args.split(" ", 1)[0]:
+        name, _, value = args.partition(" ")
+        return {name: value}
+    pairs = (part.partition("=") for part in args.split(" ") if part)
+    return {name: value for name, _, value in pairs}
+
+
+def _healthcheck(instructions: list[Instruction]) -> list[str]:
+    (check,) = _final(instructions, "HEALTHCHECK")
+    match = re.fullmatch(r"(?:--[a-z-]+=\S+ )*CMD (?P<command>\[.*\])", check.args)
+    assert match is not None, f"HEALTHCHECK must be exec form: {check.args}"
+    return _exec_form(match["command"])
+
+
+def test_the_image_is_built_in_stages_and_the_last_copies_only_the_virtualenv(
+    dockerfile: list[Instruction],
+) -> None:
+    froms = [i for i in dockerfile if i.keyword == "FROM"]
+    assert len(froms) >= 2
+    builder = froms[0].args.split(" AS ")[-1]
+    copies = _final(dockerfile, "COPY") + _final(dockerfile, "ADD")
+    assert copies, "the final stage copies the virtualenv"
+    assert all(c.args.startswith(f"--from={builder} ") for c in copies), copies
+
+
+def test_both_stages_run_one_slim_python_pinned_by_tag(dockerfile: list[Instruction]) -> None:
+    args = {
+        k: v
+        for i in dockerfile
+        if i.keyword == "ARG" and i.stage == 0
+        for k, v in _assignments(i.args).items()
+    }
+    bases = {
+        re.sub(r"\$\{(\w+)\}", lambda m: args[m[1]], i.args.split(" AS ")[0])
+        for i in dockerfile
+        if i.keyword == "FROM"
+    }
+    (base,) = bases
+    match = re.fullmatch(r"python:(?P<minor>3\.\d+)-slim(?:-\w+)?", base)
+    assert match is not None, base
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    required = pyproject["project"]["requires-python"].removeprefix(">=")
+    assert tuple(map(int, match["minor"].split("."))) >= tuple(map(int, required.split(".")))
+
+
+def test_the_image_runs_flowpreview_serve_in_exec_form(dockerfile: list[Instruction]) -> None:
+    (entrypoint,) = _final(dockerfile, "ENTRYPOINT")
+    (command,) = _final(dockerfile, "CMD")
+
+    assert _exec_form(entrypoint.args) + _exec_form(command.args) == ["flowpreview", "serve"]
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert pyproject["project"]["name"] == "flowpreview"
+    assert pyproject["project"]["scripts"]["flowpreview"] == "bot.cli:main"
+    assert build_parser().parse_args(["serve"]).command == "serve"
+
+
+def test_the_image_exposes_the_bots_port(dockerfile: list[Instruction]) -> None:
+    exposed = {port for i in _final(dockerfile, "EXPOSE") for port in i.args.split(" ")}
+    assert str(DEFAULT_PORT) in exposed
+    # And the port compose serves metrics on.
+    metrics = {
+        env["METRICS_PORT"]
+        for env in _environments(_compose()).values()
+        if env.get("METRICS_PORT") is not None
+    }
+    assert metrics <= exposed
+
+
+def test_the_image_runs_as_a_fixed_unprivileged_user(dockerfile: list[Instruction]) -> None:
+    users = _final(dockerfile, "USER")
+    assert users, "a USER in the final stage"
+    user, _, group = users[-1].args.partition(":")
+    # Numeric, so that Kubernetes' runAsNonRoot can check it without a passwd file.
+    assert user.isdigit()
+    assert int(user) >= 1000
+    assert group == "" or int(group) >= 1000
+
+
+def test_the_image_bakes_in_no_secret(dockerfile: list[Instruction]) -> None:
+    for instruction in dockerfile:
+        if instruction.keyword in ("ENV", "ARG"):
+            for name, value in _assignments(instruction.args).items():
+                assert not (SECRET_NAME.search(name) and value), f"{name} is baked in"
+        if instruction.keyword in ("COPY", "ADD"):
+            assert ".env" not in instruction.args.split(" "), instruction
+
+
+def test_python_writes_no_bytecode_and_no_buffered_output(dockerfile: list[Instruction]) -> None:
+    env = {k: v for i in _final(dockerfile, "ENV") for k, v in _assignments(i.args).items()}
+    assert env["PYTHONDONTWRITEBYTECODE"] == "1"
+    assert env["PYTHONUNBUFFERED"] == "1"
+
+
+def test_the_health_check_asks_the_path_the_server_serves(dockerfile: list[Instruction]) -> None:
+    command = _healthcheck(dockerfile)
+    assert command[:2] == ["python", "-c"], "no curl in a slim image"
+    assert f":{{port}}{HEALTH_PATH}'" in command[2]
+    assert f"or '{DEFAULT_PORT}'" in command[2], "the bot's default PORT when unset"
+
+
+async def _run_check(command: Sequence[str], env: Mapping[str, str]) -> int:
+    """Run the health check as Docker would, with this interpreter as `python`."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *command[1:],
+        env=dict(env),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    return await asyncio.wait_for(process.wait(), timeout=HEALTHCHECK_S)
+
+
+async def test_the_health_check_passes_against_serve_and_fails_with_nothing_there(
+    dockerfile: list[Instruction], cams: RunningEmulator
+) -> None:
+    command = _healthcheck(dockerfile)
+    # A proxy that is not there: the check must not go through the bot's HTTP(S)_PROXY.
+    dead_proxy = f"http://127.0.0.1:{free_port()}"
+    proxies = {name: dead_proxy for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy")}
+    async with running_fake_slack() as slack, aiohttp.ClientSession() as session:
+        env = serve_env(
+            cams.url, slack, SLACK_BOT_TOKEN="xoxb-container", SLACK_SIGNING_SECRET="container"
+        )
+        replica = ServeProcess(env)
+        await replica.start(session)
+        try:
+            healthy = await _run_check(command, clean_env(PORT=str(replica.port), **proxies))
+        finally:
+            await replica.stop()
+        nobody = await _run_check(command, clean_env(PORT=str(free_port())))
+
+    assert (healthy, nobody) == (0, 1)
+
+
+# ---------------------------------------------------------------- .dockerignore
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    """A .dockerignore pattern (Go's filepath.Match, plus `**`) as a regular expression."""
+    parts = re.split(r"(\*\*/?|\*|\?|\[[^\]]*\])", pattern)
+    regex = ""
+    for part in parts:
+        if part in ("**/", "**"):
+            regex += "(?:.*/)?" if part == "**/" else ".*"
+        elif part == "*":
+            regex += "[^/]*"
+        elif part == "?":
+            regex += "[^/]"
+        elif part.startswith("[") and part.endswith("]"):
+            regex += part
+        else:
+            regex += re.escape(part)
+    return re.compile(regex)
+
+
+def _ignored(path: str, patterns: Sequence[str]) -> bool:
+    """Whether Docker leaves `path` out of the build context: the last pattern that matches
+    the path or a folder above it decides."""
+    ignored = False
+    prefixes = ["/".join(path.split("/")[:n]) for n in range(1, path.count("/") + 2)]
+    for raw in patterns:
+        negated = raw.startswith("!")
+        regex = _glob(raw.removeprefix("!").strip().strip("/"))
+        if any(regex.fullmatch(prefix) for prefix in prefixes):
+            ignored = not negated
+    return ignored
+
+
+@pytest.fixture(scope="module")
+def ignore_patterns() -> list[str]:
+    lines = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def _copied_files(dockerfile: list[Instruction]) -> Iterator[str]:
+    """Every file of this checkout that a COPY from the build context names."""
+    for instruction in dockerfile:
+        if instruction.keyword != "COPY" or instruction.args.startswith("--from="):
+            continue
+        *sources, _ = [a for a in instruction.args.split(" ") if not a.startswith("--")]
+        for source in sources:
+            path = ROOT / source
+            assert path.exists(), f"COPY {source}: not in the checkout"
+            files = [path] if path.is_file() else path.rglob("*")
+            for file in files:
+                if file.is_file() and "__pycache__" not in file.parts:
+                    yield file.relative_to(ROOT).as_posix()
+
+
+def test_every_copy_source_reaches_the_build(
+    dockerfile: list[Instruction], ignore_patterns: list[str]
+) -> None:
+    copied = list(_copied_files(dockerfile))
+    assert "bot/preview/shared/lua/admit.lua" in copied, "package data too"
+    assert [path for path in copied if _ignored(path, ignore_patterns)] == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ".git/HEAD",
+        ".venv/bin/python",
+        ".env",
+        "prod.env",
+        "tests/test_cli.py",
+        "bot/__pycache__/x.pyc",
+    ],
+)
+def test_the_build_context_leaves_out(path: str, ignore_patterns: list[str]) -> None:
+    assert _ignored(path, ignore_patterns)
+
+
+# ---------------------------------------------------------------- compose.yaml
+
+
+def _compose() -> dict[str, Any]:
+    loaded = yaml.safe_load((ROOT / "compose.yaml").read_text(encoding="utf-8"))
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def _environments(compose: Mapping[str, Any]) -> dict[str, dict[str, str | None]]:
+    """Each service's environment as a mapping (the list form `NAME=value` too)."""
+    found: dict[str, dict[str, str | None]] = {}
+    for name, service in compose["services"].items():
+        env = service.get("environment") or {}
+        if isinstance(env, list):
+            env = {k: (v if sep else None) for k, sep, v in (e.partition("=") for e in env)}
+        found[name] = {str(k): None if v is None else str(v) for k, v in env.items()}
+    return found
+
+
+def _in_profile(compose: Mapping[str, Any], profile: str) -> dict[str, dict[str, Any]]:
+    return {
+        name: service
+        for name, service in compose["services"].items()
+        if profile in service.get("profiles", [])
+    }
+
+
+def _option(command: Sequence[str], name: str) -> list[str]:
+    """Every value of `--name=value` in a compose command."""
+    return [arg.partition("=")[2] for arg in command if arg.startswith(f"--{name}=")]
+
+
+def _env_reads() -> set[str]:
+    """The environment variables the bot reads: every name given to an env_* reader (env_str,
+    env_int, env_float, env_flag, …), os.getenv or `env.get`/`env[…]`, written out or as a
+    module constant anywhere in bot/, and the per-action rate variables. The stand-ins are
+    left out: they are not the bot."""
+    trees = [
+        ast.parse(path.read_text(encoding="utf-8"))
+        for path in sorted(BOT.rglob("*.py"))
+        if "standin" not in path.relative_to(BOT).parts
+    ]
+    constants = _string_constants(trees)
+
+    def values(expr: ast.expr) -> set[str]:
+        if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
+            return {expr.value}
+        name = expr.id if isinstance(expr, ast.Name) else getattr(expr, "attr", None)
+        return constants.get(name, set()) if isinstance(name, str) else set()
+
+    names: set[str] = {rate_variable(action) for action in Action}
+    for tree in trees:
+        for node in ast.walk(tree):
+            for expr in _names_read(node):
+                names |= values(expr)
+    return {name for name in names if ENV_NAME.fullmatch(name)}
+
+
+def _string_constants(trees: Sequence[ast.Module]) -> dict[str, set[str]]:
+    """Module-level `NAME = "text"` assignments: each name's values, in any module."""
+    constants: dict[str, set[str]] = {}
+    for tree in trees:
+        for node in tree.body:
+            if isinstance(node, ast.Assign):
+                targets, value = node.targets, node.value
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                targets, value = [node.target], node.value
+            else:
+                continue
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                for target in targets:
+                    if isinstance(target, ast.Name):
+                        constants.setdefault(target.id, set()).add(value.value)
+    return constants
+
+
+def _names_read(node: ast.AST) -> list[ast.expr]:
+    """The expressions naming the variable that `node` reads from an environment, if any."""
+
+    def env_like(expr: ast.expr) -> bool:
+        return ast.unparse(expr).lower().endswith(("env", "environ"))
+
+    if isinstance(node, ast.Subscript) and env_like(node.value):
+        return [node.slice]
+    if not isinstance(node, ast.Call):
+        return []
+    func = node.func
+    called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+    if called.startswith("env_"):
+        return node.args[1:2]  # env_str(env, NAME, ...)
+    is_env_get = called == "get" and isinstance(func, ast.Attribute) and env_like(func.value)
+    if called == "getenv" or is_env_get:
+        return node.args[:1]
+    return []
+
+
+def test_every_environment_name_in_compose_is_a_setting_the_bot_reads() -> None:
+    text = (ROOT / "compose.yaml").read_text(encoding="utf-8")
+    reads = _env_reads()
+    assert {"SLACK_BOT_TOKEN", "PORT", "CAMS_QPS_LISTFLOW", "REDIS_URL"} <= reads, "the scan"
+    named = {name for env in _environments(_compose()).values() for name in env}
+    # Interpolations (${NAME}) would name host variables handed to the bot.
+    named |= set(re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", text))
+
+    assert sorted(named - reads) == []
+
+
+def test_compose_runs_two_replicas_sharing_redis() -> None:
+    compose = _compose()
+    redis = compose["services"]["redis"]
+    assert redis["image"] == "redis:7-alpine"
+    assert "healthcheck" in redis
+    assert "profiles" not in redis
+    replicas = _in_profile(compose, "prod")
+    assert len(replicas) == 2
+    for name, replica in replicas.items():
+        env = _environments(compose)[name]
+        assert replica["build"] == "."
+        assert "command" not in replica, "the image's own: flowpreview serve"
+        assert replica["depends_on"]["redis"]["condition"] == "service_healthy"
+        assert env["REDIS_URL"] == "redis://redis:6379/0"
+        assert env["CAMS_REPLICAS"] == str(len(replicas))
+
+
+def test_production_settings_come_from_the_shell_and_none_is_written_down() -> None:
+    compose = _compose()
+    for name in _in_profile(compose, "prod"):
+        env = _environments(compose)[name]
+        assert {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "ALIBABA_CLOUD_ACCESS_KEY_ID"} <= set(
+            env
+        )
+        written = {k for k, v in env.items() if v is not None and SECRET_NAME.search(k)}
+        assert written == set(), f"{name}: {written}"
+
+
+def test_the_demo_needs_nothing_from_the_shell_and_starts_nothing_that_would() -> None:
+    compose = _compose()
+    demo = _in_profile(compose, "demo")
+    assert {"emulator", "demo"} <= set(demo)
+    for name, service in compose["services"].items():
+        if name != "redis":
+            assert service.get("profiles"), f"{name} would start with the demo"
+    for name, env in _environments(compose).items():
+        if name not in demo:
+            continue
+        assert [k for k, v in env.items() if v is None] == [], f"{name} reads the shell"
+        for key, value in env.items():
+            if SECRET_NAME.search(key):
+                assert value == DEMO_SECRETS[key], f"{name}: {key} is not the demo's own"
+
+
+def test_the_demo_replicas_are_set_up_as_the_terminal_demo_is() -> None:
+    compose = _compose()
+    demo = _in_profile(compose, "demo")
+    emulator = demo["emulator"]["command"]
+    replicas = {name: env for name, env in _environments(compose).items() if "PORT" in env}
+    terminal = demo["demo"]["command"]
+    (slack_port,) = _option(terminal, "slack-port")
+    (cams_port,) = _option(emulator, "port")
+
+    assert emulator[0] == "emulator"
+    assert terminal[0] == "demo"
+    assert sorted(_option(emulator, "fault")) == sorted(
+        f"{story.fault}@flow:{story.flow_id}" for story in STORIES
+    )
+    assert sorted(_option(terminal, "bot")) == sorted(
+        f"http://127.0.0.1:{env['PORT']}" for env in replicas.values()
+    )
+    assert len(replicas) == 2
+    for env in replicas.values():
+        assert env["CAMS_ENDPOINT"] == f"http://127.0.0.1:{cams_port}"
+        assert env["SLACK_API_URL"] == f"http://127.0.0.1:{slack_port}/api/"
+        assert env["SLACK_RESPONSE_URL_HOSTS"] == f"127.0.0.1:{slack_port}"
+        assert env["CAMS_CUST_SPACE_ID"] == DEMO_SPACE
+        assert env["CAMS_SPACES"] == DEMO_SPACES
+        assert env["CAMS_MAX_ATTEMPTS"] == str(DEMO_MAX_ATTEMPTS)
+        assert float(env["CAMS_DEADLINE_S"] or 0) == DEMO_DEADLINE_S
+    # Loopback between them: one network namespace, the emulator's.
+    for name, service in demo.items():
+        if name != "emulator":
+            assert service["network_mode"] == "service:emulator"
+    assert demo["demo"]["stdin_open"] is True
+    assert demo["demo"]["tty"] is True
+
+
+def _remap(value: str, ports: Mapping[int, int]) -> str:
+    """`value` with each port of the compose demo replaced by the test's own."""
+    return re.sub(r"\b\d{2,5}\b", lambda m: str(ports.get(int(m[0]), m[0])), value)
+
+
+@asynccontextmanager
+async def _process(*args: str, env: Mapping[str, str]) -> AsyncIterator[None]:
+    """`python -m bot ARGS` running until the block ends."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", *args, env=dict(env), stderr=asyncio.subprocess.DEVNULL
+    )
+    try:
+        yield
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+async def _stats(session: aiohttp.ClientSession, url: str) -> dict[str, Any] | None:
+    """The emulator's counts, or None while it does not answer."""
+    try:
+        async with session.get(f"{url}/_emulator/stats") as response:
+            stats: dict[str, Any] = await response.json()
+            return stats
+    except aiohttp.ClientConnectionError:
+        return None
+
+
+async def _until_answering(session: aiohttp.ClientSession, url: str) -> None:
+    """Wait until the emulator at `url` answers (STARTUP_S at most)."""
+    for _ in range(int(STARTUP_S / 0.05)):
+        if await _stats(session, url) is not None:
+            return
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"the emulator at {url} never answered")
+
+
+async def test_the_demo_profile_answers_without_any_account(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """compose.yaml's demo, its commands and environment as written, run as processes here
+    (on ports of the test's own): two replicas on Redis, the emulator, the terminal."""
+    compose = _compose()
+    demo = _in_profile(compose, "demo")
+    environments = _environments(compose)
+    replica_names = sorted(name for name in demo if "PORT" in environments[name])
+    base = clean_env(TZ="UTC", TMPDIR=str(tmp_path))
+    ports = {int(p): free_port() for p in _option(demo["emulator"]["command"], "port")}
+    ports |= {int(p): free_port() for p in _option(demo["demo"]["command"], "slack-port")}
+    replicas: dict[str, ServeProcess] = {}
+    for name in replica_names:
+        env = {k: _remap(str(v), ports) for k, v in environments[name].items()}
+        # ServeProcess sets PORT to a port of its own; the terminal is told about it below.
+        replicas[name] = ServeProcess(base | env | {"REDIS_URL": redis_server.url})
+        ports[int(str(environments[name]["PORT"]))] = replicas[name].port
+    emulator_args = [_remap(arg, ports) for arg in demo["emulator"]["command"]]
+    (cams_url,) = {_remap(str(environments[name]["CAMS_ENDPOINT"]), ports) for name in replicas}
+    async with aiohttp.ClientSession() as session, _process(*emulator_args, env=base):
+        await asyncio.gather(
+            _until_answering(session, cams_url), *(r.start(session) for r in replicas.values())
+        )
+        try:
+            command = [_remap(arg, ports) for arg in demo["demo"]["command"]]
+            # Each run asks the first replica first, then the next: FLOW goes to one, then
+            # (after the 404) to the other. A run ends once replies have stopped coming.
+            first = await run_bot(*command, env=base, stdin=f"/flowpreview {FLOW}\n".encode())
+            typed = f"/flowpreview 4040000000000000\n/flowpreview {FLOW}\n"
+            second = await run_bot(*command, env=base, stdin=typed.encode())
+            stats = await _stats(session, cams_url)
+        finally:
+            await asyncio.gather(*(r.stop() for r in replicas.values()))
+
+    assert (first.code, second.code) == (0, 0), first.err + second.err
+    assert "a fake Slack here, and the bots at http://127.0.0.1:" in first.out
+    assert f"flows/{FLOW}/preview" in first.out
+    assert "CAMS has no such flow in this space" in second.out
+    assert f"flows/{FLOW}/preview" in second.out
+    # Asked of each replica, fetched once: the second found it in the cache they share.
+    assert stats is not None
+    assert stats["by_flow"][FLOW] == 1
+
+
+async def test_the_demos_slack_port_taken_is_one_line_naming_it(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = await run_bot(
+            "demo", f"--slack-port={port}", env=clean_env(TMPDIR=str(tmp_path)), stdin=b""
+        )
+
+    assert run.code == 2
+    assert run.err == (
+        f"flowpreview: --slack-port: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+    )
+
+
+async def test_the_terminal_asks_each_replica_in_turn() -> None:
+    asked: list[str] = []
+
+    def bot(name: str) -> web.Application:
+        async def events(request: web.Request) -> web.Response:
+            asked.append(name)
+            return web.Response(text="")
+
+        app = web.Application()
+        app.router.add_post(EVENTS_PATH, events)
+        return app
+
+    async def typed() -> AsyncIterator[str]:
+        for _ in range(3):
+            yield f"/flowpreview {FLOW}"
+
+    async with (
+        running_fake_slack() as slack,
+        serving(bot("one")) as one,
+        serving(bot("two")) as two,
+    ):
+        terminal = Terminal(bot_url=[one, two], signing_secret="s", fake=slack, out=io.StringIO())
+        await terminal.run(typed())
+
+    assert asked == ["one", "two", "one"]
