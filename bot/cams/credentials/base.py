@@ -3,6 +3,7 @@ source every CAMS call asks for them."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -98,3 +99,20 @@ def temporary_credentials(fields: Mapping[str, object], what: str) -> Credential
     return Credentials(
         key_id, Secret(secret), Secret(token), parse_expiration(fields.get("Expiration"), what)
     )
+
+
+def success_answer_credentials(status: int, body: bytes | str, what: str) -> Credentials:
+    """The credentials in an HTTP answer shaped `{"Code": "Success", "AccessKeyId", ...}`, as
+    the ECS metadata service and a credentials URI send them; CredentialsError otherwise.
+    `what` names the source in the error."""
+    if status != 200:
+        raise CredentialsError(f"{what} answered HTTP {status}")
+    try:
+        document = json.loads(body)
+    except ValueError:
+        document = None
+    if not isinstance(document, dict):
+        raise CredentialsError(f"{what} answered without JSON")
+    if document.get("Code") != "Success":
+        raise CredentialsError(f"{what} answered Code {str(document.get('Code'))[:40]!r}")
+    return temporary_credentials(document, what)

@@ -8,14 +8,13 @@ unless ALIBABA_CLOUD_IMDSV1_DISABLED is true.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from urllib.parse import quote
 
 from yarl import URL
 
-from bot.cams.credentials.base import Credentials, CredentialsError, temporary_credentials
+from bot.cams.credentials.base import Credentials, CredentialsError, success_answer_credentials
 from bot.cams.credentials.env import (
     ACCOUNT_ID,
     ECS_METADATA,
@@ -23,7 +22,7 @@ from bot.cams.credentials.env import (
     account_id,
     env_flag,
 )
-from bot.cams.credentials.http import Answer, HttpLink
+from bot.cams.credentials.http import HttpLink
 from bot.cams.credentials.provider import Provider
 from bot.config import ConfigError, env_str
 
@@ -66,7 +65,7 @@ class EcsFetcher:
                 f"the ECS metadata service knows no role {self._role!r} ({ECS_METADATA}): is "
                 "it the RAM role attached to this instance?"
             )
-        return _credentials(answer)
+        return success_answer_credentials(answer.status, answer.body, "the ECS metadata service")
 
     async def _token(self) -> str | None:
         """A session token, or None to go on without one (IMDSv1) where that is allowed."""
@@ -92,21 +91,6 @@ class EcsFetcher:
     async def close(self) -> None:
         """Let go of the connection."""
         await self._http.close()
-
-
-def _credentials(answer: Answer) -> Credentials:
-    what = "the ECS metadata service"
-    if answer.status != 200:
-        raise CredentialsError(f"{what} answered HTTP {answer.status}")
-    try:
-        document = json.loads(answer.body)
-    except ValueError:
-        document = None
-    if not isinstance(document, dict):
-        raise CredentialsError(f"{what} answered without JSON")
-    if document.get("Code") != "Success":
-        raise CredentialsError(f"{what} answered Code {str(document.get('Code'))[:40]!r}")
-    return temporary_credentials(document, what)
 
 
 def ecs_provider(env: Mapping[str, str], *, metadata_url: str = METADATA_URL) -> Provider:

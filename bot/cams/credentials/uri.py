@@ -9,12 +9,11 @@ on the same host is on loopback anyway. Anything further away needs https.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
 from yarl import URL
 
-from bot.cams.credentials.base import Credentials, CredentialsError, temporary_credentials
+from bot.cams.credentials.base import Credentials, success_answer_credentials
 from bot.cams.credentials.env import ACCOUNT_ID, CREDENTIALS_URI, account_id
 from bot.cams.credentials.http import HttpLink
 from bot.cams.credentials.provider import Provider
@@ -38,17 +37,7 @@ class UriFetcher:
         """Fresh credentials from the server."""
         what = f"the credentials URI at {self.origin}"
         answer = await self._http.call("GET", self._url, what)
-        if answer.status != 200:
-            raise CredentialsError(f"{what} answered HTTP {answer.status}")
-        try:
-            document = json.loads(answer.body)
-        except ValueError:
-            document = None
-        if not isinstance(document, dict):
-            raise CredentialsError(f"{what} answered without JSON")
-        if document.get("Code") != "Success":
-            raise CredentialsError(f"{what} answered Code {str(document.get('Code'))[:40]!r}")
-        return temporary_credentials(document, what)
+        return success_answer_credentials(answer.status, answer.body, what)
 
     async def close(self) -> None:
         """Let go of the connection."""
