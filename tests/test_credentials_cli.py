@@ -3,6 +3,7 @@ ACK's pod identity webhook injects, against the stand-in STS and the emulator.""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -48,6 +49,12 @@ async def test_serve_names_the_provider_at_start_up_and_never_a_secret(tmp_path:
         replica = ServeProcess(env | standins.oidc_env())
         try:
             await replica.start(session)
+            # The first credentials are fetched at start-up, before anyone asks.
+            for _ in range(200):
+                if standins.sts.trouble.counts.get("AssumeRoleWithOIDC"):
+                    break
+                await asyncio.sleep(0.05)
+            fetched_before_any_ask = standins.sts.trouble.counts.get("AssumeRoleWithOIDC", 0)
             body = payloads.slash_command("7777777777", response_url=slack.new_response_url())
             async with session.post(
                 replica.url + EVENTS_PATH, data=body, headers=signed_headers("serve-secret", body)
@@ -64,6 +71,7 @@ async def test_serve_names_the_provider_at_start_up_and_never_a_secret(tmp_path:
     )
     assert standins.token_file.read_text() not in log
     assert "flows/7777777777/preview" in json.dumps(answer)
+    assert fetched_before_any_ask == 1
     assert len(standins.sts.issued) == 1
     for credentials in standins.sts.issued:
         assert credentials.access_key_secret.reveal() not in log

@@ -91,6 +91,13 @@ def create_server(
         )
 
     server.router.add_get(HEALTH_PATH, healthz)
+
+    async def fetch_credentials(_: web.Application) -> None:
+        # Temporary credentials start coming before the first ask needs them, and a broken
+        # provider shows in the logs and metrics at start-up.
+        service.client.source.start()
+
+    server.on_startup.append(fetch_credentials)
     refusals = RefusalLog(log)
     if settings.socket_mode:
         _connect_socket_mode(server, bolt, settings)

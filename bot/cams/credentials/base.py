@@ -67,6 +67,10 @@ class CredentialSource(Protocol):
     def expires_at(self) -> float | None:
         """When the credentials in hand expire (Unix time); None when they do not."""
 
+    def start(self) -> None:
+        """Begin fetching and refreshing in the background, before the first ask needs them
+        (called once the event loop runs); a source that fetches nothing does nothing."""
+
     async def close(self) -> None:
         """Stop refreshing and let go of connections."""
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from bot.cams.credentials.base import Credentials, CredentialsError
+from bot.logs import background
 from bot.metrics import CREDENTIAL_REFRESH_FAILURES, CREDENTIALS_EXPIRY
 
 log = logging.getLogger(__name__)
@@ -147,13 +148,19 @@ class RefreshingSource:
         self._attempted.set()
         await self._fetcher.close()
 
+    def start(self) -> None:
+        """Fetch the first credentials now, so that a broken provider is logged and counted
+        at start-up rather than at the first ask."""
+        self._ensure_running()
+
     def _ensure_running(self) -> None:
         if self._closed:
             raise CredentialsError("the credential source is closed (shutting down)")
         # A task that ended (it only could by a bug) is replaced rather than waited on.
         if self._task is None or self._task.done():
+            # A context of its own: begun by whichever ask came first, it serves everyone.
             self._task = asyncio.get_running_loop().create_task(
-                self._run(), name=f"credentials refresh ({self._provider})"
+                self._run(), name=f"credentials refresh ({self._provider})", context=background()
             )
 
     async def _run(self) -> None:

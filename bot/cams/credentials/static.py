@@ -36,6 +36,9 @@ class StaticSource:
         """When the credentials expire: unknown for these, even with an STS token."""
         return self._credentials.expires_at
 
+    def start(self) -> None:
+        """Nothing to fetch."""
+
     async def close(self) -> None:
         """Nothing to let go of."""
 
