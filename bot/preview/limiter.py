@@ -163,7 +163,9 @@ class _Account:
             if self._grant(now):
                 self.probe_task = asyncio.current_task()
             return now
-        if turn - now > max_wait:
+        # A turn exactly max_wait away is served: the clock's float arithmetic must not
+        # decide it (as everywhere here, within EARLY_S).
+        if turn - now > max_wait + EARLY_S:
             raise self.settings.busy(turn - now)
         waiter = _Waiter(loop.create_future(), now + max_wait)
         self.waiters.append(waiter)
