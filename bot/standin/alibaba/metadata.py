@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.standin.alibaba.keys import KeyMint
-from bot.standin.alibaba.sts import iso
+from bot.standin.alibaba.sts import credential_fields, iso
 from bot.standin.alibaba.trouble import Trouble
 
 TOKEN_TTL_HEADER = "X-aliyun-ecs-metadata-token-ttl-seconds"  # noqa: S105 - a header name
@@ -101,13 +101,9 @@ class FakeEcsMetadata:
         expires_at = math.floor(self._wall_clock() + self.lifetime)
         credentials = self.mint.issue(self.account, expires_at)
         self.trouble.counts["issued"] += 1
-        token = credentials.security_token
         return web.json_response(
             {
-                "AccessKeyId": credentials.access_key_id,
-                "AccessKeySecret": credentials.access_key_secret.reveal(),
-                "SecurityToken": token.reveal() if token is not None else "",
-                "Expiration": iso(expires_at),
+                **credential_fields(credentials, expires_at),
                 "LastUpdated": iso(self._wall_clock()),
                 "Code": "Success",
             }

@@ -206,12 +206,7 @@ class FakeSts:
                     "Arn": f"acs:ram::{role['account']}:assumed-role/{role['name']}/{session}",
                     "AssumedRoleId": f"3{role['account'][-6:]}:{session}",
                 },
-                "Credentials": {
-                    "AccessKeyId": credentials.access_key_id,
-                    "AccessKeySecret": credentials.access_key_secret.reveal(),
-                    "SecurityToken": _reveal(credentials),
-                    "Expiration": iso(expires_at),
-                },
+                "Credentials": credential_fields(credentials, expires_at),
             }
         )
 
@@ -231,6 +226,13 @@ def iso(stamp: float) -> str:
     return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _reveal(credentials: Credentials) -> str:
+def credential_fields(credentials: Credentials, expires_at: float) -> dict[str, str]:
+    """AccessKeyId, AccessKeySecret, SecurityToken and Expiration, as STS, the instance
+    metadata service and credentials URIs all write them."""
     token = credentials.security_token
-    return token.reveal() if token is not None else ""
+    return {
+        "AccessKeyId": credentials.access_key_id,
+        "AccessKeySecret": credentials.access_key_secret.reveal(),
+        "SecurityToken": token.reveal() if token is not None else "",
+        "Expiration": iso(expires_at),
+    }

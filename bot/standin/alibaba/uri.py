@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.standin.alibaba.keys import KeyMint
-from bot.standin.alibaba.sts import iso
+from bot.standin.alibaba.sts import credential_fields
 from bot.standin.alibaba.trouble import Trouble
 
 DEFAULT_PATH = "/v1/credentials"
@@ -59,13 +59,4 @@ class CredentialsUriServer:
         expires_at = math.floor(self._wall_clock() + self.lifetime)
         credentials = self.mint.issue(self.account, expires_at)
         self.trouble.counts["issued"] += 1
-        token = credentials.security_token
-        return web.json_response(
-            {
-                "Code": "Success",
-                "AccessKeyId": credentials.access_key_id,
-                "AccessKeySecret": credentials.access_key_secret.reveal(),
-                "SecurityToken": token.reveal() if token is not None else "",
-                "Expiration": iso(expires_at),
-            }
-        )
+        return web.json_response({"Code": "Success", **credential_fields(credentials, expires_at)})
