@@ -99,27 +99,28 @@ class PreviewService(AsyncCloseable):
         """Wire the client, its limiters (one per action), the caches and the catalog: local
         ones, or shared with REDIS_URL."""
         cache = PreviewCache(settings.cache_size, negative_ttl=settings.negative_ttl)
-        # The refresh lock must outlive the slowest page: the client's deadline, after the
-        # longest wait for a slot, with room to spare.
-        lease = max(LEASE_S, 2 * (cams.deadline + settings.limiter.max_wait))
-        pinned = [space.id for space in spaces] + [cams.default_space or ""]
-        if settings.redis_url is None:
-            client = CamsClient(credentials, cams, gates=metered(local_gates(settings)))
-            catalog = FlowCatalog.create(client, settings.catalog, lease=lease, pinned=pinned)
-            return cls(client, cache, catalog=catalog, spaces=spaces)
-        # Imported here because Redis support is an optional extra.
-        from bot.preview.shared.wiring import connect  # noqa: PLC0415
+        shared = None
+        if settings.redis_url is not None:
+            # Imported here because Redis support is an optional extra.
+            from bot.preview.shared.wiring import connect  # noqa: PLC0415
 
-        shared = connect(settings.redis_url, settings)
-        client = CamsClient(credentials, cams, gates=metered(shared.limiters))
+            shared = connect(settings.redis_url, settings)
+        gates = shared.limiters if shared is not None else local_gates(settings)
+        client = CamsClient(credentials, cams, gates=metered(gates))
         catalog = FlowCatalog.create(
-            client, settings.catalog, shared.catalog, lease=lease, pinned=pinned
+            client,
+            settings.catalog,
+            shared.catalog if shared is not None else None,
+            # The refresh lock must outlive the slowest page: the client's deadline, after the
+            # longest wait for a slot, with room to spare.
+            lease=max(LEASE_S, 2 * (cams.deadline + settings.limiter.max_wait)),
+            pinned=[space.id for space in spaces] + [cams.default_space or ""],
         )
         return cls(
             client,
             cache,
-            shared=shared.cache,
-            connection=shared.link,
+            shared=shared.cache if shared is not None else None,
+            connection=shared.link if shared is not None else None,
             catalog=catalog,
             spaces=spaces,
         )
