@@ -15,6 +15,7 @@ from bot.slack.constants import EVENTS_PATH
 from bot.standin.slack import payloads
 from bot.standin.slack.fake_slack import running_fake_slack
 from bot.standin.slack.signing import signed_headers
+from tests.manual_clock import eventually
 from tests.serve_process import ServeProcess, run_bot, serve_env
 from tests.slack_harness import SIGNING_SECRET, Bot, running_bot
 from tests.support import RunningEmulator
@@ -52,7 +53,9 @@ async def _command_then_shutdown(
 
     Returns the ack, the command's response_url and the bot, stopped.
     """
-    async with aiohttp.ClientSession() as session:
+    # Bounded, so that a request left without an answer fails the test rather than holding it
+    # for aiohttp's default 5 minutes.
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
         async with running_bot(
             ack_budget=ack_budget, slack_settings={"shutdown_drain": drain}
         ) as bot:
@@ -64,7 +67,10 @@ async def _command_then_shutdown(
                     bot.url + EVENTS_PATH, data=body, headers=signed_headers(SIGNING_SECRET, body)
                 )
             )
-            await asyncio.sleep(0.1)
+            # The shutdown must find the command being handled: its preview has reached CAMS.
+            # A fixed pause was not enough on a busy machine, where the request could still be
+            # on its way in when the server stopped listening.
+            await eventually(lambda: flow_id in bot.cams.emulator.by_flow)
         answer = await command
         return await answer.text(), response_url, bot
 
