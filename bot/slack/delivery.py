@@ -9,13 +9,16 @@ the ack waits for them no longer at all.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from cachetools import LRUCache
 from slack_bolt.async_app import AsyncAck
 
+from bot.cams.models import FlowPreview
 from bot.metrics import CACHE
 from bot.preview.service import Outcome, PreviewService
 from bot.slack import render
@@ -34,6 +37,11 @@ ACK_BUDGET_S = 2.0
 # Once the previews are ready, how much longer their names and statuses may hold the answer,
 # never past the ack budget.
 DETAILS_GRACE_S = 0.5
+# Cache-hit answers kept ready to send: a few KiB each, for the flows asked about most.
+ANSWERS_KEPT = 256
+# What a cached answer depends on: the space, and per flow its outcome, what is known of it and
+# how long its link has left, as shown.
+_AnswerKey = tuple[str | None, tuple[tuple[str, Any, render.Known | None, str], ...]]
 
 
 class Delivery:
@@ -53,6 +61,7 @@ class Delivery:
         self.replies = replies
         self.ack_budget = ack_budget
         self.wall_clock = wall_clock
+        self._answers: LRUCache[_AnswerKey, str] = LRUCache(maxsize=ANSWERS_KEPT)
 
     def deadline(self) -> float:
         """The loop time by which an ack started now must be sent."""
@@ -68,18 +77,14 @@ class Delivery:
     ) -> None:
         """Ack with the previews if they are ready by `deadline` (default: the ack budget from
         now), else ack and follow up through response_url."""
-        deadline = self.deadline() if deadline is None else deadline
-        cached = [self.service.peek(flow_id, space) for flow_id in flow_ids]
-        wanted = any(self.service.details.wanted(flow_id, space) for flow_id in flow_ids)
-        if all(entry is not None for entry in cached) and not wanted:
+        hits = self._hits(flow_ids, space)
+        if hits is not None:
             # The common case, answered without a task or a timer.
-            hits: Outcomes = [
-                (f, e) for f, e in zip(flow_ids, cached, strict=True) if e is not None
-            ]
             # Served from the peeks, without the service's get, which counts its own lookups.
             _LOCAL_HITS.inc(len(hits))
-            await ack(**self._render(hits, self.known(flow_ids, space), space))
+            await ack(self._cached_answer(hits, space))
             return
+        deadline = self.deadline() if deadline is None else deadline
         lookups = self.look_up(flow_ids, space)
         fetch = asyncio.create_task(self.service.get_many(flow_ids, space))
         try:
@@ -157,6 +162,45 @@ class Delivery:
 
     def _render(self, outcomes: Outcomes, known: Known, space: str | None) -> render.Message:
         return render.preview_message(outcomes, space, self.wall_clock(), known)
+
+    def _hits(self, flow_ids: Sequence[str], space: str | None) -> Outcomes | None:
+        """Every flow's cached outcome, or None if one is missing or its details are wanted."""
+        service = self.service
+        hits: Outcomes = []
+        for flow_id in flow_ids:
+            entry = service.peek(flow_id, space)
+            if entry is None or service.details.wanted(flow_id, space):
+                return None
+            hits.append((flow_id, entry))
+        return hits
+
+    def _cached_answer(self, hits: Outcomes, space: str | None) -> str:
+        """The ack for previews answered from the cache, as the JSON Slack gets.
+
+        The same previews make the same answer until the time they have left reads otherwise,
+        so it is rendered and serialised once for everyone who asks meanwhile: on the hot path
+        that was most of the bot's own work. Bolt sends a string ack as it is, and as JSON when
+        it starts with a brace.
+        """
+        now = self.wall_clock()
+        known = self.known([flow_id for flow_id, _ in hits], space)
+        key: _AnswerKey = (
+            space,
+            tuple(
+                (
+                    flow_id,
+                    outcome,
+                    known.get(flow_id),
+                    render.time_left(outcome, now) if isinstance(outcome, FlowPreview) else "",
+                )
+                for flow_id, outcome in hits
+            ),
+        )
+        answer = self._answers.get(key)
+        if answer is None:
+            answer = json.dumps(render.preview_message(hits, space, now, known))
+            self._answers[key] = answer
+        return answer
 
 
 async def settle(lookups: Sequence[asyncio.Task[Any]], within: float) -> None:

@@ -378,11 +378,13 @@ def expiry_text(preview: FlowPreview, now: float) -> str:
     fallback = preview.expires_at.strftime("%Y-%m-%d %H:%M UTC")
     return (
         f"Link expires <!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}> "
-        f"({_left(epoch - now)})"
+        f"({time_left(preview, now)})"
     )
 
 
-def _left(seconds: float) -> str:
+def time_left(preview: FlowPreview, now: float) -> str:
+    """How long the link has left, as the preview shows it: the only part that moves with time."""
+    seconds = int(preview.expires_at.timestamp()) - now
     if seconds <= 0:
         return "expired"
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
