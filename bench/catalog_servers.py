@@ -113,8 +113,8 @@ def live_server(env: dict[str, str]) -> web.Application:
     """The peer: Bolt configured as the bot's, answering the picker from a live ListFlow."""
     settings = SlackSettings.from_env(env)
     spaces = spaces_from_env(env)
-    if not spaces or settings.signing_secret is None:
-        raise SystemExit("set CAMS_CUST_SPACE_ID and SLACK_SIGNING_SECRET")
+    if not spaces or settings.signing_secret is None or settings.bot_token is None:
+        raise SystemExit("set CAMS_CUST_SPACE_ID, SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")
     space = spaces[0]
     # No limiter: the peer runs against the emulator with throttling off.
     client = CamsClient(Credentials.from_env(env), CamsSettings.from_env(env))

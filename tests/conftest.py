@@ -1,11 +1,14 @@
-"""Fixtures: a fresh emulator per test, a fake clock, a redis-server of the test's own, the bot."""
+"""Fixtures: a fresh emulator per test, a fake clock, a redis-server and a PostgreSQL server of
+the tests' own, an empty database of either kind, the bot."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
+from tests.postgres_server import PostgresServer, start_postgres
 from tests.redis_server import RedisServer, running_redis
 from tests.slack_harness import Bot, running_bot
 from tests.support import FakeTime, RunningEmulator, running_emulator
@@ -28,6 +31,29 @@ async def redis_server() -> AsyncIterator[RedisServer]:
     """A real redis-server on a free port, killed after the test."""
     async with running_redis() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the whole run, started on first use and stopped at the end."""
+    server = start_postgres()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database of either kind; a PostgreSQL one is dropped after the test."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'flowpreview.sqlite3'}"
+        return
+    # Looked up only here, so that runs without PostgreSQL tests never start the server.
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    url = await server.create_database()
+    yield url
+    await server.drop_database(url)
 
 
 @pytest.fixture

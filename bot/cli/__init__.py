@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Sequence
 
 from bot import __version__
-from bot.cli import demo, emulator, get, serve
+from bot.cli import access, audit, demo, emulator, get, migrate, serve
 from bot.config import ConfigError, env_str
 from bot.logs import LogFormat, configure, log_format
 
@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_parser(commands)
     emulator.add_parser(commands)
     demo.add_parser(commands)
+    migrate.add_parser(commands)
+    audit.add_parser(commands)
+    access.add_parser(commands)
     return parser
 
 

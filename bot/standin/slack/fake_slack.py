@@ -21,7 +21,9 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from bot.standin.slack import limits
+from bot.standin.slack.oauth import FakeOAuth
 from bot.standin.slack.payloads import DEFAULT_WHO, Who, new_trigger_id
+from bot.standin.slack.people import PEOPLE_METHODS, People
 
 API_PATH = "/api/"
 RESPONSE_PATH = "/response/"
@@ -101,10 +103,12 @@ class FakeSlack:
     """Slack as the bot sees it: auth.test, Socket Mode, and response_url receivers.
 
     `bot_token`, when set, is the only token auth.test and the views methods accept;
-    otherwise any token passes. `apps.connections.open` accepts any app-level token (xapp-…)
-    and hands out a WebSocket on this fake, over which `socket_request` sends envelopes as
-    Slack does. `views.open` takes only a trigger_id from `new_trigger_id()`, once, within
-    TRIGGER_LIFE_S by `clock` (monotonic seconds), and checks the view against Slack's limits.
+    otherwise any token passes. With `oauth` (installs in several workspaces) oauth.v2.access
+    works, and only the tokens it issued pass, each for its own workspace.
+    `apps.connections.open` accepts any app-level token (xapp-…) and hands out a WebSocket on
+    this fake, over which `socket_request` sends envelopes as Slack does. `views.open` takes
+    only a trigger_id from `new_trigger_id()`, once, within TRIGGER_LIFE_S by `clock`
+    (monotonic seconds), and checks the view against Slack's limits.
     """
 
     def __init__(
@@ -115,13 +119,18 @@ class FakeSlack:
         bot_token: str | None = None,
         max_uses: int = MAX_USES,
         clock: Callable[[], float] = time.monotonic,
+        oauth: FakeOAuth | None = None,
     ) -> None:
         self.who = who
         self.bot = bot
         self.bot_token = bot_token
         self.max_uses = max_uses
         self.clock = clock
+        # Installs in several workspaces: the tokens it issued are then the only ones taken.
+        self.oauth = oauth
         self.api_calls: list[ApiCall] = []
+        # Who is who, for users.info and usergroups.users.list.
+        self.people = People()
         self.deliveries: list[Delivery] = []
         # Every modal open now, by view ID, as Slack stores it; and every change, in order.
         self.views: dict[str, _Json] = {}
@@ -199,7 +208,7 @@ class FakeSlack:
         if not found and view_id not in self.views:
             found = [f"no open view {view_id}"]
         if not found:
-            self._store("response_action", view, view_id)
+            self._store("response_action", view, view_id, self.views[view_id]["team_id"])
         return found
 
     def close_view(self, view_id: str) -> None:
@@ -282,21 +291,31 @@ class FakeSlack:
         authorization = request.headers.get("Authorization", "")
         token = authorization.removeprefix("Bearer ").strip() or params.get("token") or None
         self.api_calls.append(ApiCall(method, token, params))
+        if method == "oauth.v2.access" and self.oauth is not None:
+            oauth_answer = await self.oauth.access(params, request.headers.get("Authorization"))
+            return web.json_response(oauth_answer)
         if method == "apps.connections.open":
             if token is None or not token.startswith("xapp-"):
                 return web.json_response({"ok": False, "error": "not_allowed_token_type"})
             socket_url = self.url.replace("http://", "ws://", 1) + SOCKET_PATH
             return web.json_response({"ok": True, "url": socket_url})
-        if method not in ("auth.test", *VIEW_METHODS):
+        if method not in ("auth.test", *VIEW_METHODS, *PEOPLE_METHODS):
             return web.json_response({"ok": False, "error": "unknown_method"})
         if token is None:
             return web.json_response({"ok": False, "error": "not_authed"})
-        if self.bot_token is not None and token != self.bot_token:
+        if not self._accepts(token):
             return web.json_response({"ok": False, "error": "invalid_auth"})
+        if method == "auth.test" and self.oauth is not None:
+            return web.json_response(self.oauth.auth_test(token))
+        # Slack answers for the workspace the token belongs to.
+        issued = self.oauth.workspace_of(token) if self.oauth is not None else None
+        team_id = issued.team_id if issued is not None else self.who.team_id
         if method == "views.open":
-            return web.json_response(self._views_open(params))
+            return web.json_response(self._views_open(params, team_id))
         if method == "views.update":
-            return web.json_response(self._views_update(params))
+            return web.json_response(self._views_update(params, team_id))
+        if method in PEOPLE_METHODS:
+            return web.json_response(await self.people.answer(method, params, team_id))
         return web.json_response(
             {
                 "ok": True,
@@ -310,7 +329,13 @@ class FakeSlack:
             }
         )
 
-    def _views_open(self, params: Mapping[str, str]) -> _Json:
+    def _accepts(self, token: str) -> bool:
+        """Whether the Web API takes `token`: with `oauth`, one it issued and has not revoked."""
+        if self.oauth is not None:
+            return self.oauth.workspace_of(token) is not None
+        return self.bot_token is None or token == self.bot_token
+
+    def _views_open(self, params: Mapping[str, str], team_id: str) -> _Json:
         trigger_id = params.get("trigger_id", "")
         if trigger_id not in self._triggers:
             return {"ok": False, "error": "invalid_trigger_id"}
@@ -323,9 +348,9 @@ class FakeSlack:
         view, error = _view_param(params)
         if view is None:
             return error
-        return {"ok": True, "view": self._store("views.open", view, None)}
+        return {"ok": True, "view": self._store("views.open", view, None, team_id)}
 
-    def _views_update(self, params: Mapping[str, str]) -> _Json:
+    def _views_update(self, params: Mapping[str, str], team_id: str) -> _Json:
         view_id = params.get("view_id") or self._by_external_id(params.get("external_id"))
         if view_id is None or view_id not in self.views:
             return {"ok": False, "error": "not_found"}
@@ -335,19 +360,22 @@ class FakeSlack:
         view, error = _view_param(params)
         if view is None:
             return error
-        return {"ok": True, "view": self._store("views.update", view, view_id)}
+        return {"ok": True, "view": self._store("views.update", view, view_id, team_id)}
 
     def _by_external_id(self, external_id: str | None) -> str | None:
         if not external_id:
             return None
         return next((i for i, v in self.views.items() if v.get("external_id") == external_id), None)
 
-    def _store(self, method: str, view: Mapping[str, Any], view_id: str | None) -> _Json:
-        """Keep `view` as Slack stores it, under `view_id` or a new ID; record the change."""
+    def _store(
+        self, method: str, view: Mapping[str, Any], view_id: str | None, team_id: str
+    ) -> _Json:
+        """Keep `view` as Slack stores it for workspace `team_id`, under `view_id` or a new ID;
+        record the change."""
         new_id = view_id or f"V{secrets.token_hex(5).upper()}"
         stored: _Json = {
             "id": new_id,
-            "team_id": self.who.team_id,
+            "team_id": team_id,
             "type": view.get("type"),
             "blocks": view.get("blocks", []),
             "private_metadata": view.get("private_metadata", ""),
@@ -363,7 +391,7 @@ class FakeSlack:
             "root_view_id": new_id,
             "app_id": self.who.api_app_id,
             "external_id": view.get("external_id", ""),
-            "app_installed_team_id": self.who.team_id,
+            "app_installed_team_id": team_id,
             "bot_id": self.bot.bot_id,
         }
         self.views[new_id] = stored

@@ -43,6 +43,11 @@ class Who:
 
 
 DEFAULT_WHO = Who()
+# People the fake Slack's directory (`FakeSlack.people`) knows from the start. A request carries
+# the installing workspace's team_id for all of them: users.info is what tells them apart.
+GUEST_WHO = Who(user_id="U0GUEST001", user_name="guest")
+EXTERNAL_WHO = Who(user_id="U0PARTNER1", user_name="partner")
+ADMIN_WHO = Who(user_id="U0ADMIN001", user_name="admin")
 
 
 def new_trigger_id() -> str:

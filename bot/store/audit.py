@@ -1,0 +1,320 @@
+"""The audit trail: who was given, shared or refused which preview, kept for a retention period.
+
+Recording must never slow an answer down or fail it: `record` only puts the record on a
+bounded queue, and one writer task inserts what has queued, a batch per statement. While the
+database is down the writer keeps its batch and retries with backoff; the queue fills, and
+then new records are dropped and counted, so an outage costs neither memory nor latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import RowMapping, delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.lifecycle import AsyncCloseable
+from bot.store.engine import describe_error
+from bot.store.schema import ID_LENGTH, OUTCOME_LENGTH, REASON_LENGTH, audit_records
+from bot.store.settings import DEFAULT_RETENTION_DAYS
+
+log = logging.getLogger(__name__)
+
+MAX_QUEUE = 10_000
+BATCH = 500
+# How long the writer lets records gather after the first before it writes them.
+LINGER_S = 0.2
+RETRY_FIRST_S = 0.5
+RETRY_MAX_S = 30.0
+# Drops are logged at most this often, with how many there were in between.
+WARN_EVERY_S = 60.0
+PURGE_EVERY_S = 6 * 3600.0
+# Deleted a chunk per statement, so that a purge after a long pause holds no long lock.
+PURGE_CHUNK = 10_000
+CLOSE_WAIT_S = 5.0
+QUERY_LIMIT = 1000
+
+
+class Outcome(StrEnum):
+    """What became of a request for a preview."""
+
+    GIVEN = "given"
+    SHARED = "shared"
+    REFUSED = "refused"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One preview handed out (or not): when, where, to whom, which flow, and how it went."""
+
+    at: datetime
+    team_id: str
+    channel_id: str
+    user_id: str
+    flow_id: str | None
+    space_id: str | None
+    outcome: Outcome
+    reason: str | None = None
+    request_id: str | None = None
+
+
+class AuditTrail(AsyncCloseable):
+    """Records written in the background; purges and queries on demand.
+
+    `written` and `dropped` count records since start-up (for metrics); `backlog` is how
+    many are recorded and not yet written. `clock` is Unix time; `sleep` waits between
+    retries and between purges.
+    """
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        retention_days: int = DEFAULT_RETENTION_DAYS,
+        max_queue: int = MAX_QUEUE,
+        batch: int = BATCH,
+        purge_chunk: int = PURGE_CHUNK,
+        linger: float = LINGER_S,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.retention = timedelta(days=retention_days)
+        self.written = 0
+        self.dropped = 0
+        self._engine = engine
+        self._queue: asyncio.Queue[AuditRecord] = asyncio.Queue(max_queue)
+        self._batch = batch
+        self._purge_chunk = purge_chunk
+        self._linger = linger
+        self._clock = clock
+        self._sleep = sleep
+        # Records taken onto the queue, and those of them written: flush waits for the second
+        # to catch up with the first.
+        self._recorded = 0
+        self._settled = 0
+        self._progress = asyncio.Condition()
+        self._failing = False
+        self._warned_at: float | None = None
+        self._unwarned = 0
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closed = False
+
+    @property
+    def backlog(self) -> int:
+        """Records recorded and not yet written."""
+        return self._recorded - self._settled
+
+    def record(self, record: AuditRecord) -> None:
+        """Queue `record` for writing; never waits and never raises.
+
+        Dropped (counted, and logged at most once a minute) when the queue is full, when the
+        trail is closed, and when the record lacks what every record has (an aware time, a
+        team, a channel and a user), which would otherwise fail its whole batch.
+        """
+        if self._closed:
+            self._drop("the audit trail is closed")
+        elif not _complete(record):
+            self._drop("a record lacked its time zone, team, channel or user")
+        else:
+            try:
+                self._queue.put_nowait(record)
+            except asyncio.QueueFull:
+                self._drop(f"{self._queue.maxsize} records are waiting for the database")
+            else:
+                self._recorded += 1
+
+    def start(self, *, purge: bool = True) -> None:
+        """Start the writer and, unless told not to, the purges (now, then every 6 h)."""
+        if self._tasks:
+            return
+        self._tasks.append(asyncio.create_task(self._write_forever(), name="audit-writer"))
+        if purge:
+            self._tasks.append(asyncio.create_task(self.run_purges(), name="audit-purges"))
+
+    async def flush(self, within: float) -> bool:
+        """Wait until everything recorded so far is written; False if `within` s were not enough."""
+        target = self._recorded
+        try:
+            async with asyncio.timeout(within), self._progress:
+                await self._progress.wait_for(lambda: self._settled >= target)
+        except TimeoutError:
+            return False
+        return True
+
+    async def close(self, within: float = CLOSE_WAIT_S) -> None:
+        """Accept no more records, write those queued (for `within` s at most), stop."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._tasks:
+            await self.flush(within)
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        lost = self.backlog
+        if lost:
+            self.dropped += lost
+            self._settled = self._recorded
+            log.warning("audit trail: %d records were not written before shutdown", lost)
+
+    async def purge(self, now: datetime) -> int:
+        """Delete the records older than the retention period; how many went."""
+        doomed = (
+            select(audit_records.c.id)
+            .where(audit_records.c.at < now - self.retention)
+            .limit(self._purge_chunk)
+        )
+        statement = delete(audit_records).where(audit_records.c.id.in_(doomed))
+        total = 0
+        while True:
+            async with self._engine.begin() as connection:
+                deleted = (await connection.execute(statement)).rowcount
+            total += deleted
+            if deleted < self._purge_chunk:
+                return total
+
+    async def run_purges(self, every: float = PURGE_EVERY_S) -> None:
+        """Purge now and then every `every` seconds until cancelled; a failure waits a turn."""
+        while True:
+            try:
+                purged = await self.purge(datetime.fromtimestamp(self._clock(), UTC))
+            # Whatever went wrong, the next turn tries again; the loop must not end.
+            except Exception as exc:
+                log.warning("audit trail: purge failed: %s", describe_error(exc))
+            else:
+                if purged:
+                    log.info("audit trail: purged %d records past the retention period", purged)
+            await self._sleep(every)
+
+    async def query(
+        self,
+        *,
+        since: datetime | None = None,
+        user: str | None = None,
+        flow: str | None = None,
+        limit: int = QUERY_LIMIT,
+    ) -> list[AuditRecord]:
+        """Records at or after `since`, for `user` and `flow` when given: newest first."""
+        table = audit_records
+        statement = select(table).order_by(table.c.at.desc(), table.c.id.desc()).limit(limit)
+        if since is not None:
+            statement = statement.where(table.c.at >= since)
+        if user is not None:
+            statement = statement.where(table.c.user_id == user)
+        if flow is not None:
+            statement = statement.where(table.c.flow_id == flow)
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(statement)).mappings().all()
+        return [_from_row(row) for row in rows]
+
+    async def _write_forever(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            # Under load, one statement per moment rather than per request: each write costs
+            # a transaction and a trip to the database's thread or server whatever it holds.
+            await asyncio.sleep(self._linger)
+            while len(batch) < self._batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            await self._write(batch)
+            self.written += len(batch)
+            async with self._progress:
+                self._settled += len(batch)
+                self._progress.notify_all()
+
+    async def _write(self, batch: list[AuditRecord]) -> None:
+        rows = [_row(record) for record in batch]
+        delay = RETRY_FIRST_S
+        while True:
+            try:
+                async with self._engine.begin() as connection:
+                    await connection.execute(insert(audit_records), rows)
+            # The writer must outlive anything: a database that is down, locked, not yet
+            # migrated, or a bug; the batch waits, and the queue bounds what waits behind it.
+            except Exception as exc:
+                if not self._failing:
+                    log.warning(
+                        "audit trail: cannot write (%s); keeping %d records and retrying",
+                        describe_error(exc),
+                        len(batch),
+                    )
+                    self._failing = True
+                await self._sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+                continue
+            if self._failing:
+                queued = self.backlog - len(batch)
+                log.warning("audit trail: writing again; %d more records queued", queued)
+                self._failing = False
+            return
+
+    def _drop(self, why: str) -> None:
+        self.dropped += 1
+        self._unwarned += 1
+        now = self._clock()
+        if self._warned_at is not None and now - self._warned_at < WARN_EVERY_S:
+            return
+        log.warning(
+            "audit trail: %d record(s) dropped since the last warning, the latest because %s",
+            self._unwarned,
+            why,
+        )
+        self._warned_at = now
+        self._unwarned = 0
+
+
+def _complete(record: AuditRecord) -> bool:
+    # Typed callers cannot fail these, but a record that did would fail its batch for good.
+    required = (record.team_id, record.channel_id, record.user_id)
+    return (
+        isinstance(record.at, datetime)
+        and record.at.tzinfo is not None
+        and all(isinstance(value, str) for value in required)
+    )
+
+
+def _text(value: str | None, limit: int = ID_LENGTH) -> str | None:
+    """`value` as PostgreSQL takes it: no NUL, no lone surrogate, at most `limit` characters.
+
+    Values come from people (a flow ID typed into Slack); one the database refused would
+    fail its whole batch on every retry.
+    """
+    if value is None:
+        return None
+    clean = value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+    return clean[:limit]
+
+
+def _row(record: AuditRecord) -> dict[str, Any]:
+    return {
+        "at": record.at,
+        "team_id": _text(record.team_id),
+        "channel_id": _text(record.channel_id),
+        "user_id": _text(record.user_id),
+        "flow_id": _text(record.flow_id),
+        "space_id": _text(record.space_id),
+        "outcome": _text(record.outcome.value, OUTCOME_LENGTH),
+        "reason": _text(record.reason, REASON_LENGTH),
+        "request_id": _text(record.request_id),
+    }
+
+
+def _from_row(row: RowMapping) -> AuditRecord:
+    return AuditRecord(
+        at=row["at"],
+        team_id=row["team_id"],
+        channel_id=row["channel_id"],
+        user_id=row["user_id"],
+        flow_id=row["flow_id"],
+        space_id=row["space_id"],
+        outcome=Outcome(row["outcome"]),
+        reason=row["reason"],
+        request_id=row["request_id"],
+    )

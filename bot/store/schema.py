@@ -1,0 +1,144 @@
+"""The tables, in SQLAlchemy Core: the hot path is one insert, and Core keeps it one statement.
+
+The migrations in versions/ create exactly this; tests/test_store_migrations.py compares them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+# Slack IDs are a dozen characters and CAMS IDs a few dozen; Slack promises no fixed length,
+# so the columns leave room. audit.py clips values to these before writing.
+ID_LENGTH = 64
+OUTCOME_LENGTH = 16
+KIND_LENGTH = 16
+REASON_LENGTH = 200
+# An OAuth state: 43 characters as bot.slack.oauth_states makes them.
+STATE_LENGTH = 64
+
+# Named constraints: the same names on SQLite and PostgreSQL, so that migrations can name them.
+metadata = MetaData(
+    naming_convention={
+        "pk": "pk_%(table_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    }
+)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware datetime in, an aware UTC datetime out, on either database.
+
+    SQLite has no time zones: SQLAlchemy would silently drop the offset. So values are
+    stored as UTC there, and come back marked as UTC. A naive datetime is refused.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("a naive datetime cannot be stored: give it a time zone")
+        utc = value.astimezone(UTC)
+        return utc if dialect.name == "postgresql" else utc.replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# SQLite numbers rows by itself only for an INTEGER primary key; a BIGINT one stays NULL.
+_BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+audit_records = Table(
+    "audit_records",
+    metadata,
+    Column("id", _BIG_ID, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("team_id", String(ID_LENGTH), nullable=False),
+    Column("channel_id", String(ID_LENGTH), nullable=False),
+    Column("user_id", String(ID_LENGTH), nullable=False),
+    Column("flow_id", String(ID_LENGTH), nullable=True),
+    Column("space_id", String(ID_LENGTH), nullable=True),
+    # given, shared, refused or failed (bot.store.audit.Outcome); no CHECK, so that a new
+    # outcome needs no migration.
+    Column("outcome", String(OUTCOME_LENGTH), nullable=False),
+    Column("reason", String(REASON_LENGTH), nullable=True),
+    Column("request_id", String(ID_LENGTH), nullable=True),
+    # One per filter of `flowpreview audit`, newest first; `at` alone also serves the purge.
+    Index(None, "at"),
+    Index(None, "user_id", "at"),
+    Index(None, "flow_id", "at"),
+)
+
+# Which CAMS space a channel's previews come from.
+channel_settings = Table(
+    "channel_settings",
+    metadata,
+    Column("team_id", String(ID_LENGTH), primary_key=True),
+    Column("channel_id", String(ID_LENGTH), primary_key=True),
+    Column("space_id", String(ID_LENGTH), nullable=False),
+    Column("updated_by", String(ID_LENGTH), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# Who may preview a space's flows: a channel, a person or a user group.
+access_rules = Table(
+    "access_rules",
+    metadata,
+    Column("id", _BIG_ID, primary_key=True, autoincrement=True),
+    Column("space_id", String(ID_LENGTH), nullable=False),
+    # channel, user or usergroup
+    Column("kind", String(KIND_LENGTH), nullable=False),
+    Column("subject", String(ID_LENGTH), nullable=False),
+    Column("created_by", String(ID_LENGTH), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("space_id", "kind", "subject"),
+)
+
+# The spaces a workspace may use at all.
+workspace_spaces = Table(
+    "workspace_spaces",
+    metadata,
+    Column("team_id", String(ID_LENGTH), primary_key=True),
+    Column("space_id", String(ID_LENGTH), primary_key=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+# Multi-workspace installs: slack_sdk's installation store reads and writes these two in its
+# own shape, so they are built by its own code (an upgrade of slack_sdk that changes them
+# shows in the migration tests, and needs a migration).
+slack_installations = SQLAlchemyInstallationStore.build_installations_table(
+    metadata, SQLAlchemyInstallationStore.default_installations_table_name
+)
+slack_bots = SQLAlchemyInstallationStore.build_bots_table(
+    metadata, SQLAlchemyInstallationStore.default_bots_table_name
+)
+
+# Installs begun and not yet finished: the state Slack hands back to the redirect, once.
+oauth_states = Table(
+    "oauth_states",
+    metadata,
+    Column("state", String(STATE_LENGTH), primary_key=True),
+    Column("expire_at", UtcDateTime(), nullable=False),
+    # Expired states are purged by this.
+    Index(None, "expire_at"),
+)

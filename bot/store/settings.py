@@ -1,0 +1,101 @@
+"""DATABASE_URL (or DATABASE_PATH) and AUDIT_RETENTION_DAYS, read once at start-up."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from bot.config import ConfigError, Secret, env_int, env_str
+
+SQLITE = "sqlite+aiosqlite"
+POSTGRESQL = "postgresql+asyncpg"
+# Hosting platforms hand out libpq URLs; they mean PostgreSQL through our driver.
+_POSTGRESQL_ALIASES = ("postgresql", "postgres", POSTGRESQL)
+DEFAULT_PATH = "flowpreview.sqlite3"
+DEFAULT_RETENTION_DAYS = 90
+# A century: beyond it the cut-off date would fall before year 1 and overflow.
+MAX_RETENTION_DAYS = 36_500
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*(?=://)")
+_USAGE = "use sqlite+aiosqlite:///PATH or postgresql://USER:PASSWORD@HOST[:PORT]/DATABASE"
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    """Which database, and how long audit records are kept."""
+
+    url: URL
+    retention_days: int = DEFAULT_RETENTION_DAYS
+    # Held so that log redaction masks the password wherever a library might print it.
+    password: Secret | None = None
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the database is a SQLite file (else PostgreSQL)."""
+        return self.url.drivername == SQLITE
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file, or None for PostgreSQL."""
+        return Path(self.url.database or "") if self.is_sqlite else None
+
+    def describe(self) -> str:
+        """The database for a start-up log line, without its password."""
+        return self.url.render_as_string(hide_password=True)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> StoreSettings:
+        """DATABASE_URL when set, else the SQLite file DATABASE_PATH (default flowpreview.sqlite3
+        in the working directory); raise ConfigError naming the variable, never its password."""
+        raw = env_str(env, "DATABASE_URL")
+        url = (
+            _sqlite_url(env_str(env, "DATABASE_PATH") or DEFAULT_PATH) if raw is None else _url(raw)
+        )
+        retention = env_int(env, "AUDIT_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)
+        if retention > MAX_RETENTION_DAYS:
+            raise ConfigError("AUDIT_RETENTION_DAYS", f"must be at most {MAX_RETENTION_DAYS}")
+        password = Secret(url.password) if url.password else None
+        return cls(url=url, retention_days=retention, password=password)
+
+
+def _url(raw: str) -> URL:
+    scheme = _SCHEME.match(raw)
+    if scheme is None:
+        raise ConfigError("DATABASE_URL", f"not a database URL; {_USAGE}")
+    # Only the scheme is ever echoed: the rest may hold a password.
+    if scheme[0].lower() not in (SQLITE, *_POSTGRESQL_ALIASES):
+        raise ConfigError("DATABASE_URL", f"unsupported scheme {scheme[0]!r}; {_USAGE}")
+    try:
+        url = make_url(raw)
+        port = url.port
+    except (ArgumentError, ValueError):
+        raise ConfigError("DATABASE_URL", f"cannot be read as a URL; {_USAGE}") from None
+    if url.drivername.lower() == SQLITE:
+        if url.host or url.username or url.port:
+            raise ConfigError(
+                "DATABASE_URL", "a SQLite URL takes no host: sqlite+aiosqlite:///PATH"
+            )
+        return _sqlite_url(url.database or "", variable="DATABASE_URL")
+    if not url.host:
+        raise ConfigError("DATABASE_URL", f"names no host; {_USAGE}")
+    if port is not None and not 0 < port <= 65535:
+        raise ConfigError("DATABASE_URL", "the port must be from 1 to 65535")
+    if not url.database:
+        raise ConfigError("DATABASE_URL", f"names no database; {_USAGE}")
+    query = dict(url.query)
+    # libpq's sslmode is asyncpg's ssl, with the same values.
+    if "sslmode" in query:
+        query["ssl"] = query.pop("sslmode")
+    return url.set(drivername=POSTGRESQL, query=query)
+
+
+def _sqlite_url(path: str, *, variable: str = "DATABASE_PATH") -> URL:
+    if not path or path == ":memory:":
+        # Each pooled connection would get a database of its own, and all of it lost at exit.
+        raise ConfigError(variable, "needs a file path, not an in-memory database")
+    # Absolute, so that start-up logs say where the file is whatever the working directory.
+    return URL.create(SQLITE, database=str(Path(path).expanduser().absolute()))

@@ -1,0 +1,348 @@
+"""The audit trail on SQLite and PostgreSQL: written in batches, read back, purged, bounded."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta, timezone
+from typing import cast
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.store.audit import AuditRecord, AuditTrail, Outcome
+from bot.store.engine import open_engine
+from bot.store.migrate import current, upgrade
+from bot.store.schema import audit_records
+from bot.store.settings import StoreSettings
+from bot.store.store import Store
+from tests.manual_clock import ManualClock
+from tests.serve_process import free_port
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+WAIT_S = 10.0
+
+
+def _record(
+    at: datetime = NOW,
+    *,
+    user: str = "U1",
+    flow: str | None = "1234567890",
+    outcome: Outcome = Outcome.GIVEN,
+    **extra: str,
+) -> AuditRecord:
+    return AuditRecord(
+        at=at,
+        team_id=extra.get("team", "T1"),
+        channel_id=extra.get("channel", "C1"),
+        user_id=user,
+        flow_id=flow,
+        space_id=extra.get("space", "space-a"),
+        outcome=outcome,
+        reason=extra.get("reason"),
+        request_id=extra.get("request_id"),
+    )
+
+
+@pytest.fixture
+async def bare_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on an empty database, without tables."""
+    engine = open_engine(StoreSettings.from_env({"DATABASE_URL": database_url}))
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def engine(bare_engine: AsyncEngine) -> AsyncEngine:
+    """An engine on a migrated database."""
+    await upgrade(bare_engine)
+    return bare_engine
+
+
+async def _count(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        return int(
+            (await connection.execute(select(func.count()).select_from(audit_records))).scalar_one()
+        )
+
+
+async def _write(trail: AuditTrail, *records: AuditRecord) -> None:
+    for record in records:
+        trail.record(record)
+    assert await trail.flush(WAIT_S)
+
+
+async def test_records_are_written_and_read_back_newest_first(engine: AsyncEngine) -> None:
+    tokyo = timezone(timedelta(hours=9))
+    trail = AuditTrail(engine)
+    trail.start(purge=False)
+    try:
+        await _write(
+            trail,
+            _record(NOW - timedelta(hours=2), outcome=Outcome.SHARED, channel="C2"),
+            _record(NOW.astimezone(tokyo), request_id="REQ-1"),
+            _record(NOW - timedelta(hours=1), outcome=Outcome.FAILED, reason="throttled"),
+        )
+        records = await trail.query()
+    finally:
+        await trail.close()
+
+    assert [record.outcome for record in records] == [
+        Outcome.GIVEN,
+        Outcome.FAILED,
+        Outcome.SHARED,
+    ]
+    assert records[0] == _record(NOW, request_id="REQ-1")
+    assert records[0].at.tzinfo is UTC
+    assert records[1].reason == "throttled"
+    assert records[2].channel_id == "C2"
+    assert (trail.written, trail.dropped, trail.backlog) == (3, 0, 0)
+
+
+async def test_many_records_are_written_in_batches(engine: AsyncEngine) -> None:
+    trail = AuditTrail(engine, batch=50)
+    trail.start(purge=False)
+    try:
+        await _write(trail, *(_record(NOW + timedelta(seconds=i)) for i in range(1234)))
+    finally:
+        await trail.close()
+
+    assert trail.written == 1234
+    assert await _count(engine) == 1234
+
+
+async def test_query_filters(engine: AsyncEngine) -> None:
+    trail = AuditTrail(engine)
+    trail.start(purge=False)
+    try:
+        await _write(
+            trail,
+            _record(NOW - timedelta(days=2), user="U1", flow="F1"),
+            _record(NOW - timedelta(hours=1), user="U2", flow="F1"),
+            _record(NOW - timedelta(minutes=5), user="U1", flow="F2"),
+            _record(NOW, user="U1", flow=None, outcome=Outcome.REFUSED),
+        )
+        since = await trail.query(since=NOW - timedelta(hours=1))
+        by_user = await trail.query(user="U1")
+        by_flow = await trail.query(flow="F1")
+        both = await trail.query(user="U1", flow="F1", since=NOW - timedelta(days=3))
+        newest = await trail.query(limit=2)
+        none = await trail.query(user="nobody")
+    finally:
+        await trail.close()
+
+    assert [r.at for r in since] == [NOW, NOW - timedelta(minutes=5), NOW - timedelta(hours=1)]
+    assert [r.flow_id for r in by_user] == [None, "F2", "F1"]
+    assert [r.user_id for r in by_flow] == ["U2", "U1"]
+    assert [r.at for r in both] == [NOW - timedelta(days=2)]
+    assert [r.at for r in newest] == [NOW, NOW - timedelta(minutes=5)]
+    assert none == []
+
+
+async def test_values_the_database_would_refuse_are_cleaned(engine: AsyncEngine) -> None:
+    # Typed into Slack by anyone: PostgreSQL refuses NUL and lone surrogates, and both
+    # databases' columns have a length. Any of these would fail the batch on every retry.
+    trail = AuditTrail(engine)
+    trail.start(purge=False)
+    try:
+        await _write(
+            trail,
+            _record(flow="a\x00b\ud800c", reason="r" * 1000, request_id="x" * 100),
+            _record(flow="9" * 300, outcome=Outcome.REFUSED),
+        )
+        clipped, cleaned = await trail.query()
+    finally:
+        await trail.close()
+
+    assert cleaned.flow_id == "ab?c"
+    assert cleaned.reason == "r" * 200
+    assert cleaned.request_id == "x" * 64
+    assert clipped.flow_id == "9" * 64
+
+
+async def test_a_record_lacking_a_user_or_a_time_zone_is_dropped_not_written(
+    engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    trail = AuditTrail(engine)
+    trail.start(purge=False)
+    with caplog.at_level(logging.WARNING, logger="bot.store.audit"):
+        try:
+            trail.record(_record(NOW.replace(tzinfo=None)))
+            trail.record(_record(user=cast(str, None)))
+            await _write(trail, _record())
+        finally:
+            await trail.close()
+
+    assert (trail.written, trail.dropped) == (1, 2)
+    assert await _count(engine) == 1
+    assert "lacked its time zone, team, channel or user" in caplog.text
+
+
+async def test_purge_deletes_what_is_past_retention(engine: AsyncEngine) -> None:
+    trail = AuditTrail(engine, retention_days=90)
+    trail.start(purge=False)
+    try:
+        await _write(
+            trail,
+            _record(NOW - timedelta(days=400)),
+            _record(NOW - timedelta(days=90, seconds=1)),
+            _record(NOW - timedelta(days=89)),
+            _record(NOW),
+        )
+        purged = await trail.purge(NOW)
+        again = await trail.purge(NOW)
+        left = await trail.query()
+    finally:
+        await trail.close()
+
+    assert (purged, again) == (2, 0)
+    assert [record.at for record in left] == [NOW, NOW - timedelta(days=89)]
+
+
+async def test_purge_deletes_a_chunk_at_a_time(engine: AsyncEngine) -> None:
+    trail = AuditTrail(engine, retention_days=1, purge_chunk=2)
+    trail.start(purge=False)
+    try:
+        await _write(trail, *(_record(NOW - timedelta(days=2, seconds=i)) for i in range(5)))
+        await _write(trail, _record(NOW))
+        purged = await trail.purge(NOW)
+    finally:
+        await trail.close()
+
+    assert purged == 5
+    assert await _count(engine) == 1
+
+
+async def test_purges_run_at_start_and_every_six_hours(engine: AsyncEngine) -> None:
+    clock = ManualClock(NOW.timestamp())
+    trail = AuditTrail(engine, retention_days=90, clock=clock.time, sleep=clock.sleep)
+    trail.start(purge=False)
+    await _write(
+        trail, _record(NOW - timedelta(days=91)), _record(NOW - timedelta(days=89, hours=20))
+    )
+    purging = asyncio.create_task(trail.run_purges())
+    try:
+        assert await clock.next_sleep() == 6 * 3600
+        assert await _count(engine) == 1
+        clock.advance(6 * 3600)
+        assert await clock.next_sleep() == 6 * 3600
+        assert await _count(engine) == 0
+    finally:
+        purging.cancel()
+        await trail.close()
+
+
+async def test_a_failed_purge_is_logged_and_tried_again(
+    bare_engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = ManualClock(NOW.timestamp())
+    trail = AuditTrail(bare_engine, clock=clock.time, sleep=clock.sleep)
+    with caplog.at_level(logging.WARNING, logger="bot.store.audit"):
+        purging = asyncio.create_task(trail.run_purges())
+        try:
+            assert await clock.next_sleep() == 6 * 3600
+            assert "audit trail: purge failed: " in caplog.text
+            await upgrade(bare_engine)
+            clock.advance(6 * 3600)
+            assert await clock.next_sleep() == 6 * 3600
+        finally:
+            purging.cancel()
+            await trail.close()
+
+    assert caplog.text.count("purge failed") == 1
+
+
+async def test_the_writer_keeps_its_batch_and_retries_until_the_database_works(
+    bare_engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    # No tables yet: every insert fails until the migration runs, as in an outage.
+    clock = ManualClock(NOW.timestamp())
+    trail = AuditTrail(bare_engine, clock=clock.time, sleep=clock.sleep)
+    trail.start(purge=False)
+    with caplog.at_level(logging.WARNING, logger="bot.store.audit"):
+        try:
+            trail.record(_record(user="U1"))
+            assert await clock.next_sleep() == 0.5
+            trail.record(_record(user="U2"))
+            clock.advance(0.5)
+            assert await clock.next_sleep() == 1.0, "backing off"
+            assert not await trail.flush(0.05)
+            await upgrade(bare_engine)
+            clock.advance(1.0)
+            assert await trail.flush(WAIT_S)
+            records = await trail.query()
+        finally:
+            await trail.close()
+
+    assert sorted(record.user_id for record in records) == ["U1", "U2"]
+    assert (trail.written, trail.dropped) == (2, 0)
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 2, "one when the outage starts, one when it ends"
+    assert warnings[0].startswith("audit trail: cannot write (")
+    assert "keeping 1 records and retrying" in warnings[0]
+    assert warnings[1].startswith("audit trail: writing again")
+
+
+async def test_an_unreachable_database_bounds_the_queue_and_record_never_waits(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    url = f"postgresql+asyncpg://flowpreview@127.0.0.1:{free_port()}/nowhere"
+    engine = open_engine(StoreSettings.from_env({"DATABASE_URL": url}))
+    clock = ManualClock(NOW.timestamp())
+    trail = AuditTrail(engine, max_queue=100, batch=10, clock=clock.time, sleep=clock.sleep)
+    trail.start(purge=False)
+    with caplog.at_level(logging.WARNING, logger="bot.store.audit"):
+        try:
+            trail.record(_record())
+            await clock.next_sleep()
+            started = time.perf_counter()
+            for _ in range(1000):
+                trail.record(_record())
+            elapsed = time.perf_counter() - started
+            # The writer holds one record; the queue takes 100 more and drops the rest.
+            assert (trail.backlog, trail.dropped) == (101, 900)
+            clock.advance(61)
+            trail.record(_record())
+            await trail.close(within=0.05)
+        finally:
+            await engine.dispose()
+
+    assert elapsed < 1.0
+    drops = [r.getMessage() for r in caplog.records if "since the last warning" in r.getMessage()]
+    assert drops == [
+        "audit trail: 1 record(s) dropped since the last warning, the latest because 100 "
+        "records are waiting for the database",
+        "audit trail: 900 record(s) dropped since the last warning, the latest because 100 "
+        "records are waiting for the database",
+    ]
+    assert "audit trail: 101 records were not written before shutdown" in caplog.text
+    assert (trail.written, trail.dropped, trail.backlog) == (0, 1002, 0)
+
+
+async def test_close_writes_what_is_queued_then_refuses_more(engine: AsyncEngine) -> None:
+    trail = AuditTrail(engine)
+    trail.start()
+    for second in range(5):
+        trail.record(_record(NOW + timedelta(seconds=second)))
+    await trail.close()
+    trail.record(_record())
+
+    assert (trail.written, trail.dropped) == (5, 1)
+    assert await _count(engine) == 5
+
+
+async def test_the_store_migrates_writes_and_closes(database_url: str) -> None:
+    store = Store(StoreSettings.from_env({"DATABASE_URL": database_url}))
+    # Recorded before start: it waits in the queue.
+    store.audit.record(_record(datetime.now(UTC)))
+    await store.start()
+    try:
+        assert await current(store.engine) == "0002"
+        assert await store.audit.flush(WAIT_S)
+        assert len(await store.audit.query()) == 1
+    finally:
+        await store.close()
+    assert store.audit.written == 1
