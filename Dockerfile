@@ -30,7 +30,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # A fixed UID, so that Kubernetes' runAsNonRoot can check it and volume permissions are stable.
 RUN groupadd --system --gid 10001 flowpreview \
     && useradd --system --uid 10001 --gid flowpreview --no-create-home \
-        --home-dir /nonexistent --shell /usr/sbin/nologin flowpreview
+        --home-dir /nonexistent --shell /usr/sbin/nologin flowpreview \
+    && install --directory --owner=10001 --group=10001 --mode=0700 /var/lib/flowpreview
+
+# Without DATABASE_URL the audit trail and access rules live in SQLite here: a volume, so that
+# they outlive the container and the root filesystem can stay read-only. Replicas need a shared
+# PostgreSQL instead (DATABASE_URL).
+ENV DATABASE_PATH=/var/lib/flowpreview/flowpreview.sqlite3
+VOLUME ["/var/lib/flowpreview"]
 
 COPY --from=builder /opt/flowpreview /opt/flowpreview
 

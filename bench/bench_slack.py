@@ -44,6 +44,7 @@ import argparse
 import asyncio
 import contextlib
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -436,6 +437,11 @@ class Results:
 async def run(args: argparse.Namespace) -> Results:
     """Start the emulator, the fake Slack and both servers; warm up; measure both in turn."""
     flow_ids = [str(FLOW_ID_BASE + index) for index in range(args.flows)]
+    with tempfile.TemporaryDirectory(prefix="bench-slack-") as home:
+        return await _run(args, flow_ids, home)
+
+
+async def _run(args: argparse.Namespace, flow_ids: list[str], home: str) -> Results:
     async with (
         running_emulator(qps=0) as emulator,
         running_fake_slack(bot_token=BOT_TOKEN) as fake,
@@ -446,7 +452,10 @@ async def run(args: argparse.Namespace) -> Results:
         ) as session,
     ):
         expected = await issued_urls(emulator, flow_ids)
-        ours_env = server_env(free_port(), fake, emulator)
+        # Its audit trail in a SQLite file of the run's own.
+        ours_env = server_env(free_port(), fake, emulator) | {
+            "DATABASE_PATH": str(Path(home) / "flowpreview.sqlite3")
+        }
         if args.ops:
             # As operators run it: metrics served and every log line a JSON object.
             ours_env |= {"METRICS_PORT": str(free_port()), "LOG_FORMAT": "json"}

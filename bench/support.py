@@ -35,7 +35,16 @@ PROBE_TIMEOUT = aiohttp.ClientTimeout(total=1.0)
 CONTROL_TIMEOUT = aiohttp.ClientTimeout(total=30.0)
 # Variables of ours that an inherited environment must not slip into a server or a replica:
 # a REDIS_URL left exported would make them share a budget with whatever Redis it names.
-OWN_PREFIXES = ("SLACK_", "CAMS_", "ALIBABA_CLOUD_", "REDIS_URL")
+OWN_PREFIXES = (
+    "SLACK_",
+    "CAMS_",
+    "ALIBABA_CLOUD_",
+    "REDIS_URL",
+    "DATABASE_",
+    "AUDIT_",
+    "ACCESS_",
+    "ADMIN_",
+)
 THROTTLED_OUTCOME = "Throttling.User"
 # What an ask came to, as Asks counts it.
 OK, THROTTLED, BUSY, OTHER = "ok", "throttled", "busy", "other"

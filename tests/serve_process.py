@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
@@ -29,8 +30,21 @@ def free_port() -> int:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """This environment less any ALIBABA_CLOUD_, CAMS_, SLACK_ or REDIS_ setting, plus `extra`."""
-    prefixes = ("ALIBABA_CLOUD_", "CAMS_", "SLACK_", "REDIS_", "SHUTDOWN_", "LOG_", "METRICS_")
+    """This environment less any setting of the bot's (ALIBABA_CLOUD_, CAMS_, SLACK_, ...),
+    plus `extra`."""
+    prefixes = (
+        "ALIBABA_CLOUD_",
+        "CAMS_",
+        "SLACK_",
+        "REDIS_",
+        "SHUTDOWN_",
+        "LOG_",
+        "METRICS_",
+        "DATABASE_",
+        "AUDIT_",
+        "ACCESS_",
+        "ADMIN_",
+    )
     return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)} | extra
 
 
@@ -58,18 +72,23 @@ class Run:
 
 
 async def run_bot(*args: str, env: Mapping[str, str], stdin: bytes | None = None) -> Run:
-    """Run `python -m bot ARGS` to its end (a minute at most), with `stdin` piped in if given."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        env=dict(env),
-        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(stdin), timeout=60)
+    """Run `python -m bot ARGS` to its end (a minute at most), with `stdin` piped in if given.
+
+    It runs in a temporary working directory, where a default SQLite database would go.
+    """
+    with tempfile.TemporaryDirectory(prefix="flowpreview-run-") as home:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            *args,
+            env=dict(env),
+            cwd=home,
+            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(stdin), timeout=60)
     assert process.returncode is not None
     return Run(process.returncode, out.decode(), err.decode())
 
@@ -82,6 +101,8 @@ class ServeProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self._env = dict(env) | {"PORT": str(self.port)}
         self._process: asyncio.subprocess.Process | None = None
+        # Its working directory, where the default SQLite database goes: one per replica.
+        self._home = tempfile.TemporaryDirectory(prefix="flowpreview-serve-")
 
     async def start(self, session: aiohttp.ClientSession) -> None:
         """Start it and wait until /healthz answers."""
@@ -93,6 +114,7 @@ class ServeProcess:
             "--host",
             "127.0.0.1",
             env=self._env,
+            cwd=self._home.name,
             stderr=asyncio.subprocess.PIPE,
         )
         deadline = asyncio.get_running_loop().time() + STARTUP_S
@@ -126,6 +148,7 @@ class ServeProcess:
             return None, b""
         self.terminate()
         _, err = await asyncio.wait_for(self._process.communicate(), timeout=within)
+        self._home.cleanup()
         return self._process.returncode, err
 
 

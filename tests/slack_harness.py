@@ -11,18 +11,21 @@ from typing import Any
 
 import aiohttp
 
+from bot.access.settings import AccessSettings
 from bot.config import Secret
 from bot.preview.limiter import LimiterSettings
 from bot.preview.service import PreviewService
 from bot.preview.settings import PreviewSettings
 from bot.serving import serving
 from bot.slack.constants import EVENTS_PATH
-from bot.slack.server import create_server, runner_options
+from bot.slack.gate import Gate
+from bot.slack.server import DELIVERY, create_server, runner_options
 from bot.slack.settings import SlackSettings
 from bot.standin.cams.server import DEMO_CREDENTIALS
 from bot.standin.slack import payloads
 from bot.standin.slack.fake_slack import FakeSlack, running_fake_slack
 from bot.standin.slack.signing import signed_headers
+from bot.store.store import Store
 from tests.support import RunningEmulator, running_emulator
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -51,6 +54,8 @@ class Bot:
     slack: FakeSlack
     session: aiohttp.ClientSession
     service: PreviewService
+    # The access check, when the bot has a store to keep rules in.
+    gate: Gate | None = None
 
     async def post(
         self, body: bytes, *, secret: str = SIGNING_SECRET, headers: dict[str, str] | None = None
@@ -62,10 +67,12 @@ class Bot:
             text = await r.text()
         return Answer(r.status, text, time.monotonic() - started)
 
-    async def command(self, text: str) -> tuple[Answer, str]:
-        """Send `/flowpreview text`; returns the ack and the command's response_url."""
+    async def command(
+        self, text: str, who: payloads.Who = payloads.DEFAULT_WHO
+    ) -> tuple[Answer, str]:
+        """Send `/flowpreview text` as `who`; returns the ack and the command's response_url."""
         response_url = self.slack.new_response_url()
-        answer = await self.post(payloads.slash_command(text, response_url=response_url))
+        answer = await self.post(payloads.slash_command(text, response_url=response_url, who=who))
         return answer, response_url
 
 
@@ -77,6 +84,8 @@ async def running_bot(
     qps: int = 0,
     slack_settings: dict[str, Any] | None = None,
     request_timeout: float = 5.0,
+    store: Store | None = None,
+    access: AccessSettings | None = None,
     **cams_settings: Any,
 ) -> AsyncIterator[Bot]:
     """Emulator, fake Slack and the bot's real web application, each on a loopback port."""
@@ -93,10 +102,15 @@ async def running_bot(
             PreviewSettings(limiter=limiter or LimiterSettings()),
         )
         server = create_server(
-            settings, service, ack_budget=ack_budget, body_timeout=request_timeout
+            settings,
+            service,
+            ack_budget=ack_budget,
+            body_timeout=request_timeout,
+            store=store,
+            access=access,
         )
         async with (
             serving(server, **runner_options(headers_timeout=request_timeout)) as url,
             aiohttp.ClientSession() as session,
         ):
-            yield Bot(url, cams, slack, session, service)
+            yield Bot(url, cams, slack, session, service, server[DELIVERY].gate)

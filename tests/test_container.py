@@ -20,7 +20,7 @@ import tomllib
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import aiohttp
@@ -46,6 +46,7 @@ from bot.slack.settings import DEFAULT_PORT
 from bot.standin.cams.server import DEMO_CREDENTIALS
 from bot.standin.slack.fake_slack import running_fake_slack
 from bot.standin.slack.terminal import Terminal
+from bot.store.settings import StoreSettings
 from tests.redis_server import RedisServer
 from tests.serve_process import ServeProcess, clean_env, free_port, run_bot, serve_env
 from tests.support import RunningEmulator
@@ -199,6 +200,21 @@ def test_the_image_runs_as_a_fixed_unprivileged_user(dockerfile: list[Instructio
     assert user.isdigit()
     assert int(user) >= 1000
     assert group == "" or int(group) >= 1000
+
+
+def test_the_default_database_lives_in_a_volume_the_user_owns(
+    dockerfile: list[Instruction],
+) -> None:
+    env = {k: v for i in _final(dockerfile, "ENV") for k, v in _assignments(i.args).items()}
+    folder = str(PurePosixPath(env["DATABASE_PATH"]).parent)
+    (volume,) = _final(dockerfile, "VOLUME")
+    user = _final(dockerfile, "USER")[-1].args.partition(":")[0]
+    runs = " ".join(i.args for i in _final(dockerfile, "RUN"))
+
+    assert _exec_form(volume.args) == [folder]
+    assert f"--owner={user}" in runs
+    assert folder in runs
+    assert str(StoreSettings.from_env(env).sqlite_path) == env["DATABASE_PATH"]
 
 
 def test_the_image_bakes_in_no_secret(dockerfile: list[Instruction]) -> None:

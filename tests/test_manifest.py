@@ -173,9 +173,10 @@ def test_request_urls_point_at_the_events_path(manifest: Manifest) -> None:
     assert len(set(urls)) == 1  # Bolt serves commands, interactivity and options on one path
 
 
-def test_bot_scopes_are_commands_only(manifest: Manifest) -> None:
+def test_bot_scopes_are_the_command_and_reading_who_people_are(manifest: Manifest) -> None:
     scopes = manifest["oauth_config"]["scopes"]
-    assert scopes == {"bot": ["commands"]}
+    # No chat:write: replies go through response_url. The two reads are what access needs.
+    assert scopes == {"bot": ["commands", "users:read", "usergroups:read"]}
 
 
 def test_interactivity_is_enabled(manifest: Manifest) -> None:

@@ -8,13 +8,16 @@ import logging
 import os
 from typing import Any
 
-from bot.config import ConfigError
+from bot.access.settings import AccessSettings
+from bot.config import ConfigError, env_str
 from bot.metrics_server import METRICS_PATH, MetricsSettings, serving_metrics
 from bot.preview.service import PreviewService
 from bot.serving import listen, serve_until_signalled
 from bot.slack.constants import EVENTS_PATH, HEALTH_PATH
 from bot.slack.server import create_server, runner_options
 from bot.slack.settings import SlackSettings
+from bot.store.settings import StoreSettings
+from bot.store.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,9 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> int:
     settings = SlackSettings.from_env(env)
     metrics = MetricsSettings.from_env(env, slack_port=settings.port)
     service = PreviewService.from_env(env)
+    store_settings = StoreSettings.from_env(env)
+    store = Store(store_settings)
+    access = AccessSettings.from_env(env)
     try:
         sock = listen(args.host, settings.port)
     except OSError as exc:
@@ -55,8 +61,12 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> int:
             log.info("metrics on %s:%d%s", metrics.host, metrics.port, METRICS_PATH)
         # Which provider of the credential chain was chosen; never a key or a token.
         log.info("Alibaba Cloud credentials: %s", service.client.source.provider)
+        log.info("database: %s", store_settings.describe())
+        if store_settings.is_sqlite and env_str(env, "REDIS_URL"):
+            # Replicas share Redis; each would keep an audit trail and access rules of its own.
+            log.warning("replicas on SQLite keep separate audit trails: set DATABASE_URL")
 
-    server = create_server(settings, service)
+    server = create_server(settings, service, store=store, access=access)
 
     async def serve() -> None:
         # Metrics outlive the Slack server's shutdown, so a draining replica can be watched.

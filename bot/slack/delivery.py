@@ -22,8 +22,11 @@ from bot.cams.models import FlowPreview
 from bot.metrics import CACHE
 from bot.preview.service import Outcome, PreviewService
 from bot.slack import render
+from bot.slack.auditing import Auditor
+from bot.slack.gate import Gate
 from bot.slack.inflight import InFlight
 from bot.slack.replies import ReplyPoster
+from bot.store.audit import AuditTrail
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +58,12 @@ class Delivery:
         *,
         ack_budget: float = ACK_BUDGET_S,
         wall_clock: Callable[[], float] = time.time,
+        audit: AuditTrail | None = None,
     ) -> None:
         self.service = service
+        self.auditor = Auditor(audit, service.client.space_for)
+        # Set by the server when there is a store to keep access rules in.
+        self.gate: Gate | None = None
         self.inflight = inflight
         self.replies = replies
         self.ack_budget = ack_budget
@@ -83,6 +90,7 @@ class Delivery:
             # Served from the peeks, without the service's get, which counts its own lookups.
             _LOCAL_HITS.inc(len(hits))
             await ack(self._cached_answer(hits, space))
+            self.auditor.outcomes(hits, space)
             return
         deadline = self.deadline() if deadline is None else deadline
         lookups = self.look_up(flow_ids, space)
@@ -102,6 +110,7 @@ class Delivery:
             else:
                 await settle(lookups, min(DETAILS_GRACE_S, deadline - loop.time()))
                 await ack(**self._render(fetch.result(), self.known(flow_ids, space), space))
+                self.auditor.outcomes(fetch.result(), space)
             return
         await ack(**render.fetching_message(flow_ids))
         self.inflight.spawn(self._follow_up(fetch, lookups, response_url, space), response_url)
@@ -144,6 +153,7 @@ class Delivery:
         response_url: str,
         space: str | None,
     ) -> None:
+        outcomes: Outcomes | None = None
         try:
             outcomes = await fetch
         except asyncio.CancelledError:
@@ -158,7 +168,8 @@ class Delivery:
             message = self._render(outcomes, self.known(flow_ids, space), space)
         finally:
             await settle(lookups, 0.0)
-        await self.replies.post(response_url, message)
+        if await self.replies.post(response_url, message) and outcomes is not None:
+            self.auditor.outcomes(outcomes, space)
 
     def _render(self, outcomes: Outcomes, known: Known, space: str | None) -> render.Message:
         return render.preview_message(outcomes, space, self.wall_clock(), known)

@@ -70,9 +70,14 @@ class Finder:
         flows = [match.flow for match in result.matches]
         await ack(**await self._matches(words, space_id, snapshot, flows, deadline=deadline))
 
-    def answer_message(self, response_url: str, message: dict[str, Any]) -> None:
-        """Preview the flows a message names, by ID, link or catalog name (the caller acked)."""
-        self.delivery.inflight.spawn(self._message_later(response_url, message), response_url)
+    def answer_message(
+        self, response_url: str, message: dict[str, Any], space: str | None = None
+    ) -> None:
+        """Preview the flows a message names, by ID, link or name in `space` (default: the
+        configured one); the caller acked."""
+        self.delivery.inflight.spawn(
+            self._message_later(response_url, message, space), response_url
+        )
 
     async def _search_later(
         self, response_url: str, words: str, space: str | None, space_id: str
@@ -124,21 +129,26 @@ class Finder:
                 statuses[flow_id] = about.status
         return statuses
 
-    async def _message_later(self, response_url: str, message: dict[str, Any]) -> None:
+    async def _message_later(
+        self, response_url: str, message: dict[str, Any], space: str | None
+    ) -> None:
         flow_ids = extract_flow_ids(message)
         if len(flow_ids) < MAX_FLOWS:
-            for flow in await self._named_in(message):
+            for flow in await self._named_in(message, space):
                 if flow.flow_id not in flow_ids:
                     flow_ids.append(flow.flow_id)
         if not flow_ids:
             await self.delivery.replies.post(response_url, render.no_flows_message())
             return
-        self.delivery.answer_later(response_url, flow_ids[:MAX_FLOWS], None)
+        self.delivery.answer_later(response_url, flow_ids[:MAX_FLOWS], space)
 
-    async def _named_in(self, message: dict[str, Any]) -> tuple[FlowSummary, ...]:
-        """The default space's flows whose full names the message contains."""
+    async def _named_in(
+        self, message: dict[str, Any], space: str | None
+    ) -> tuple[FlowSummary, ...]:
+        """The flows of `space` (default: the configured one) whose full names the message
+        contains."""
         service = self.delivery.service
-        space_id = service.client.space_for(None)
+        space_id = service.client.space_for(space)
         if space_id is None:
             return ()
         snapshot = await service.catalog.wait(space_id, self.delivery.ack_budget)

@@ -211,6 +211,22 @@ def internal_error_message() -> Message:
     return _message([section(text)], text, "ephemeral")
 
 
+REFUSED_TEXT = (
+    ":no_entry: You don't have access to flow previews here. If you should, ask a flowpreview "
+    "admin in your workspace to let you or this channel in."
+)
+
+
+def private_message(text: str) -> Message:
+    """`text` (mrkdwn the bot wrote, with anything typed escaped) for the asker alone."""
+    return _message([section(text)], text, "ephemeral")
+
+
+def refused_message() -> Message:
+    """The answer to someone the access rules refuse; it says nothing about the space."""
+    return _message([section(REFUSED_TEXT)], REFUSED_TEXT, "ephemeral")
+
+
 def restarted_message() -> Message:
     """The last word to someone whose reply was not ready when the bot shut down."""
     text = (

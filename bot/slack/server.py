@@ -21,19 +21,25 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot import __version__
+from bot.access.rules import RuleBook
+from bot.access.settings import AccessSettings
 from bot.logs import bind
 from bot.preview.service import PreviewService
 from bot.slack import metering, render
 from bot.slack.app import build_app
 from bot.slack.constants import EVENTS_PATH, HEALTH_PATH
 from bot.slack.delivery import ACK_BUDGET_S, Delivery
+from bot.slack.directory import Directory
+from bot.slack.gate import Gate
 from bot.slack.inflight import InFlight
 from bot.slack.intake import Refused, check_shape, decode, read_body
+from bot.slack.oauth import oauth_routes
 from bot.slack.refusals import RefusalLog
 from bot.slack.replies import ReplyPoster
 from bot.slack.reply_hosts import ReplyHosts
 from bot.slack.settings import SlackSettings
 from bot.slack.verification import SignatureCheck
+from bot.store.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -66,23 +72,41 @@ def runner_options(*, headers_timeout: float = HEADERS_TIMEOUT_S) -> dict[str, A
     }
 
 
+# The delivery a server answers with, for whoever holds the application (tests, the demo).
+DELIVERY = web.AppKey("delivery", Delivery)
+
+
 def create_server(
     settings: SlackSettings,
     service: PreviewService,
     *,
     ack_budget: float = ACK_BUDGET_S,
     body_timeout: float = BODY_TIMEOUT_S,
+    store: Store | None = None,
+    access: AccessSettings | None = None,
 ) -> web.Application:
     """The web application serving the bot; in Socket Mode it serves only the health check.
 
-    Serve it with `runner_options()`.
+    With a `store`, it is migrated and opened at start-up and closed at shutdown, and every
+    preview given, shared or refused goes on its audit trail. Serve it with `runner_options()`.
     """
     inflight = InFlight()
     replies = ReplyPoster(ReplyHosts(settings.response_url_hosts))
-    delivery = Delivery(service, inflight, replies, ack_budget=ack_budget)
-    bolt = build_app(settings, delivery)
+    audit = store.audit if store is not None else None
+    delivery = Delivery(service, inflight, replies, ack_budget=ack_budget, audit=audit)
+    if store is not None:
+        delivery.gate = Gate(
+            RuleBook(store.engine, cache_s=(access or AccessSettings()).cache_s),
+            Directory(),
+            access or AccessSettings(),
+            delivery.auditor,
+            default_space=service.client.space_for,
+            multi_workspace=settings.multi_workspace,
+        )
+    bolt = build_app(settings, delivery, engine=store.engine if store is not None else None)
     mode = "socket" if settings.socket_mode else "http"
     server = web.Application()
+    server[DELIVERY] = delivery
 
     async def healthz(request: web.Request) -> web.Response:
         status = await service.health()
@@ -91,6 +115,9 @@ def create_server(
         )
 
     server.router.add_get(HEALTH_PATH, healthz)
+    if settings.multi_workspace:
+        # Browser GETs in either mode: installing is a person following links, not Slack.
+        server.router.add_routes(oauth_routes(bolt))
 
     async def fetch_credentials(_: web.Application) -> None:
         # Temporary credentials start coming before the first ask needs them, and a broken
@@ -112,7 +139,28 @@ def create_server(
             ),
         )
     _keep_word_at_shutdown(server, settings, delivery, service, refusals)
+    if store is not None:
+        _open_store(server, store, delivery.gate)
     return server
+
+
+def _open_store(server: web.Application, store: Store, gate: Gate | None) -> None:
+    async def open_store(_: web.Application) -> None:
+        # Before the port serves anyone: a schema that cannot be brought up to date, or rules
+        # that cannot be read, stop the start rather than letting anyone past unchecked.
+        await store.start()
+        if gate is not None:
+            await gate.book.load()
+
+    async def close_store(_: web.Application) -> None:
+        if gate is not None:
+            await gate.book.close()
+        await store.close()
+
+    server.on_startup.append(open_store)
+    # Registered after the hooks that finish the replies in flight, so it closes after them:
+    # their records are written first.
+    server.on_cleanup.append(close_store)
 
 
 def _keep_word_at_shutdown(

@@ -45,6 +45,9 @@ MAX_SECTION_TEXT = 3000
 LOADING = ":loading"
 DENIED = ":denied"
 UNAVAILABLE = ":unavailable"
+REFUSED = ":refused"
+# What a refused person is told in the picker: nothing about the space beyond that.
+NO_ACCESS = "You don't have access to this space."
 NO_MATCH = ":none"
 # Slack's view IDs: V and upper-case letters and digits.
 VIEW_ID = re.compile(r"V[A-Z0-9]{1,40}")
@@ -167,6 +170,11 @@ def denied_option() -> Option:
     )
 
 
+def refused_option() -> Option:
+    """The one option for someone the access rules refuse in the space chosen."""
+    return _option("You don't have access to this space", REFUSED, "Ask a flowpreview admin.")
+
+
 def unavailable_option(space: SpaceChoice) -> Option:
     """The one option when listing the space's flows failed and no copy is left."""
     return _option(
@@ -203,6 +211,8 @@ def flow_refusal(value: str | None, space: SpaceChoice) -> str | None:
             "Listing flows needs the RAM action cams:ListFlow. Type the flow's ID in the list, "
             f"or use {COMMAND} <flow-id>."
         )
+    if value == REFUSED:
+        return NO_ACCESS
     if value == UNAVAILABLE:
         return f"The flows of {space.label} could not be listed. Type the flow's ID instead."
     if value == NO_MATCH or not FLOW_ID.fullmatch(value):
@@ -281,6 +291,11 @@ def internal_error_view() -> View:
         "Its maintainers can find the details in its logs.",
         close="Done",
     )
+
+
+def refused_view() -> View:
+    """The modal for someone the access rules refuse: nothing about the space."""
+    return _notice(render.REFUSED_TEXT, close="Close")
 
 
 def outdated_view() -> View:

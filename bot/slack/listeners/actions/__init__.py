@@ -6,15 +6,18 @@ import json
 import logging
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cams.errors import CamsError
+from bot.cams.models import FlowPreview
 from bot.preview.errors import Busy
 from bot.preview.spaces import SPACE_ID
 from bot.slack import render
 from bot.slack.constants import OPEN_ACTION_ID, PICK_ACTION_ID, SHARE_ACTION_ID
 from bot.slack.delivery import Delivery
 from bot.slack.flow_ids import FLOW_ID
+from bot.slack.gate import admitted
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +30,13 @@ def register(app: AsyncApp, delivery: Delivery) -> None:
         # Slack still sends URL-button clicks; unacknowledged, they show a warning icon.
         await ack()
 
-    async def share_preview(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any]) -> None:
+    async def share_preview(
+        ack: AsyncAck,
+        action: dict[str, Any],
+        body: dict[str, Any],
+        client: AsyncWebClient,
+        context: AsyncBoltContext,
+    ) -> None:
         await ack()
         target = _share_target(action.get("value"))
         user = body.get("user")
@@ -35,13 +44,23 @@ def register(app: AsyncApp, delivery: Delivery) -> None:
         response_url = body.get("response_url")
         if target is None or not isinstance(user_id, str) or not isinstance(response_url, str):
             return
+        if await _refused(delivery, client, context, response_url, target):
+            return
         delivery.inflight.spawn(_share(delivery, response_url, *target, user_id), response_url)
 
-    async def pick_match(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any]) -> None:
+    async def pick_match(
+        ack: AsyncAck,
+        action: dict[str, Any],
+        body: dict[str, Any],
+        client: AsyncWebClient,
+        context: AsyncBoltContext,
+    ) -> None:
         await ack()
         target = _share_target(action.get("value"))
         response_url = body.get("response_url")
         if target is None or not isinstance(response_url, str):
+            return
+        if await _refused(delivery, client, context, response_url, target):
             return
         flow_id, space = target
         delivery.answer_later(response_url, [flow_id], space)
@@ -51,11 +70,29 @@ def register(app: AsyncApp, delivery: Delivery) -> None:
     app.action(PICK_ACTION_ID)(pick_match)
 
 
+async def _refused(
+    delivery: Delivery,
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+    response_url: str,
+    target: tuple[str, str | None],
+) -> bool:
+    """Whether the access rules refuse the click; the person is told so if they do."""
+    flow_id, space = target
+    verdict = await admitted(delivery.gate, client, context, space, (flow_id,))
+    if verdict.allowed:
+        return False
+    message = {**render.refused_message(), "replace_original": False}
+    delivery.inflight.spawn(delivery.replies.post(response_url, message), response_url)
+    return True
+
+
 async def _share(
     delivery: Delivery, response_url: str, flow_id: str, space: str | None, user_id: str
 ) -> None:
+    shared: FlowPreview | None = None
     try:
-        preview = await delivery.service.get(flow_id, space)
+        shared = await delivery.service.get(flow_id, space)
     except (CamsError, Busy) as failure:
         message = render.preview_message([(flow_id, failure)], space, delivery.wall_clock())
     except Exception:
@@ -63,8 +100,10 @@ async def _share(
         message = render.internal_error_message()
     else:
         known = delivery.known([flow_id], space).get(flow_id)
-        message = render.shared_message(preview, user_id, delivery.wall_clock(), known)
-    await delivery.replies.post(response_url, {**message, "replace_original": False})
+        message = render.shared_message(shared, user_id, delivery.wall_clock(), known)
+    posted = await delivery.replies.post(response_url, {**message, "replace_original": False})
+    if posted and shared is not None:
+        delivery.auditor.outcomes([(flow_id, shared)], space, shared=True)
 
 
 def _share_target(value: object) -> tuple[str, str | None] | None:

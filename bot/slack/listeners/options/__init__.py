@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.preview.catalog import CatalogStatus
 from bot.preview.service import PreviewService
+from bot.preview.spaces import SpaceChoice
 from bot.slack import views
 from bot.slack.constants import PICKER_FLOW_ACTION_ID
 from bot.slack.delivery import Delivery
 from bot.slack.flow_ids import TYPED_ID
+from bot.slack.gate import admitted
 
 # Far inside Slack's 3 s, so that the answer and its trip back fit whatever the catalog does.
 OPTIONS_WAIT_S = 1.0
@@ -27,7 +30,15 @@ MAX_QUERY = 200
 def register(app: AsyncApp, delivery: Delivery) -> None:
     """Answer the picker's flow select with the flows of the space chosen in the modal."""
 
-    async def flow_options(ack: AsyncAck, body: dict[str, Any]) -> None:
+    async def flow_options(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
+        space = _chosen(delivery.service, body)
+        if space is not None:
+            verdict = await admitted(delivery.gate, client, context, space.id)
+            if not verdict.allowed:
+                await ack(options=[views.refused_option()])
+                return
         await ack(options=await options_for(delivery.service, body))
 
     app.options(PICKER_FLOW_ACTION_ID)(flow_options)
@@ -39,13 +50,9 @@ async def options_for(service: PreviewService, body: dict[str, Any]) -> list[vie
     The space is the one selected in the modal (only a configured one counts), else the one
     its metadata names, else the default. A typed 10-20 digit flow ID is offered as it is.
     """
-    spaces = service.spaces
-    view = body.get("view")
-    space = views.chosen_space(view if isinstance(view, dict) else {}, spaces)
+    space = _chosen(service, body)
     if space is None:
-        if not spaces:
-            return []
-        space = spaces[0]
+        return []
     typed = body.get("value")
     query = typed.strip()[:MAX_QUERY] if isinstance(typed, str) else ""
     catalog = service.catalog
@@ -67,3 +74,13 @@ async def options_for(service: PreviewService, body: dict[str, Any]) -> list[vie
     else:
         flows = list(snapshot.index.first(views.MAX_OPTIONS))
     return views.flow_options(flows) or [views.no_match_option(query, space)]
+
+
+def _chosen(service: PreviewService, body: dict[str, Any]) -> SpaceChoice | None:
+    """The space chosen in the modal (a configured one only), else the first offered."""
+    spaces = service.spaces
+    view = body.get("view")
+    space = views.chosen_space(view if isinstance(view, dict) else {}, spaces)
+    if space is None and spaces:
+        return spaces[0]
+    return space

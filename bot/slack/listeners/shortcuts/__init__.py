@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.slack import render
 from bot.slack.constants import SHORTCUT_CALLBACK_ID
 from bot.slack.delivery import Delivery
 from bot.slack.finding import Finder
+from bot.slack.gate import admitted
 from bot.slack.listeners.shortcuts import picker
 
 
@@ -16,11 +19,24 @@ def register(app: AsyncApp, delivery: Delivery) -> None:
     """Preview the flows a message mentions, privately, through the payload's response_url."""
     finder = Finder(delivery)
 
-    async def get_flow_preview(ack: AsyncAck, shortcut: dict[str, Any]) -> None:
+    async def get_flow_preview(
+        ack: AsyncAck,
+        shortcut: dict[str, Any],
+        client: AsyncWebClient,
+        context: AsyncBoltContext,
+    ) -> None:
         await ack()
         response_url = str(shortcut.get("response_url", ""))
+        verdict = await admitted(delivery.gate, client, context, None)
+        if not verdict.allowed:
+            delivery.inflight.spawn(
+                delivery.replies.post(response_url, render.refused_message()), response_url
+            )
+            return
         message = shortcut.get("message")
-        finder.answer_message(response_url, message if isinstance(message, dict) else {})
+        finder.answer_message(
+            response_url, message if isinstance(message, dict) else {}, verdict.space
+        )
 
     app.shortcut(SHORTCUT_CALLBACK_ID)(get_flow_preview)
     picker.register(app, delivery)

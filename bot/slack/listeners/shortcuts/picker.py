@@ -10,13 +10,16 @@ import asyncio
 import logging
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.preview.spaces import SpaceChoice
 from bot.slack import views
 from bot.slack.constants import PICKER_CALLBACK_ID
 from bot.slack.delivery import Delivery
+from bot.slack.directory import DirectoryError
+from bot.slack.gate import Asker
 
 log = logging.getLogger(__name__)
 
@@ -27,27 +30,51 @@ TRIGGER_LIFE_S = 3.0
 def register(app: AsyncApp, delivery: Delivery) -> None:
     """Open the picker (or, with no space configured, a modal saying what to set)."""
 
-    async def open_picker(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def open_picker(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
         await ack()
         trigger_id = body.get("trigger_id")
         if not isinstance(trigger_id, str):
             return
-        spaces = delivery.service.spaces
         # With process_before_response, Bolt answers Slack when this listener returns:
         # views.open runs beside that answer, in a task shutdown drains.
-        delivery.inflight.spawn(_open(client, trigger_id, views.picker_view(spaces)))
-        if spaces:
-            # The person needs a moment to reach the flow list: start listing its flows now.
-            delivery.service.catalog.peek(spaces[0].id)
+        delivery.inflight.spawn(_open(delivery, client, Asker.of(context), trigger_id))
 
     app.shortcut(PICKER_CALLBACK_ID)(open_picker)
 
 
-async def _open(client: AsyncWebClient, trigger_id: str, view: views.View) -> None:
+async def _open(delivery: Delivery, client: AsyncWebClient, asker: Asker, trigger_id: str) -> None:
+    loop = asyncio.get_running_loop()
+    expires = loop.time() + TRIGGER_LIFE_S
+    spaces = await _offered(delivery, client, asker)
+    if spaces:
+        # The person needs a moment to reach the flow list: start listing its flows now.
+        delivery.service.catalog.peek(spaces[0].id)
+    # With spaces configured and none offered, the rules refused them all.
+    refused = not spaces and bool(delivery.service.spaces)
+    view = views.refused_view() if refused else views.picker_view(spaces)
     try:
-        async with asyncio.timeout(TRIGGER_LIFE_S):
+        async with asyncio.timeout_at(expires):
             await client.views_open(trigger_id=trigger_id, view=view)
     except SlackApiError as error:
         log.warning("could not open the picker: %s", error.response.get("error"))
     except (SlackClientError, TimeoutError, OSError) as error:
         log.warning("could not open the picker: %s", type(error).__name__)
+
+
+async def _offered(
+    delivery: Delivery, client: AsyncWebClient, asker: Asker
+) -> tuple[SpaceChoice, ...]:
+    """The configured spaces the access rules let `asker` see; none if Slack cannot say who
+    they are. Offering the others would tell them those spaces exist."""
+    spaces = delivery.service.spaces
+    gate = delivery.gate
+    if gate is None:
+        return tuple(spaces)
+    try:
+        person = await gate.person(client, asker)
+    except DirectoryError as error:
+        log.warning("the picker offers no space: %s", error)
+        return ()
+    return tuple(space for space in spaces if gate.allowed(person, space.id).allowed)

@@ -13,7 +13,7 @@ import re
 from collections.abc import Coroutine
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -32,6 +32,7 @@ from bot.slack.constants import (
 )
 from bot.slack.delivery import DETAILS_GRACE_S, Delivery, settle
 from bot.slack.flow_ids import TYPED_ID
+from bot.slack.gate import admitted
 from bot.slack.inflight import InFlight
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,9 @@ def register(app: AsyncApp, delivery: Delivery) -> None:
     """Answer the picker's submit with the preview, and the result's Share with a post."""
     background = delivery.inflight
 
-    async def preview_chosen(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def preview_chosen(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
         view = _view_of(body)
         service = delivery.service
         space = views.chosen_space(view, service.spaces)
@@ -56,6 +59,11 @@ def register(app: AsyncApp, delivery: Delivery) -> None:
             )
             return
         flow_id = views.selected_value(view, PICKER_FLOW_BLOCK_ID, PICKER_FLOW_ACTION_ID)
+        asked = (flow_id,) if flow_id is not None and TYPED_ID.fullmatch(flow_id) else ()
+        verdict = await admitted(delivery.gate, client, context, space.id, asked)
+        if not verdict.allowed:
+            await ack(response_action="errors", errors={PICKER_SPACE_BLOCK_ID: views.NO_ACCESS})
+            return
         problem = views.flow_refusal(flow_id, space) or _unlisted(service, flow_id, space)
         if problem is not None:
             await ack(response_action="errors", errors={PICKER_FLOW_BLOCK_ID: problem})
@@ -72,7 +80,9 @@ def register(app: AsyncApp, delivery: Delivery) -> None:
             background=background,
         )
 
-    async def share(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def share(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
         view = _view_of(body)
         metadata = views.read_metadata(view.get("private_metadata"), delivery.service.spaces)
         user = body.get("user")
@@ -84,6 +94,12 @@ def register(app: AsyncApp, delivery: Delivery) -> None:
             or not USER_ID.fullmatch(user_id)
         ):
             await ack(response_action="update", view=views.outdated_view())
+            return
+        verdict = await admitted(
+            delivery.gate, client, context, metadata.space, (metadata.flow_id,)
+        )
+        if not verdict.allowed:
+            await ack(response_action="update", view=views.refused_view())
             return
         target = views.share_target(body.get("response_urls"))
         if target is None:
@@ -187,6 +203,7 @@ async def _preview(
     loop = asyncio.get_running_loop()
     await settle(lookups, min(DETAILS_GRACE_S, deadline - loop.time()))
     about = service.details.peek(flow_id, space) or listed
+    delivery.auditor.outcomes([(flow_id, preview)], space)
     return views.result_view(preview, space=space, about=about, now=delivery.wall_clock())
 
 
@@ -203,6 +220,10 @@ async def _share(
         return views.failure_view(flow_id, about, space, failure)
     message = render.shared_message(preview, user_id, delivery.wall_clock(), about)
     posted = await delivery.replies.post(target.response_url, message)
+    if posted:
+        delivery.auditor.outcomes(
+            [(flow_id, preview)], space, shared=True, channel=target.channel_id
+        )
     return views.shared_view(target, posted=posted)
 
 

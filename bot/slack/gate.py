@@ -1,0 +1,162 @@
+"""Whether the person behind a Slack request may see a space, decided before any CAMS call.
+
+The space a request means is the one typed (`space:<id>`), else the channel's default
+(`/flowpreview config space <id>`), else CAMS_CUST_SPACE_ID. Who is asking comes from Slack's
+users.info (guest? another organisation? admin?), cached; the rules come from this process's copy
+of the rule book. A refusal is recorded on the audit trail and logged with its reason; the person
+is told only that they may not, nothing about the space.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.access.policy import Decision, Person, decide
+from bot.access.rules import RuleBook
+from bot.access.settings import AccessSettings
+from bot.slack.auditing import Auditor
+from bot.slack.directory import Directory, DirectoryError
+
+log = logging.getLogger(__name__)
+
+# The key a space left to CAMS_CUST_SPACE_ID has in the rules when none is configured: no rule
+# can name it, so only the default policy applies to it.
+NO_SPACE = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Asker:
+    """Who sent a request, from where: the installing team, the user, the channel ("" when the
+    request has none, as a global shortcut)."""
+
+    team_id: str
+    user_id: str
+    channel_id: str
+
+    @classmethod
+    def of(cls, context: Mapping[str, Any]) -> Asker:
+        """The asker of a Bolt request, from its context.
+
+        The team is the installation's (the authorisation's), not only the payload's: a member
+        of another organisation in a Slack Connect channel may carry their own.
+        """
+        authorize = context.get("authorize_result")
+        team = getattr(authorize, "team_id", None) or context.get("team_id") or ""
+        return cls(
+            str(team), str(context.get("user_id") or ""), str(context.get("channel_id") or "")
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Whether the request may go on, in which space (None: the configured default), and why."""
+
+    allowed: bool
+    space: str | None
+    why: str
+
+
+class Gate:
+    """The access check every listener makes before it asks CAMS anything."""
+
+    def __init__(
+        self,
+        book: RuleBook,
+        directory: Directory,
+        settings: AccessSettings,
+        auditor: Auditor,
+        *,
+        default_space: Callable[[str | None], str | None],
+        multi_workspace: bool = False,
+    ) -> None:
+        self.book = book
+        self.directory = directory
+        self.settings = settings
+        self.auditor = auditor
+        self._default_space = default_space
+        self._multi_workspace = multi_workspace
+
+    def space_for(self, asker: Asker, typed: str | None) -> str | None:
+        """The space a request means: `typed`, else the channel's default, else None."""
+        if typed is not None:
+            return typed
+        if not asker.channel_id:
+            return None
+        return self.book.snapshot().channel_space(asker.team_id, asker.channel_id)
+
+    def effective_space(self, space: str | None) -> str | None:
+        """`space`, or the deployment's default (CAMS_CUST_SPACE_ID) when it is None."""
+        return self._default_space(space)
+
+    async def person(self, client: AsyncWebClient, asker: Asker) -> Person:
+        """Who `asker` is, as the rules need it; raises DirectoryError when Slack cannot tell."""
+        return await self.directory.person(
+            client,
+            asker.team_id,
+            asker.user_id,
+            asker.channel_id,
+            groups_that_matter=self.settings.groups_that_matter(self.book.snapshot()),
+            admin_users=self.settings.admin_users,
+        )
+
+    async def check(
+        self,
+        client: AsyncWebClient,
+        asker: Asker,
+        typed: str | None,
+        flow_ids: tuple[str, ...] = (),
+    ) -> Verdict:
+        """Whether `asker` may see the space `typed` (or the one the channel or the deployment
+        defaults to); a refusal is recorded for each of `flow_ids` (or once without one)."""
+        space = self.space_for(asker, typed)
+        effective = self.effective_space(space) or NO_SPACE
+        try:
+            person = await self.person(client, asker)
+        except DirectoryError as error:
+            log.warning("access not checked, refused: %s", error)
+            return self._refused(
+                asker, space, effective, f"unverified: {error.kind.value}", flow_ids
+            )
+        decision = decide(
+            person, effective, self.book.snapshot(), self.settings.default, self._multi_workspace
+        )
+        if not decision.allowed:
+            return self._refused(asker, space, effective, decision.describe(), flow_ids)
+        return Verdict(True, space, decision.describe())
+
+    def allowed(self, person: Person, space: str | None) -> Decision:
+        """The decision for `person` on `space` (None: the deployment's default)."""
+        effective = self.effective_space(space) or NO_SPACE
+        return decide(
+            person, effective, self.book.snapshot(), self.settings.default, self._multi_workspace
+        )
+
+    def _refused(
+        self,
+        asker: Asker,
+        space: str | None,
+        effective: str,
+        why: str,
+        flow_ids: tuple[str, ...],
+    ) -> Verdict:
+        log.info("refused %s in space %r: %s", asker.user_id, effective, why)
+        self.auditor.refused(asker, effective or None, why, flow_ids)
+        return Verdict(False, space, why)
+
+
+async def admitted(
+    gate: Gate | None,
+    client: AsyncWebClient,
+    context: Mapping[str, Any],
+    typed: str | None,
+    flow_ids: tuple[str, ...] = (),
+) -> Verdict:
+    """`gate`'s verdict on a Bolt request; without a gate (no store) everyone is let in."""
+    if gate is None:
+        return Verdict(True, typed, "no access rules")
+    return await gate.check(client, Asker.of(context), typed, flow_ids)

@@ -1,0 +1,176 @@
+"""Access rules over loopback: who is refused, what they are told, what it costs, what is recorded.
+
+The bot runs with a store (SQLite or PostgreSQL), the fake Slack says who each person is
+(users.info), and the emulator counts every CAMS call.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+
+from bot.access.ids import Kind
+from bot.access.policy import AccessDefault
+from bot.access.settings import AccessSettings
+from bot.preview.spaces import SpaceChoice
+from bot.slack.constants import PICKER_FLOW_ACTION_ID, PICKER_FLOW_BLOCK_ID, PICKER_SPACE_BLOCK_ID
+from bot.slack.gate import Gate
+from bot.standin.slack import payloads
+from bot.store.audit import AuditRecord, Outcome
+from bot.store.settings import StoreSettings
+from bot.store.store import Store
+from tests.manual_clock import HANG_GUARD_S
+from tests.slack_harness import Bot, running_bot
+
+FLOW = "1234567890123456"
+SPACE = "cams-demo"
+OTHER = "cams-acme"
+MEMBER = payloads.DEFAULT_WHO
+GUEST = payloads.GUEST_WHO
+EXTERNAL = payloads.EXTERNAL_WHO
+ADMIN = payloads.ADMIN_WHO
+REFUSED = "You don't have access to flow previews here"
+
+
+@asynccontextmanager
+async def guarded_bot(
+    database_url: str, default: AccessDefault = AccessDefault.OPEN, **kwargs: Any
+) -> AsyncIterator[tuple[Bot, Store]]:
+    """The bot with a store and access rules, CAMS_CUST_SPACE_ID=cams-demo and two spaces."""
+    store = Store(StoreSettings.from_env({"DATABASE_URL": database_url}))
+    access = AccessSettings(default=default, admin_users=frozenset({ADMIN.user_id}))
+    async with running_bot(store=store, access=access, default_space=SPACE, **kwargs) as bot:
+        bot.service.spaces = (SpaceChoice(SPACE, "Demo"), SpaceChoice(OTHER, "Acme"))
+        yield bot, store
+
+
+async def _records(store: Store) -> list[AuditRecord]:
+    assert await store.audit.flush(HANG_GUARD_S)
+    return list(reversed(await store.audit.query()))
+
+
+def _gate(bot: Bot) -> Gate:
+    """The running bot's access check, whose rule book the tests change as an operator would."""
+    assert bot.gate is not None
+    return bot.gate
+
+
+@pytest.mark.parametrize("who", [GUEST, EXTERNAL], ids=["guest", "external"])
+async def test_guests_and_external_members_are_refused_without_a_cams_call(
+    database_url: str, who: payloads.Who
+) -> None:
+    async with guarded_bot(database_url) as (bot, store):
+        answer, _ = await bot.command(FLOW, who=who)
+        search, _ = await bot.command("sign up", who=who)
+        records = await _records(store)
+
+    for refused in (answer, search):
+        text = json.dumps(refused.json())
+        assert REFUSED in text
+        assert SPACE not in text, "the refusal says nothing about the space"
+        assert FLOW not in text
+    assert bot.cams.emulator.by_action == {}, "no upstream call, not even ListFlow"
+    assert [(r.outcome, r.flow_id, r.space_id, r.user_id) for r in records] == [
+        (Outcome.REFUSED, FLOW, SPACE, who.user_id),
+        (Outcome.REFUSED, None, SPACE, who.user_id),
+    ]
+    assert records[0].reason == f"refused: {'guest' if who is GUEST else 'external'}"
+
+
+async def test_a_channel_rule_admits_an_external_member_of_that_channel(
+    database_url: str,
+) -> None:
+    async with guarded_bot(database_url) as (bot, store):
+        await _gate(bot).book.allow(SPACE, Kind.CHANNEL, [EXTERNAL.channel_id], by="operator")
+        answer, _ = await bot.command(FLOW, who=EXTERNAL)
+        records = await _records(store)
+
+    assert f"flows/{FLOW}/preview" in answer.body
+    assert [(r.outcome, r.user_id) for r in records] == [(Outcome.GIVEN, EXTERNAL.user_id)]
+
+
+async def test_with_rules_only_those_named_get_in(database_url: str) -> None:
+    async with guarded_bot(database_url) as (bot, _):
+        await _gate(bot).book.allow(SPACE, Kind.USER, [ADMIN.user_id], by="operator")
+        member, _ = await bot.command(FLOW, who=MEMBER)
+        named, _ = await bot.command(FLOW, who=ADMIN)
+
+    assert REFUSED in member.body
+    assert f"flows/{FLOW}/preview" in named.body
+    assert bot.cams.emulator.by_flow == {FLOW: 1}
+
+
+async def test_closed_by_default_refuses_members_until_a_group_rule_names_them(
+    database_url: str,
+) -> None:
+    async with guarded_bot(database_url, AccessDefault.CLOSED) as (bot, _):
+        before, _ = await bot.command(FLOW)
+        bot.slack.people.group("S0FLOWTEAM", [MEMBER.user_id])
+        await _gate(bot).book.allow(SPACE, Kind.USERGROUP, ["S0FLOWTEAM"], by="operator")
+        after, _ = await bot.command(FLOW)
+
+    assert REFUSED in before.body
+    assert f"flows/{FLOW}/preview" in after.body
+
+
+async def test_the_picker_offers_only_the_spaces_a_person_may_see(database_url: str) -> None:
+    async with guarded_bot(database_url) as (bot, _):
+        await _gate(bot).book.allow(OTHER, Kind.USER, [ADMIN.user_id], by="operator")
+        await bot.post(payloads.global_shortcut(trigger_id=bot.slack.new_trigger_id()))
+        change = await bot.slack.next_view(within=HANG_GUARD_S)
+        offered = [o["value"] for o in change.view["blocks"][0]["element"]["options"]]
+        # A request forged to list the other space's flows gets nothing from it.
+        body = payloads.block_suggestion(
+            change.view,
+            block_id=PICKER_FLOW_BLOCK_ID,
+            action_id=PICKER_FLOW_ACTION_ID,
+            value="",
+            chosen={
+                PICKER_SPACE_BLOCK_ID: {
+                    "text": {"type": "plain_text", "text": OTHER},
+                    "value": OTHER,
+                }
+            },
+        )
+        forged = (await bot.post(body)).json()
+
+    assert offered == [SPACE]
+    assert [o["value"] for o in forged["options"]] == [":refused"]
+    assert all(OTHER not in r.raw_path for r in bot.cams.emulator.recorded)
+
+
+async def test_admins_set_the_channels_space_and_others_may_not(database_url: str) -> None:
+    async with guarded_bot(database_url) as (bot, _):
+        refused, _ = await bot.command(f"config space {OTHER}", who=MEMBER)
+        allowed, _ = await bot.command(f"config space {OTHER}", who=ADMIN)
+        shown, _ = await bot.command("config", who=MEMBER)
+        answer, _ = await bot.command(FLOW, who=MEMBER)
+
+    assert "Only workspace admins" in refused.body
+    assert f"now `{OTHER}`" in allowed.body
+    assert f"default space is `{OTHER}`" in shown.body
+    assert f"flows/{FLOW}/preview" in answer.body
+    assert all(f"CustSpaceId={OTHER}" in r.raw_path for r in bot.cams.emulator.recorded)
+
+
+async def test_admins_manage_rules_from_slack(database_url: str) -> None:
+    async with guarded_bot(database_url) as (bot, _):
+        allow, _ = await bot.command(
+            f"config allow {SPACE} user <@{ADMIN.user_id}|admin>", who=ADMIN
+        )
+        listed, _ = await bot.command("config rules", who=ADMIN)
+        member, _ = await bot.command(FLOW, who=MEMBER)
+        removed, _ = await bot.command(f"config remove {SPACE} user {ADMIN.user_id}", who=ADMIN)
+        again, _ = await bot.command(FLOW, who=MEMBER)
+        bad, _ = await bot.command(f"config allow {SPACE} user not-an-id", who=ADMIN)
+
+    assert f"`{SPACE}` is now open to <@{ADMIN.user_id}>" in allow.body
+    assert f"user <@{ADMIN.user_id}>" in listed.body
+    assert REFUSED in member.body
+    assert "Removed" in removed.body
+    assert f"flows/{FLOW}/preview" in again.body
+    assert ":warning:" in bad.body
