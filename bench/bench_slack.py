@@ -452,10 +452,13 @@ async def _run(args: argparse.Namespace, flow_ids: list[str], home: str) -> Resu
         ) as session,
     ):
         expected = await issued_urls(emulator, flow_ids)
-        # Its audit trail in a SQLite file of the run's own.
-        ours_env = server_env(free_port(), fake, emulator) | {
-            "DATABASE_PATH": str(Path(home) / "flowpreview.sqlite3")
-        }
+        # Its audit trail and rules in a SQLite file of the run's own, or the database given.
+        database = (
+            {"DATABASE_URL": args.database_url}
+            if args.database_url
+            else {"DATABASE_PATH": str(Path(home) / "flowpreview.sqlite3")}
+        )
+        ours_env = server_env(free_port(), fake, emulator) | database
         if args.ops:
             # As operators run it: metrics served and every log line a JSON object.
             ours_env |= {"METRICS_PORT": str(free_port()), "LOG_FORMAT": "json"}
@@ -687,6 +690,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--ops",
         action="store_true",
         help="run flowpreview with METRICS_PORT set and LOG_FORMAT=json",
+    )
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="flowpreview's DATABASE_URL (default: a SQLite file of the run's own)",
     )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the raw figures here")
     return parser.parse_args(argv)

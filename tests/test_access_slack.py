@@ -174,3 +174,13 @@ async def test_admins_manage_rules_from_slack(database_url: str) -> None:
     assert "Removed" in removed.body
     assert f"flows/{FLOW}/preview" in again.body
     assert ":warning:" in bad.body
+
+
+async def test_a_rule_added_applies_at_once_to_someone_just_let_in(database_url: str) -> None:
+    async with guarded_bot(database_url) as (bot, _):
+        before, _ = await bot.command(FLOW, who=MEMBER)
+        await _gate(bot).book.allow(SPACE, Kind.USER, [ADMIN.user_id], by="operator")
+        after, _ = await bot.command(FLOW, who=MEMBER)
+
+    assert f"flows/{FLOW}/preview" in before.body
+    assert REFUSED in after.body

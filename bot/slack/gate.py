@@ -10,15 +10,18 @@ is told only that they may not, nothing about the space.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cachetools import LRUCache
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access.policy import Decision, Person, decide
 from bot.access.rules import RuleBook
 from bot.access.settings import AccessSettings
+from bot.access.snapshot import RuleSnapshot
 from bot.slack.auditing import Auditor
 from bot.slack.directory import Directory, DirectoryError
 
@@ -27,6 +30,10 @@ log = logging.getLogger(__name__)
 # The key a space left to CAMS_CUST_SPACE_ID has in the rules when none is configured: no rule
 # can name it, so only the default policy applies to it.
 NO_SPACE = ""
+# How long an admission is remembered for the same person, channel and space: far below the
+# directory's own caching, so a change there (a guest made a member) shows about as soon.
+ADMITTED_S = 1.0
+ADMITTED_KEPT = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +80,7 @@ class Gate:
         *,
         default_space: Callable[[str | None], str | None],
         multi_workspace: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.book = book
         self.directory = directory
@@ -80,6 +88,11 @@ class Gate:
         self.auditor = auditor
         self._default_space = default_space
         self._multi_workspace = multi_workspace
+        self._clock = clock
+        # Admissions lately decided: the verdict, the rules it was decided on, and until when.
+        self._admitted: LRUCache[tuple[Asker, str | None], tuple[Verdict, RuleSnapshot, float]] = (
+            LRUCache(maxsize=ADMITTED_KEPT)
+        )
 
     def space_for(self, asker: Asker, typed: str | None) -> str | None:
         """The space a request means: `typed`, else the channel's default, else None."""
@@ -113,6 +126,11 @@ class Gate:
     ) -> Verdict:
         """Whether `asker` may see the space `typed` (or the one the channel or the deployment
         defaults to); a refusal is recorded for each of `flow_ids` (or once without one)."""
+        snapshot = self.book.snapshot()
+        now = self._clock()
+        remembered = self._admitted.get((asker, typed))
+        if remembered is not None and remembered[1] is snapshot and now < remembered[2]:
+            return remembered[0]
         space = self.space_for(asker, typed)
         effective = self.effective_space(space) or NO_SPACE
         try:
@@ -127,7 +145,11 @@ class Gate:
         )
         if not decision.allowed:
             return self._refused(asker, space, effective, decision.describe(), flow_ids)
-        return Verdict(True, space, decision.describe())
+        verdict = Verdict(True, space, decision.describe())
+        # The same person asking again within ADMITTED_S, with the same rules, is let in again
+        # without working it out: on the hot path that was most of the check.
+        self._admitted[(asker, typed)] = (verdict, snapshot, now + ADMITTED_S)
+        return verdict
 
     def allowed(self, person: Person, space: str | None) -> Decision:
         """The decision for `person` on `space` (None: the deployment's default)."""

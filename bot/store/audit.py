@@ -9,6 +9,7 @@ then new records are dropped and counted, so an outage costs neither memory nor 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -18,7 +19,8 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import RowMapping, delete, insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.lifecycle import AsyncCloseable
 from bot.store.engine import describe_error
@@ -29,6 +31,8 @@ log = logging.getLogger(__name__)
 
 MAX_QUEUE = 10_000
 BATCH = 500
+# Rows per INSERT on SQLite: 100 rows bind 900 values, inside the 999 old builds allow.
+ROWS_PER_STATEMENT = 100
 # How long the writer lets records gather after the first before it writes them.
 LINGER_S = 0.2
 RETRY_FIRST_S = 0.5
@@ -218,9 +222,11 @@ class AuditTrail(AsyncCloseable):
     async def _write_forever(self) -> None:
         while True:
             batch = [await self._queue.get()]
-            # Under load, one statement per moment rather than per request: each write costs
-            # a transaction and a trip to the database's thread or server whatever it holds.
-            await asyncio.sleep(self._linger)
+            # One statement per moment rather than per request: each write costs a transaction
+            # and a trip to the database's thread or server whatever it holds. With a full
+            # batch already waiting there is nothing to wait for.
+            if self._queue.qsize() < self._batch - 1:
+                await asyncio.sleep(self._linger)
             while len(batch) < self._batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             await self._write(batch)
@@ -235,7 +241,7 @@ class AuditTrail(AsyncCloseable):
         while True:
             try:
                 async with self._engine.begin() as connection:
-                    await connection.execute(insert(audit_records), rows)
+                    await _insert(connection, rows)
             # The writer must outlive anything: a database that is down, locked, not yet
             # migrated, or a bug; the batch waits, and the queue bounds what waits behind it.
             except Exception as exc:
@@ -288,8 +294,53 @@ def _text(value: str | None, limit: int = ID_LENGTH) -> str | None:
     """
     if value is None:
         return None
+    if value.isascii() and "\x00" not in value:
+        # IDs as Slack and CAMS send them: checked without copying, on every record.
+        return value[:limit]
     clean = value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
     return clean[:limit]
+
+
+async def _insert(connection: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """Insert `rows` into audit_records.
+
+    On PostgreSQL, SQLAlchemy's executemany (asyncpg pipelines it). On SQLite, statements of
+    ROWS_PER_STATEMENT rows each: its driver lets go of the GIL at every statement it steps,
+    in a thread of its own, and under load one handover per row cost the event loop more than
+    the row itself (measured: about 0.06 ms of server CPU per request).
+    """
+    dialect = connection.dialect
+    if dialect.name != "sqlite":
+        await connection.execute(insert(audit_records), rows)
+        return
+    processors = _bind_processors(dialect)
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        chunk = rows[start : start + ROWS_PER_STATEMENT]
+        values = tuple(
+            process(row[name]) if process is not None else row[name]
+            for row in chunk
+            for name, process in processors
+        )
+        await connection.exec_driver_sql(_sqlite_insert(len(chunk)), values)
+
+
+def _bind_processors(dialect: Dialect) -> list[tuple[str, Callable[[Any], Any] | None]]:
+    """Each written column's name and how the dialect turns a value into what it sends."""
+    return [
+        (column.name, column.type.dialect_impl(dialect).bind_processor(dialect))
+        for column in audit_records.columns
+        if column.name != "id"
+    ]
+
+
+@functools.cache
+def _sqlite_insert(rows: int) -> str:
+    """INSERT of `rows` rows of every column but the id, with qmark parameters."""
+    names = [column.name for column in audit_records.columns if column.name != "id"]
+    one = "(" + ", ".join("?" * len(names)) + ")"
+    # Names from the schema and placeholders only: no value is ever part of the text.
+    head = f"INSERT INTO audit_records ({', '.join(names)}) VALUES "  # noqa: S608
+    return head + ", ".join([one] * rows)
 
 
 def _row(record: AuditRecord) -> dict[str, Any]:
