@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.bench_search
 	$(BIN)/python -m bench.bench_catalog
 	$(BIN)/python -m bench.bench_credentials
+	$(BIN)/python -m bench.bench_access
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

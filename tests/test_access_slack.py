@@ -184,3 +184,15 @@ async def test_a_rule_added_applies_at_once_to_someone_just_let_in(database_url:
 
     assert f"flows/{FLOW}/preview" in before.body
     assert REFUSED in after.body
+
+
+async def test_the_channels_settings_are_not_shown_to_someone_refused(database_url: str) -> None:
+    async with guarded_bot(database_url) as (bot, store):
+        guest, _ = await bot.command("config", who=GUEST)
+        member, _ = await bot.command("config", who=MEMBER)
+        records = await _records(store)
+
+    assert REFUSED in guest.body
+    assert SPACE not in guest.body
+    assert f"`{SPACE}`" in member.body
+    assert [(r.outcome, r.user_id) for r in records] == [(Outcome.REFUSED, GUEST.user_id)]

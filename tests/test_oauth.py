@@ -19,6 +19,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from yarl import URL
 
+from bot.access.ids import Kind
 from bot.access.settings import AccessSettings
 from bot.config import Secret
 from bot.preview.limiter import LimiterSettings
@@ -539,3 +540,27 @@ async def test_a_workspace_cannot_reach_another_workspaces_space(
     assert "have access to this space" in submitted
     assert f"flows/{FLOW}/preview" in beta
     assert asked_by_alpha == [], "CAMS was never asked about Beta's space for Alpha"
+
+
+async def test_an_admin_sees_and_changes_only_their_own_workspaces_rules(bot: OAuthBot) -> None:
+    await bot.gate.book.bind(BETA.team_id, OTHER_SPACE)
+    await bot.gate.book.allow(OTHER_SPACE, Kind.USER, ["U0BETAUSER"], by="operator")
+    await bot.install(ALPHA)
+    admin = Who(
+        team_id=ALPHA.team_id, team_domain=ALPHA.team_domain, user_id=payloads.ADMIN_WHO.user_id
+    )
+
+    async def config(text: str) -> str:
+        body = payloads.slash_command(text, response_url=bot.slack.new_response_url(), who=admin)
+        return (await bot.post(body))[1]
+
+    listed = await config("config rules")
+    named = await config(f"config rules {OTHER_SPACE}")
+    allowed = await config(f"config allow {OTHER_SPACE} user U0ALPHAUSER")
+    removed = await config(f"config remove {OTHER_SPACE} user U0BETAUSER")
+    moved = await config(f"config space {OTHER_SPACE}")
+
+    assert "U0BETAUSER" not in listed
+    for answer in (named, allowed, removed, moved):
+        assert "not one this workspace uses" in answer
+    assert [rule.subject for rule in await bot.gate.book.rules(OTHER_SPACE)] == ["U0BETAUSER"]

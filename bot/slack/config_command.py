@@ -39,6 +39,8 @@ KINDS = {"channel": Kind.CHANNEL, "user": Kind.USER, "group": Kind.USERGROUP}
 MENTION = re.compile(r"<(?:#|@|!subteam\^)([A-Z0-9]+)(?:\|[^>]*)?>")
 # At most this many IDs in one allow: a typed list, not a bulk import.
 MAX_SUBJECTS = 50
+# Said alike whether the space is another workspace's or does not exist: nothing is revealed.
+NOT_YOURS = "That space is not one this workspace uses."
 USAGE = (
     f"`{COMMAND} config` shows this channel's settings. Admins can also use:\n"
     f"• `{COMMAND} config space <space-id>` (or `clear`): this channel's default space\n"
@@ -62,16 +64,19 @@ async def configure(
         return _reply("Settings need the bot's database, and this deployment has none.")
     asker = Asker.of(context)
     words = text.split()[1:]
-    if not words:
-        return _settings(gate, asker)
-    verb, rest = words[0].lower(), words[1:]
-    if verb not in ("space", "rules", "allow", "remove"):
+    verb, rest = (words[0].lower(), words[1:]) if words else ("", [])
+    if verb not in ("", "space", "rules", "allow", "remove"):
         return _reply(USAGE)
     try:
         person = await gate.person(client, asker)
     except DirectoryError as error:
         log.warning("could not tell whether %s is an admin: %s", asker.user_id, error)
         return _reply("I could not check who you are just now. Please try again in a minute.")
+    if not verb:
+        # The channel's space is shown to admins and to those who may use it, no one else.
+        if not person.admin and not (await gate.check(client, asker, None)).allowed:
+            return render.refused_message()
+        return _settings(gate, asker)
     if not person.admin:
         return _reply(
             "Only workspace admins and owners, and the people flowpreview's operators name as "
@@ -81,7 +86,7 @@ async def configure(
         if verb == "space":
             return await _space(gate, asker, rest)
         if verb == "rules":
-            return await _rules(gate, rest)
+            return await _rules(gate, asker, rest)
         return await _change(gate, asker, verb, rest)
     except RuleError as error:
         return _reply(f":warning: {render.escape(error.message)}")
@@ -106,6 +111,8 @@ def _settings(gate: Gate, asker: Asker) -> render.Message:
 async def _space(gate: Gate, asker: Asker, rest: Sequence[str]) -> render.Message:
     if len(rest) != 1 or not asker.channel_id:
         return _reply(USAGE)
+    if rest[0].lower() != "clear" and not gate.administers(asker, rest[0]):
+        return _reply(NOT_YOURS)
     if rest[0].lower() == "clear":
         await gate.book.clear_channel_space(asker.team_id, asker.channel_id)
         return _reply("This channel now uses the deployment's default space.")
@@ -114,10 +121,16 @@ async def _space(gate: Gate, asker: Asker, rest: Sequence[str]) -> render.Messag
     return _reply(f"This channel's default space is now `{render.escape(rest[0])}`.")
 
 
-async def _rules(gate: Gate, rest: Sequence[str]) -> render.Message:
+async def _rules(gate: Gate, asker: Asker, rest: Sequence[str]) -> render.Message:
     if len(rest) > 1:
         return _reply(USAGE)
-    rules = await gate.book.rules(rest[0] if rest else None)
+    if rest and not gate.administers(asker, rest[0]):
+        return _reply(NOT_YOURS)
+    rules = [
+        rule
+        for rule in await gate.book.rules(rest[0] if rest else None)
+        if gate.administers(asker, rule.space_id)
+    ]
     if not rules:
         return _reply(
             f"No rules: spaces are {gate.settings.default.value} to the workspace's own "
@@ -134,6 +147,8 @@ async def _change(gate: Gate, asker: Asker, verb: str, rest: Sequence[str]) -> r
     if len(rest) < 3 or rest[1].lower() not in KINDS:
         return _reply(USAGE)
     space, kind = rest[0], KINDS[rest[1].lower()]
+    if not gate.administers(asker, space):
+        return _reply(NOT_YOURS)
     subjects = [_subject(word, asker) for word in rest[2:]]
     if len(subjects) > MAX_SUBJECTS or (verb == "remove" and len(subjects) != 1):
         return _reply(USAGE)

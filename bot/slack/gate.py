@@ -89,10 +89,11 @@ class Gate:
         self._default_space = default_space
         self._multi_workspace = multi_workspace
         self._clock = clock
-        # Admissions lately decided: the verdict, the rules it was decided on, and until when.
-        self._admitted: LRUCache[tuple[Asker, str | None], tuple[Verdict, RuleSnapshot, float]] = (
-            LRUCache(maxsize=ADMITTED_KEPT)
+        # Admissions lately decided on the rules `_admitted_on`: the verdict, and until when.
+        self._admitted: LRUCache[tuple[Asker, str | None], tuple[Verdict, float]] = LRUCache(
+            maxsize=ADMITTED_KEPT
         )
+        self._admitted_on: RuleSnapshot | None = None
 
     def space_for(self, asker: Asker, typed: str | None) -> str | None:
         """The space a request means: `typed`, else the channel's default, else None."""
@@ -101,6 +102,12 @@ class Gate:
         if not asker.channel_id:
             return None
         return self.book.snapshot().channel_space(asker.team_id, asker.channel_id)
+
+    def administers(self, asker: Asker, space: str) -> bool:
+        """Whether an admin of `asker`'s workspace may change `space`'s rules: any space with
+        one workspace; only those bound to theirs with several, so that no customer's admin
+        can read or change another customer's rules."""
+        return not self._multi_workspace or space in self.book.snapshot().bound(asker.team_id)
 
     def effective_space(self, space: str | None) -> str | None:
         """`space`, or the deployment's default (CAMS_CUST_SPACE_ID) when it is None."""
@@ -127,9 +134,13 @@ class Gate:
         """Whether `asker` may see the space `typed` (or the one the channel or the deployment
         defaults to); a refusal is recorded for each of `flow_ids` (or once without one)."""
         snapshot = self.book.snapshot()
+        if snapshot is not self._admitted_on:
+            # Decided on rules since replaced: forget them all, and the old rules with them.
+            self._admitted.clear()
+            self._admitted_on = snapshot
         now = self._clock()
         remembered = self._admitted.get((asker, typed))
-        if remembered is not None and remembered[1] is snapshot and now < remembered[2]:
+        if remembered is not None and now < remembered[1]:
             return remembered[0]
         space = self.space_for(asker, typed)
         effective = self.effective_space(space) or NO_SPACE
@@ -148,7 +159,7 @@ class Gate:
         verdict = Verdict(True, space, decision.describe())
         # The same person asking again within ADMITTED_S, with the same rules, is let in again
         # without working it out: on the hot path that was most of the check.
-        self._admitted[(asker, typed)] = (verdict, snapshot, now + ADMITTED_S)
+        self._admitted[(asker, typed)] = (verdict, now + ADMITTED_S)
         return verdict
 
     def allowed(self, person: Person, space: str | None) -> Decision:

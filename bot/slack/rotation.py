@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 # that rotation may take (bot.slack.oauth.ROTATION_TIMEOUT_S). A rotation is due two hours
 # before the token expires, so one that waits in vain uses the stored token, still valid.
 TURN_WAIT_S = 10.0
+# Rotations on PostgreSQL at once, each holding two of the pool's connections (POOL_SIZE 5
+# plus 5 overflow in bot/store/engine.py).
+ROTATIONS_AT_ONCE = 3
 # Bolt's default: rotate within two hours of expiry.
 EXPIRATION_MINUTES = 120
 
@@ -66,6 +69,10 @@ class SerialisedRotation(AsyncInstallationStoreAuthorize):
             client=client,
         )
         self._engine = engine
+        # Each turn on PostgreSQL holds a connection for its lock and takes another to read
+        # and save: a few at once leave the pool room for everything else, so that no
+        # rotation finds it empty after Slack has issued the new tokens.
+        self._turns_at_once = asyncio.Semaphore(ROTATIONS_AT_ONCE)
         # Only workspaces being rotated now have a lock: the others have been collected.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -123,7 +130,11 @@ class SerialisedRotation(AsyncInstallationStoreAuthorize):
                 # SQLite serves one process: the lock above is the whole turn.
                 yield
                 return
-            async with self._engine.connect() as connection, connection.begin():
+            async with (
+                self._turns_at_once,
+                self._engine.connect() as connection,
+                connection.begin(),
+            ):
                 await _advisory_lock(connection, workspace, TURN_WAIT_S)
                 yield
         finally:

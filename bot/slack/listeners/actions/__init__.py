@@ -79,7 +79,11 @@ async def _refused(
 ) -> bool:
     """Whether the access rules refuse the click; the person is told so if they do."""
     flow_id, space = target
-    verdict = await admitted(delivery.gate, client, context, space, (flow_id,))
+    gate = delivery.gate
+    # A button without a space was made for the deployment's default, which it is served
+    # from: that is the space to check, not the channel's (which may have changed since).
+    checked = space if space is not None or gate is None else gate.effective_space(None)
+    verdict = await admitted(gate, client, context, checked, (flow_id,))
     if verdict.allowed:
         return False
     message = {**render.refused_message(), "replace_original": False}
@@ -95,6 +99,7 @@ async def _share(
         shared = await delivery.service.get(flow_id, space)
     except (CamsError, Busy) as failure:
         message = render.preview_message([(flow_id, failure)], space, delivery.wall_clock())
+        delivery.auditor.outcomes([(flow_id, failure)], space, shared=True)
     except Exception:
         log.exception("sharing the preview of flow %r failed", flow_id)
         message = render.internal_error_message()

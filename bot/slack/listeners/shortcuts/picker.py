@@ -53,6 +53,8 @@ async def _open(delivery: Delivery, client: AsyncWebClient, asker: Asker, trigge
         delivery.service.catalog.peek(spaces[0].id)
     # With spaces configured and none offered, the rules refused them all.
     refused = not spaces and bool(delivery.service.spaces)
+    if refused:
+        delivery.auditor.refused(asker, None, "refused: no space offered in the picker", ())
     view = views.refused_view() if refused else views.picker_view(spaces)
     try:
         async with asyncio.timeout_at(expires):

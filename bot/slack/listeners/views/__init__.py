@@ -199,6 +199,7 @@ async def _preview(
         preview = await service.get(flow_id, space)
     except (CamsError, Busy) as failure:
         await settle(lookups, 0.0)
+        delivery.auditor.outcomes([(flow_id, failure)], space)
         return views.failure_view(flow_id, listed, space, failure)
     loop = asyncio.get_running_loop()
     await settle(lookups, min(DETAILS_GRACE_S, deadline - loop.time()))
@@ -217,6 +218,9 @@ async def _share(
     try:
         preview = await service.get(flow_id, space)
     except (CamsError, Busy) as failure:
+        delivery.auditor.outcomes(
+            [(flow_id, failure)], space, shared=True, channel=target.channel_id
+        )
         return views.failure_view(flow_id, about, space, failure)
     message = render.shared_message(preview, user_id, delivery.wall_clock(), about)
     posted = await delivery.replies.post(target.response_url, message)
