@@ -291,3 +291,18 @@ CREDENTIAL_REFRESH_FAILURES = Counter(
     "Failed refreshes of temporary credentials (alert when it grows).",
     registry=REGISTRY,
 )
+
+# Teams, spaces and access.
+ACCESS_REFUSED = Counter(
+    "flowpreview_access_refused_total",
+    "Requests the access rules refused, by reason (guest, external, not_allowed, not_bound, "
+    "closed_by_default, or unverified when Slack could not say who asked).",
+    ["reason"],
+    registry=REGISTRY,
+)
+AUDIT_RECORDS = Counter(
+    "flowpreview_audit_records_total",
+    "Audit records written to the database, or dropped (alert above 0 dropped).",
+    ["result"],
+    registry=REGISTRY,
+)

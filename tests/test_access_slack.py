@@ -16,6 +16,7 @@ import pytest
 from bot.access.ids import Kind
 from bot.access.policy import AccessDefault
 from bot.access.settings import AccessSettings
+from bot.metrics import REGISTRY
 from bot.preview.spaces import SpaceChoice
 from bot.slack.constants import PICKER_FLOW_ACTION_ID, PICKER_FLOW_BLOCK_ID, PICKER_SPACE_BLOCK_ID
 from bot.slack.gate import Gate
@@ -53,6 +54,10 @@ async def _records(store: Store) -> list[AuditRecord]:
     return list(reversed(await store.audit.query()))
 
 
+def _refusals(reason: str) -> float:
+    return REGISTRY.get_sample_value("flowpreview_access_refused_total", {"reason": reason}) or 0.0
+
+
 def _gate(bot: Bot) -> Gate:
     """The running bot's access check, whose rule book the tests change as an operator would."""
     assert bot.gate is not None
@@ -63,6 +68,8 @@ def _gate(bot: Bot) -> Gate:
 async def test_guests_and_external_members_are_refused_without_a_cams_call(
     database_url: str, who: payloads.Who
 ) -> None:
+    reason = "guest" if who is GUEST else "external"
+    counted = _refusals(reason)
     async with guarded_bot(database_url) as (bot, store):
         answer, _ = await bot.command(FLOW, who=who)
         search, _ = await bot.command("sign up", who=who)
@@ -78,7 +85,8 @@ async def test_guests_and_external_members_are_refused_without_a_cams_call(
         (Outcome.REFUSED, FLOW, SPACE, who.user_id),
         (Outcome.REFUSED, None, SPACE, who.user_id),
     ]
-    assert records[0].reason == f"refused: {'guest' if who is GUEST else 'external'}"
+    assert records[0].reason == f"refused: {reason}"
+    assert _refusals(reason) == counted + 2, "counted for the metrics too"
 
 
 async def test_a_channel_rule_admits_an_external_member_of_that_channel(

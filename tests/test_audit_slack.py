@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.cams.models import FlowPreview
+from bot.metrics import REGISTRY
 from bot.standin.slack import payloads
 from bot.store.audit import AuditRecord, Outcome
 from bot.store.settings import StoreSettings
@@ -16,6 +17,12 @@ FLOW = "1234567890123456"
 MISSING = "4040000000000000"
 WHO = payloads.DEFAULT_WHO
 FLUSH_S = 10.0
+
+
+def _written() -> float:
+    return (
+        REGISTRY.get_sample_value("flowpreview_audit_records_total", {"result": "written"}) or 0.0
+    )
 
 
 async def _records(store: Store) -> list[AuditRecord]:
@@ -30,6 +37,7 @@ def _share_button(message: dict[str, Any]) -> dict[str, Any]:
 
 
 async def test_given_shared_and_failed_previews_are_recorded(database_url: str) -> None:
+    written = _written()
     store = Store(StoreSettings.from_env({"DATABASE_URL": database_url}))
     async with running_bot(store=store) as bot:
         bot.cams.fault(f"error:Flow.NotFound@flow:{MISSING}")
@@ -68,6 +76,7 @@ async def test_given_shared_and_failed_previews_are_recorded(database_url: str) 
     assert records[2].reason == "not_found"
     assert records[2].request_id
     assert store.audit.dropped == 0
+    assert _written() == written + 4, "counted for the metrics too"
 
 
 async def test_the_trail_is_migrated_at_start_and_written_before_shutdown(

@@ -22,6 +22,7 @@ from bot.access.policy import Decision, Person, decide
 from bot.access.rules import RuleBook
 from bot.access.settings import AccessSettings
 from bot.access.snapshot import RuleSnapshot
+from bot.metrics import ACCESS_REFUSED
 from bot.slack.auditing import Auditor
 from bot.slack.directory import Directory, DirectoryError
 
@@ -34,6 +35,8 @@ NO_SPACE = ""
 # directory's own caching, so a change there (a guest made a member) shows about as soon.
 ADMITTED_S = 1.0
 ADMITTED_KEPT = 10_000
+# The refusal reason when Slack could not say who asked.
+UNVERIFIED = "unverified"
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,13 +151,14 @@ class Gate:
             person = await self.person(client, asker)
         except DirectoryError as error:
             log.warning("access not checked, refused: %s", error)
-            return self._refused(
-                asker, space, effective, f"unverified: {error.kind.value}", flow_ids
-            )
+            ACCESS_REFUSED.labels(UNVERIFIED).inc()
+            why = f"{UNVERIFIED}: {error.kind.value}"
+            return self._refused(asker, space, effective, why, flow_ids)
         decision = decide(
             person, effective, self.book.snapshot(), self.settings.default, self._multi_workspace
         )
         if not decision.allowed:
+            ACCESS_REFUSED.labels(decision.reason.value).inc()
             return self._refused(asker, space, effective, decision.describe(), flow_ids)
         verdict = Verdict(True, space, decision.describe())
         # The same person asking again within ADMITTED_S, with the same rules, is let in again

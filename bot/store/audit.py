@@ -23,11 +23,14 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.lifecycle import AsyncCloseable
+from bot.metrics import AUDIT_RECORDS
 from bot.store.engine import describe_error
 from bot.store.schema import ID_LENGTH, OUTCOME_LENGTH, REASON_LENGTH, audit_records
 from bot.store.settings import DEFAULT_RETENTION_DAYS
 
 log = logging.getLogger(__name__)
+_WRITTEN = AUDIT_RECORDS.labels("written")
+_DROPPED = AUDIT_RECORDS.labels("dropped")
 
 MAX_QUEUE = 10_000
 BATCH = 500
@@ -231,6 +234,7 @@ class AuditTrail(AsyncCloseable):
                 batch.append(self._queue.get_nowait())
             await self._write(batch)
             self.written += len(batch)
+            _WRITTEN.inc(len(batch))
             async with self._progress:
                 self._settled += len(batch)
                 self._progress.notify_all()
@@ -263,6 +267,7 @@ class AuditTrail(AsyncCloseable):
 
     def _drop(self, why: str) -> None:
         self.dropped += 1
+        _DROPPED.inc()
         self._unwarned += 1
         now = self._clock()
         if self._warned_at is not None and now - self._warned_at < WARN_EVERY_S:
