@@ -113,3 +113,19 @@ async def test_piped_demo_names_its_log_file_once_and_keeps_logs_out_of_the_chat
     assert not LOG_LINE.search(text)
     assert "INFO bot.preview.service: " in logged
     assert "WARNING bot.cams.client: " in logged
+
+
+async def test_the_demo_keeps_a_channel_space_and_the_person_is_its_admin(tmp_path: Path) -> None:
+    typed = "/flowpreview config space cams-acme\n/flowpreview newsletter\n/flowpreview config\n"
+    env = clean_env(TZ="UTC", TMPDIR=str(tmp_path))
+    run = await run_bot("demo", env=env, stdin=typed.encode())
+
+    assert run.code == 0, run.err
+    assert "default space is now cams-acme" in run.out
+    assert "in space cams-acme match newsletter" in run.out
+    assert "This channel's default space is cams-acme" in run.out
+    assert _databases_left(tmp_path) == [], "the demo's database lives and goes with the demo"
+
+
+def _databases_left(folder: Path) -> list[Path]:
+    return list(folder.glob("flowpreview-demo-db-*"))

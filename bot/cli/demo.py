@@ -18,10 +18,13 @@ import argparse
 import asyncio
 import os
 import sys
+import tempfile
 from collections.abc import AsyncIterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TextIO
 
+from bot.access.settings import AccessSettings
 from bot.cams.settings import DEFAULT_MAX_ATTEMPTS, CamsSettings, Endpoint
 from bot.config import ConfigError, Secret
 from bot.preview.service import PreviewService
@@ -33,7 +36,10 @@ from bot.slack.settings import SlackSettings
 from bot.standin.cams.faults import FaultRule
 from bot.standin.cams.server import DEMO_CREDENTIALS, Emulator
 from bot.standin.slack.fake_slack import FakeSlack
+from bot.standin.slack.payloads import DEFAULT_WHO
 from bot.standin.slack.terminal import Terminal, stdin_lines
+from bot.store.settings import StoreSettings
+from bot.store.store import Store
 
 DEMO_SIGNING_SECRET = "flowpreview-demo-signing-secret"  # noqa: S105 - the demo's own
 DEMO_BOT_TOKEN = "xoxb-flowpreview-demo"  # noqa: S105 - the demo's own
@@ -87,6 +93,8 @@ Try:
   share 1      (after a preview: post it to the channel)
   picker       (the Preview a WhatsApp Flow shortcut; then: flows sign, pick 1, submit,
                 channel, submit)
+  /flowpreview config             (this channel's space; you are an admin here, so also:
+  /flowpreview config space cams-acme   and   config allow cams-demo user <@U0OTHER>)
   /flowpreview help
 """
 
@@ -227,10 +235,15 @@ async def _serve_and_converse(
         api_url=slack.api_url,
         response_url_hosts=(slack.reply_host,),
     )
-    server = create_server(settings, service)
-    async with serving(server, **runner_options()) as bot_url:
-        introduction = intro(log_path)
-        await _converse(lines, out, [bot_url], slack, introduction, interactive=interactive)
+    # The access rules and the audit trail as serve keeps them, in a SQLite file that lasts as
+    # long as the demo; the person at the terminal is an admin, so `config` can be tried.
+    with tempfile.TemporaryDirectory(prefix="flowpreview-demo-db-") as home:
+        store = Store(StoreSettings.from_env({"DATABASE_PATH": str(Path(home) / "demo.sqlite3")}))
+        access = AccessSettings(admin_users=frozenset({DEFAULT_WHO.user_id}))
+        server = create_server(settings, service, store=store, access=access)
+        async with serving(server, **runner_options()) as bot_url:
+            introduction = intro(log_path)
+            await _converse(lines, out, [bot_url], slack, introduction, interactive=interactive)
 
 
 async def _converse(
