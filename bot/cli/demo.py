@@ -94,7 +94,7 @@ Try:
   picker       (the Preview a WhatsApp Flow shortcut; then: flows sign, pick 1, submit,
                 channel, submit)
   /flowpreview config             (this channel's space; you are an admin here, so also:
-  /flowpreview config space cams-acme   and   config allow cams-demo user <@U0OTHER>)
+  /flowpreview config space cams-acme   and   config allow cams-demo user U0OTHER)
   /flowpreview help
 """
 
