@@ -14,13 +14,16 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from bot.access.errors import RuleError, RuleErrorKind
 from bot.access.ids import Kind, check_space, check_subject, check_team
 from bot.access.rules import RuleBook
 from bot.cli.migrate import DATABASE_ERRORS
+from bot.cli.reading import read
 from bot.cli.table import cell, table
 from bot.store.engine import describe_error, open_engine
-from bot.store.migrate import current, upgrade
+from bot.store.migrate import upgrade
 from bot.store.settings import StoreSettings
 
 # The words of the command line; the database says `usergroup`.
@@ -78,18 +81,8 @@ def run_list(args: argparse.Namespace, env: dict[str, str]) -> int:
     settings = StoreSettings.from_env(env)
     if args.space is not None and (code := _invalid(lambda: check_space(args.space))):
         return code
-    path = settings.sqlite_path
-    # Reading must not create an empty database where the bot's is expected.
-    if path is not None and not path.is_file():
-        print(f"error: no database at {path}; run `flowpreview migrate` first", file=sys.stderr)
-        return 1
-    try:
-        rows = asyncio.run(_list(settings, args.space))
-    except DATABASE_ERRORS as exc:
-        print(f"error: {describe_error(exc)}", file=sys.stderr)
-        return 1
+    rows = read(settings, lambda engine: _list(engine, args.space))
     if rows is None:
-        print("error: the database has no tables yet; run `flowpreview migrate`", file=sys.stderr)
         return 1
     if args.json:
         for row in rows:
@@ -207,15 +200,9 @@ async def _with_book(settings: StoreSettings, change: Callable[[RuleBook], Await
         await engine.dispose()
 
 
-async def _list(settings: StoreSettings, space: str | None) -> list[dict[str, Any]] | None:
-    engine = open_engine(settings)
-    try:
-        if await current(engine) is None:
-            return None
-        async with RuleBook(engine) as book:
-            rules, bindings = await book.rules(space), await book.bindings(space)
-    finally:
-        await engine.dispose()
+async def _list(engine: AsyncEngine, space: str | None) -> list[dict[str, Any]]:
+    async with RuleBook(engine) as book:
+        rules, bindings = await book.rules(space), await book.bindings(space)
     rows = [
         _row(rule.space_id, _WORDS[rule.kind], rule.subject, rule.created_by, rule.created_at)
         for rule in rules

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import re
 import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.cli.migrate import DATABASE_ERRORS
+from bot.cli.reading import read
 from bot.cli.table import cell, table
 from bot.store.audit import AuditRecord, AuditTrail
-from bot.store.engine import describe_error, open_engine
-from bot.store.migrate import current
 from bot.store.settings import StoreSettings
 
 DEFAULT_LIMIT = 100
@@ -65,19 +62,14 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace, env: dict[str, str]) -> int:
     """Exit 0 with the records (none is fine), 1 when the database cannot be read."""
     settings = StoreSettings.from_env(env)
-    path = settings.sqlite_path
-    # Reading must not create an empty database where the bot's is expected.
-    if path is not None and not path.is_file():
-        print(f"error: no database at {path}; run `flowpreview migrate` first", file=sys.stderr)
-        return 1
     since = datetime.now(UTC) - args.since if isinstance(args.since, timedelta) else args.since
-    try:
-        records = asyncio.run(_query(settings, since, args.user, args.flow, args.limit))
-    except DATABASE_ERRORS as exc:
-        print(f"error: {describe_error(exc)}", file=sys.stderr)
-        return 1
+    records = read(
+        settings,
+        lambda engine: AuditTrail(engine).query(
+            since=since, user=args.user, flow=args.flow, limit=args.limit
+        ),
+    )
     if records is None:
-        print("error: the database has no tables yet; run `flowpreview migrate`", file=sys.stderr)
         return 1
     if args.json:
         for record in records:
@@ -87,18 +79,6 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> int:
     if len(records) == args.limit:
         print(f"(the newest {args.limit}; --limit N for more)", file=sys.stderr)
     return 0
-
-
-async def _query(
-    settings: StoreSettings, since: datetime | None, user: str | None, flow: str | None, limit: int
-) -> list[AuditRecord] | None:
-    engine = open_engine(settings)
-    try:
-        if await current(engine) is None:
-            return None
-        return await AuditTrail(engine).query(since=since, user=user, flow=flow, limit=limit)
-    finally:
-        await engine.dispose()
 
 
 def _when(text: str) -> datetime | timedelta:
