@@ -19,7 +19,7 @@ from aiohttp import web
 
 from bot.standin.alibaba.keys import KeyMint
 from bot.standin.alibaba.sts import credential_fields, iso
-from bot.standin.alibaba.trouble import Trouble
+from bot.standin.alibaba.trouble import Trouble, add_stats_route
 
 TOKEN_TTL_HEADER = "X-aliyun-ecs-metadata-token-ttl-seconds"  # noqa: S105 - a header name
 TOKEN_HEADER = "X-aliyun-ecs-metadata-token"  # noqa: S105 - a header name
@@ -59,15 +59,12 @@ class FakeEcsMetadata:
         app.router.add_put("/latest/api/token", self._token)
         app.router.add_get(ROLES_PATH, self._roles)
         app.router.add_get(ROLES_PATH + "{role}", self._credentials)
-        app.router.add_get("/_standin/stats", self._stats)
+        add_stats_route(app, self.stats)
         return app
 
     def stats(self) -> dict[str, Any]:
         """Requests by kind: token, v1, v2, and refusals."""
         return {"counts": dict(self.trouble.counts)}
-
-    async def _stats(self, request: web.Request) -> web.Response:
-        return web.json_response(self.stats())
 
     async def _token(self, request: web.Request) -> web.Response:
         self.trouble.counts["token"] += 1

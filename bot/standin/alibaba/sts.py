@@ -26,7 +26,7 @@ from bot.cams import signing
 from bot.cams.credentials import Credentials
 from bot.standin.alibaba.keys import KeyMint
 from bot.standin.alibaba.oidc import OidcIssuer, TokenError
-from bot.standin.alibaba.trouble import Trouble
+from bot.standin.alibaba.trouble import Trouble, add_stats_route
 
 VERSION = "2015-04-01"
 DEFAULT_PROVIDER_ARN = "acs:ram::1234567890123456:oidc-provider/ack-rrsa-standin"
@@ -75,15 +75,12 @@ class FakeSts:
         """`/` is STS (GET or POST); `GET /_standin/stats` reports counts."""
         app = web.Application()
         app.router.add_route("*", "/", self._handle)
-        app.router.add_get("/_standin/stats", self._stats)
+        add_stats_route(app, self.stats)
         return app
 
     def stats(self) -> dict[str, Any]:
         """Requests by action and outcome, and how many credentials were issued."""
         return {"counts": dict(self.trouble.counts), "issued": len(self.issued)}
-
-    async def _stats(self, request: web.Request) -> web.Response:
-        return web.json_response(self.stats())
 
     async def _handle(self, request: web.Request) -> web.Response:
         request_id = str(uuid.uuid4()).upper()

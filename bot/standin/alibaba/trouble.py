@@ -4,7 +4,23 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+# Where each Alibaba stand-in reports what it counted.
+STATS_PATH = "/_standin/stats"
+
+
+def add_stats_route(app: web.Application, stats: Callable[[], dict[str, Any]]) -> None:
+    """Serve `stats()` as JSON at `GET STATS_PATH`."""
+
+    async def report(_: web.Request) -> web.Response:
+        return web.json_response(stats())
+
+    app.router.add_get(STATS_PATH, report)
 
 
 @dataclass

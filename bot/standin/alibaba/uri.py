@@ -12,7 +12,7 @@ from aiohttp import web
 
 from bot.standin.alibaba.keys import KeyMint
 from bot.standin.alibaba.sts import credential_fields
-from bot.standin.alibaba.trouble import Trouble
+from bot.standin.alibaba.trouble import Trouble, add_stats_route
 
 DEFAULT_PATH = "/v1/credentials"
 
@@ -40,15 +40,12 @@ class CredentialsUriServer:
         """`GET path`, and `GET /_standin/stats`."""
         app = web.Application()
         app.router.add_get(self.path, self._credentials)
-        app.router.add_get("/_standin/stats", self._stats)
+        add_stats_route(app, self.stats)
         return app
 
     def stats(self) -> dict[str, Any]:
         """Requests, issued credentials and failures."""
         return {"counts": dict(self.trouble.counts)}
-
-    async def _stats(self, request: web.Request) -> web.Response:
-        return web.json_response(self.stats())
 
     async def _credentials(self, request: web.Request) -> web.Response:
         self.trouble.counts["request"] += 1
