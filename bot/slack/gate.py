@@ -154,9 +154,7 @@ class Gate:
             ACCESS_REFUSED.labels(UNVERIFIED).inc()
             why = f"{UNVERIFIED}: {error.kind.value}"
             return self._refused(asker, space, effective, why, flow_ids)
-        decision = decide(
-            person, effective, self.book.snapshot(), self.settings.default, self._multi_workspace
-        )
+        decision = self.allowed(person, space)
         if not decision.allowed:
             ACCESS_REFUSED.labels(decision.reason.value).inc()
             return self._refused(asker, space, effective, decision.describe(), flow_ids)

@@ -95,10 +95,11 @@ def create_server(
     audit = store.audit if store is not None else None
     delivery = Delivery(service, inflight, replies, ack_budget=ack_budget, audit=audit)
     if store is not None:
+        policy = access or AccessSettings()
         delivery.gate = Gate(
-            RuleBook(store.engine, cache_s=(access or AccessSettings()).cache_s),
+            RuleBook(store.engine, cache_s=policy.cache_s),
             Directory(),
-            access or AccessSettings(),
+            policy,
             delivery.auditor,
             default_space=service.client.space_for,
             multi_workspace=settings.multi_workspace,

@@ -38,15 +38,15 @@ def register(app: AsyncApp, delivery: Delivery) -> None:
         context: AsyncBoltContext,
     ) -> None:
         await ack()
-        target = _share_target(action.get("value"))
         user = body.get("user")
         user_id = user.get("id") if isinstance(user, dict) else None
-        response_url = body.get("response_url")
-        if target is None or not isinstance(user_id, str) or not isinstance(response_url, str):
+        if not isinstance(user_id, str):
             return
-        if await _refused(delivery, client, context, response_url, target):
-            return
-        delivery.inflight.spawn(_share(delivery, response_url, *target, user_id), response_url)
+        click = await _admitted_click(delivery, action, body, client, context)
+        if click is not None:
+            flow_id, space, response_url = click
+            work = _share(delivery, response_url, flow_id, space, user_id)
+            delivery.inflight.spawn(work, response_url)
 
     async def pick_match(
         ack: AsyncAck,
@@ -56,28 +56,29 @@ def register(app: AsyncApp, delivery: Delivery) -> None:
         context: AsyncBoltContext,
     ) -> None:
         await ack()
-        target = _share_target(action.get("value"))
-        response_url = body.get("response_url")
-        if target is None or not isinstance(response_url, str):
-            return
-        if await _refused(delivery, client, context, response_url, target):
-            return
-        flow_id, space = target
-        delivery.answer_later(response_url, [flow_id], space)
+        click = await _admitted_click(delivery, action, body, client, context)
+        if click is not None:
+            flow_id, space, response_url = click
+            delivery.answer_later(response_url, [flow_id], space)
 
     app.action(OPEN_ACTION_ID)(open_preview)
     app.action(SHARE_ACTION_ID)(share_preview)
     app.action(PICK_ACTION_ID)(pick_match)
 
 
-async def _refused(
+async def _admitted_click(
     delivery: Delivery,
+    action: dict[str, Any],
+    body: dict[str, Any],
     client: AsyncWebClient,
     context: AsyncBoltContext,
-    response_url: str,
-    target: tuple[str, str | None],
-) -> bool:
-    """Whether the access rules refuse the click; the person is told so if they do."""
+) -> tuple[str, str | None, str] | None:
+    """The flow, space and response_url of a Share or Preview click the access rules admit;
+    None for a click that is not ours, or one refused (the person is then told so)."""
+    target = _share_target(action.get("value"))
+    response_url = body.get("response_url")
+    if target is None or not isinstance(response_url, str):
+        return None
     flow_id, space = target
     gate = delivery.gate
     # A button without a space was made for the deployment's default, which it is served
@@ -85,10 +86,10 @@ async def _refused(
     checked = space if space is not None or gate is None else gate.effective_space(None)
     verdict = await admitted(gate, client, context, checked, (flow_id,))
     if verdict.allowed:
-        return False
+        return flow_id, space, response_url
     message = {**render.refused_message(), "replace_original": False}
     delivery.inflight.spawn(delivery.replies.post(response_url, message), response_url)
-    return True
+    return None
 
 
 async def _share(
