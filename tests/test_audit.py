@@ -151,16 +151,34 @@ async def test_values_the_database_would_refuse_are_cleaned(engine: AsyncEngine)
         await _write(
             trail,
             _record(flow="a\x00b\ud800c", reason="r" * 1000, request_id="x" * 100),
-            _record(flow="9" * 300, outcome=Outcome.REFUSED),
+            _record(flow="9" * 300, outcome=Outcome.REFUSED, space="é" * 100),
+            # Sent in the same batch as the values above, so cleaned with them: kept whole.
+            _record(flow="sign-up 🙂", reason="ünïcode", space="客户"),
         )
-        clipped, cleaned = await trail.query()
+        kept, clipped, cleaned = await trail.query()
     finally:
         await trail.close()
 
     assert cleaned.flow_id == "ab?c"
     assert cleaned.reason == "r" * 200
     assert cleaned.request_id == "x" * 64
-    assert clipped.flow_id == "9" * 64
+    # Clipped to the column's length in characters, not bytes.
+    assert (clipped.flow_id, clipped.space_id) == ("9" * 64, "é" * 64)
+    assert (kept.flow_id, kept.reason, kept.space_id) == ("sign-up 🙂", "ünïcode", "客户")
+
+
+async def test_quotes_backslashes_and_emoji_come_back_as_they_were(engine: AsyncEngine) -> None:
+    # The rows travel as JSON: its escapes must not leak into the values. An emoji is escaped
+    # as a surrogate pair, which sends its batch through the cleaning, and survives it.
+    trail = AuditTrail(engine)
+    trail.start(purge=False)
+    try:
+        await _write(trail, _record(flow="🙂 booking", reason="quote \" ' \\ end"))
+        (record,) = await trail.query()
+    finally:
+        await trail.close()
+
+    assert (record.flow_id, record.reason) == ("🙂 booking", "quote \" ' \\ end")
 
 
 async def test_a_record_lacking_a_user_or_a_time_zone_is_dropped_not_written(

@@ -8,6 +8,7 @@ trail's queue without waiting, so auditing never holds an ack back.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -24,6 +25,10 @@ if TYPE_CHECKING:
     from bot.slack.gate import Asker
 
 
+# A partial of the C function, not a lambda: called for every preview handed out.
+_NOW = functools.partial(datetime.now, UTC)
+
+
 class Auditor:
     """Records previews handed out; does nothing when there is no trail."""
 
@@ -32,7 +37,7 @@ class Auditor:
         trail: AuditTrail | None,
         space_for: Callable[[str | None], str | None],
         *,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = _NOW,
     ) -> None:
         self.trail = trail
         self._space_for = space_for

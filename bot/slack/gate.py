@@ -13,9 +13,8 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from cachetools import LRUCache
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access.policy import Decision, Person, decide
@@ -39,10 +38,12 @@ ADMITTED_KEPT = 10_000
 UNVERIFIED = "unverified"
 
 
-@dataclass(frozen=True, slots=True)
-class Asker:
+class Asker(NamedTuple):
     """Who sent a request, from where: the installing team, the user, the channel ("" when the
-    request has none, as a global shortcut)."""
+    request has none, as a global shortcut).
+
+    A named tuple: one is made and hashed (the admission memo's key) on every request.
+    """
 
     team_id: str
     user_id: str
@@ -93,9 +94,9 @@ class Gate:
         self._multi_workspace = multi_workspace
         self._clock = clock
         # Admissions lately decided on the rules `_admitted_on`: the verdict, and until when.
-        self._admitted: LRUCache[tuple[Asker, str | None], tuple[Verdict, float]] = LRUCache(
-            maxsize=ADMITTED_KEPT
-        )
+        # A plain dict, emptied when full: entries live a second, and a dict lookup is what
+        # the hot path can afford (an LRUCache's was most of the check).
+        self._admitted: dict[tuple[Asker, str | None], tuple[Verdict, float]] = {}
         self._admitted_on: RuleSnapshot | None = None
 
     def space_for(self, asker: Asker, typed: str | None) -> str | None:
@@ -161,6 +162,8 @@ class Gate:
         verdict = Verdict(True, space, decision.describe())
         # The same person asking again within ADMITTED_S, with the same rules, is let in again
         # without working it out: on the hot path that was most of the check.
+        if len(self._admitted) >= ADMITTED_KEPT:
+            self._admitted.clear()
         self._admitted[(asker, typed)] = (verdict, now + ADMITTED_S)
         return verdict
 
