@@ -106,7 +106,7 @@ async def live_options(
         page = await client.list_flows(space.id, name=query or None, size=views.MAX_OPTIONS)
     except CamsError:
         return [views.unavailable_option(space)]
-    return views.flow_options(page.flows) or [views.no_match_option(query, space)]
+    return views.flow_options(page.flows, space) or [views.no_match_option(query, space)]
 
 
 def live_server(env: dict[str, str]) -> web.Application:

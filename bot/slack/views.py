@@ -49,6 +49,9 @@ REFUSED = ":refused"
 # What a refused person is told in the picker: nothing about the space beyond that.
 NO_ACCESS = "You don't have access to this space."
 NO_MATCH = ":none"
+# A flow option's value is `<flow-id>@<space-id>`: a flow picked before the person changed the
+# space is then caught on submit rather than asked of a space that does not hold it.
+SPACE_MARK = "@"
 # Slack's view IDs: V and upper-case letters and digits.
 VIEW_ID = re.compile(r"V[A-Z0-9]{1,40}")
 CONVERSATION_ID = re.compile(r"[CDG][A-Z0-9]{1,40}")
@@ -135,15 +138,16 @@ def no_space_view() -> View:
     return _notice(text, close="Close")
 
 
-def flow_options(flows: Sequence[FlowSummary]) -> list[Option]:
-    """One option per flow, in the order given, at most MAX_OPTIONS: name, then ID."""
+def flow_options(flows: Sequence[FlowSummary], space: SpaceChoice) -> list[Option]:
+    """One option per flow of `space`, in the order given, at most MAX_OPTIONS: name, then ID."""
     options: list[Option] = []
     for flow in flows:
         if not FLOW_ID.fullmatch(flow.flow_id):
             # Its value would be refused on submit, so it is not offered.
             continue
         description = " · ".join((flow.flow_id, *flow.categories))
-        options.append(_option(flow.name.strip() or "(no name)", flow.flow_id, description))
+        value = _flow_value(flow.flow_id, space)
+        options.append(_option(flow.name.strip() or "(no name)", value, description))
         if len(options) == MAX_OPTIONS:
             break
     return options
@@ -151,7 +155,16 @@ def flow_options(flows: Sequence[FlowSummary]) -> list[Option]:
 
 def id_option(flow_id: str, space: SpaceChoice) -> Option:
     """An option for a flow ID typed into the list that the catalog does not hold."""
-    return _option(f"Flow {flow_id}", flow_id, f"not listed in {space.label}; preview it anyway")
+    description = f"not listed in {space.label}; preview it anyway"
+    return _option(f"Flow {flow_id}", _flow_value(flow_id, space), description)
+
+
+def picked_flow(value: str | None) -> str | None:
+    """The flow ID a submitted flow option's value names (see flow_refusal), or None."""
+    if value is None:
+        return None
+    flow_id = value.partition(SPACE_MARK)[0]
+    return flow_id if FLOW_ID.fullmatch(flow_id) else None
 
 
 def loading_option(space: SpaceChoice) -> Option:
@@ -215,8 +228,12 @@ def flow_refusal(value: str | None, space: SpaceChoice) -> str | None:
         return NO_ACCESS
     if value == UNAVAILABLE:
         return f"The flows of {space.label} could not be listed. Type the flow's ID instead."
-    if value == NO_MATCH or not FLOW_ID.fullmatch(value):
+    flow_id, mark, listed_in = value.partition(SPACE_MARK)
+    if value == NO_MATCH or not FLOW_ID.fullmatch(flow_id):
         return "Pick a flow from the list."
+    # A value without a space comes from a modal opened before values named theirs.
+    if mark and listed_in != space.id:
+        return f"That flow was listed for another space. Pick it again from {space.label}'s list."
     return None
 
 
@@ -396,6 +413,10 @@ def _conversation(channel_id: str) -> str:
 def _space_option(choice: SpaceChoice) -> Option:
     description = choice.id if choice.label != choice.id else None
     return _option(choice.label, choice.id, description)
+
+
+def _flow_value(flow_id: str, space: SpaceChoice) -> str:
+    return f"{flow_id}{SPACE_MARK}{space.id}"
 
 
 def _option(text: str, value: str, description: str | None = None) -> Option:

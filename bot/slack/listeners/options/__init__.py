@@ -59,7 +59,7 @@ async def options_for(service: PreviewService, body: dict[str, Any]) -> list[vie
     snapshot = catalog.peek(space.id)
     if TYPED_ID.fullmatch(query):
         known = snapshot.index.get(query) if snapshot is not None else None
-        return views.flow_options([known]) if known else [views.id_option(query, space)]
+        return views.flow_options([known], space) if known else [views.id_option(query, space)]
     if snapshot is None:
         snapshot = await catalog.wait(space.id, OPTIONS_WAIT_S)
     if snapshot is None:
@@ -73,7 +73,7 @@ async def options_for(service: PreviewService, body: dict[str, Any]) -> list[vie
         flows = [match.flow for match in snapshot.index.search(query, views.MAX_OPTIONS).matches]
     else:
         flows = list(snapshot.index.first(views.MAX_OPTIONS))
-    return views.flow_options(flows) or [views.no_match_option(query, space)]
+    return views.flow_options(flows, space) or [views.no_match_option(query, space)]
 
 
 def _chosen(service: PreviewService, body: dict[str, Any]) -> SpaceChoice | None:

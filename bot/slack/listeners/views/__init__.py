@@ -58,13 +58,14 @@ def register(app: AsyncApp, delivery: Delivery) -> None:
                 errors={PICKER_SPACE_BLOCK_ID: "Pick one of the spaces in the list."},
             )
             return
-        flow_id = views.selected_value(view, PICKER_FLOW_BLOCK_ID, PICKER_FLOW_ACTION_ID)
+        value = views.selected_value(view, PICKER_FLOW_BLOCK_ID, PICKER_FLOW_ACTION_ID)
+        flow_id = views.picked_flow(value)
         asked = (flow_id,) if flow_id is not None and TYPED_ID.fullmatch(flow_id) else ()
         verdict = await admitted(delivery.gate, client, context, space.id, asked)
         if not verdict.allowed:
             await ack(response_action="errors", errors={PICKER_SPACE_BLOCK_ID: views.NO_ACCESS})
             return
-        problem = views.flow_refusal(flow_id, space) or _unlisted(service, flow_id, space)
+        problem = views.flow_refusal(value, space) or _unlisted(service, flow_id, space)
         if problem is not None:
             await ack(response_action="errors", errors={PICKER_FLOW_BLOCK_ID: problem})
             return
