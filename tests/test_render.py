@@ -11,7 +11,7 @@ from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 
 from bot.cams.errors import CamsError, ErrorKind
-from bot.cams.models import FlowPreview
+from bot.cams.models import FlowDetails, FlowPreview, FlowStatus, FlowSummary
 from bot.preview.errors import Busy
 from bot.preview.service import Outcome
 from bot.slack import render
@@ -162,3 +162,23 @@ def test_ten_worst_case_error_sentences_fit_in_their_sections() -> None:
     failure.request_id = "<" * 5000
     outcomes: list[tuple[str, Outcome]] = [(str(i) * 64, failure) for i in range(MAX_FLOWS)]
     _rebuild(render.preview_message(outcomes, None, NOW))
+
+
+def test_a_flow_without_a_name_still_shows_its_status() -> None:
+    draft = FlowDetails("1234567890123456", "", FlowStatus.DRAFT, (), "R")
+
+    title = render.flow_title(draft.flow_id, draft)
+
+    assert title.startswith("*Flow `1234567890123456`*")
+    assert render.STATUS_WORDS[FlowStatus.DRAFT] in title
+
+
+def test_a_match_without_a_name_is_listed_as_such() -> None:
+    unnamed = FlowSummary("1234567890123456", "", ())
+    named = FlowSummary("1234567890123457", "Sign-up", ())
+
+    message = render.matches_message("sign", "cams-demo", [unnamed, named], {})
+
+    text = json.dumps(message["blocks"], ensure_ascii=False)
+    assert "(no name) · `1234567890123456`" in text
+    assert "(nothing)" not in text

@@ -174,6 +174,12 @@ def test_listed_text_is_bounded_and_single_line() -> None:
 ENTRY = {"FlowId": "1", "FlowName": "n", "Categories": ["OTHER"]}
 
 
+def test_a_flow_without_a_name_is_listed_unnamed_not_refused_with_its_page() -> None:
+    page = _page(_answer([ENTRY, {"FlowId": "2"}, {"FlowId": "3", "FlowName": None}]), size=3)
+
+    assert [(flow.flow_id, flow.name) for flow in page.flows] == [("1", "n"), ("2", ""), ("3", "")]
+
+
 @pytest.mark.parametrize(
     ("data", "problem"),
     [
@@ -187,7 +193,6 @@ ENTRY = {"FlowId": "1", "FlowName": "n", "Categories": ["OTHER"]}
         ([ENTRY | {"FlowId": "12\n34"}], "Data[0].FlowId"),
         ([ENTRY | {"FlowId": "1" * 1025}], "Data[0].FlowId"),
         ([ENTRY | {"FlowId": 1.5}], "Data[0].FlowId"),
-        ([ENTRY, {"FlowId": "2"}], "Data[1].FlowName"),
         ([ENTRY | {"FlowName": 7}], "Data[0].FlowName"),
         ([ENTRY | {"Categories": "SURVEY"}], "Data[0].Categories"),
         ([ENTRY | {"Categories": ["SURVEY", 3]}], "Data[0].Categories"),
@@ -236,6 +241,12 @@ def test_a_status_this_bot_does_not_know_is_none(status: object) -> None:
     assert _details(_answer({k: v for k, v in DETAILS.items() if k != "Status"})).status is None
 
 
+def test_details_without_a_name_keep_their_status() -> None:
+    details = _details(_answer(DETAILS | {"FlowName": None}))
+
+    assert (details.name, details.status) == ("", FlowStatus.DRAFT)
+
+
 @pytest.mark.parametrize("status", list(FlowStatus))
 def test_every_documented_status_is_known(status: FlowStatus) -> None:
     assert _details(_answer(DETAILS | {"Status": status.value})).status is status
@@ -247,7 +258,7 @@ def test_every_documented_status_is_known(status: FlowStatus) -> None:
         (None, "Data is missing"),
         ([DETAILS], "Data is missing"),
         (DETAILS | {"FlowId": "2"}, "is not the flow asked for"),
-        (DETAILS | {"FlowName": None}, "Data.FlowName"),
+        (DETAILS | {"FlowName": 7}, "Data.FlowName"),
         (DETAILS | {"Categories": [None]}, "Data.Categories"),
     ],
 )

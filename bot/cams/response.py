@@ -201,6 +201,10 @@ def _flow_id(value: object, where: str, answer: Answer) -> str:
 
 
 def _name(value: object, where: str, answer: Answer) -> str:
+    # A flow without a name is still a flow: refusing it would refuse its whole page, and the
+    # catalog of its space with it. It is listed and shown by its ID.
+    if value is None:
+        return ""
     if not isinstance(value, str):
         raise _malformed(answer, f"{where}.FlowName is not text")
     return clean_text(value)

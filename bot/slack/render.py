@@ -253,7 +253,8 @@ def matches_message(
     blocks: list[Block] = [section(header)]
     for index, flow in enumerate(matches[:MAX_FLOWS]):
         status = statuses.get(flow.flow_id)
-        text = f"{quote(clip(flow.name, 100))} · `{escape(flow.flow_id)}`"
+        name = quote(clip(flow.name, 100)) if flow.name else "(no name)"
+        text = f"{name} · `{escape(flow.flow_id)}`"
         if status is not None:
             text += f"\n{STATUS_WORDS[status]}"
         block = section(text, f"match-{index}")
@@ -338,9 +339,13 @@ def share_value(flow_id: str, space: str | None) -> str:
 
 def flow_title(flow_id: str, about: Known | None) -> str:
     """`*Flow* `name` · `id``, with its status in plain words when GetFlow told it."""
-    if about is None or not about.name:
+    if about is None:
         return f"*Flow `{escape(flow_id)}`*"
-    title = f"*Flow* {quote(clip(about.name, 100))} · `{escape(flow_id)}`"
+    title = (
+        f"*Flow* {quote(clip(about.name, 100))} · `{escape(flow_id)}`"
+        if about.name
+        else f"*Flow `{escape(flow_id)}`*"
+    )
     status = about.status if isinstance(about, FlowDetails) else None
     return f"{title}\n{STATUS_WORDS[status]}" if status is not None else title
 
