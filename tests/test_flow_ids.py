@@ -21,6 +21,10 @@ from tests.support import DATA
 
 PAYLOADS = DATA / "slack-payloads"
 
+# Twelve digits as other scripts write them (U+FF10.. and U+0660..): \d matches them.
+FULL_WIDTH_DIGITS = "".join(chr(0xFF10 + int(d)) for d in "123456789012")
+ARABIC_INDIC_DIGITS = "".join(chr(0x0660 + int(d)) for d in "123456789012")
+
 
 @pytest.mark.parametrize("text", ["", "   ", "help", "HELP", "--help", "-h", "?", "123 help"])
 def test_usage_without_a_problem(text: str) -> None:
@@ -54,6 +58,9 @@ def test_flow_ids_and_space(text: str, expected: PreviewRequest) -> None:
         ("survey 2024", SearchRequest("survey 2024")),
         ("123456789", SearchRequest("123456789")),
         ("123456789012345678901", SearchRequest("123456789012345678901")),
+        # Digits of other scripts are never an ID: no CAMS ID holds them.
+        (FULL_WIDTH_DIGITS, SearchRequest(FULL_WIDTH_DIGITS)),
+        (ARABIC_INDIC_DIGITS, SearchRequest(ARABIC_INDIC_DIGITS)),
         ("&lt;script&gt;", SearchRequest("<script>")),
         ("*bold*", SearchRequest("*bold*")),
         ("x" * 100, SearchRequest("x" * 100)),
@@ -144,6 +151,7 @@ def test_the_reference_shortcut_message() -> None:
         ({"ts": "1581106200.000100", "user": "U1234567890", "text": "none here"}, []),
         ({"text": "due <!date^1798093641^{date_short}|2026-12-24> for <@U1234567890123>"}, []),
         ({"text": "<#C1234567890|1234567890123>"}, ["1234567890123"]),
+        ({"text": f"full-width {FULL_WIDTH_DIGITS} is no ID"}, []),
     ],
 )
 def test_ids_in_text_attachments_and_blocks(message: dict[str, Any], expected: list[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Iterator
@@ -13,13 +14,18 @@ from bot.preview.spaces import SPACE_ID
 MAX_FLOWS = 10
 # What an ID from a payload or a link may look like: never more than this reaches CAMS.
 FLOW_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-# A flow ID typed on its own: CAMS's are 16 digits. Any other word is part of a name.
-TYPED_ID = re.compile(r"\d{10,20}")
+# A flow ID typed on its own: CAMS's are 16 digits. Any other word is part of a name. ASCII
+# digits only: Python's \d also takes other scripts' digits, which no CAMS ID holds.
+TYPED_ID = re.compile(r"[0-9]{10,20}")
 MAX_NAME_LENGTH = 100
+# Commands remembered once read: how many, and the longest text remembered (at most about
+# 256 KB in all).
+MEMO_TEXTS = 1024
+MEMO_TEXT_LENGTH = 256
 SPACE_PREFIX = "space:"
 HELP_WORDS = frozenset({"help", "-h", "--help", "?"})
 # A run of 10-20 digits standing on its own, or the ID in a Meta flow link.
-BARE_ID = re.compile(r"(?<!\w)(?<!\d\.)(\d{10,20})(?!\w|\.\d)")
+BARE_ID = re.compile(r"(?<!\w)(?<!\d\.)([0-9]{10,20})(?!\w|\.\d)")
 LINK_ID = re.compile(r"/flows/([A-Za-z0-9_-]{1,64})(?=[/?#|>\s]|$)")
 SLACK_LINK = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
 # Message fields that carry what a person wrote or linked; ts, IDs and the like are skipped.
@@ -61,6 +67,20 @@ def parse_command(text: str) -> PreviewRequest | SearchRequest | UsageRequest:
     or in Slack's `<url|label>` form) stands for its flow ID, as it does for the message
     shortcut. Any other words are a search by name; IDs and name words together are refused.
     """
+    # The same few commands are typed again and again, and reading one is a fair share of a
+    # cached answer's work; only short texts are remembered, so the memo stays small.
+    if len(text) <= MEMO_TEXT_LENGTH:
+        return _parse_remembered(text)
+    return _parse(text)
+
+
+@functools.lru_cache(maxsize=MEMO_TEXTS)
+def _parse_remembered(text: str) -> PreviewRequest | SearchRequest | UsageRequest:
+    # What it returns is frozen, so one answer can serve every caller.
+    return _parse(text)
+
+
+def _parse(text: str) -> PreviewRequest | SearchRequest | UsageRequest:
     tokens = html.unescape(_unlinked(text)).replace(",", " ").split()
     if not tokens or any(token.lower() in HELP_WORDS for token in tokens):
         return UsageRequest()
