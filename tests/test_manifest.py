@@ -142,8 +142,9 @@ def test_command_matches_code(manifest: Manifest) -> None:
     commands = manifest["features"]["slash_commands"]
     assert [command["command"] for command in commands] == [COMMAND]
     usage = commands[0]["usage_hint"]
-    assert "space:" in usage
-    assert "help" in usage
+    # Every form the command reads: IDs or a name, a space, its settings and its help.
+    assert all(word in usage for word in ("flow-id", "name", "space:", "config", "help"))
+    assert "name" in commands[0]["description"]
 
 
 def test_shortcuts_match_code(manifest: Manifest) -> None:
