@@ -298,7 +298,7 @@ class Picker:
             return False, f"{len(values)} options"
         if refused := [value for value in values if value in NOT_ANSWERS]:
             return False, f"answered {refused[0]!r}"
-        return any(value.isdecimal() for value in values), None
+        return any(views.picked_flow(value) is not None for value in values), None
 
     async def take_timings(self, server: Server) -> dict[int, float]:
         """The server's handler times (s) by request sequence number since the last take."""

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import cast
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.store.audit import AuditRecord, AuditTrail, Outcome
@@ -100,6 +100,40 @@ async def test_records_are_written_and_read_back_newest_first(engine: AsyncEngin
     assert records[1].reason == "throttled"
     assert records[2].channel_id == "C2"
     assert (trail.written, trail.dropped, trail.backlog) == (3, 0, 0)
+
+
+def test_a_record_holds_every_written_column_in_the_tables_order() -> None:
+    # The writer sends a record's fields as they stand, the time first: a column added to the
+    # table and not to the record, or the other way round, must not go unnoticed.
+    written = [column.name for column in audit_records.columns if column.name != "id"]
+    assert list(AuditRecord._fields) == written
+
+
+async def test_a_kept_connection_the_server_dropped_is_replaced_without_a_warning(
+    engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a SQLite file has no server to drop the connection")
+    trail = AuditTrail(engine)
+    trail.start(purge=False)
+    with caplog.at_level(logging.WARNING, logger="bot.store.audit"):
+        try:
+            await _write(trail, _record(user="U1"))
+            # As a server restart or an idle timeout would: every other session ends.
+            async with engine.connect() as connection:
+                await connection.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                )
+            await _write(trail, _record(user="U2"))
+        finally:
+            await trail.close()
+
+    assert sorted(record.user_id for record in await trail.query()) == ["U1", "U2"]
+    assert (trail.written, trail.dropped) == (2, 0)
+    assert caplog.records == []
 
 
 async def test_many_records_are_written_in_batches(engine: AsyncEngine) -> None:

@@ -37,9 +37,10 @@ from tests.slack_harness import SIGNING_SECRET, Answer, Bot, running_bot
 DEMO = SpaceChoice(DEMO_SPACE, "Demo")
 ACME = SpaceChoice(ACME_SPACE, ACME_SPACE)
 SIGN_UP_V3, SIGN_UP_V2, NEWSLETTER = FEATURED[0], FEATURED[1], FEATURED[2]
-# Generous bounds against a hang, never a timing assertion.
+# Generous bounds against a hang, never a speed target.
 HANG_GUARD_S = 20.0
-# Slack shows an options answer only if it comes within 3 s.
+# Slack's deadline for an options answer, which the bot keeps by design (it waits at most
+# OPTIONS_WAIT_S, 1 s, for a catalog): a bound the tests check, not a speed to measure.
 SLACK_OPTIONS_S = 3.0
 
 _Json = dict[str, Any]

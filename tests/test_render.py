@@ -182,3 +182,4 @@ def test_a_match_without_a_name_is_listed_as_such() -> None:
     text = json.dumps(message["blocks"], ensure_ascii=False)
     assert "(no name) · `1234567890123456`" in text
     assert "(nothing)" not in text
+    assert message["text"].endswith("(no name), Sign-up")

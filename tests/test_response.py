@@ -175,9 +175,16 @@ ENTRY = {"FlowId": "1", "FlowName": "n", "Categories": ["OTHER"]}
 
 
 def test_a_flow_without_a_name_is_listed_unnamed_not_refused_with_its_page() -> None:
-    page = _page(_answer([ENTRY, {"FlowId": "2"}, {"FlowId": "3", "FlowName": None}]), size=3)
+    blank = {"FlowId": "4", "FlowName": " \t "}
+    entries = [ENTRY, {"FlowId": "2"}, {"FlowId": "3", "FlowName": None}, blank]
+    page = _page(_answer(entries), size=4)
 
-    assert [(flow.flow_id, flow.name) for flow in page.flows] == [("1", "n"), ("2", ""), ("3", "")]
+    assert [(flow.flow_id, flow.name) for flow in page.flows] == [
+        ("1", "n"),
+        ("2", ""),
+        ("3", ""),
+        ("4", ""),
+    ]
 
 
 @pytest.mark.parametrize(

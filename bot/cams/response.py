@@ -207,7 +207,8 @@ def _name(value: object, where: str, answer: Answer) -> str:
         return ""
     if not isinstance(value, str):
         raise _malformed(answer, f"{where}.FlowName is not text")
-    return clean_text(value)
+    # Stripped: a name of blanks is no name, and is shown as none everywhere.
+    return clean_text(value).strip()
 
 
 def _categories(value: object, where: str, answer: Answer) -> tuple[str, ...]:

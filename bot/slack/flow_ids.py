@@ -18,8 +18,8 @@ FLOW_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # digits only: Python's \d also takes other scripts' digits, which no CAMS ID holds.
 TYPED_ID = re.compile(r"[0-9]{10,20}")
 MAX_NAME_LENGTH = 100
-# Commands remembered once read: how many, and the longest text remembered (at most about
-# 256 KB in all).
+# Commands remembered once read: how many, and the longest text remembered (256 characters,
+# so at most about 1 MB in all).
 MEMO_TEXTS = 1024
 MEMO_TEXT_LENGTH = 256
 SPACE_PREFIX = "space:"

@@ -66,6 +66,8 @@ SENTENCES: dict[ErrorKind, str] = {
         "tell the bot's maintainers."
     ),
 }
+# How a flow CAMS sent without a name is listed.
+NO_NAME = "(no name)"
 BUSY_SENTENCE = "Many previews are being fetched right now. Try again {when}."
 STATUS_WORDS: dict[FlowStatus, str] = {
     FlowStatus.PUBLISHED: "Published",
@@ -253,7 +255,7 @@ def matches_message(
     blocks: list[Block] = [section(header)]
     for index, flow in enumerate(matches[:MAX_FLOWS]):
         status = statuses.get(flow.flow_id)
-        name = quote(clip(flow.name, 100)) if flow.name else "(no name)"
+        name = quote(clip(flow.name, 100)) if flow.name else NO_NAME
         text = f"{name} · `{escape(flow.flow_id)}`"
         if status is not None:
             text += f"\n{STATUS_WORDS[status]}"
@@ -266,7 +268,8 @@ def matches_message(
         }
         blocks.append(block)
     blocks.append({"type": "context", "elements": [mrkdwn("Only you can see this.")]})
-    fallback = f"{count} flows match {words!r}: " + ", ".join(f.name for f in matches[:MAX_FLOWS])
+    names = ", ".join(f.name or NO_NAME for f in matches[:MAX_FLOWS])
+    fallback = f"{count} flows match {words!r}: {names}"
     return _message(blocks, escape(clip(fallback, 500)), "ephemeral")
 
 

@@ -147,7 +147,7 @@ def flow_options(flows: Sequence[FlowSummary], space: SpaceChoice) -> list[Optio
             continue
         description = " · ".join((flow.flow_id, *flow.categories))
         value = _flow_value(flow.flow_id, space)
-        options.append(_option(flow.name.strip() or "(no name)", value, description))
+        options.append(_option(flow.name or render.NO_NAME, value, description))
         if len(options) == MAX_OPTIONS:
             break
     return options

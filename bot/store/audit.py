@@ -119,9 +119,11 @@ class AuditTrail(AsyncCloseable):
         self._unwarned = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
-        # The writer's own connection, held between batches, and its driver's connection.
+        # The writer's own connection, held between batches, and its driver's connection;
+        # `_in_doubt` while a statement on it has not finished (it was cut short, say).
         self._connection: AsyncConnection | None = None
         self._driver: Any = None
+        self._in_doubt = False
 
     @property
     def backlog(self) -> int:
@@ -176,7 +178,8 @@ class AuditTrail(AsyncCloseable):
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
-            await self._release()
+            # A write cut short leaves its connection in an unknown state: it is not reused.
+            await self._release(broken=self._in_doubt)
         lost = self.backlog
         if lost:
             self.dropped += lost
@@ -265,6 +268,7 @@ class AuditTrail(AsyncCloseable):
         payload = encode(rows)
         delay = RETRY_FIRST_S
         while True:
+            kept = self._connection is not None
             try:
                 await self._insert(payload)
             # The writer must outlive anything: a database that is down, locked, not yet
@@ -272,6 +276,10 @@ class AuditTrail(AsyncCloseable):
             except Exception as exc:
                 # Whatever the connection's state, the next attempt starts on a fresh one.
                 await self._release(broken=True)
+                if kept:
+                    # The connection kept since the last batch may have been closed meanwhile
+                    # (a restart, an idle timeout): a fresh one is tried at once, unremarked.
+                    continue
                 if not self._failing:
                     log.warning(
                         "audit trail: cannot write (%s); keeping %d records and retrying",
@@ -298,17 +306,17 @@ class AuditTrail(AsyncCloseable):
                 await connection.close()
                 raise
             self._connection = connection
+        self._in_doubt = True
         await insert(self._driver, connection.dialect.name, payload)
+        self._in_doubt = False
 
     async def _release(self, *, broken: bool = False) -> None:
         connection, self._connection, self._driver = self._connection, None, None
-        if connection is None:
-            return
-        # Giving back a connection that failed may fail again; it is gone either way.
-        with contextlib.suppress(Exception):
-            if broken:
-                await connection.invalidate()
-            await connection.close()
+        self._in_doubt = False
+        if connection is not None:
+            # Shielded: once detached, the connection must be given back even if the writer
+            # is cancelled meanwhile.
+            await asyncio.shield(_give_back(connection, broken=broken))
 
     def _drop(self, why: str) -> None:
         self.dropped += 1
@@ -324,6 +332,16 @@ class AuditTrail(AsyncCloseable):
         )
         self._warned_at = now
         self._unwarned = 0
+
+
+async def _give_back(connection: AsyncConnection, *, broken: bool) -> None:
+    # Giving back a connection that failed may fail again; it is gone either way, and each
+    # step is tried whatever the one before did.
+    if broken:
+        with contextlib.suppress(Exception):
+            await connection.invalidate()
+    with contextlib.suppress(Exception):
+        await connection.close()
 
 
 def _complete(record: AuditRecord) -> bool:

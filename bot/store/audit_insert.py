@@ -97,11 +97,11 @@ def insert_sql(dialect: str) -> str:
         source = "json_each(?)"
     else:
         values = [
-            _clipped(f"(row ->> {index})", column.type, "left({}, {})")
+            _clipped(f"(r ->> {index})", column.type, "left({}, {})")
             for index, column in enumerate(_COLUMNS)
         ]
         values[0] = f"({values[0]}::timestamp AT TIME ZONE 'UTC')"
-        source = "json_array_elements($1::text::json) AS row"
+        source = "json_array_elements($1::text::json) AS r"
     # Names and positions from the schema only: no value is ever part of the text.
     return f"INSERT INTO audit_records ({names}) SELECT {', '.join(values)} FROM {source}"  # noqa: S608
 

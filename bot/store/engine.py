@@ -13,8 +13,9 @@ from bot.store.settings import StoreSettings
 # A writer that finds the SQLite file locked waits this long for the lock, then fails (and
 # the audit trail retries) rather than failing at once.
 SQLITE_BUSY_TIMEOUT_MS = 5_000
-# The bot does a few small statements at a time: a handful of connections is plenty, and a
-# bound keeps several replicas within the server's max_connections.
+# The bot does a few small statements at a time: a handful of connections is plenty (the audit
+# trail's writer keeps one of them), and a bound keeps several replicas within the server's
+# max_connections.
 POOL_SIZE = 5
 POOL_OVERFLOW = 5
 POOL_WAIT_S = 10.0

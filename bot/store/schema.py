@@ -23,7 +23,8 @@ from sqlalchemy import (
 )
 
 # Slack IDs are a dozen characters and CAMS IDs a few dozen; Slack promises no fixed length,
-# so the columns leave room. audit.py clips values to these before writing.
+# so the columns leave room. The audit trail's INSERT clips values to these
+# (bot.store.audit_insert).
 ID_LENGTH = 64
 OUTCOME_LENGTH = 16
 KIND_LENGTH = 16
