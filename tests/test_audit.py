@@ -20,6 +20,7 @@ from bot.store.schema import audit_records
 from bot.store.settings import StoreSettings
 from bot.store.store import Store
 from tests.manual_clock import ManualClock
+from tests.postgres_server import PostgresServer
 from tests.serve_process import free_port
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -110,14 +111,16 @@ def test_a_record_holds_every_written_column_in_the_tables_order() -> None:
 
 
 async def test_a_kept_connection_the_server_dropped_is_replaced_without_a_warning(
-    engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+    postgres_server: PostgresServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("a SQLite file has no server to drop the connection")
+    # PostgreSQL only: a SQLite file has no server to drop the connection.
+    url = await postgres_server.create_database()
+    engine = open_engine(StoreSettings.from_env({"DATABASE_URL": url}))
     trail = AuditTrail(engine)
-    trail.start(purge=False)
-    with caplog.at_level(logging.WARNING, logger="bot.store.audit"):
-        try:
+    try:
+        await upgrade(engine)
+        trail.start(purge=False)
+        with caplog.at_level(logging.WARNING, logger="bot.store.audit"):
             await _write(trail, _record(user="U1"))
             # As a server restart or an idle timeout would: every other session ends.
             async with engine.connect() as connection:
@@ -128,10 +131,13 @@ async def test_a_kept_connection_the_server_dropped_is_replaced_without_a_warnin
                     )
                 )
             await _write(trail, _record(user="U2"))
-        finally:
-            await trail.close()
+        records = await trail.query()
+    finally:
+        await trail.close()
+        await engine.dispose()
+        await postgres_server.drop_database(url)
 
-    assert sorted(record.user_id for record in await trail.query()) == ["U1", "U2"]
+    assert sorted(record.user_id for record in records) == ["U1", "U2"]
     assert (trail.written, trail.dropped) == (2, 0)
     assert caplog.records == []
 
