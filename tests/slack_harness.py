@@ -6,7 +6,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -19,6 +19,7 @@ from bot.preview.settings import PreviewSettings
 from bot.serving import serving
 from bot.slack.constants import EVENTS_PATH
 from bot.slack.gate import Gate
+from bot.slack.inflight import InFlight
 from bot.slack.server import DELIVERY, create_server, runner_options
 from bot.slack.settings import SlackSettings
 from bot.standin.cams.server import DEMO_CREDENTIALS
@@ -56,6 +57,8 @@ class Bot:
     service: PreviewService
     # The access check, when the bot has a store to keep rules in.
     gate: Gate | None = None
+    # The work that runs after an ack (a modal opened or updated, a reply), to wait for.
+    inflight: InFlight = field(default_factory=InFlight)
 
     async def post(
         self, body: bytes, *, secret: str = SIGNING_SECRET, headers: dict[str, str] | None = None
@@ -113,4 +116,5 @@ async def running_bot(
             serving(server, **runner_options(headers_timeout=request_timeout)) as url,
             aiohttp.ClientSession() as session,
         ):
-            yield Bot(url, cams, slack, session, service, server[DELIVERY].gate)
+            delivery = server[DELIVERY]
+            yield Bot(url, cams, slack, session, service, delivery.gate, delivery.inflight)

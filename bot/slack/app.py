@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.logs import BOLT_LOGGER
-from bot.slack import listeners
+from bot.slack import listeners, render
 from bot.slack.delivery import Delivery
-from bot.slack.oauth import install_flow
+from bot.slack.oauth import SLACK_API_URL, install_flow
+from bot.slack.replies import ReplyPoster
 from bot.slack.settings import SlackSettings
+from bot.slack.web_api import SlackWebClient, as_web_client
 
 log = logging.getLogger(__name__)
+
+# What Bolt answers when it cannot authorise a request: the workspace is not installed, its
+# token no longer works, or Slack did not answer auth.test (down, or something not JSON).
+AUTHORIZE_FAILED = (
+    ":warning: flowpreview could not confirm with Slack that it is installed in this workspace. "
+    "Try again in a minute; if this keeps happening, an admin may need to reinstall the app."
+)
 
 
 def build_app(
@@ -37,20 +50,21 @@ def build_app(
         # Every listener returns right after acking: the command within its 2 s budget,
         # and whatever follows runs in the delivery's own tasks.
         "process_before_response": True,
+        "before_authorize": _OurClients(delivery.replies),
+        "user_facing_authorize_error_message": AUTHORIZE_FAILED,
     }
+    # Bolt's own client (the OAuth flow's and Socket Mode's), with the bot token if there is one.
+    token = settings.bot_token.reveal() if settings.bot_token is not None else None
+    client = SlackWebClient(token=token, base_url=settings.api_url or SLACK_API_URL)
     if settings.oauth is None:
-        assert settings.bot_token is not None  # SlackSettings holds one or the other
-        app = AsyncApp(token=settings.bot_token.reveal(), **common)
+        assert token is not None  # SlackSettings holds one or the other
+        app = AsyncApp(client=client, **common)
     else:
         if engine is None:
             raise ValueError("installs in several workspaces are kept in the database: give engine")
         flow = install_flow(settings.oauth, engine, api_url=settings.api_url, logger=bolt_logger)
-        app = AsyncApp(oauth_flow=flow, **common)
+        app = AsyncApp(client=client, oauth_flow=flow, **common)
         app.enable_token_revocation_listeners()
-    if settings.api_url:
-        # Set on Bolt's own client (which the OAuth flow shares): handing Bolt a client of
-        # ours makes it warn at every start.
-        app.client.base_url = settings.api_url
 
     async def log_error(error: Exception, body: dict[str, Any]) -> None:
         log.error("listener failed on a %s request", body.get("type", "?"), exc_info=error)
@@ -58,3 +72,37 @@ def build_app(
     app.error(log_error)
     listeners.register(app, delivery)
     return app
+
+
+class _OurClients(AsyncMiddleware):
+    """Bolt's per-request Web API client and `respond`, swapped for the bot's own before
+    authorisation.
+
+    Bolt makes a plain AsyncWebClient for every request: as a SlackWebClient, auth.test and
+    every listener's calls fail only with SlackWebError. And when authorisation fails, Bolt
+    posts its sentence to the payload's response_url with a `respond` of its own, which would
+    post to any host and follow redirects: it goes through the bot's ReplyPoster instead,
+    which posts only to Slack's hosts.
+    """
+
+    def __init__(self, replies: ReplyPoster) -> None:
+        self._replies = replies
+
+    async def async_process(
+        self,
+        *,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],  # Bolt passes it by this name
+    ) -> BoltResponse:
+        context = req.context
+        context["client"] = as_web_client(context.client)
+        response_url = context.response_url
+        if response_url is not None:
+            replies = self._replies
+
+            async def respond(text: str) -> None:
+                await replies.post(response_url, render.private_message(text))
+
+            context["respond"] = respond
+        return await next()

@@ -16,13 +16,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-import aiohttp
 from cachetools import TTLCache
-from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access.policy import Person
 from bot.preview.singleflight import SingleFlight
+from bot.slack.web_api import SlackWebError, WebErrorKind, as_web_client
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +117,8 @@ class Directory:
         own). `groups_that_matter` are the user groups named in access rules; `admin_users`
         are ADMIN_USERS' user and group IDs. Raises DirectoryError when Slack cannot tell.
         """
+        # Whatever Slack answers then comes back as a JSON object or a SlackWebError.
+        client = as_web_client(client)
         admin_groups = {entry for entry in admin_users if entry.startswith("S")}
         wanted = sorted(set(groups_that_matter) | admin_groups)
         # Every request asks this: when all is cached it is answered without a task.
@@ -207,29 +208,22 @@ class Directory:
         try:
             async with asyncio.timeout(self.timeout_s):
                 response = await call
-        except SlackApiError as error:
-            raise _api_error(method, error) from None
+        except SlackWebError as error:
+            raise _directory_error(method, error) from None
         except TimeoutError:
             raise DirectoryError(
                 DirectoryErrorKind.UNAVAILABLE, method, f"no answer within {self.timeout_s:g} s"
-            ) from None
-        except (SlackClientError, aiohttp.ClientError, OSError) as error:
-            raise DirectoryError(
-                DirectoryErrorKind.UNAVAILABLE,
-                method,
-                f"Slack unreachable ({type(error).__name__})",
             ) from None
         data = response.data
         return data if isinstance(data, dict) else {}
 
 
-def _api_error(method: str, error: SlackApiError) -> DirectoryError:
-    code = str(error.response.get("error") or "unknown_error")
-    if code == "missing_scope":
-        needed = error.response.get("needed") or "a scope"
-        kind, problem = DirectoryErrorKind.MISSING_SCOPE, f"missing_scope (needs {needed})"
-    elif code in _NOT_FOUND_ERRORS:
-        kind, problem = DirectoryErrorKind.NOT_FOUND, code
+def _directory_error(method: str, error: SlackWebError) -> DirectoryError:
+    refused = error.kind is WebErrorKind.REFUSED
+    if refused and error.code == "missing_scope":
+        kind = DirectoryErrorKind.MISSING_SCOPE
+    elif refused and error.code in _NOT_FOUND_ERRORS:
+        kind = DirectoryErrorKind.NOT_FOUND
     else:
-        kind, problem = DirectoryErrorKind.UNAVAILABLE, code
-    return DirectoryError(kind, method, problem, code=code)
+        kind = DirectoryErrorKind.UNAVAILABLE
+    return DirectoryError(kind, method, error.problem, code=error.code)

@@ -33,6 +33,13 @@ class InFlight:
 
     def _settled(self, task: asyncio.Task[Any]) -> None:
         self._owed.pop(task, None)
+        if task.cancelled():
+            return
+        failure = task.exception()
+        if failure is not None:
+            # A bug: the work handles what it expects. Logged here, as nothing awaits the task,
+            # rather than as "Task exception was never retrieved" whenever it is collected.
+            log.error("work after an ack failed", exc_info=failure)
 
     def __len__(self) -> int:
         return len(self._owed)

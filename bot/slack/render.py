@@ -224,9 +224,23 @@ def private_message(text: str) -> Message:
     return _message([section(text)], text, "ephemeral")
 
 
-def refused_message() -> Message:
-    """The answer to someone the access rules refuse; it says nothing about the space."""
-    return _message([section(REFUSED_TEXT)], REFUSED_TEXT, "ephemeral")
+# When Slack cannot say who is asking (down, slow, or answering garbage), nobody is let in, and
+# the person is told why: asking an admin would not help.
+UNVERIFIED_TEXT = (
+    ":warning: I could not check with Slack who you are just now, so I can't show flow "
+    "previews. Please try again in a minute."
+)
+
+
+def refused_text(*, unverified: bool = False) -> str:
+    """Why someone is refused: the access rules, or Slack not saying who they are."""
+    return UNVERIFIED_TEXT if unverified else REFUSED_TEXT
+
+
+def refused_message(*, unverified: bool = False) -> Message:
+    """The answer to someone refused; it says nothing about the space."""
+    text = refused_text(unverified=unverified)
+    return _message([section(text)], text, "ephemeral")
 
 
 def restarted_message() -> Message:

@@ -48,6 +48,7 @@ UNAVAILABLE = ":unavailable"
 REFUSED = ":refused"
 # What a refused person is told in the picker: nothing about the space beyond that.
 NO_ACCESS = "You don't have access to this space."
+NOT_CHECKED = "Slack could not say who you are just now. Please try again in a minute."
 NO_MATCH = ":none"
 # A flow option's value is `<flow-id>@<space-id>`: a flow picked before the person changed the
 # space is then caught on submit rather than asked of a space that does not hold it.
@@ -310,9 +311,9 @@ def internal_error_view() -> View:
     )
 
 
-def refused_view() -> View:
-    """The modal for someone the access rules refuse: nothing about the space."""
-    return _notice(render.REFUSED_TEXT, close="Close")
+def refused_view(*, unverified: bool = False) -> View:
+    """The modal for someone refused: nothing about the space."""
+    return _notice(render.refused_text(unverified=unverified), close="Close")
 
 
 def outdated_view() -> View:

@@ -7,6 +7,7 @@ The bot runs unchanged: it serves its usual endpoint, reaches the Web API throug
 - `payloads`: slash command, message shortcut and block_actions bodies in Slack's shapes;
 - `limits`: the Block Kit limits Slack enforces before it shows a message;
 - `fake_slack`: the Web API and the response_url receiver on one loopback aiohttp app;
+- `garbage`: what a proxy, or Slack in trouble, answers instead of JSON (`FakeSlack.garble`);
 - `mrkdwn` and `render_text`: messages turned into terminal text with numbered buttons;
 - `terminal`: the REPL a person (or a test) types `/flowpreview <id>` into.
 """

@@ -21,6 +21,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from bot.standin.slack import limits
+from bot.standin.slack.garbage import Garbage
 from bot.standin.slack.oauth import FakeOAuth
 from bot.standin.slack.payloads import DEFAULT_WHO, Who, new_trigger_id
 from bot.standin.slack.people import PEOPLE_METHODS, People
@@ -108,7 +109,8 @@ class FakeSlack:
     `apps.connections.open` accepts any app-level token (xapp-…) and hands out a WebSocket on
     this fake, over which `socket_request` sends envelopes as Slack does. `views.open` takes
     only a trigger_id from `new_trigger_id()`, once, within TRIGGER_LIFE_S by `clock`
-    (monotonic seconds), and checks the view against Slack's limits.
+    (monotonic seconds), and checks the view against Slack's limits. `garble` makes any
+    method, known to the fake or not, answer as a proxy or a troubled Slack would.
     """
 
     def __init__(
@@ -129,6 +131,7 @@ class FakeSlack:
         # Installs in several workspaces: the tokens it issued are then the only ones taken.
         self.oauth = oauth
         self.api_calls: list[ApiCall] = []
+        self._garbled: dict[str, Garbage] = {}
         # Who is who, for users.info and usergroups.users.list.
         self.people = People()
         self.deliveries: list[Delivery] = []
@@ -233,6 +236,13 @@ class FakeSlack:
         finally:
             self._view_subscribers.remove(queue)
 
+    def garble(self, method: str, garbage: Garbage | None) -> None:
+        """From now on, answer every call to `method` with `garbage` (None: as Slack would)."""
+        if garbage is None:
+            self._garbled.pop(method, None)
+        else:
+            self._garbled[method] = garbage
+
     def fail_response_url(self, url: str, *, status: int = 404, error: str = "expired_url") -> None:
         """From now on, answer every POST to `url` with `status` and the body `error`."""
         self._target(url).failure = (status, error)
@@ -291,6 +301,9 @@ class FakeSlack:
         authorization = request.headers.get("Authorization", "")
         token = authorization.removeprefix("Bearer ").strip() or params.get("token") or None
         self.api_calls.append(ApiCall(method, token, params))
+        garbage = self._garbled.get(method)
+        if garbage is not None:
+            return garbage.response()
         if method == "oauth.v2.access" and self.oauth is not None:
             oauth_answer = await self.oauth.access(params, request.headers.get("Authorization"))
             return web.json_response(oauth_answer)

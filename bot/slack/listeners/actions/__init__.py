@@ -87,7 +87,7 @@ async def _admitted_click(
     verdict = await admitted(gate, client, context, checked, (flow_id,))
     if verdict.allowed:
         return flow_id, space, response_url
-    message = {**render.refused_message(), "replace_original": False}
+    message = {**render.refused_message(unverified=verdict.unverified), "replace_original": False}
     delivery.inflight.spawn(delivery.replies.post(response_url, message), response_url)
     return None
 

@@ -30,7 +30,10 @@ def register(app: AsyncApp, delivery: Delivery) -> None:
         verdict = await admitted(delivery.gate, client, context, None)
         if not verdict.allowed:
             delivery.inflight.spawn(
-                delivery.replies.post(response_url, render.refused_message()), response_url
+                delivery.replies.post(
+                    response_url, render.refused_message(unverified=verdict.unverified)
+                ),
+                response_url,
             )
             return
         message = shortcut.get("message")

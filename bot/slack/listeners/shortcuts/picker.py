@@ -1,7 +1,8 @@
 """The "Preview a WhatsApp Flow" global shortcut: opens the picker modal.
 
 A trigger_id works once and for 3 s, so the modal is opened right after the ack, with
-nothing slow before it; the catalog of the default space starts warming at the same time.
+nothing slow before it but the access check; the catalog of the first space offered starts
+warming at the same time.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
-from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.preview.spaces import SpaceChoice
@@ -20,6 +20,7 @@ from bot.slack.constants import PICKER_CALLBACK_ID
 from bot.slack.delivery import Delivery
 from bot.slack.directory import DirectoryError
 from bot.slack.gate import Asker
+from bot.slack.web_api import SlackWebError
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,8 @@ def register(app: AsyncApp, delivery: Delivery) -> None:
 async def _open(delivery: Delivery, client: AsyncWebClient, asker: Asker, trigger_id: str) -> None:
     loop = asyncio.get_running_loop()
     expires = loop.time() + TRIGGER_LIFE_S
-    spaces = await _offered(delivery, client, asker)
+    offered = await _offered(delivery, client, asker)
+    spaces = offered or ()
     if spaces:
         # The person needs a moment to reach the flow list: start listing its flows now.
         delivery.service.catalog.peek(spaces[0].id)
@@ -55,20 +57,21 @@ async def _open(delivery: Delivery, client: AsyncWebClient, asker: Asker, trigge
     refused = not spaces and bool(delivery.service.spaces)
     if refused:
         delivery.auditor.refused(asker, None, "refused: no space offered in the picker", ())
-    view = views.refused_view() if refused else views.picker_view(spaces)
+    unverified = offered is None
+    view = views.refused_view(unverified=unverified) if refused else views.picker_view(spaces)
     try:
         async with asyncio.timeout_at(expires):
             await client.views_open(trigger_id=trigger_id, view=view)
-    except SlackApiError as error:
-        log.warning("could not open the picker: %s", error.response.get("error"))
-    except (SlackClientError, TimeoutError, OSError) as error:
-        log.warning("could not open the picker: %s", type(error).__name__)
+    except SlackWebError as error:
+        log.warning("could not open the picker: %s", error)
+    except TimeoutError:
+        log.warning("could not open the picker: views.open: no answer within the trigger's life")
 
 
 async def _offered(
     delivery: Delivery, client: AsyncWebClient, asker: Asker
-) -> tuple[SpaceChoice, ...]:
-    """The configured spaces the access rules let `asker` see; none if Slack cannot say who
+) -> tuple[SpaceChoice, ...] | None:
+    """The configured spaces the access rules let `asker` see; None if Slack cannot say who
     they are. Offering the others would tell them those spaces exist."""
     spaces = delivery.service.spaces
     gate = delivery.gate
@@ -78,5 +81,5 @@ async def _offered(
         person = await gate.person(client, asker)
     except DirectoryError as error:
         log.warning("the picker offers no space: %s", error)
-        return ()
+        return None
     return tuple(space for space in spaces if gate.allowed(person, space.id).allowed)

@@ -14,7 +14,6 @@ from collections.abc import Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
-from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cams.errors import CamsError
@@ -34,6 +33,7 @@ from bot.slack.delivery import DETAILS_GRACE_S, Delivery, settle
 from bot.slack.flow_ids import TYPED_ID
 from bot.slack.gate import admitted
 from bot.slack.inflight import InFlight
+from bot.slack.web_api import SlackWebError, WebErrorKind
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,8 @@ def register(app: AsyncApp, delivery: Delivery) -> None:
         asked = (flow_id,) if flow_id is not None and TYPED_ID.fullmatch(flow_id) else ()
         verdict = await admitted(delivery.gate, client, context, space.id, asked)
         if not verdict.allowed:
-            await ack(response_action="errors", errors={PICKER_SPACE_BLOCK_ID: views.NO_ACCESS})
+            refusal = views.NOT_CHECKED if verdict.unverified else views.NO_ACCESS
+            await ack(response_action="errors", errors={PICKER_SPACE_BLOCK_ID: refusal})
             return
         problem = views.flow_refusal(value, space) or _unlisted(service, flow_id, space)
         if problem is not None:
@@ -100,7 +101,9 @@ def register(app: AsyncApp, delivery: Delivery) -> None:
             delivery.gate, client, context, metadata.space, (metadata.flow_id,)
         )
         if not verdict.allowed:
-            await ack(response_action="update", view=views.refused_view())
+            await ack(
+                response_action="update", view=views.refused_view(unverified=verdict.unverified)
+            )
             return
         target = views.share_target(body.get("response_urls"))
         if target is None:
@@ -162,11 +165,15 @@ async def _update_later(
     try:
         async with asyncio.timeout(UPDATE_TIMEOUT_S):
             await client.views_update(view_id=view_id, view=view)
-    except SlackApiError as error:
-        # Most often not_found: the person closed the modal before the preview came.
-        log.info("could not update the picker: %s", error.response.get("error"))
-    except (SlackClientError, TimeoutError, OSError) as error:
-        log.warning("could not update the picker: %s", type(error).__name__)
+    except SlackWebError as error:
+        # Slack's refusal is most often not_found: the person closed the modal before the
+        # preview came. Anything else means Slack, or the way to it, is in trouble.
+        level = logging.INFO if error.kind is WebErrorKind.REFUSED else logging.WARNING
+        log.log(level, "could not update the picker: %s", error)
+    except TimeoutError:
+        log.warning(
+            "could not update the picker: views.update: no answer within %.0f s", UPDATE_TIMEOUT_S
+        )
 
 
 async def _finish(task: asyncio.Task[views.View]) -> None:
