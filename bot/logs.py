@@ -212,26 +212,115 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """`time LEVEL logger: message [team=T1 user=U2 flow=123]`, a traceback below it."""
+    """`time LEVEL logger: message [team=T1 user=U2 flow=123]`, a traceback below it.
+
+    A record is its first line and its traceback's: control characters in any field (line
+    breaks above all) are escaped, so that nothing a request carries can start a line that
+    reads as a record of its own.
+    """
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
-        """The record as text for a terminal, secrets masked."""
+        """The record as text for a terminal, secrets masked, control characters escaped."""
+        message = escape_controls(redact(_message(record)))
         line = (
-            f"{self.formatTime(record)} {record.levelname} {record.name}: "
-            f"{_bounded(redact(_message(record)), MAX_MESSAGE_CHARS)}"
+            f"{self.formatTime(record)} {escape_controls(record.levelname)} "
+            f"{escape_controls(record.name)}: {_bounded(message, MAX_MESSAGE_CHARS)}"
         )
         fields = _record_context(record)
         if fields:
-            line += " [" + " ".join(f"{name}={value}" for name, value in fields.items()) + "]"
-        if record.exc_info is not None and record.exc_info[0] is not None:
-            trace = redact(self.formatException(record.exc_info))
+            line += (
+                " ["
+                + " ".join(f"{name}={escape_controls(value)}" for name, value in fields.items())
+                + "]"
+            )
+        exc_info = record.exc_info
+        if exc_info is not None and exc_info[0] is not None and exc_info[1] is not None:
+            trace = redact("\n".join(_trace_lines(exc_info[1], exc_info[2])))
             line += "\n" + _bounded(trace, MAX_TRACEBACK_CHARS, keep_end=True)
         if record.stack_info:
-            line += "\n" + _bounded(redact(record.stack_info), MAX_TRACEBACK_CHARS, keep_end=True)
+            stack = "\n".join(escape_controls(part) for part in record.stack_info.splitlines())
+            line += "\n" + _bounded(redact(stack), MAX_TRACEBACK_CHARS, keep_end=True)
         return line
+
+
+# C0 and C1 controls, DEL, and the two characters some readers take for a line break.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED_CONTROLS = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_CAUSE = "The above exception was the direct cause of the following exception:"
+_CONTEXT = "During handling of the above exception, another exception occurred:"
+
+
+def escape_controls(text: str) -> str:
+    """`text` with every control character written as an escape: `\\n`, `\\x1b`, `\\u2028`."""
+    return _CONTROLS.sub(_escaped, text)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    named = _NAMED_CONTROLS.get(char)
+    if named is not None:
+        return named
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _trace_lines(error: BaseException, trace: TracebackType | None) -> list[str]:
+    """The traceback of `error` and what it was chained to, as Python prints it, but with
+    each exception's message (which may quote a request) escaped onto its own line."""
+    # Outermost first, each with the sentence that leads from it to the one it was chained to.
+    chain: list[tuple[str | None, BaseException, TracebackType | None]] = []
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        link, chained = None, None
+        if current.__cause__ is not None:
+            link, chained = _CAUSE, current.__cause__
+        elif current.__context__ is not None and not current.__suppress_context__:
+            link, chained = _CONTEXT, current.__context__
+        frames = trace if current is error else current.__traceback__
+        chain.append((link, current, frames))
+        current = chained
+    lines: list[str] = []
+    for link, exception, frames in reversed(chain):
+        if link is not None and lines:
+            lines += ["", link, ""]
+        lines += _exception_lines(exception, frames)
+    return lines
+
+
+def _exception_lines(error: BaseException, trace: TracebackType | None) -> list[str]:
+    lines: list[str] = []
+    if trace is not None:
+        lines.append("Traceback (most recent call last):")
+        for frame in traceback.extract_tb(trace).format():
+            lines += (escape_controls(part) for part in frame.rstrip("\n").split("\n"))
+    lines.append(_exception_line(error))
+    notes = getattr(error, "__notes__", None)
+    if isinstance(notes, list):
+        lines += (escape_controls(str(note)) for note in notes)
+    if isinstance(error, BaseExceptionGroup):
+        for number, inner in enumerate(error.exceptions, 1):
+            lines.append(f"  sub-exception {number} of {len(error.exceptions)}:")
+            lines += (f"    {part}" for part in _trace_lines(inner, inner.__traceback__))
+    return lines
+
+
+def _exception_line(error: BaseException) -> str:
+    kind = type(error)
+    name = (
+        kind.__qualname__
+        if kind.__module__ in ("builtins", "__main__")
+        else f"{kind.__module__}.{kind.__qualname__}"
+    )
+    try:
+        text = str(error)
+    except Exception:  # an exception whose str fails still has a type and a traceback
+        text = "(its message cannot be shown)"
+    return f"{name}: {escape_controls(text)}" if text else name
 
 
 class LibraryGuard(logging.Filter):
@@ -251,6 +340,10 @@ class LibraryGuard(logging.Filter):
         ):
             # Bolt's own check (off in this bot) logs the signature, timestamp and body.
             _replace(record, "invalid request signature (signature, timestamp and body withheld)")
+        elif isinstance(record.msg, str) and record.msg.startswith(_BOLT_CODE_LINE):
+            # The code is a credential until exchanged, and it is whatever the browser sent.
+            error = record.msg.rpartition(" - error: ")[2]
+            _replace(record, f"{_BOLT_CODE_LINE} (the code withheld) - error: {error}")
         elif isinstance(record.msg, str) and record.msg.startswith(_BOLT_BODY_LINES):
             identity = ", ".join(f"{key}: {value}" for key, value in _IDENTITY.findall(record.msg))
             first = record.msg.split("(", 1)[0].rstrip()
@@ -263,6 +356,8 @@ class LibraryGuard(logging.Filter):
 # Bolt's lines above DEBUG that hold a request's body (or the user input in it).
 _BOLT_SIGNATURE_LINE = "Invalid request signature detected"
 _BOLT_BODY_LINES = ("Unhandled request (", "A global middleware (")
+# Bolt's warning when Slack refuses an install's code, with the code in it.
+_BOLT_CODE_LINE = "Failed to fetch oauth.v2.access result"
 # The fields of a body that identify a request without holding anything a person typed.
 _IDENTITY = re.compile(r"'(type|command|callback_id|action_id|block_id)': '([\w./:-]{1,100})'")
 

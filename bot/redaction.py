@@ -12,6 +12,7 @@ No import of the rest of the bot: `bot.config` imports this module.
 
 from __future__ import annotations
 
+import gc
 import re
 import threading
 import weakref
@@ -58,11 +59,20 @@ def remember(owner: object, value: str) -> None:
     with _lock:
         # Dropped Secrets are forgotten here rather than in a finalizer, which could run
         # in the middle of this very update.
-        _held[:] = [(ref, held) for ref, held in _held if ref() is not None]
+        _prune()
+        if len(_held) >= MAX_SECRETS:
+            # Secrets dropped in a reference cycle live until the collector runs; forgetting
+            # the oldest live one instead would forget the signing secret and the bot token.
+            gc.collect()
+            _prune()
         _held.append((weakref.ref(owner), value))
         del _held[:-MAX_SECRETS]
         # Longest first, so that a secret containing another is hidden whole.
         _values = tuple(sorted({held for _, held in _held}, key=len, reverse=True))
+
+
+def _prune() -> None:
+    _held[:] = [(ref, held) for ref, held in _held if ref() is not None]
 
 
 def redact(text: str) -> str:

@@ -9,6 +9,7 @@ import json
 import logging
 import re
 import sys
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -230,6 +231,95 @@ def test_multi_line_messages_and_tracebacks_become_one_line_each() -> None:
     assert len(long["message"]) < MAX_MESSAGE_CHARS + 40
 
 
+# A line that, unescaped, would read as a record of its own.
+FORGED = "2026-12-07 09:00:00,000 CRITICAL bot: forged"
+# Each control character someone could send, and how the text format writes it.
+CONTROLS = {
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\x00": "\\x00",
+    "\x1b": "\\x1b",
+    "\x7f": "\\x7f",
+    "\x85": "\\x85",
+    "\x9b": "\\x9b",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
+HOSTILE = "a" + "".join(CONTROLS) + FORGED
+SHOWN = "a" + "".join(CONTROLS.values()) + FORGED
+# What a text line starts with: its time and its level.
+TEXT_RECORD = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ ")
+
+
+def _only_records_start_lines(text: str, records: int) -> list[str]:
+    """The lines of `text`, having checked that exactly `records` of them begin a record and
+    that no character but the line breaks between them is a control character."""
+    assert not re.search(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]", text)
+    lines = text.split("\n")[:-1]
+    assert len([line for line in lines if TEXT_RECORD.match(line)]) == records
+    assert not [line for line in lines if line.startswith(FORGED)]
+    return lines
+
+
+def test_text_lines_escape_control_characters_in_every_field() -> None:
+    def nested() -> None:
+        try:
+            _fail(KeyError(HOSTILE))
+        except KeyError as inner:
+            error = ValueError(HOSTILE)
+            error.add_note(HOSTILE)
+            _fail(error, inner)
+
+    with captured(LogFormat.TEXT) as out, log_context(flow=HOSTILE, space="S1"):
+        log.warning(HOSTILE)
+        log.warning("asked for %s and %r", HOSTILE, HOSTILE, extra={"user": HOSTILE})
+        logging.getLogger(f"bot.test_logs.{HOSTILE}").warning("a logger's name")
+        try:
+            nested()
+        except ValueError:
+            log.exception("failed")
+        log.warning("where", stack_info=True)
+
+    lines = _only_records_start_lines(out.getvalue(), records=5)
+    message, formatted, named, failed = [line for line in lines if TEXT_RECORD.match(line)][:4]
+    assert message.endswith(f": {SHOWN} [flow={SHOWN} space=S1]")
+    assert f": asked for {SHOWN} and " in formatted
+    assert f"[user={SHOWN} flow={SHOWN} space=S1]" in formatted
+    assert f" bot.test_logs.{SHOWN}: a logger's name" in named
+    assert failed.endswith(": failed [flow=" + SHOWN + " space=S1]")
+    assert f"KeyError: 'a{''.join(CONTROLS.values())}{FORGED}'" in lines
+    assert f"ValueError: {SHOWN}" in lines
+    assert SHOWN in lines, "the note, on a line of its own"
+
+
+def test_a_text_traceback_reads_as_pythons_own() -> None:
+    try:
+        try:
+            _fail(KeyError("inner"))
+        except KeyError as inner:
+            _fail(ValueError("outer"), inner)
+    except ValueError:
+        error = sys.exc_info()
+    with captured(LogFormat.TEXT) as out:
+        log.error("failed", exc_info=error)
+
+    _, trace = out.getvalue().rstrip("\n").split("\n", 1)
+    assert trace == "".join(traceback.format_exception(*error)).rstrip("\n")
+
+
+def test_json_lines_hold_control_characters_escaped_too() -> None:
+    with captured(LogFormat.JSON) as out, log_context(flow=HOSTILE):
+        try:
+            _fail(ValueError(HOSTILE))
+        except ValueError:
+            log.exception(HOSTILE)
+
+    assert out.getvalue().isascii()
+    [line] = records(out)
+    assert (line["message"], line["flow"], line["error"]["message"]) == (HOSTILE,) * 3
+
+
 def test_a_bad_format_string_still_gives_its_line() -> None:
     # Formatted directly: pytest's own handler would raise on the bad record first.
     record = log.makeRecord(log.name, logging.INFO, __file__, 1, "%d flows", ("many",), None)
@@ -271,7 +361,7 @@ async def test_bolts_and_aiohttps_lines_come_out_in_the_same_format() -> None:
                 button, block_id="b1", response_url=bot.slack.new_response_url(), message_ts="1.2"
             )
             assert (await bot.post(click)).status == 404
-            # Not HTTP: aiohttp's server logs the parser's error, quoting the header.
+            # Not HTTP: aiohttp's parser refuses it, and the refusal is summarised.
             host, port = bot.url.removeprefix("http://").rsplit(":", 1)
             reader, writer = await asyncio.open_connection(host, int(port))
             writer.write(
@@ -288,10 +378,11 @@ async def test_bolts_and_aiohttps_lines_come_out_in_the_same_format() -> None:
         "the rest of its body withheld)"
     )
     assert (unhandled["team"], unhandled["user"]) == (WHO.team_id, WHO.user_id)
-    [parser] = [line for line in lines if line["logger"] == "aiohttp.server"]
-    assert parser["level"] == "ERROR"
-    assert parser["error"]["type"] == "aiohttp.http_exceptions.BadHttpMessage"
-    assert "Authorization: ***" in parser["error"]["message"]
+    [parser] = [line for line in lines if "malformed HTTP" in line["message"]]
+    assert (parser["logger"], parser["level"]) == ("bot.slack.server", "WARNING")
+    assert parser["message"] == "refused 127.0.0.1: malformed HTTP (BadHttpMessage)"
+    assert "error" not in parser
+    assert "Authorization" not in out.getvalue()
     assert "words someone typed" not in out.getvalue()
     assert "xoxb-9-9-zz" not in out.getvalue()
 
@@ -469,3 +560,21 @@ async def test_the_cli_writes_json_lines_when_asked(cams: RunningEmulator) -> No
         DEMO_SPACE,
     )
     assert DEMO_CREDENTIALS.access_key_secret.reveal() not in run.err
+
+
+def test_secrets_dropped_in_a_cycle_do_not_push_out_a_live_one() -> None:
+    kept = Secret("long-lived-signing-secret-0001")
+    gc.disable()
+    try:
+        for number in range(redaction.MAX_SECRETS):
+            cycle: list[object] = [Secret(f"dropped-in-a-cycle-{number:04}")]
+            cycle.append(cycle)
+            del cycle
+        Secret("the-newest-secret-0001")
+    finally:
+        gc.enable()
+
+    assert (
+        redaction.redact(f"{kept.reveal()} dropped-in-a-cycle-0000")
+        == "*** dropped-in-a-cycle-0000"
+    )

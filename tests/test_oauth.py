@@ -4,6 +4,7 @@ rotation and uninstalls, over loopback with the fake Slack, on SQLite and on Pos
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
+from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.oauth.installation_store import Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
@@ -22,22 +24,25 @@ from yarl import URL
 from bot.access.ids import Kind
 from bot.access.settings import AccessSettings
 from bot.config import Secret
+from bot.logs import LogFormat, make_handler
 from bot.preview.limiter import LimiterSettings
 from bot.preview.service import PreviewService
 from bot.preview.settings import PreviewSettings
 from bot.preview.spaces import SpaceChoice
 from bot.serving import serving
 from bot.slack import render
+from bot.slack.app import AUTHORIZE_FAILED
 from bot.slack.constants import EVENTS_PATH, PICKER_FLOW_BLOCK_ID, PICKER_SPACE_BLOCK_ID
 from bot.slack.gate import Gate
 from bot.slack.oauth import authorize_url, oauth_routes
-from bot.slack.oauth_states import DatabaseStateStore, TooManyInstalls
+from bot.slack.oauth_states import PURGE_GRACE_S, SignedStateStore, state_key
 from bot.slack.server import DELIVERY, create_server
 from bot.slack.settings import OAuthInstall, SlackSettings
 from bot.standin.cams.server import DEMO_CREDENTIALS
 from bot.standin.slack import oauth as slack_oauth
 from bot.standin.slack import payloads
 from bot.standin.slack.fake_slack import FakeSlack, running_fake_slack
+from bot.standin.slack.garbage import UPSTREAM_ERROR, Garbage
 from bot.standin.slack.oauth import CLIENT_ID, CLIENT_SECRET, FakeOAuth, Workspace
 from bot.standin.slack.payloads import Who
 from bot.standin.slack.signing import signed_headers
@@ -63,6 +68,8 @@ ALPHA = Workspace("T0000ALPHA", team_name="Alpha", team_domain="alpha")
 BETA = Workspace("T00000BETA", team_name="Beta", team_domain="beta")
 # A token lasting an hour is due at once: Bolt rotates within two hours of expiry.
 DUE_S = 3_600
+# The key the bot signs its states with, to make states of one's own.
+KEY = state_key(CLIENT_SECRET)
 
 
 def _who(workspace: Workspace) -> Who:
@@ -199,7 +206,7 @@ async def rotating_bot(
         yield running
 
 
-async def _pending_states(engine: AsyncEngine) -> int:
+async def _recorded_states(engine: AsyncEngine) -> int:
     async with engine.connect() as connection:
         count = await connection.scalar(select(func.count()).select_from(oauth_states))
     return int(count or 0)
@@ -212,10 +219,10 @@ async def test_an_install_begins_at_slacks_consent_screen(bot: OAuthBot) -> None
     assert str(url.with_query(None)) == f"{bot.slack.url}/oauth/v2/authorize"
     assert url.query["client_id"] == CLIENT_ID
     assert url.query["scope"] == "commands,users:read,usergroups:read"
-    # The state in the URL is the browser's cookie, and it waits in the database.
+    # The state in the URL is the browser's cookie; it is signed, and nothing is written.
     assert len(url.query["state"]) >= 40
     assert url.query["state"] == cookie
-    assert await _pending_states(bot.store.engine) == 1
+    assert await _recorded_states(bot.store.engine) == 0
 
 
 def test_the_consent_screen_is_on_the_web_api_host() -> None:
@@ -236,7 +243,8 @@ async def test_two_workspaces_install_and_each_keeps_its_token(bot: OAuthBot) ->
         assert installation.bot_id == workspace.bot_id
         assert installation.bot_scopes == ["commands", "users:read", "usergroups:read"]
         assert installation.bot_refresh_token is None
-    assert await _pending_states(bot.store.engine) == 0
+    # Each state used, recorded once.
+    assert await _recorded_states(bot.store.engine) == 2
 
 
 async def test_a_forged_reused_or_cookieless_state_is_refused(bot: OAuthBot) -> None:
@@ -255,6 +263,99 @@ async def test_a_forged_reused_or_cookieless_state_is_refused(bot: OAuthBot) -> 
     assert genuine[0] == 200
     assert replayed[0] == 401
     assert await bot.installation(ALPHA) is not None
+
+
+def _exchanges(slack: FakeSlack) -> int:
+    return sum(call.method == "oauth.v2.access" for call in slack.api_calls)
+
+
+async def test_no_number_of_install_page_visits_stops_a_real_install(bot: OAuthBot) -> None:
+    async def visit() -> None:
+        async with bot.session.get(bot.url + INSTALL_PATH, allow_redirects=False) as answer:
+            assert answer.status == 302
+
+    for _ in range(100):
+        await asyncio.gather(*(visit() for _ in range(100)))
+
+    assert await _recorded_states(bot.store.engine) == 0
+    await bot.install(ALPHA)
+    assert await bot.installation(ALPHA) is not None
+    status, ack, _ = await bot.command(ALPHA)
+    assert (status, f"`{FLOW}`" in ack) == (200, True)
+
+
+async def test_a_redirect_without_a_good_state_makes_no_call_to_slack(bot: OAuthBot) -> None:
+    authorize, cookie = await bot.begin_install()
+    # A code Slack would exchange: any call made with it would install the workspace.
+    redirect = URL(bot.approve(authorize, ALPHA))
+    expired = await SignedStateStore(
+        bot.store.engine, KEY, clock=lambda: datetime.now(UTC) - timedelta(hours=1)
+    ).async_issue()
+    foreign = await SignedStateStore(bot.store.engine, state_key("not ours")).async_issue()
+    attempts: list[tuple[str, str | None]] = [
+        (cookie, None),
+        (cookie, "another-state"),
+        ("forged-state", "forged-state"),
+        (expired, expired),
+        (foreign, foreign),
+        *((tampered, tampered) for tampered in _tampered(cookie)),
+    ]
+    for state, cookie_sent in attempts:
+        status, _ = await bot.finish_install(str(redirect.update_query(state=state)), cookie_sent)
+        assert status in (400, 401), state
+    # A flood of them, each with a code that would forge a log line.
+    hostile = redirect.update_query(state="x", code="abc\n2026-12-07 09:00:00,000 CRITICAL x")
+    floods = await asyncio.gather(*(bot.finish_install(str(hostile), "x") for _ in range(200)))
+
+    assert {status for status, _ in floods} == {401}
+    assert _exchanges(bot.slack) == 0
+    assert await bot.installation(ALPHA) is None
+    # The code was never spent: the genuine redirect still installs.
+    assert (await bot.finish_install(str(redirect), cookie))[0] == 200
+    assert _exchanges(bot.slack) == 1
+
+
+async def test_two_replicas_given_one_state_at_once_install_once(
+    database_url: str, slack: FakeSlack, cams: RunningEmulator
+) -> None:
+    async with (
+        running_oauth_bot(database_url, slack, cams) as first,
+        running_oauth_bot(database_url, slack, cams) as second,
+    ):
+        authorize, cookie = await first.begin_install()
+        redirect = first.approve(authorize, ALPHA)
+        on_second = redirect.replace(first.url, second.url)
+
+        answers = await asyncio.gather(
+            first.finish_install(redirect, cookie), second.finish_install(on_second, cookie)
+        )
+
+        assert sorted(status for status, _ in answers) == [200, 401]
+        assert _exchanges(slack) == 1
+        assert await first.installation(ALPHA) is not None
+
+
+async def test_bolts_warning_on_a_bad_code_withholds_it_and_forges_no_line(bot: OAuthBot) -> None:
+    authorize, cookie = await bot.begin_install()
+    forged = "2026-12-07 09:00:00,000 CRITICAL bot: the admin password is hunter2"
+    redirect = URL(bot.approve(authorize, ALPHA)).update_query(code=f"abc\n{forged}\r\u2028\x1b[2J")
+    out = io.StringIO()
+    handler = make_handler(LogFormat.TEXT, stream=out)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        status, _ = await bot.finish_install(str(redirect), cookie)
+    finally:
+        root.removeHandler(handler)
+
+    assert status == 401
+    lines = out.getvalue().splitlines()
+    [warning] = [line for line in lines if "Failed to fetch oauth.v2.access" in line]
+    assert "(the code withheld) - error: oauth.v2.access: Slack says " in warning
+    assert "abc" not in warning
+    assert not [line for line in lines if line.startswith(forged)]
+    assert "\u2028" not in out.getvalue()
+    assert "\x1b" not in out.getvalue()
 
 
 async def test_each_workspace_is_answered_with_its_own_token(bot: OAuthBot) -> None:
@@ -279,6 +380,26 @@ async def test_a_workspace_not_installed_is_told_to_install(bot: OAuthBot) -> No
     assert (status, ack) == (200, "")
     assert told.message is not None
     assert "reinstall" in str(told.message.get("text"))
+
+
+async def test_the_not_installed_sentence_goes_only_to_slacks_hosts(bot: OAuthBot) -> None:
+    # Bolt posts its authorise sentence to the payload's response_url itself; a signed payload
+    # naming another host must not make it post there.
+    posted: list[bytes] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        posted.append(await request.read())
+        return web.Response()
+
+    elsewhere = web.Application()
+    elsewhere.router.add_post("/hook", hook)
+    await bot.install(ALPHA)
+    async with serving(elsewhere) as url:
+        body = payloads.slash_command(FLOW, response_url=f"{url}/hook", who=_who(BETA))
+        status, ack = await bot.post(body)
+
+    assert (status, ack) == (200, "")
+    assert posted == []
 
 
 async def test_a_token_not_yet_due_is_not_rotated(database_url: str, cams: RunningEmulator) -> None:
@@ -464,41 +585,76 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 async def test_a_state_is_good_once_and_until_it_expires(engine: AsyncEngine) -> None:
     clock = _Clock()
-    states = DatabaseStateStore(engine, expiration_s=600, clock=clock)
+    states = SignedStateStore(engine, KEY, expiration_s=600, clock=clock)
 
     used, unused, late = [await states.async_issue() for _ in range(3)]
     assert await states.async_consume(used)
     assert not await states.async_consume(used)
     clock.now += timedelta(seconds=599)
     assert await states.async_consume(unused)
-    clock.now += timedelta(seconds=2)
+    clock.now += timedelta(seconds=1)
     assert not await states.async_consume(late)
     assert not await states.async_consume("")
     assert not await states.async_consume("x" * 1000)
 
 
-async def test_installs_in_progress_are_bounded_and_expired_ones_purged(
+def _tampered(state: str) -> list[str]:
+    expiry, nonce, mac = state.split(".")
+    flipped = "A" if mac[0] != "A" else "B"
+    return [
+        f"{int(expiry) + 3600}.{nonce}.{mac}",
+        f"{expiry}.{nonce[:-1]}{'A' if nonce[-1] != 'A' else 'B'}.{mac}",
+        f"{expiry}.{nonce}.{flipped}{mac[1:]}",
+        f"{expiry}.{nonce}.{mac}=",
+        f"{state}.",
+        f"{expiry}.{nonce}",
+    ]
+
+
+async def test_a_tampered_state_or_another_keys_is_refused(engine: AsyncEngine) -> None:
+    states = SignedStateStore(engine, KEY)
+    state = await states.async_issue()
+    other_key = await SignedStateStore(engine, state_key("another secret")).async_issue()
+
+    for forged in [*_tampered(state), f"{state}\n", f" {state}", other_key]:
+        assert not await states.async_consume(forged), forged
+    assert await _recorded_states(engine) == 0, "only a good state is ever recorded"
+    assert await states.async_consume(state)
+
+
+async def test_issuing_writes_nothing_and_used_states_are_purged_once_expired(
     engine: AsyncEngine,
 ) -> None:
     clock = _Clock()
-    states = DatabaseStateStore(engine, expiration_s=600, max_pending=3, clock=clock)
-    for _ in range(3):
-        await states.async_issue()
+    states = SignedStateStore(engine, KEY, expiration_s=600, clock=clock)
+    issued = [await states.async_issue() for _ in range(1000)]
+    assert len(set(issued)) == 1000
+    assert await _recorded_states(engine) == 0
 
-    with pytest.raises(TooManyInstalls):
-        await states.async_issue()
-    clock.now += timedelta(seconds=600)
-    await states.async_issue()
-    assert await _pending_states(engine) == 1
+    for state in issued[:3]:
+        assert await states.async_consume(state)
+    assert await _recorded_states(engine) == 3
+    # Kept past the expiry for a replica whose clock runs behind, then purged.
+    clock.now += timedelta(seconds=600 + PURGE_GRACE_S)
+    assert await states.async_consume(await states.async_issue())
+    assert await _recorded_states(engine) == 1
 
 
-async def test_two_redirects_with_one_state_succeed_once(engine: AsyncEngine) -> None:
-    states = DatabaseStateStore(engine)
-    state = await states.async_issue()
+async def test_two_redirects_with_one_state_succeed_once(
+    engine: AsyncEngine, database_url: str
+) -> None:
+    # Two replicas, each with its own engine, on one database.
+    other = Store(StoreSettings.from_env({"DATABASE_URL": database_url}))
+    await other.start()
+    try:
+        replicas = [SignedStateStore(engine, KEY), SignedStateStore(other.engine, KEY)]
+        state = await replicas[0].async_issue()
 
-    results = await asyncio.gather(*(states.async_consume(state) for _ in range(5)))
+        results = await asyncio.gather(*(replicas[n % 2].async_consume(state) for n in range(6)))
+    finally:
+        await other.close()
 
-    assert sorted(results) == [False] * 4 + [True]
+    assert sorted(results) == [False] * 5 + [True]
 
 
 def test_a_single_workspace_app_has_no_install_routes() -> None:
@@ -564,3 +720,39 @@ async def test_an_admin_sees_and_changes_only_their_own_workspaces_rules(bot: OA
     for answer in (named, allowed, removed, moved):
         assert "not one this workspace uses" in answer
     assert [rule.subject for rule in await bot.gate.book.rules(OTHER_SPACE)] == ["U0BETAUSER"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("garbage", [Garbage.UPSTREAM_ERROR, Garbage.JSON_ARRAY], ids=str)
+async def test_an_install_whose_code_exchange_gets_garbage_is_refused_in_one_line(
+    bot: OAuthBot, caplog: pytest.LogCaptureFixture, garbage: Garbage
+) -> None:
+    authorize, cookie = await bot.begin_install()
+    bot.slack.garble("oauth.v2.access", garbage)
+    with caplog.at_level(logging.WARNING):
+        status, page = await bot.finish_install(bot.approve(authorize, ALPHA), cookie)
+
+    assert status < 500, page
+    assert await bot.installation(ALPHA) is None
+    assert all(record.exc_info is None for record in caplog.records)
+    [bolts] = [r.getMessage() for r in caplog.records if "oauth.v2.access" in r.getMessage()]
+    assert "- error: oauth.v2.access: HTTP " in bolts
+    assert UPSTREAM_ERROR[:20] not in caplog.text
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_rotation_that_gets_garbage_is_a_sentence_not_a_failure(
+    rotating_bot: OAuthBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = rotating_bot
+    await bot.install(ALPHA)
+    bot.slack.garble("oauth.v2.access", Garbage.JSON_ARRAY)
+    with caplog.at_level(logging.WARNING):
+        status, ack, response_url = await bot.command(ALPHA)
+        told = await bot.slack.next_response(response_url)
+
+    assert (status, ack) == (200, "")
+    assert told.message is not None
+    assert told.message.get("text") == AUTHORIZE_FAILED
+    assert all(record.exc_info is None for record in caplog.records)
+    assert "Failed to rotate tokens due to oauth.v2.access: HTTP 200, a JSON array" in caplog.text

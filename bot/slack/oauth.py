@@ -1,10 +1,11 @@
 """Multi-workspace installs: Bolt's OAuth flow on the bot's database, and its two web routes.
 
 A workspace installs the app from the install path (a redirect to Slack's consent screen,
-carrying a single-use state), and Slack sends the person back to the redirect path with a code,
-which becomes the workspace's installation: its bot token, kept by slack_sdk's installation
-store in the bot's own database, where every replica finds it. Requests are then authorised
-per workspace with that token, rotated once per workspace when it is about to expire.
+carrying a signed, single-use state), and Slack sends the person back to the redirect path
+with a code, which becomes the workspace's installation: its bot token, kept by slack_sdk's
+installation store in the bot's own database, where every replica finds it. Requests are then
+authorised per workspace with that token, rotated once per workspace when it is about to
+expire.
 """
 
 from __future__ import annotations
@@ -26,13 +27,13 @@ from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
-from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 from yarl import URL
 
-from bot.slack.oauth_states import STATE_EXPIRATION_S, DatabaseStateStore, TooManyInstalls
+from bot.slack.oauth_states import STATE_EXPIRATION_S, SignedStateStore, state_key
 from bot.slack.rotation import SerialisedRotation
 from bot.slack.settings import OAuthInstall
+from bot.slack.web_api import SlackWebClient
 from bot.store.engine import WRITE_LOCK
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,11 @@ def install_flow(
         ),
         authorization_url=authorize_url(api_url),
         installation_store=store,
-        state_store=DatabaseStateStore(engine, expiration_s=STATE_EXPIRATION_S),
+        # Bolt checks the state (against its cookie, then this store) before it exchanges
+        # the code: a redirect without a good state makes no call to Slack.
+        state_store=SignedStateStore(
+            engine, state_key(install.client_secret.reveal()), expiration_s=STATE_EXPIRATION_S
+        ),
         state_expiration_seconds=STATE_EXPIRATION_S,
         logger=logger,
     )
@@ -104,7 +109,7 @@ def install_flow(
         installation_store=store,
         client_id=install.client_id,
         client_secret=install.client_secret.reveal(),
-        client=AsyncWebClient(base_url=api_url or SLACK_API_URL, timeout=ROTATION_TIMEOUT_S),
+        client=SlackWebClient(base_url=api_url or SLACK_API_URL, timeout=ROTATION_TIMEOUT_S),
         logger=logger,
     )
     return AsyncOAuthFlow(settings=settings, logger=logger)
@@ -140,9 +145,6 @@ def _route(step: _Step) -> Callable[[web.Request], Awaitable[web.StreamResponse]
         try:
             async with asyncio.timeout(STEP_TIMEOUT_S):
                 response = await step(bolt_request)
-        except TooManyInstalls:
-            log.warning("an install was refused: too many in progress")
-            return _page(503, "Too many installs are in progress. Try again in a few minutes.")
         except TimeoutError:
             log.warning("an install step took over %.0f s", STEP_TIMEOUT_S)
             return _page(504, "Slack or the database took too long. Start the install again.")

@@ -4,6 +4,8 @@ A refused request is one short line: a reason and where it came from, never a bo
 header value or a response_url. The first refusal for a reason is logged at once; repeats in
 the next minute are only counted, and the count comes out with the next line for that reason
 (or at shutdown). So one client hammering the endpoint costs one line per reason per minute.
+The same goes for HTTP that aiohttp's parser rejects before any handler sees it
+(`MalformedRequests`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from aiohttp.http_exceptions import HttpProcessingError
 
 WINDOW_S = 60.0
 # Reasons are the server's own few words; the bound only keeps a bug from growing the table.
@@ -72,3 +76,28 @@ def _repeats(count: int, window: float) -> str:
     if not count:
         return ""
     return f" (and {count} more like it in the {window:g}s before)"
+
+
+class MalformedRequests(logging.Filter):
+    """aiohttp's log line for each request its parser rejects, made a refusal instead.
+
+    aiohttp's server logs every malformed request (a bad header line, a line over 8 KiB, a bad
+    method or version) at ERROR with a traceback that quotes the request: some 10 MB of log per
+    MB of such noise, before anyone is authenticated. Put on the `aiohttp.server` logger, this
+    turns each into a refusal named after the parser's error, summarised like the others.
+    """
+
+    def __init__(self, refusals: RefusalLog) -> None:
+        super().__init__()
+        self._refusals = refusals
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for a malformed request, counted as a refusal; True for any other line."""
+        error = record.exc_info[1] if record.exc_info else None
+        if not isinstance(error, HttpProcessingError):
+            return True
+        # aiohttp's "Error handling request from %s" names the client's address.
+        args = record.args
+        source = args[0] if isinstance(args, tuple) and args and isinstance(args[0], str) else None
+        self._refusals.refused(f"malformed HTTP ({type(error).__name__})", source)
+        return False

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.log import server_logger
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
@@ -34,7 +35,7 @@ from bot.slack.gate import Gate
 from bot.slack.inflight import InFlight
 from bot.slack.intake import Refused, check_shape, decode, read_body
 from bot.slack.oauth import oauth_routes
-from bot.slack.refusals import RefusalLog
+from bot.slack.refusals import MalformedRequests, RefusalLog
 from bot.slack.replies import ReplyPoster
 from bot.slack.reply_hosts import ReplyHosts
 from bot.slack.settings import SlackSettings
@@ -97,7 +98,11 @@ def create_server(
     if store is not None:
         policy = access or AccessSettings()
         delivery.gate = Gate(
-            RuleBook(store.engine, cache_s=policy.cache_s),
+            RuleBook(
+                store.engine,
+                cache_s=policy.cache_s,
+                known=[space.id for space in service.spaces],
+            ),
             Directory(),
             policy,
             delivery.auditor,
@@ -127,6 +132,7 @@ def create_server(
 
     server.on_startup.append(fetch_credentials)
     refusals = RefusalLog(log)
+    _summarise_malformed_requests(server, refusals)
     if settings.socket_mode:
         _connect_socket_mode(server, bolt, settings)
     else:
@@ -143,6 +149,20 @@ def create_server(
     if store is not None:
         _open_store(server, store, delivery.gate)
     return server
+
+
+def _summarise_malformed_requests(server: web.Application, refusals: RefusalLog) -> None:
+    # aiohttp logs what its parser rejects on a logger of its own, before any handler runs.
+    malformed = MalformedRequests(refusals)
+
+    async def summarise(_: web.Application) -> None:
+        server_logger.addFilter(malformed)
+
+    async def stop_summarising(_: web.Application) -> None:
+        server_logger.removeFilter(malformed)
+
+    server.on_startup.append(summarise)
+    server.on_cleanup.append(stop_summarising)
 
 
 def _open_store(server: web.Application, store: Store, gate: Gate | None) -> None:

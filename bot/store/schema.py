@@ -29,7 +29,7 @@ ID_LENGTH = 64
 OUTCOME_LENGTH = 16
 KIND_LENGTH = 16
 REASON_LENGTH = 200
-# An OAuth state: 43 characters as bot.slack.oauth_states makes them.
+# The nonce of an OAuth state: 22 characters as bot.slack.oauth_states makes them.
 STATE_LENGTH = 64
 
 # Named constraints: the same names on SQLite and PostgreSQL, so that migrations can name them.
@@ -134,12 +134,12 @@ slack_bots = SQLAlchemyInstallationStore.build_bots_table(
     metadata, SQLAlchemyInstallationStore.default_bots_table_name
 )
 
-# Installs begun and not yet finished: the state Slack hands back to the redirect, once.
+# The nonces of OAuth states already used, each until its state expires: a state is good once.
 oauth_states = Table(
     "oauth_states",
     metadata,
     Column("state", String(STATE_LENGTH), primary_key=True),
     Column("expire_at", UtcDateTime(), nullable=False),
-    # Expired states are purged by this.
+    # Nonces of expired states are purged by this.
     Index(None, "expire_at"),
 )
