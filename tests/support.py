@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import logging
 import ssl
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,3 +78,20 @@ async def running_emulator(
     # A test ends with answers still held back by latency rules: drop them rather than wait.
     async with serving(emulator.app(), ssl_context=ssl_context, shutdown_timeout=0.5) as url:
         yield RunningEmulator(emulator, url)
+
+
+@contextmanager
+def log_capture() -> Iterator[io.StringIO]:
+    """Everything logged at any level while the block runs, formatted as the bot logs it."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous)

@@ -10,8 +10,8 @@ import io
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from urllib.parse import quote
 
 import pytest
@@ -31,10 +31,11 @@ from bot.standin.slack.signing import (
     signature,
     signed_headers,
 )
+from tests.manual_clock import HANG_GUARD_S
 from tests.slack_harness import SIGNING_SECRET, Bot, running_bot
+from tests.support import log_capture
 
 FLOW = "1234567890123456"
-NOW = str(int(time.time()))
 RESPONSE_URL = "https://hooks.slack.com/commands/T1/2/token"
 
 HOSTILE_BODIES: list[tuple[bytes, str]] = [
@@ -87,23 +88,6 @@ HOSTILE_BODIES: list[tuple[bytes, str]] = [
 # A bogus charset is simply not read, and Bolt reads a form without a Content-Type as a form:
 # these two are real commands.
 SIGNED_BUT_WELL_FORMED = {b"command=%2Fflowpreview&text=help"}
-
-
-@contextmanager
-def log_capture() -> Iterator[io.StringIO]:
-    """Everything logged at any level while the block runs, formatted as the bot logs it."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    previous = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    try:
-        yield stream
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(previous)
 
 
 async def _post(bot: Bot, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
@@ -176,12 +160,15 @@ async def test_a_body_over_the_limit_is_413_unread(bot: Bot) -> None:
     assert status == 413
 
 
+@pytest.mark.dates
 async def test_a_chunked_body_over_the_limit_is_413(bot: Bot) -> None:
     async def chunks() -> AsyncIterator[bytes]:
         for _ in range(20):
             yield b"1" * 65536
 
-    headers = {TIMESTAMP_HEADER: NOW, SIGNATURE_HEADER: "v0=" + "0" * 64}
+    # Read now, not when the module was collected: a timestamp five minutes old is refused
+    # as stale (401) before the body is read.
+    headers = {TIMESTAMP_HEADER: str(int(time.time())), SIGNATURE_HEADER: "v0=" + "0" * 64}
     status, _ = await _post(bot, chunks(), headers)  # type: ignore[arg-type]
     assert status == 413
 
@@ -204,6 +191,51 @@ async def test_forged_floods_do_not_flood_the_log() -> None:
     assert "secret-token" not in text
     assert headers[SIGNATURE_HEADER] not in text
     assert len([line for line in text.splitlines() if "refused" in line]) == 1
+
+
+# HTTP that aiohttp's parser rejects before any handler runs, by the error it raises.
+MALFORMED_HTTP = {
+    "BadHttpMessage": b"GET /healthz HTTP/1.1\r\nHost: bot\r\nBad Header Line\r\n\r\n",
+    "LineTooLong": b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: bot\r\n\r\n",
+    "BadStatusLine": b"GET /healthz HTTX/1.1\r\nHost: bot\r\n\r\n",
+}
+
+
+async def _send_raw(bot: Bot, data: bytes) -> bytes:
+    reader, writer = await _open(bot)
+    writer.write(data)
+    try:
+        return await _closed_by_server(reader, HANG_GUARD_S)
+    finally:
+        writer.close()
+
+
+async def test_malformed_http_is_summarised_like_other_refusals() -> None:
+    sent = 0
+    with log_capture() as logged:
+        async with running_bot() as bot:
+            for request in MALFORMED_HTTP.values():
+                for _ in range(20):
+                    answer = await _send_raw(bot, request)
+                    assert answer.split(b"\r\n", 1)[0].endswith(b" 400 Bad Request")
+                    sent += len(request)
+            during = logged.getvalue()
+        # The counts come out at shutdown.
+    text = logged.getvalue()
+
+    def refusals(log_text: str) -> list[str]:
+        return [line.split(": ", 1)[1] for line in log_text.splitlines() if "refused" in line]
+
+    reasons = [f"malformed HTTP ({kind})" for kind in MALFORMED_HTTP]
+    assert refusals(during) == [f"refused 127.0.0.1: {reason}" for reason in reasons]
+    assert refusals(text)[len(reasons) :] == [
+        f"refused 127.0.0.1: {reason} (and 19 more like it in the 60s before)" for reason in reasons
+    ]
+    assert "Traceback" not in text
+    for quoted in ("aaaa", "Bad Header", "HTTX"):
+        assert quoted not in text, quoted
+    # Some 10 MB of log per MB sent before it was summarised.
+    assert len(text.encode()) * 100 < sent
 
 
 def test_refusals_are_summarised_once_a_minute() -> None:
