@@ -148,14 +148,14 @@ async def test_a_bad_id_is_one_line_and_touches_no_database(
         (["list", "--bogus"], "access list", "unrecognized arguments: --bogus"),
     ],
 )
-async def test_a_usage_error_shows_the_usage_of_the_action(
+async def test_a_usage_error_is_one_line_naming_the_action(
     args: list[str], usage: str, problem: str
 ) -> None:
     run = await run_bot("access", *args, env=_env(DATABASE_PATH="/nonexistent/x.sqlite3"))
 
     assert (run.code, run.out) == (2, "")
-    assert run.err.startswith(f"usage: python -m bot {usage} ")
-    [line] = [line for line in run.err.splitlines() if "error:" in line]
+    [line] = run.err.splitlines()
+    assert line.startswith(f"python -m bot {usage}: error: ")
     assert problem in line
 
 
@@ -200,3 +200,46 @@ async def test_an_unreachable_database_is_one_line_without_the_password(args: li
     [line] = run.err.splitlines()
     assert line.startswith("error: ConnectionRefusedError: ")
     assert PASSWORD not in run.err
+
+
+async def test_a_look_alike_of_a_space_named_or_configured_is_refused_in_one_line(
+    database_url: str,
+) -> None:
+    env = _env(DATABASE_URL=database_url, CAMS_SPACES="C29393993ABCD=Retail,cams-acme=Acme")
+    access = ("access",)
+    first = await run_bot(*access, "allow", "cams-acme", "user", "U1", env=env)
+    upper, underscore, configured, bound = await asyncio.gather(
+        run_bot(*access, "allow", "CAMS-ACME", "user", "U2", env=env),
+        run_bot(*access, "allow", "cams_acme", "channel", "C2", env=env),
+        run_bot(*access, "allow", "c29393993abcd", "user", "U3", env=env),
+        run_bot(*access, "bind", "T1", "Cams_Acme", env=env),
+    )
+    listed = await run_bot(*access, "list", "--json", env=env)
+
+    _ok(first)
+    for refused, typed, known in (
+        (upper, "CAMS-ACME", "cams-acme"),
+        (underscore, "cams_acme", "cams-acme"),
+        (configured, "c29393993abcd", "C29393993ABCD"),
+        (bound, "Cams_Acme", "cams-acme"),
+    ):
+        assert (refused.code, refused.out) == (2, ""), refused
+        assert refused.err == (
+            f"error: {typed!r} is not {known!r}: space IDs are written exactly as CAMS gives "
+            "them, letter case, '-' and '_' included\n"
+        )
+    assert [json.loads(line)["space_id"] for line in listed.out.splitlines()] == ["cams-acme"]
+
+
+async def test_with_cams_spaces_only_its_spaces_take_rules_and_bindings(database_url: str) -> None:
+    env = _env(DATABASE_URL=database_url, CAMS_SPACES="cams-acme=Acme")
+    allowed = await run_bot("access", "allow", "cams-acme", "user", "U1", env=env)
+    unlisted = await run_bot("access", "allow", "nope", "user", "U1", env=env)
+    unbound = await run_bot("access", "bind", "T1", "nope", env=env)
+    listed = await run_bot("access", "list", "--json", env=env)
+
+    _ok(allowed)
+    for refused in (unlisted, unbound):
+        assert (refused.code, refused.out) == (2, ""), refused
+        assert refused.err == "error: nope is not one of the spaces in CAMS_SPACES\n"
+    assert [json.loads(line)["space_id"] for line in listed.out.splitlines()] == ["cams-acme"]

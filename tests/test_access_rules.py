@@ -366,3 +366,42 @@ async def test_a_bad_id_is_refused_before_the_database(
 
     assert caught.value.kind is RuleErrorKind.INVALID
     assert problem in caught.value.message
+
+
+async def test_a_space_that_differs_from_one_named_only_in_case_or_dashes_is_refused(
+    engine: AsyncEngine,
+) -> None:
+    async with RuleBook(engine, known=["C29393993ABCD"]) as book:
+        await book.load()
+        await book.allow("cams-acme", Kind.USER, ["U1"], by=ADMIN)
+        await book.set_channel_space(TEAM, CHANNEL, "cams_demo", by=ADMIN)
+        await book.bind(TEAM, "cams-bound")
+        refused = [
+            book.allow("CAMS-ACME", Kind.USER, ["U2"], by=ADMIN),
+            book.allow("cams_acme", Kind.CHANNEL, ["C2"], by=ADMIN),
+            book.set_channel_space(TEAM, "C2", "cams-demo", by=ADMIN),
+            book.bind("T0002", "Cams_Bound"),
+            book.allow("c29393993abcd", Kind.USER, ["U3"], by=ADMIN),
+        ]
+        messages = []
+        for change in refused:
+            with pytest.raises(RuleError) as caught:
+                await change
+            assert caught.value.kind is RuleErrorKind.LOOK_ALIKE
+            messages.append(caught.value.message)
+        # The spelling already named, and the configured one, are taken as they are.
+        assert await book.allow("cams-acme", Kind.USER, ["U2"], by=ADMIN) == ("U2",)
+        assert await book.allow("C29393993ABCD", Kind.USER, ["U3"], by=ADMIN) == ("U3",)
+        snapshot = book.snapshot()
+
+    assert messages[0] == (
+        "'CAMS-ACME' is not 'cams-acme': space IDs are written exactly as CAMS gives them, "
+        "letter case, '-' and '_' included"
+    )
+    assert "'cams-demo' is not 'cams_demo'" in messages[2]
+    assert "'Cams_Bound' is not 'cams-bound'" in messages[3]
+    assert "is not 'C29393993ABCD'" in messages[4]
+    assert [r.space_id for r in await book.rules()] == ["C29393993ABCD", "cams-acme", "cams-acme"]
+    assert snapshot.look_alike("CAMS_ACME") == "cams-acme"
+    assert snapshot.look_alike("cams-acme") is None
+    assert snapshot.look_alike("cams-other") is None

@@ -6,9 +6,12 @@ The bot runs with a store (SQLite or PostgreSQL), the fake Slack says who each p
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +21,13 @@ from bot.access.policy import AccessDefault
 from bot.access.settings import AccessSettings
 from bot.metrics import REGISTRY
 from bot.preview.spaces import SpaceChoice
-from bot.slack.constants import PICKER_FLOW_ACTION_ID, PICKER_FLOW_BLOCK_ID, PICKER_SPACE_BLOCK_ID
+from bot.slack.config_command import PENDING
+from bot.slack.constants import (
+    COMMAND,
+    PICKER_FLOW_ACTION_ID,
+    PICKER_FLOW_BLOCK_ID,
+    PICKER_SPACE_BLOCK_ID,
+)
 from bot.slack.gate import Gate
 from bot.standin.slack import payloads
 from bot.store.audit import AuditRecord, Outcome
@@ -204,3 +213,159 @@ async def test_the_channels_settings_are_not_shown_to_someone_refused(database_u
     assert SPACE not in guest.body
     assert f"`{SPACE}`" in member.body
     assert [(r.outcome, r.user_id) for r in records] == [(Outcome.REFUSED, GUEST.user_id)]
+
+
+@asynccontextmanager
+async def _write_locked(path: Path) -> AsyncIterator[None]:
+    """Another process's hold on the SQLite write lock while the block runs.
+
+    Taken and let go in a thread: waiting for the lock on the event loop would stop the bot
+    from finishing whatever write of its own holds it meanwhile.
+    """
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        await asyncio.to_thread(holder.execute, "BEGIN IMMEDIATE")
+        yield
+        await asyncio.to_thread(holder.execute, "COMMIT")
+    finally:
+        holder.close()
+
+
+def _listed(*spaces: str) -> tuple[SpaceChoice, ...]:
+    """The spaces as CAMS_SPACES would list them: the only ones settings may name."""
+    return tuple(SpaceChoice(space, space, listed=True) for space in spaces)
+
+
+async def test_a_config_change_under_a_database_lock_is_acked_before_the_lock_is_released(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "locked.sqlite3"
+    async with guarded_bot(f"sqlite+aiosqlite:///{path}", ack_budget=0.5) as (bot, _):
+        bot.service.spaces = _listed(SPACE, OTHER)
+        async with _write_locked(path):
+            # Answered while the lock is still held: the ack cannot wait for the write.
+            ack, response_url = await bot.command(f"config space {OTHER}", who=ADMIN)
+        outcome = await bot.slack.next_response(response_url, within=HANG_GUARD_S)
+        shown, _ = await bot.command("config", who=MEMBER)
+
+    assert PENDING in ack.body
+    assert outcome.message is not None
+    assert f"now `{OTHER}`" in outcome.message["text"]
+    assert f"default space is `{OTHER}`" in shown.body
+
+
+async def test_a_config_change_the_database_cannot_take_is_said_through_the_response_url(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "locked.sqlite3"
+    async with guarded_bot(f"sqlite+aiosqlite:///{path}", ack_budget=0.5) as (bot, _):
+        bot.service.spaces = _listed(SPACE, OTHER)
+        async with _write_locked(path):
+            ack, response_url = await bot.command(f"config space {OTHER}", who=ADMIN)
+            # The lock outlasts the write's wait for it (SQLite's busy timeout).
+            outcome = await bot.slack.next_response(response_url, within=HANG_GUARD_S)
+        shown, _ = await bot.command("config", who=MEMBER)
+
+    assert PENDING in ack.body
+    assert outcome.message is not None
+    assert "could not be saved" in outcome.message["text"]
+    assert OTHER not in shown.body, "nothing was saved"
+
+
+async def test_an_unknown_space_gets_a_sentence_and_nothing_is_saved(database_url: str) -> None:
+    async with guarded_bot(database_url) as (bot, _):
+        # Without CAMS_SPACES, CAMS is asked once: it lists no flows in a space that is not.
+        unknown, _ = await bot.command("config space nope", who=ADMIN)
+        rule, _ = await bot.command(f"config allow nope user {ADMIN.user_id}", who=ADMIN)
+        checked = dict(bot.cams.emulator.by_action)
+        known, _ = await bot.command(f"config space {OTHER}", who=ADMIN)
+        # With CAMS_SPACES, only the spaces it lists, and CAMS is not asked.
+        bot.service.spaces = _listed(SPACE, OTHER)
+        bot.cams.emulator.reset()
+        unlisted, _ = await bot.command("config space cams-else", who=ADMIN)
+        listed, _ = await bot.command(f"config space {SPACE}", who=ADMIN)
+        rules = await _gate(bot).book.rules()
+
+    assert "CAMS lists no flows in a space `nope`, so nothing was saved" in unknown.body
+    assert "nothing was saved" in rule.body
+    assert checked == {"ListFlow": 2}
+    assert f"now `{OTHER}`" in known.body
+    assert "is not one of the spaces flowpreview is set up for" in unlisted.body
+    assert f"now `{SPACE}`" in listed.body
+    assert bot.cams.emulator.by_action == {}
+    assert rules == []
+
+
+@pytest.mark.parametrize("typed", ["CAMS-ACME", "cams_acme", "Cams_Acme"])
+async def test_a_look_alike_of_a_space_with_rules_is_refused_with_a_sentence(
+    database_url: str, typed: str
+) -> None:
+    async with guarded_bot(database_url) as (bot, _):
+        bot.service.spaces = ()
+        await _gate(bot).book.allow(OTHER, Kind.USER, [ADMIN.user_id], by="operator")
+        preview, _ = await bot.command(f"{FLOW} space:{typed}", who=MEMBER)
+        search, _ = await bot.command(f"sign up space:{typed}", who=MEMBER)
+        allow, _ = await bot.command(f"config allow {typed} user {MEMBER.user_id}", who=ADMIN)
+        channel, _ = await bot.command(f"config space {typed}", who=ADMIN)
+        rules = await _gate(bot).book.rules()
+
+    for refused in (preview, search):
+        assert "is not a space I can use" in refused.body
+        assert OTHER not in refused.body, "the look-alike's twin is not named"
+    for warned in (allow, channel):
+        assert f"is not '{OTHER}'" in warned.body
+    assert bot.cams.emulator.by_action == {}, "no call on any spelling"
+    assert [(r.space_id, r.subject) for r in rules] == [(OTHER, ADMIN.user_id)]
+
+
+async def test_the_first_rule_says_it_closes_the_space_and_warns_an_admin_left_out(
+    database_url: str,
+) -> None:
+    async with guarded_bot(database_url) as (bot, _):
+        bot.service.spaces = _listed(SPACE, OTHER)
+        first, _ = await bot.command(f"config allow {SPACE} user {MEMBER.user_id}", who=ADMIN)
+        second, _ = await bot.command(f"config allow {SPACE} channel here", who=ADMIN)
+        removed, _ = await bot.command(f"config remove {SPACE} channel here", who=ADMIN)
+        last, _ = await bot.command(f"config remove {SPACE} user {MEMBER.user_id}", who=ADMIN)
+
+    assert "It had no rules" in first.body
+    assert "closed to everyone its rules do not name" in first.body
+    assert (
+        f"To undo, remove the rule with `{COMMAND} config remove {SPACE} user {MEMBER.user_id}`"
+        in first.body
+    )
+    assert "These rules do not name you" in first.body
+    assert "It had no rules" not in second.body
+    assert "do not name you" not in second.body, "this channel's rule lets the admin in"
+    assert "These rules do not name you" in removed.body
+    assert "open to all the workspace's members again" in last.body
+
+
+@pytest.mark.parametrize(
+    ("text", "word", "guess"),
+    [
+        (f"config spce {OTHER}", "spce", "space"),
+        (f"config alow {OTHER} user U0ADMIN001", "alow", "allow"),
+        (f"config allow {OTHER} chanel here", "chanel", "channel"),
+        ("config frobnicate", "frobnicate", None),
+    ],
+)
+async def test_a_mistyped_config_word_is_named(
+    database_url: str, text: str, word: str, guess: str | None
+) -> None:
+    async with guarded_bot(database_url) as (bot, _):
+        answer, _ = await bot.command(text, who=ADMIN)
+
+    assert f"I don't know `{word}`" in answer.body
+    assert (f"Did you mean `{guess}`?" in answer.body) == (guess is not None)
+    assert f"{COMMAND} config space &lt;space-id&gt;" in answer.body, "with the usage"
+
+
+async def test_help_from_someone_refused_starts_no_cams_call(database_url: str) -> None:
+    async with guarded_bot(database_url) as (bot, _):
+        answer, _ = await bot.command("help", who=GUEST)
+        tracked = bot.service.catalog.tracks(SPACE)
+
+    assert "Usage" in answer.body
+    assert not tracked, "the default space's catalog is not even started"
+    assert bot.cams.emulator.by_action == {}

@@ -18,7 +18,13 @@ from slack_sdk.models.views import View
 from bot.cams.errors import CamsError, ErrorKind
 from bot.cams.models import FlowDetails, FlowPreview, FlowStatus, FlowSummary
 from bot.config import ConfigError
-from bot.preview.spaces import MAX_SPACES, SpaceChoice, parse_spaces, spaces_from_env
+from bot.preview.spaces import (
+    MAX_SPACES,
+    SpaceChoice,
+    listed_only,
+    parse_spaces,
+    spaces_from_env,
+)
 from bot.slack import render, views
 from bot.slack.constants import (
     PICKER_CALLBACK_ID,
@@ -77,6 +83,8 @@ def test_spaces_without_a_list_or_a_default() -> None:
         ("a=tab\there", None, "CAMS_SPACES", "control characters"),
         (",".join(f"s{n}" for n in range(MAX_SPACES)), "d", "CAMS_SPACES", "Slack shows 100"),
         ("a", "bad/space", "CAMS_CUST_SPACE_ID", "space ID"),
+        ("cams-acme,CAMS_ACME=Acme", None, "CAMS_SPACES", "'cams-acme' and 'CAMS_ACME'"),
+        ("cams-acme", "Cams-Acme", "CAMS_CUST_SPACE_ID", "look-alikes"),
     ],
 )
 def test_bad_spaces_name_the_variable(
@@ -86,6 +94,14 @@ def test_bad_spaces_name_the_variable(
         parse_spaces(raw, default)
     assert caught.value.variable == variable
     assert phrase in str(caught.value)
+
+
+def test_only_spaces_from_cams_spaces_make_a_list_that_settings_must_keep_to() -> None:
+    assert listed_only(parse_spaces(None, "cams-demo")) is None
+    assert listed_only(parse_spaces("cams-acme", "cams-demo")) == frozenset(
+        {"cams-demo", "cams-acme"}
+    )
+    assert [space.listed for space in parse_spaces("cams-acme", "cams-demo")] == [False, True]
 
 
 def test_a_hundred_spaces_with_the_default_fit() -> None:
@@ -561,7 +577,7 @@ async def test_the_terminal_shows_the_picker_its_options_and_the_share() -> None
     assert "modal updated by the answer to submit:" in shown
     assert "Published" in shown
     assert "[Done] [Share]" in shown
-    assert f"Share in: #{payloads.DEFAULT_WHO.channel_id}\n" in shown
+    assert f"Share in: #{payloads.DEFAULT_WHO.channel_name}\n" in shown
     assert "Shared in #" in shown
     assert "(visible to the channel) via response_url of share in #" in shown
     assert "Traceback" not in shown

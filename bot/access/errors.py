@@ -10,6 +10,9 @@ class RuleErrorKind(StrEnum):
 
     # An ID that is not one of the kind it should be: nothing was written.
     INVALID = "invalid"
+    # A space ID that differs from a known space only in case or '_' versus '-': nothing was
+    # written.
+    LOOK_ALIKE = "look_alike"
     # The change would pass a bound on what is kept (and held in every replica's memory).
     TOO_MANY = "too_many"
 

@@ -48,6 +48,8 @@ class Refusal(StrEnum):
     CLOSED_BY_DEFAULT = "closed_by_default"
     GUEST = "guest"
     EXTERNAL = "external"
+    # The space typed differs from a known one only in case or '_' versus '-'.
+    LOOK_ALIKE = "look_alike"
 
 
 class Admission(StrEnum):

@@ -6,6 +6,9 @@ database and replaces this process's copy at once. Other processes (replicas, th
 see it when their copy, once older than `cache_s`, is next reloaded: in the background, one
 reload at a time, the old copy served meanwhile and kept when the reload fails. Everything kept
 is bounded, as every replica holds all of it in memory.
+
+A space ID is kept exactly as written; a write naming one that differs from a space already
+named, or configured, only in case or '_' versus '-' is refused (see `space_key`).
 """
 
 from __future__ import annotations
@@ -19,14 +22,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import delete, func, insert, literal, select, text, union, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.access.errors import RuleError, RuleErrorKind
-from bot.access.ids import Kind, check_space, check_subject, check_team
+from bot.access.ids import (
+    Kind,
+    SpaceKeys,
+    check_space,
+    check_subject,
+    check_team,
+    look_alike_error,
+)
 from bot.access.settings import DEFAULT_CACHE_S
 from bot.access.snapshot import Rule, RuleSnapshot
 from bot.lifecycle import AsyncCloseable
+from bot.preview.spaces import space_key
 from bot.store.engine import WRITE_LOCK, describe_error
 from bot.store.schema import ID_LENGTH, access_rules, channel_settings, workspace_spaces
 
@@ -71,7 +82,8 @@ class RuleBook(AsyncCloseable):
     """The rules in the database, and this process's copy of them.
 
     `await load()` once before `snapshot()`; `clock` is Unix time, for the age of the copy
-    and the time of each change.
+    and the time of each change. `known` are the configured spaces (CAMS_SPACES and
+    CAMS_CUST_SPACE_ID), whose look-alikes are refused like those of the spaces stored.
     """
 
     def __init__(
@@ -81,8 +93,10 @@ class RuleBook(AsyncCloseable):
         cache_s: float = DEFAULT_CACHE_S,
         clock: Callable[[], float] = time.time,
         bounds: Bounds = Bounds(),
+        known: Iterable[str] = (),
     ) -> None:
         self.bounds = bounds
+        self._known = SpaceKeys(known)
         self._engine = engine
         self._cache_s = cache_s
         self._clock = clock
@@ -126,6 +140,7 @@ class RuleBook(AsyncCloseable):
         same = access_rules.c.space_id == space_id
         of_kind = select(access_rules.c.subject).where(same, access_rules.c.kind == kind.value)
         async with self._writing() as connection:
+            await self._not_look_alike(connection, space_id)
             present = set((await connection.scalars(of_kind)).all())
             added = tuple(subject for subject in wanted if subject not in present)
             if added:
@@ -169,6 +184,7 @@ class RuleBook(AsyncCloseable):
         key = (channel_settings.c.team_id == team_id, channel_settings.c.channel_id == channel_id)
         values = {"space_id": space_id, "updated_by": by[:ID_LENGTH], "updated_at": self._now()}
         async with self._writing() as connection:
+            await self._not_look_alike(connection, space_id)
             updated = await connection.execute(update(channel_settings).where(*key), values)
             if not updated.rowcount:
                 held = await _count(connection, channel_settings)
@@ -193,6 +209,7 @@ class RuleBook(AsyncCloseable):
         check_space(space_id)
         key = (workspace_spaces.c.team_id == team_id, workspace_spaces.c.space_id == space_id)
         async with self._writing() as connection:
+            await self._not_look_alike(connection, space_id)
             if await _count(connection, workspace_spaces, *key):
                 return False
             held = await _count(connection, workspace_spaces)
@@ -277,6 +294,21 @@ class RuleBook(AsyncCloseable):
                     )
                 yield connection
 
+    def configured_look_alike(self, space_id: str) -> str | None:
+        """The configured space that `space_id` differs from only in case or '_' versus '-';
+        None when there is none, or `space_id` is itself configured."""
+        return self._known.look_alike(space_id)
+
+    async def _not_look_alike(self, connection: AsyncConnection, space_id: str) -> None:
+        """Raise RuleError (look_alike) when `space_id` differs from a configured space, or one
+        the database names, only in case or '_' versus '-'; inside the write's transaction, so
+        that two writers cannot each add one spelling."""
+        twin = self.configured_look_alike(space_id)
+        if twin is None:
+            twin = await _stored_look_alike(connection, space_id)
+        if twin is not None:
+            raise look_alike_error(space_id, twin)
+
     async def _reload(self) -> None:
         async with self._reloading:
             # Stamped before reading: the copy holds every change made before this moment, so
@@ -359,6 +391,31 @@ async def _fetch(
             f"the database holds more than {bound:,} {what}; at most that many can be loaded",
         )
     return [tuple(row) for row in rows]
+
+
+async def _stored_look_alike(connection: AsyncConnection, space_id: str) -> str | None:
+    """A space the database names that `space_id` is a look-alike of, if any.
+
+    SQLite's and PostgreSQL's lower() agree on the ASCII letters that space IDs are made of.
+    """
+    columns = (
+        access_rules.c.space_id,
+        channel_settings.c.space_id,
+        workspace_spaces.c.space_id,
+    )
+    key = literal(space_key(space_id))
+    named = union(
+        *(
+            select(column.label("space_id")).where(
+                func.lower(func.replace(column, "_", "-")) == key
+            )
+            for column in columns
+        )
+    ).subquery()
+    spellings: set[str] = set((await connection.scalars(select(named.c.space_id))).all())
+    if not spellings or space_id in spellings:
+        return None
+    return min(spellings)
 
 
 def _check_channel(channel_id: str) -> None:

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from bot.access.ids import Kind
+from bot.access.ids import Kind, SpaceKeys
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +50,7 @@ NO_RULES = SpaceRules()
 class RuleSnapshot:
     """The rules and settings as they were read at one moment; never changes."""
 
-    __slots__ = ("_bound", "_channel_spaces", "_groups", "_spaces")
+    __slots__ = ("_bound", "_channel_spaces", "_groups", "_keys", "_spaces")
 
     def __init__(
         self,
@@ -80,6 +80,9 @@ class RuleSnapshot:
         for team, space in bindings:
             bound[team].add(space)
         self._bound = {team: frozenset(spaces) for team, spaces in bound.items()}
+        self._keys = SpaceKeys(
+            (*self._spaces, *self._channel_spaces.values(), *(s for b in bound.values() for s in b))
+        )
 
     def rules_for(self, space_id: str) -> SpaceRules:
         """The allow list of `space_id` (empty when it has none)."""
@@ -92,6 +95,11 @@ class RuleSnapshot:
     def bound(self, team_id: str) -> frozenset[str]:
         """The spaces `team_id` may use in multi-workspace mode (none when it has no binding)."""
         return self._bound.get(team_id, frozenset())
+
+    def look_alike(self, space_id: str) -> str | None:
+        """A space some rule, channel or binding names that `space_id` differs from only in
+        case or '_' versus '-'; None when there is none, or `space_id` is itself named."""
+        return self._keys.look_alike(space_id)
 
     def groups_named(self) -> frozenset[str]:
         """Every user group some rule names: the groups worth asking Slack about."""

@@ -1,7 +1,9 @@
 """`python -m bot access`: list and change who may preview which space, and which workspaces
 may use which space.
 
-A running bot sees a change within ACCESS_CACHE_S seconds.
+A running bot sees a change within ACCESS_CACHE_S seconds. A space ID is taken exactly as
+written, as from Slack: one that differs from a space already named, or configured by
+CAMS_SPACES or CAMS_CUST_SPACE_ID, only in case or '_' versus '-' is refused.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from bot.access.rules import RuleBook
 from bot.cli.migrate import DATABASE_ERRORS
 from bot.cli.reading import read
 from bot.cli.table import cell, table
+from bot.preview.spaces import listed_only, space_key, spaces_from_env
 from bot.store.engine import describe_error, open_engine
 from bot.store.migrate import upgrade
 from bot.store.settings import StoreSettings
@@ -95,7 +98,7 @@ def run_list(args: argparse.Namespace, env: dict[str, str]) -> int:
 def run_allow(args: argparse.Namespace, env: dict[str, str]) -> int:
     """Exit 0 once every ID is allowed (some may have been already)."""
     kind = KINDS[args.kind]
-    if code := _invalid(lambda: [check_space(args.space), *_each(kind, args.ids)]):
+    if code := _invalid(lambda: [_usable(env, args.space), *_each(kind, args.ids)]):
         return code
 
     async def allow(book: RuleBook) -> int:
@@ -127,7 +130,7 @@ def run_remove(args: argparse.Namespace, env: dict[str, str]) -> int:
 
 def run_bind(args: argparse.Namespace, env: dict[str, str]) -> int:
     """Exit 0 once the workspace may use the space (it may have already)."""
-    if code := _invalid(lambda: [check_team(args.team), check_space(args.space)]):
+    if code := _invalid(lambda: [check_team(args.team), _usable(env, args.space)]):
         return code
 
     async def bind(book: RuleBook) -> int:
@@ -154,6 +157,17 @@ def run_unbind(args: argparse.Namespace, env: dict[str, str]) -> int:
     return _change(env, unbind)
 
 
+def _usable(env: dict[str, str], space: str) -> str:
+    """`space` when a new rule or binding may name it: with CAMS_SPACES set, one it lists, as
+    Slack's `config` requires. Without it, the command line has no CAMS to ask."""
+    check_space(space)
+    listed = listed_only(spaces_from_env(env))
+    # A look-alike of a listed space goes on, to be refused as one: the more useful sentence.
+    if listed is not None and space_key(space) not in {space_key(known) for known in listed}:
+        raise RuleError(RuleErrorKind.INVALID, f"{space} is not one of the spaces in CAMS_SPACES")
+    return space
+
+
 def _each(kind: Kind, subjects: list[str]) -> list[str]:
     return [check_subject(kind, subject) for subject in subjects]
 
@@ -172,11 +186,13 @@ def _change(env: dict[str, str], change: Callable[[RuleBook], Awaitable[int]]) -
     """Bring the database up to date, then make the change; its exit status, or 1 (2 for a
     usage error) after printing why it failed."""
     settings = StoreSettings.from_env(env)
+    known = [space.id for space in spaces_from_env(env)]
     try:
-        return asyncio.run(_with_book(settings, change))
+        return asyncio.run(_with_book(settings, change, known))
     except RuleError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
-        return 2 if exc.kind is RuleErrorKind.INVALID else 1
+        usage = exc.kind in {RuleErrorKind.INVALID, RuleErrorKind.LOOK_ALIKE}
+        return 2 if usage else 1
     except DATABASE_ERRORS as exc:
         print(f"error: {describe_error(exc)}", file=sys.stderr)
         return 1
@@ -190,11 +206,13 @@ def _report(changed: bool, done: str, missing: str) -> int:
     return 1
 
 
-async def _with_book(settings: StoreSettings, change: Callable[[RuleBook], Awaitable[int]]) -> int:
+async def _with_book(
+    settings: StoreSettings, change: Callable[[RuleBook], Awaitable[int]], known: list[str]
+) -> int:
     engine = open_engine(settings)
     try:
         await upgrade(engine)
-        async with RuleBook(engine) as book:
+        async with RuleBook(engine, known=known) as book:
             return await change(book)
     finally:
         await engine.dispose()

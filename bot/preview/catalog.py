@@ -228,6 +228,17 @@ class FlowCatalog(AsyncCloseable):
         entry = self._spaces.get(self._client.space_for(space) or "")
         return entry.snapshot if entry is not None else None
 
+    def tracks(self, space: str | None = None) -> bool:
+        """Whether `space` was asked about (its flows held, being listed, or failing), without
+        starting anything."""
+        return (self._client.space_for(space) or "") in self._spaces
+
+    def denied(self, space: str | None = None) -> bool:
+        """Whether ListFlow was denied in `space` when last tried, without starting anything:
+        for answers anyone may get, people the access rules refuse the space included."""
+        entry = self._spaces.get(self._client.space_for(space) or "")
+        return entry is not None and entry.denied
+
     async def wait(self, space: str | None, within: float) -> Snapshot | None:
         """The snapshot of `space`, waiting at most `within` seconds for one when cold.
 

@@ -3,14 +3,15 @@
 `CAMS_SPACES` is a comma-separated list of `id` or `id=label`, read once at start-up. Each
 space becomes one option of a Slack select, so the list is bounded by Slack's 100 options, an
 ID must be one the command's `space:` accepts (it travels back in the option's value), and a
-label must fit an option's 75 characters.
+label must fit an option's 75 characters. Two IDs that differ only in case or '_' versus '-'
+are refused: see `space_key`.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.config import ConfigError, env_str
 
@@ -21,14 +22,37 @@ MAX_SPACES = 100
 # A select option's text holds at most 75 characters.
 MAX_LABEL = 75
 SPACE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_TWINS = "space IDs differing only in case or '_' versus '-' are refused as look-alikes"
 
 
 @dataclass(frozen=True, slots=True)
 class SpaceChoice:
-    """One space to offer: its CustSpaceId and the words shown for it."""
+    """One space to offer: its CustSpaceId and the words shown for it; `listed` when
+    CAMS_SPACES names it (not only CAMS_CUST_SPACE_ID)."""
 
     id: str
     label: str
+    listed: bool = field(default=False, compare=False)
+
+
+def space_key(space_id: str) -> str:
+    """What `space_id` looks like once case and '_' versus '-' are set aside.
+
+    Only for telling look-alikes apart, never for naming a space: CAMS's API reference writes
+    CustSpaceIds with capitals (`C29393993****`), the emulator matches them exactly, and nothing
+    says CAMS takes two spellings for one space. Folding could name another space, and letting
+    both in lets `CAMS-ACME` slip past rules on `cams-acme` if CAMS does fold. So an ID is kept
+    exactly as written, and one that differs from a known space only in these ways is refused.
+    """
+    return space_id.lower().replace("_", "-")
+
+
+def listed_only(spaces: tuple[SpaceChoice, ...]) -> frozenset[str] | None:
+    """The only spaces settings may name when CAMS_SPACES is set (with the default space);
+    None when it is not, and a space must be checked with CAMS instead."""
+    if not any(space.listed for space in spaces):
+        return None
+    return frozenset(space.id for space in spaces)
 
 
 def spaces_from_env(env: Mapping[str, str]) -> tuple[SpaceChoice, ...]:
@@ -40,17 +64,25 @@ def parse_spaces(raw: str | None, default: str | None) -> tuple[SpaceChoice, ...
     """The default space first (labelled by CAMS_SPACES if it lists it), then the others.
 
     Raises ConfigError naming the variable for an empty entry, an ID the command would not
-    accept, an empty or over-long label, an ID listed twice, or more than MAX_SPACES spaces.
+    accept, an empty or over-long label, an ID listed twice or with a look-alike, or more than
+    MAX_SPACES spaces.
     """
     listed: dict[str, SpaceChoice] = {}
+    keys: dict[str, str] = {}
     for entry in raw.split(",") if raw is not None else ():
         choice = _choice(entry.strip())
         if choice.id in listed:
             raise ConfigError(VARIABLE, f"lists space {choice.id!r} twice")
+        twin = keys.setdefault(space_key(choice.id), choice.id)
+        if twin != choice.id:
+            raise ConfigError(VARIABLE, f"lists {twin!r} and {choice.id!r}: {_TWINS}")
         listed[choice.id] = choice
     if default is not None:
         if not SPACE_ID.fullmatch(default):
             raise ConfigError(DEFAULT_VARIABLE, "a space ID is 1-64 letters, digits, '_' or '-'")
+        twin = keys.get(space_key(default), default)
+        if twin != default:
+            raise ConfigError(DEFAULT_VARIABLE, f"is {default!r}, CAMS_SPACES {twin!r}: {_TWINS}")
         first = listed.pop(default, SpaceChoice(default, default))
         listed = {default: first, **listed}
     if len(listed) > MAX_SPACES:
@@ -69,7 +101,7 @@ def _choice(entry: str) -> SpaceChoice:
             VARIABLE, f"{space_id[:70]!r} is not a space ID (1-64 letters, digits, '_' or '-')"
         )
     if not equals:
-        return SpaceChoice(space_id, space_id)
+        return SpaceChoice(space_id, space_id, listed=True)
     if not label:
         raise ConfigError(VARIABLE, f"space {space_id!r} has '=' but no label after it")
     if len(label) > MAX_LABEL:
@@ -78,4 +110,4 @@ def _choice(entry: str) -> SpaceChoice:
         )
     if not label.isprintable():
         raise ConfigError(VARIABLE, f"the label of space {space_id!r} has control characters")
-    return SpaceChoice(space_id, label)
+    return SpaceChoice(space_id, label, listed=True)

@@ -4,7 +4,8 @@ The space a request means is the one typed (`space:<id>`), else the channel's de
 (`/flowpreview config space <id>`), else CAMS_CUST_SPACE_ID. Who is asking comes from Slack's
 users.info (guest? another organisation? admin?), cached; the rules come from this process's copy
 of the rule book. A refusal is recorded on the audit trail and logged with its reason; the person
-is told only that they may not, nothing about the space.
+is told only that they may not, nothing about the space. A typed space that differs from a known
+one only in case or '_' versus '-' is refused before anything else, whoever asks.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, NamedTuple
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.access.policy import Decision, Person, decide
+from bot.access.policy import Decision, Person, Refusal, decide
 from bot.access.rules import RuleBook
 from bot.access.settings import AccessSettings
 from bot.access.snapshot import RuleSnapshot
@@ -70,6 +71,10 @@ class Verdict:
     allowed: bool
     space: str | None
     why: str
+    # Refused because the typed space is a look-alike of a known one: worth a sentence.
+    look_alike: bool = False
+    # Refused because Slack could not say who is asking: worth another.
+    unverified: bool = False
 
 
 class Gate:
@@ -113,6 +118,11 @@ class Gate:
         can read or change another customer's rules."""
         return not self._multi_workspace or space in self.book.snapshot().bound(asker.team_id)
 
+    def look_alike(self, space: str) -> str | None:
+        """The known space (configured, or named by a rule, channel or binding) that `space`
+        differs from only in case or '_' versus '-'; None when there is none."""
+        return self.book.configured_look_alike(space) or self.book.snapshot().look_alike(space)
+
     def effective_space(self, space: str | None) -> str | None:
         """`space`, or the deployment's default (CAMS_CUST_SPACE_ID) when it is None."""
         return self._default_space(space)
@@ -146,6 +156,11 @@ class Gate:
         remembered = self._admitted.get((asker, typed))
         if remembered is not None and now < remembered[1]:
             return remembered[0]
+        if typed is not None and (twin := self.look_alike(typed)) is not None:
+            ACCESS_REFUSED.labels(Refusal.LOOK_ALIKE.value).inc()
+            why = f"refused: {Refusal.LOOK_ALIKE.value} {twin}"
+            self._refused(asker, typed, typed, why, flow_ids)
+            return Verdict(False, typed, why, look_alike=True)
         space = self.space_for(asker, typed)
         effective = self.effective_space(space) or NO_SPACE
         try:
@@ -154,7 +169,8 @@ class Gate:
             log.warning("access not checked, refused: %s", error)
             ACCESS_REFUSED.labels(UNVERIFIED).inc()
             why = f"{UNVERIFIED}: {error.kind.value}"
-            return self._refused(asker, space, effective, why, flow_ids)
+            self._refused(asker, space, effective, why, flow_ids)
+            return Verdict(False, space, why, unverified=True)
         decision = self.allowed(person, space)
         if not decision.allowed:
             ACCESS_REFUSED.labels(decision.reason.value).inc()

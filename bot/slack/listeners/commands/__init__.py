@@ -7,14 +7,17 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.preview.catalog import CatalogStatus
 from bot.slack import render
-from bot.slack.config_command import configure, is_config
+from bot.slack.config_command import answer_config, is_config
 from bot.slack.constants import COMMAND
 from bot.slack.delivery import Delivery
 from bot.slack.finding import Finder
 from bot.slack.flow_ids import PreviewRequest, SearchRequest, UsageRequest, parse_command
 from bot.slack.gate import admitted
+
+# Said of a typed space that differs from a known one only in case or '_' versus '-', without
+# naming the known one: whoever typed it may not be let in there.
+LOOK_ALIKE = "is not a space I can use: space IDs are written exactly as CAMS gives them"
 
 
 def register(app: AsyncApp, delivery: Delivery) -> None:
@@ -28,8 +31,9 @@ def register(app: AsyncApp, delivery: Delivery) -> None:
         context: AsyncBoltContext,
     ) -> None:
         text = str(command.get("text", ""))
+        response_url = str(command.get("response_url", ""))
         if is_config(text):
-            await ack(**await configure(delivery.gate, client, context, text))
+            await answer_config(ack, delivery, client, context, text, response_url=response_url)
             return
         request = parse_command(text)
         if isinstance(request, UsageRequest):
@@ -40,10 +44,12 @@ def register(app: AsyncApp, delivery: Delivery) -> None:
             return
         flow_ids = request.flow_ids if isinstance(request, PreviewRequest) else ()
         verdict = await admitted(delivery.gate, client, context, request.space, flow_ids)
-        if not verdict.allowed:
-            await ack(**render.refused_message())
+        if verdict.look_alike and request.space is not None:
+            await ack(**render.usage_message(LOOK_ALIKE, request.space))
             return
-        response_url = str(command.get("response_url", ""))
+        if not verdict.allowed:
+            await ack(**render.refused_message(unverified=verdict.unverified))
+            return
         if isinstance(request, SearchRequest):
             await finder.search_in_ack(ack, response_url, request.words, verdict.space)
             return
@@ -53,8 +59,6 @@ def register(app: AsyncApp, delivery: Delivery) -> None:
 
 
 def _denied(delivery: Delivery) -> bool:
-    """Whether ListFlow is known to be denied in the default space."""
-    space = delivery.service.client.space_for(None)
-    if space is None:
-        return False
-    return delivery.service.catalog.state(space).status is CatalogStatus.DENIED
+    """Whether ListFlow is known to be denied in the default space. Only known: usage is for
+    anyone, and someone the rules refuse the space must cause no call on it."""
+    return delivery.service.catalog.denied(None)
