@@ -17,8 +17,9 @@ RUN python -m venv /opt/flowpreview
 # Only what the wheel is built from: the code, its metadata, and the pins.
 COPY pyproject.toml constraints.txt README.md LICENSE ./
 COPY bot ./bot
-# A regular (not editable) install: pip builds the wheel and installs it with the redis extra.
-RUN /opt/flowpreview/bin/pip install --constraint constraints.txt ".[redis]"
+# A regular (not editable) install: pip builds the wheel and installs it with the extras that
+# replicas need: redis (REDIS_URL) and postgres (a shared DATABASE_URL).
+RUN /opt/flowpreview/bin/pip install --constraint constraints.txt ".[postgres,redis]"
 
 # ---- runtime: the virtualenv alone, run by an unprivileged user ----
 FROM ${PYTHON_IMAGE}

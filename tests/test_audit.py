@@ -4,27 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import cast
 
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.store.audit import AuditRecord, AuditTrail, Outcome
+from bot.metrics import REGISTRY
+from bot.store.audit import WARN_EVERY_S, AuditRecord, AuditTrail, Outcome
 from bot.store.engine import open_engine
 from bot.store.migrate import current, upgrade
 from bot.store.schema import audit_records
 from bot.store.settings import StoreSettings
 from bot.store.store import Store
-from tests.manual_clock import ManualClock
+from tests.manual_clock import ManualClock, eventually
 from tests.postgres_server import PostgresServer
 from tests.serve_process import free_port
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 WAIT_S = 10.0
+DROPS_LOGGED = re.compile(r"audit trail: (\d+) record\(s\) dropped since the last warning")
 
 
 def _record(
@@ -380,8 +385,96 @@ async def test_an_unreachable_database_bounds_the_queue_and_record_never_waits(
     assert (trail.written, trail.dropped, trail.backlog) == (0, 1002, 0)
 
 
+def _dropped_metric() -> float:
+    return REGISTRY.get_sample_value("flowpreview_audit_records_total", {"result": "dropped"}) or 0
+
+
+def _drops_logged(caplog: pytest.LogCaptureFixture) -> list[int]:
+    return [
+        int(match[1])
+        for record in caplog.records
+        if (match := DROPS_LOGGED.match(record.getMessage())) is not None
+    ]
+
+
+async def test_every_record_dropped_during_a_lock_is_logged_and_counted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The report: 9,500 dropped during a lock, the metric said 9,500 and the log said 1.
+    path = tmp_path / "flowpreview.sqlite3"
+    engine = open_engine(StoreSettings.from_env({"DATABASE_PATH": str(path)}))
+    await upgrade(engine)
+    locker = sqlite3.connect(path, isolation_level=None)
+    trail = AuditTrail(engine, linger=0)
+    before = _dropped_metric()
+    try:
+        with caplog.at_level(logging.WARNING, logger="bot.store.audit"):
+            locker.execute("BEGIN IMMEDIATE")
+            trail.start(purge=False)
+            trail.record(_record())
+            # The writer waits for the lock; the queue fills, and the rest are dropped.
+            for _ in range(19_500):
+                trail.record(_record())
+            locker.execute("ROLLBACK")
+            assert await trail.flush(WAIT_S)
+            await trail.close()
+    finally:
+        locker.close()
+        await engine.dispose()
+
+    assert trail.dropped >= 9_500
+    assert trail.written + trail.dropped == 19_501
+    assert _dropped_metric() - before == trail.dropped
+    assert sum(_drops_logged(caplog)) == trail.dropped
+
+
+async def test_drops_held_back_by_the_rate_limit_are_logged_when_the_minute_is_up(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = open_engine(StoreSettings.from_env({"DATABASE_PATH": str(tmp_path / "a.sqlite3")}))
+    clock = ManualClock(NOW.timestamp())
+    # Not started: what is recorded stays queued, and nothing else sleeps on the clock.
+    trail = AuditTrail(engine, max_queue=1, clock=clock.time, sleep=clock.sleep)
+    try:
+        with caplog.at_level(logging.WARNING, logger="bot.store.audit"):
+            for _ in range(4):
+                trail.record(_record())
+            assert _drops_logged(caplog) == [1], "the first at once, the others held back"
+            assert await clock.next_sleep() == WARN_EVERY_S
+            clock.advance(WARN_EVERY_S)
+            await eventually(lambda: len(_drops_logged(caplog)) == 2)
+            await trail.close()
+    finally:
+        await engine.dispose()
+
+    assert _drops_logged(caplog) == [1, 2]
+    assert "the latest because 1 records are waiting for the database" in caplog.text
+    assert (trail.dropped, trail.backlog) == (4, 0)
+
+
+async def test_close_logs_the_drops_held_back(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = open_engine(StoreSettings.from_env({"DATABASE_PATH": str(tmp_path / "a.sqlite3")}))
+    trail = AuditTrail(engine, max_queue=1)
+    try:
+        with caplog.at_level(logging.WARNING, logger="bot.store.audit"):
+            for _ in range(5):
+                trail.record(_record())
+            await trail.close()
+    finally:
+        await engine.dispose()
+
+    assert _drops_logged(caplog) == [1, 3]
+    assert "1 records were not written before shutdown" in caplog.text
+    assert trail.dropped == 5
+
+
 async def test_close_writes_what_is_queued_then_refuses_more(engine: AsyncEngine) -> None:
-    trail = AuditTrail(engine)
+    # The purges run too, at NOW: on the real clock, from 90 days after NOW, one could
+    # delete these records before they are counted.
+    clock = ManualClock(NOW.timestamp())
+    trail = AuditTrail(engine, clock=clock.time, sleep=clock.sleep)
     trail.start()
     for second in range(5):
         trail.record(_record(NOW + timedelta(seconds=second)))

@@ -3,8 +3,9 @@
 The Dockerfile runs `flowpreview serve` in exec form as a non-root user, exposes the bot's
 port, bakes in no secret, and its HEALTHCHECK command passes against a real `serve` process.
 The .dockerignore lets every COPY source through and keeps .git and .venv out. compose.yaml
-names only settings the bot reads, and its demo profile, run here as plain processes with the
-same commands and environment, answers a person with no account anywhere.
+names only settings the bot reads, passes every one of them to the production replicas, gives
+the replicas of each profile one PostgreSQL, and its demo profile, run here as plain processes
+with the same commands and environment, answers a person with no account anywhere.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from bot.standin.cams.server import DEMO_CREDENTIALS
 from bot.standin.slack.fake_slack import running_fake_slack
 from bot.standin.slack.terminal import Terminal
 from bot.store.settings import StoreSettings
+from tests.postgres_server import PostgresServer
 from tests.redis_server import RedisServer
 from tests.serve_process import ServeProcess, clean_env, free_port, run_bot, serve_env
 from tests.support import RunningEmulator
@@ -63,6 +65,11 @@ DEMO_SECRETS = {
     "ALIBABA_CLOUD_ACCESS_KEY_ID": DEMO_CREDENTIALS.access_key_id,
     "ALIBABA_CLOUD_ACCESS_KEY_SECRET": DEMO_CREDENTIALS.access_key_secret.reveal(),
 }
+# Settings the bot reads that the production replicas are not handed: compose publishes the
+# image's own PORT, DATABASE_URL replaces DATABASE_PATH, and the last is read only to be refused.
+NOT_PASSED = {"PORT", "DATABASE_PATH", "SLACK_VERIFICATION_TOKEN"}
+# Where the official postgres image keeps its data.
+POSTGRES_DATA = "/var/lib/postgresql/data"
 HEALTHCHECK_S = 30.0
 STARTUP_S = 30.0
 FLOW = "1234567890123456"
@@ -371,6 +378,31 @@ def _environments(compose: Mapping[str, Any]) -> dict[str, dict[str, str | None]
     return found
 
 
+def _bot_services(compose: Mapping[str, Any]) -> set[str]:
+    """The services that run this checkout's image (the others are Redis and PostgreSQL)."""
+    return {
+        name
+        for name, service in compose["services"].items()
+        if service.get("image") == "flowpreview"
+    }
+
+
+def _replicas(compose: Mapping[str, Any], profile: str) -> dict[str, dict[str, Any]]:
+    """The services of `profile` that run `flowpreview serve` (the image's own command)."""
+    return {
+        name: service
+        for name, service in _in_profile(compose, profile).items()
+        if name in _bot_services(compose) and "command" not in service
+    }
+
+
+def _as_compose_reads(value: str | None, shell: Mapping[str, str]) -> str | None:
+    """`value` with each `${NAME}` or `${NAME:-default}` resolved against `shell`."""
+    if value is None:
+        return None
+    return re.sub(r"\$\{(\w+)(?::-([^}]*))?\}", lambda m: shell.get(m[1]) or m[2] or "", value)
+
+
 def _in_profile(compose: Mapping[str, Any], profile: str) -> dict[str, dict[str, Any]]:
     return {
         name: service
@@ -385,10 +417,10 @@ def _option(command: Sequence[str], name: str) -> list[str]:
 
 
 def _env_reads() -> set[str]:
-    """The environment variables the bot reads: every name given to an env_* reader (env_str,
-    env_int, env_float, env_flag, …), os.getenv or `env.get`/`env[…]`, written out or as a
-    module constant anywhere in bot/, and the per-action rate variables. The stand-ins are
-    left out: they are not the bot."""
+    """The environment variables the bot reads: every name handed, after the environment, to
+    a reader (env_str, env_int, env_flag, a module's own `_path(env, NAME, …)`, …), to os.getenv
+    or `env.get`/`env[…]`, written out or as a module constant anywhere in bot/, and the
+    per-action rate variables. The stand-ins are left out: they are not the bot."""
     trees = [
         ast.parse(path.read_text(encoding="utf-8"))
         for path in sorted(BOT.rglob("*.py"))
@@ -440,7 +472,7 @@ def _names_read(node: ast.AST) -> list[ast.expr]:
         return []
     func = node.func
     called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
-    if called.startswith("env_"):
+    if node.args and env_like(node.args[0]):
         return node.args[1:2]  # env_str(env, NAME, ...)
     is_env_get = called == "get" and isinstance(func, ast.Attribute) and env_like(func.value)
     if called == "getenv" or is_env_get:
@@ -452,7 +484,11 @@ def test_every_environment_name_in_compose_is_a_setting_the_bot_reads() -> None:
     text = (ROOT / "compose.yaml").read_text(encoding="utf-8")
     reads = _env_reads()
     assert {"SLACK_BOT_TOKEN", "PORT", "CAMS_QPS_LISTFLOW", "REDIS_URL"} <= reads, "the scan"
-    named = {name for env in _environments(_compose()).values() for name in env}
+    compose = _compose()
+    bots = _bot_services(compose)
+    named = {
+        name for service, env in _environments(compose).items() if service in bots for name in env
+    }
     # Interpolations (${NAME}) would name host variables handed to the bot.
     named |= set(re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", text))
 
@@ -465,7 +501,7 @@ def test_compose_runs_two_replicas_sharing_redis() -> None:
     assert redis["image"] == "redis:7-alpine"
     assert "healthcheck" in redis
     assert "profiles" not in redis
-    replicas = _in_profile(compose, "prod")
+    replicas = _replicas(compose, "prod")
     assert len(replicas) == 2
     for name, replica in replicas.items():
         env = _environments(compose)[name]
@@ -476,9 +512,99 @@ def test_compose_runs_two_replicas_sharing_redis() -> None:
         assert env["CAMS_REPLICAS"] == str(len(replicas))
 
 
+def test_every_setting_the_bot_reads_reaches_the_production_replicas() -> None:
+    compose = _compose()
+    reads = _env_reads()
+    replicas = _replicas(compose, "prod")
+    assert len(replicas) == 2
+    assert reads >= NOT_PASSED, "a setting left out on purpose is still one the bot reads"
+    for name in replicas:
+        env = _environments(compose)[name]
+        assert sorted(reads - set(env) - NOT_PASSED) == [], f"{name} is not handed these"
+        assert NOT_PASSED & set(env) == set()
+
+
+@pytest.mark.parametrize("profile", ["prod", "demo"])
+def test_the_replicas_of_a_profile_share_one_postgresql(profile: str) -> None:
+    compose = _compose()
+    services = compose["services"]
+    replicas = _replicas(compose, profile)
+    # As compose reads them with nothing set in the shell.
+    urls = {
+        _as_compose_reads(_environments(compose)[name].get("DATABASE_URL"), {}) for name in replicas
+    }
+    assert len(replicas) == 2
+    (url,) = urls
+    assert url is not None, "each replica would keep a SQLite file of its own"
+    settings = StoreSettings.from_env({"DATABASE_URL": url})
+    assert not settings.is_sqlite
+    host = settings.url.host
+    assert host in _in_profile(compose, profile), (
+        f"{host} is not a service of the {profile} profile"
+    )
+    postgres = services[host]
+    assert re.fullmatch(r"postgres:\d+(?:\.\d+)?(?:-alpine)?", postgres["image"])
+    assert "ports" not in postgres, "reachable from the compose network only"
+    check = postgres["healthcheck"]["test"]
+    assert check[:2] == ["CMD", "pg_isready"]
+    assert f"--dbname={settings.url.database}" in check
+    assert f"--username={settings.url.username}" in check
+    postgres_env = _environments(compose)[host]
+    assert postgres_env["POSTGRES_DB"] == settings.url.database
+    assert postgres_env["POSTGRES_USER"] == settings.url.username
+    for name, replica in replicas.items():
+        assert replica["depends_on"][host]["condition"] == "service_healthy", name
+
+
+def test_productions_postgresql_keeps_its_data_in_a_named_volume() -> None:
+    compose = _compose()
+    (url,) = {
+        _as_compose_reads(_environments(compose)[name]["DATABASE_URL"], {})
+        for name in _replicas(compose, "prod")
+    }
+    host = StoreSettings.from_env({"DATABASE_URL": url or ""}).url.host
+    postgres = compose["services"][host]
+    volumes = {
+        target: source for source, _, target in (v.partition(":") for v in postgres["volumes"])
+    }
+    assert volumes[POSTGRES_DATA] in compose["volumes"]
+    assert postgres["restart"] == "unless-stopped"
+
+
+def test_a_database_url_set_in_the_shell_replaces_productions_postgresql() -> None:
+    compose = _compose()
+    mine = "postgresql://bot@rds.internal/flowpreview"
+    for name in _replicas(compose, "prod"):
+        value = _environments(compose)[name]["DATABASE_URL"]
+        assert _as_compose_reads(value, {"DATABASE_URL": mine}) == mine
+
+
+def test_the_image_installs_the_extras_replicas_need_and_sqlite_needs_none(
+    dockerfile: list[Instruction],
+) -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    project = pyproject["project"]
+    extras = project["optional-dependencies"]
+    installs = [i.args for i in dockerfile if i.keyword == "RUN" and " install " in i.args]
+    named = {
+        extra.strip()
+        for args in installs
+        for group in re.findall(r"\.\[([a-z,\s]+)\]", args)
+        for extra in group.split(",")
+    }
+
+    assert {"postgres", "redis"} <= named
+    assert named <= set(extras)
+    assert not any(requirement.startswith("asyncpg") for requirement in project["dependencies"])
+    assert any(requirement.startswith("asyncpg") for requirement in extras["postgres"])
+    # The tests and the benchmarks run on PostgreSQL and Redis too.
+    for group in ("dev", "bench"):
+        assert set(extras["postgres"]) | set(extras["redis"]) <= set(extras[group]), group
+
+
 def test_production_settings_come_from_the_shell_and_none_is_written_down() -> None:
     compose = _compose()
-    for name in _in_profile(compose, "prod"):
+    for name in _replicas(compose, "prod"):
         env = _environments(compose)[name]
         assert {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "ALIBABA_CLOUD_ACCESS_KEY_ID"} <= set(
             env
@@ -531,7 +657,7 @@ def test_the_demo_replicas_are_set_up_as_the_terminal_demo_is() -> None:
         assert float(env["CAMS_DEADLINE_S"] or 0) == DEMO_DEADLINE_S
     # Loopback between them: one network namespace, the emulator's.
     for name, service in demo.items():
-        if name != "emulator":
+        if name in _bot_services(compose) and name != "emulator":
             assert service["network_mode"] == "service:emulator"
     assert demo["demo"]["stdin_open"] is True
     assert demo["demo"]["tty"] is True
@@ -575,10 +701,11 @@ async def _until_answering(session: aiohttp.ClientSession, url: str) -> None:
 
 
 async def test_the_demo_profile_answers_without_any_account(
-    redis_server: RedisServer, tmp_path: Path
+    redis_server: RedisServer, postgres_server: PostgresServer, tmp_path: Path
 ) -> None:
     """compose.yaml's demo, its commands and environment as written, run as processes here
-    (on ports of the test's own): two replicas on Redis, the emulator, the terminal."""
+    (on ports of the test's own): two replicas on Redis and one PostgreSQL database, the
+    emulator, the terminal."""
     compose = _compose()
     demo = _in_profile(compose, "demo")
     environments = _environments(compose)
@@ -586,11 +713,13 @@ async def test_the_demo_profile_answers_without_any_account(
     base = clean_env(TZ="UTC", TMPDIR=str(tmp_path))
     ports = {int(p): free_port() for p in _option(demo["emulator"]["command"], "port")}
     ports |= {int(p): free_port() for p in _option(demo["demo"]["command"], "slack-port")}
+    database = await postgres_server.create_database()
+    shared = {"REDIS_URL": redis_server.url, "DATABASE_URL": database}
     replicas: dict[str, ServeProcess] = {}
     for name in replica_names:
         env = {k: _remap(str(v), ports) for k, v in environments[name].items()}
         # ServeProcess sets PORT to a port of its own; the terminal is told about it below.
-        replicas[name] = ServeProcess(base | env | {"REDIS_URL": redis_server.url})
+        replicas[name] = ServeProcess(base | env | shared)
         ports[int(str(environments[name]["PORT"]))] = replicas[name].port
     emulator_args = [_remap(arg, ports) for arg in demo["emulator"]["command"]]
     (cams_url,) = {_remap(str(environments[name]["CAMS_ENDPOINT"]), ports) for name in replicas}
@@ -608,6 +737,7 @@ async def test_the_demo_profile_answers_without_any_account(
             stats = await _stats(session, cams_url)
         finally:
             await asyncio.gather(*(r.stop() for r in replicas.values()))
+            await postgres_server.drop_database(database)
 
     assert (first.code, second.code) == (0, 0), first.err + second.err
     assert "a fake Slack here, and the bots at http://127.0.0.1:" in first.out

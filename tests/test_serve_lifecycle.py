@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -16,6 +18,8 @@ from bot.standin.slack import payloads
 from bot.standin.slack.fake_slack import running_fake_slack
 from bot.standin.slack.signing import signed_headers
 from tests.manual_clock import eventually
+from tests.postgres_server import PostgresServer
+from tests.redis_server import RedisServer
 from tests.serve_process import ServeProcess, run_bot, serve_env
 from tests.slack_harness import SIGNING_SECRET, Bot, running_bot
 from tests.support import RunningEmulator
@@ -176,3 +180,53 @@ async def test_a_busy_port_is_reported_before_anything_says_it_is_listening(
         f"flowpreview: PORT: cannot listen on 127.0.0.1:{port}: Address already in use"
     ]
     assert not slack.api_calls
+
+
+NOT_SHARED = "not shared between replicas"
+
+
+async def _serve_log(cams: RunningEmulator, **extra: str) -> str:
+    """What `serve` writes to stderr from start to a clean stop, with settings `extra`."""
+    async with running_fake_slack(bot_token="xoxb-store") as slack, aiohttp.ClientSession() as s:
+        env = serve_env(
+            cams.url, slack, SLACK_BOT_TOKEN="xoxb-store", SLACK_SIGNING_SECRET=SECRET, **extra
+        )
+        replica = ServeProcess(env)
+        await replica.start(s)
+        code, err = await replica.stop()
+    assert code == 0, err.decode()
+    return err.decode()
+
+
+async def test_replicas_on_redis_with_sqlite_are_warned_once_that_rules_are_not_shared(
+    cams: RunningEmulator, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    # Without asyncpg, as where the postgres extra is not installed: SQLite needs none.
+    (tmp_path / "asyncpg.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'asyncpg'\", name='asyncpg')\n",
+        encoding="utf-8",
+    )
+    pythonpath = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
+    err = await _serve_log(cams, REDIS_URL=redis_server.url, PYTHONPATH=pythonpath)
+
+    warnings = [line for line in err.splitlines() if NOT_SHARED in line]
+    assert len(warnings) == 1, err
+    assert "WARNING" in warnings[0]
+    assert "access rules, channel spaces, Slack installs and the audit trail" in warnings[0]
+    assert "DATABASE_URL" in warnings[0]
+    assert "Traceback" not in err
+
+
+async def test_replicas_sharing_postgresql_or_one_replica_on_sqlite_get_no_such_warning(
+    cams: RunningEmulator, redis_server: RedisServer, postgres_server: PostgresServer
+) -> None:
+    url = await postgres_server.create_database()
+    try:
+        shared = await _serve_log(cams, REDIS_URL=redis_server.url, DATABASE_URL=url)
+    finally:
+        await postgres_server.drop_database(url)
+    alone = await _serve_log(cams)
+
+    assert NOT_SHARED not in shared
+    assert "database: postgresql+asyncpg://" in shared
+    assert NOT_SHARED not in alone

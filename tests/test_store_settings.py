@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from bot.config import ConfigError
 from bot.redaction import redact
 from bot.store.settings import StoreSettings
+from tests.serve_process import clean_env, run_bot
 
 PASSWORD = "pw-Sup3r-s3cret"
 
@@ -130,3 +132,40 @@ def test_a_bad_retention_is_named(value: str, problem: str) -> None:
 
 def test_retention_days() -> None:
     assert StoreSettings.from_env({"AUDIT_RETENTION_DAYS": "7"}).retention_days == 7
+
+
+def _without_asyncpg(folder: Path) -> str:
+    """A PYTHONPATH on which `import asyncpg` fails as it does where the extra is not installed."""
+    (folder / "asyncpg.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'asyncpg'\", name='asyncpg')\n",
+        encoding="utf-8",
+    )
+    return os.pathsep.join(filter(None, [str(folder), os.environ.get("PYTHONPATH")]))
+
+
+async def test_postgresql_without_its_driver_is_one_line_naming_the_extra(tmp_path: Path) -> None:
+    env = clean_env(
+        PYTHONPATH=_without_asyncpg(tmp_path),
+        DATABASE_URL=f"postgresql://bot:{PASSWORD}@db.internal/flowpreview",
+    )
+    run = await run_bot("migrate", env=env)
+
+    assert run.code == 2
+    assert run.err == (
+        "flowpreview: DATABASE_URL: names PostgreSQL, whose driver (asyncpg) is missing: install "
+        "the postgres extra (pip install '.[postgres]')\n"
+    )
+    assert run.out == ""
+
+
+async def test_sqlite_needs_no_postgresql_driver(tmp_path: Path) -> None:
+    env = clean_env(
+        PYTHONPATH=_without_asyncpg(tmp_path), DATABASE_PATH=str(tmp_path / "bot.sqlite3")
+    )
+    migrated = await run_bot("migrate", env=env)
+    listed = await run_bot("access", "list", env=env)
+    audit = await run_bot("audit", "--since", "1d", env=env)
+
+    assert (migrated.code, listed.code, audit.code) == (0, 0, 0), (
+        migrated.err + listed.err + audit.err
+    )

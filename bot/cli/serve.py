@@ -63,8 +63,13 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> int:
         log.info("Alibaba Cloud credentials: %s", service.client.source.provider)
         log.info("database: %s", store_settings.describe())
         if store_settings.is_sqlite and env_str(env, "REDIS_URL"):
-            # Replicas share Redis; each would keep an audit trail and access rules of its own.
-            log.warning("replicas on SQLite keep separate audit trails: set DATABASE_URL")
+            # REDIS_URL means replicas; a rule, a channel's space or an install saved on one
+            # would not apply on the others, and requests go to any of them.
+            log.warning(
+                "REDIS_URL is set but the database is SQLite: access rules, channel spaces, "
+                "Slack installs and the audit trail are not shared between replicas; set "
+                "DATABASE_URL to one PostgreSQL database for all of them"
+            )
 
     server = create_server(settings, service, store=store, access=access)
 

@@ -4,7 +4,8 @@ Recording must never slow an answer down or fail it: `record` only appends the r
 bounded queue, and one writer task inserts what has queued, a batch per statement
 (bot.store.audit_insert), on a connection it keeps. While the database is down the writer
 keeps its batch and retries with backoff on a fresh connection; the queue fills, and then new
-records are dropped and counted, so an outage costs neither memory nor latency.
+records are dropped and counted, so an outage costs neither memory nor latency. Drops are
+logged at most once a minute, and the numbers logged add up to every record dropped.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ BATCH = 500
 LINGER_S = 0.2
 RETRY_FIRST_S = 0.5
 RETRY_MAX_S = 30.0
-# Drops are logged at most this often, with how many there were in between.
+# Drops are logged at most this often, with how many there were in between; drops held back
+# are logged when the minute is up (or at close) even if none follows.
 WARN_EVERY_S = 60.0
 PURGE_EVERY_S = 6 * 3600.0
 # Deleted a chunk per statement, so that a purge after a long pause holds no long lock.
@@ -117,6 +119,9 @@ class AuditTrail(AsyncCloseable):
         self._failing = False
         self._warned_at: float | None = None
         self._unwarned = 0
+        self._latest_drop = ""
+        # Logs the drops held back by the rate limit once the minute is up.
+        self._drop_report: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
         # The writer's own connection, held between batches, and its driver's connection;
@@ -180,9 +185,16 @@ class AuditTrail(AsyncCloseable):
             await asyncio.gather(*self._tasks, return_exceptions=True)
             # A write cut short leaves its connection in an unknown state: it is not reused.
             await self._release(broken=self._in_doubt)
+        report = self._drop_report
+        if report is not None:
+            report.cancel()
+            await asyncio.gather(report, return_exceptions=True)
+        if self._unwarned:
+            self._warn_drops()
         lost = self.backlog
         if lost:
             self.dropped += lost
+            _DROPPED.inc(lost)
             self._settled = self._recorded
             log.warning("audit trail: %d records were not written before shutdown", lost)
 
@@ -322,15 +334,40 @@ class AuditTrail(AsyncCloseable):
         self.dropped += 1
         _DROPPED.inc()
         self._unwarned += 1
+        self._latest_drop = why
         now = self._clock()
-        if self._warned_at is not None and now - self._warned_at < WARN_EVERY_S:
+        if self._warned_at is None or now - self._warned_at >= WARN_EVERY_S:
+            self._warn_drops()
+        elif self._drop_report is None:
+            # A burst that ends within the minute would otherwise stay unlogged until the
+            # next drop, however long that takes: the log would say 1 where the metric says
+            # thousands. At most a minute away, even should the wall clock step back.
+            self._schedule_drop_report(min(self._warned_at + WARN_EVERY_S - now, WARN_EVERY_S))
+
+    def _schedule_drop_report(self, delay: float) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            # Recorded outside an event loop: the next drop or `close` logs these.
             return
+        self._drop_report = loop.create_task(self._report_drops(delay), name="audit-drop-report")
+
+    async def _report_drops(self, delay: float) -> None:
+        try:
+            await self._sleep(delay)
+        finally:
+            # Also when cancelled (by `close`, or as the loop ends): held back, never lost.
+            self._drop_report = None
+            if self._unwarned:
+                self._warn_drops()
+
+    def _warn_drops(self) -> None:
         log.warning(
             "audit trail: %d record(s) dropped since the last warning, the latest because %s",
             self._unwarned,
-            why,
+            self._latest_drop,
         )
-        self._warned_at = now
+        self._warned_at = self._clock()
         self._unwarned = 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ DEFAULT_RETENTION_DAYS = 90
 MAX_RETENTION_DAYS = 36_500
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*(?=://)")
 _USAGE = "use sqlite+aiosqlite:///PATH or postgresql://USER:PASSWORD@HOST[:PORT]/DATABASE"
+# PostgreSQL's driver comes with an extra, so that SQLite users need not install it.
+_DRIVER = "asyncpg"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +89,25 @@ def _url(raw: str) -> URL:
         raise ConfigError("DATABASE_URL", "the port must be from 1 to 65535")
     if not url.database:
         raise ConfigError("DATABASE_URL", f"names no database; {_USAGE}")
+    _require_driver()
     query = dict(url.query)
     # libpq's sslmode is asyncpg's ssl, with the same values.
     if "sslmode" in query:
         query["ssl"] = query.pop("sslmode")
     return url.set(drivername=POSTGRESQL, query=query)
+
+
+def _require_driver() -> None:
+    # Imported now rather than found: a driver that is present but cannot load would
+    # otherwise fail later, with a traceback, when the engine is made.
+    try:
+        importlib.import_module(_DRIVER)
+    except ImportError:
+        raise ConfigError(
+            "DATABASE_URL",
+            f"names PostgreSQL, whose driver ({_DRIVER}) is missing: install the postgres extra "
+            "(pip install '.[postgres]')",
+        ) from None
 
 
 def _sqlite_url(path: str, *, variable: str = "DATABASE_PATH") -> URL:
