@@ -4,15 +4,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck unit demo run emulator bench clean
+.PHONY: test test-dates lint typecheck unit demo run emulator bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-## test: lint, format check, mypy --strict and the whole test suite
-test: lint typecheck unit
+## test: lint, format check, mypy --strict, the whole test suite, then test-dates
+test: lint typecheck unit test-dates
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -23,6 +23,10 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest
+
+## test-dates: the tests marked `dates`, under libfaketime, at eleven dates and zones
+test-dates: $(STAMP)
+	@VENV=$(VENV) tests/at_dates.sh
 
 ## demo: the bot in this terminal, on the emulator and a fake Slack; no accounts needed
 demo: $(STAMP)

@@ -31,6 +31,7 @@ from bot.standin.cams.server import DEMO_CREDENTIALS
 from tests.support import DATA, STS_CREDENTIALS, FakeTime, RunningEmulator, running_emulator
 
 
+@pytest.mark.dates
 async def test_success_yields_a_typed_preview(cams: RunningEmulator) -> None:
     async with cams.client() as client:
         preview = await client.get_flow_preview_url("1234567890123456")
@@ -205,6 +206,7 @@ async def test_every_attempt_is_freshly_signed(cams: RunningEmulator, fake_time:
     assert len(nonces) == 3
 
 
+@pytest.mark.dates
 async def test_dates_follow_the_wall_clock(cams: RunningEmulator) -> None:
     real_now = datetime.now(UTC).timestamp()
     async with cams.client(wall_clock=lambda: real_now + 3600) as client:

@@ -144,6 +144,7 @@ async def test_the_service_from_env_uses_the_chain_and_closes_the_source(tmp_pat
     assert cams.emulator.counts == {"OK": 1}
 
 
+@pytest.mark.dates
 async def test_the_cache_outlives_a_refresh(tmp_path: Path) -> None:
     # Near real time: the service's client dates its requests with the real clock.
     clock = ManualClock(float(int(time.time())))

@@ -28,7 +28,7 @@ from bot.slack.constants import (
 )
 from bot.slack.refusals import RefusalLog
 from bot.slack.server import events_handler
-from bot.slack.verification import SignatureCheck
+from bot.slack.verification import STALE, SignatureCheck
 from bot.standin.slack import payloads
 from bot.standin.slack.fake_slack import running_fake_slack
 from bot.standin.slack.signing import signed_headers
@@ -182,32 +182,55 @@ async def test_busy_says_when_to_try_again() -> None:
     assert "Many previews are being fetched right now. Try again" in body
 
 
+@pytest.mark.dates
 @pytest.mark.parametrize(
     "headers",
     [
-        {"X-Slack-Request-Timestamp": str(int(time.time())), "X-Slack-Signature": "v0=" + "0" * 64},
+        {"X-Slack-Request-Timestamp": "now", "X-Slack-Signature": "v0=" + "0" * 64},
         {},
-        {"X-Slack-Request-Timestamp": str(int(time.time()))},
+        {"X-Slack-Request-Timestamp": "now"},
     ],
     ids=["forged", "missing", "no-signature"],
 )
 async def test_unsigned_or_forged_requests_get_401(bot: Bot, headers: dict[str, str]) -> None:
     body = payloads.slash_command(FLOW, response_url=bot.slack.new_response_url())
+    # The time of the request, not of the module's collection: an old one would be refused
+    # as stale, whatever its signature.
+    sent = {
+        name: str(int(time.time())) if value == "now" else value for name, value in headers.items()
+    }
     answer = await bot.post(
-        body, headers={"Content-Type": "application/x-www-form-urlencoded", **headers}
+        body, headers={"Content-Type": "application/x-www-form-urlencoded", **sent}
     )
     assert answer.status == 401
     assert bot.cams.emulator.by_flow == {}
 
 
+@pytest.mark.dates
 async def test_stale_and_wrongly_keyed_requests_get_401(bot: Bot) -> None:
     body = payloads.slash_command(FLOW, response_url=bot.slack.new_response_url())
-    stale = signed_headers(SIGNING_SECRET, body, int(time.time()) - 301)
+    # Well past the five minutes either way. The timestamp is whole seconds and the bot reads
+    # its clock after this test does: by then the clock may have passed the next second, and
+    # 301 s ahead would be inside the window. The edge is tested on a fixed clock below.
+    stale = signed_headers(SIGNING_SECRET, body, int(time.time()) - 360)
     assert (await bot.post(body, headers=stale)).status == 401
     assert (await bot.post(body, secret="not-the-secret")).status == 401
-    future = signed_headers(SIGNING_SECRET, body, int(time.time()) + 301)
+    future = signed_headers(SIGNING_SECRET, body, int(time.time()) + 360)
     assert (await bot.post(body, headers=future)).status == 401
     assert bot.cams.emulator.by_flow == {}
+
+
+@pytest.mark.parametrize(
+    ("skew", "problem"),
+    [(-300, None), (300, None), (299.5, None), (-301, STALE), (301, STALE), (300.5, STALE)],
+)
+def test_a_timestamp_more_than_five_minutes_from_the_clock_is_stale(
+    skew: float, problem: str | None
+) -> None:
+    now = 1_800_000_000.0
+    check = SignatureCheck(Secret(SIGNING_SECRET), clock=lambda: now + skew)
+    # Whole seconds on the wire; the clock has fractions.
+    assert check.header_problem(str(int(now)), "v0=" + "0" * 64) == problem
 
 
 async def test_the_url_button_click_is_acknowledged(bot: Bot) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, TextIO
 from urllib.parse import parse_qs
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp import web
@@ -335,6 +336,30 @@ def test_dates_render_in_the_viewers_zone_or_fall_back() -> None:
     assert to_text(f"<!date^{EXPIRES}^{{date_num}}^https://x.test/|f>", TOKYO) == (
         "2026-12-24 (https://x.test/)"
     )
+
+
+@pytest.mark.parametrize(
+    ("zone", "change_utc", "before", "after"),
+    [
+        # Clocks go forward an hour: 02:00 CET becomes 03:00 CEST; 02:00 EST, 03:00 EDT.
+        ("Europe/Berlin", datetime(2027, 3, 28, 1, 0, tzinfo=UTC), "01:30 CET", "03:30 CEST"),
+        ("America/New_York", datetime(2027, 3, 14, 7, 0, tzinfo=UTC), "01:30 EST", "03:30 EDT"),
+        # And back: 03:00 CEST becomes 02:00 CET; 02:00 EDT, 01:00 EST.
+        ("Europe/Berlin", datetime(2027, 10, 31, 1, 0, tzinfo=UTC), "02:30 CEST", "02:30 CET"),
+        ("America/New_York", datetime(2027, 11, 7, 6, 0, tzinfo=UTC), "01:30 EDT", "01:30 EST"),
+    ],
+)
+def test_dates_across_a_clock_change_count_real_time(
+    zone: str, change_utc: datetime, before: str, after: str
+) -> None:
+    half_hour = timedelta(minutes=30)
+    earlier, now = change_utc - half_hour, change_utc + half_hour
+    viewer = Viewer(ZoneInfo(zone), now)
+
+    assert format_date(earlier.timestamp(), "{time}", viewer) == before
+    assert format_date(now.timestamp(), "{time}", viewer) == after
+    assert format_date(earlier.timestamp(), "{date_pretty}, {ago}", viewer) == "today, 1 hour ago"
+    assert format_date((now + 2 * half_hour).timestamp(), "{ago}", viewer) == "in 1 hour"
 
 
 def test_mrkdwn_links_mentions_and_entities() -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 _MARKUP = re.compile(r"<([^<>]*)>")
 _CODE = re.compile(r"```(.+?)```|`([^`\n]+)`", re.DOTALL)
@@ -104,7 +104,7 @@ _AGO_UNITS = (
 @dataclass(frozen=True, slots=True)
 class Viewer:
     """The person reading: their time zone and clock (None means this machine's), the names
-    their client knows by user ID, and whether their terminal shows ANSI styles."""
+    their client knows by user or channel ID, and whether their terminal shows ANSI styles."""
 
     tz: tzinfo | None = None
     now: datetime | None = None
@@ -191,7 +191,8 @@ def _markup(inner: str, viewer: Viewer) -> str:
         name = viewer.names.get(target[1:]) or label or target[1:]
         return f"@{name}"
     if target.startswith("#"):
-        return f"#{label}" if label else target
+        channel = viewer.names.get(target[1:]) or label
+        return f"#{channel}" if channel else target
     url = decode_entities(target)
     return f"{label} ({url})" if label and label != url else url
 
@@ -231,11 +232,13 @@ def _relative_day(when: datetime, today: datetime) -> str | None:
 
 
 def _ago(when: datetime, now: datetime) -> str:
-    elapsed = now - when
-    seconds = abs(elapsed.total_seconds())
+    # Between instants: two times in one zone subtract as wall-clock times, and a clock
+    # change between them would add or lose an hour.
+    elapsed = now.timestamp() - when.timestamp()
+    seconds = abs(elapsed)
     for unit, size in _AGO_UNITS:
         if seconds >= size:
             count = int(seconds // size)
             phrase = f"{count} {unit}{'' if count == 1 else 's'}"
-            return f"{phrase} ago" if elapsed >= timedelta(0) else f"in {phrase}"
+            return f"{phrase} ago" if elapsed >= 0 else f"in {phrase}"
     return "just now"
