@@ -87,6 +87,7 @@ async def test_a_bad_database_url_is_one_line_without_the_password(command: str)
     assert PASSWORD not in run.err
 
 
+@pytest.mark.dates
 async def test_audit_lists_filters_and_prints_json(database_url: str) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     await _seed(
@@ -198,16 +199,43 @@ async def test_audit_does_not_create_a_missing_sqlite_file(tmp_path: Path) -> No
     [
         (["--since", "yesterday"], "argument --since: expected an ISO date or time"),
         (["--since", "5w"], "argument --since: expected an ISO date or time"),
-        (["--limit", "0"], "argument --limit: expected a whole number of at least 1"),
-        (["--limit", "x"], "argument --limit: expected a whole number of at least 1"),
+        (["--limit", "0"], "argument --limit: expected a whole number from 1 to 1,000,000"),
+        (["--limit", "x"], "argument --limit: expected a whole number from 1 to 1,000,000"),
         (["--bogus"], "unrecognized arguments: --bogus"),
+        # Values that passed the check and then broke the arithmetic or the query.
+        (["--since", "999999d"], "argument --since: expected a span of at most 36500d"),
+        (["--since", "999999h"], "argument --since: expected a span of at most 36500d"),
+        (["--since", "0001-01-01T00:00+01:00"], "argument --since: expected a time between"),
+        (["--since", "9999-12-31T23:59-01:00"], "argument --since: expected a time between"),
+        (["--limit", "1000001"], "argument --limit: expected a whole number from 1 to 1,000,000"),
+        (
+            ["--limit", "99999999999999999999999"],
+            "argument --limit: expected a whole number from 1 to 1,000,000",
+        ),
     ],
 )
-async def test_bad_audit_options_are_a_usage_error(args: list[str], problem: str) -> None:
-    run = await run_bot("audit", *args, env=_env(DATABASE_PATH="/nonexistent/x.sqlite3"))
+async def test_bad_audit_options_are_a_usage_error(
+    args: list[str], problem: str, tmp_path: Path
+) -> None:
+    # A migrated database: a value the check let through would reach the query.
+    path = tmp_path / "flowpreview.sqlite3"
+    assert (await run_bot("migrate", env=_env(DATABASE_PATH=str(path)))).code == 0
+    run = await run_bot("audit", *args, env=_env(DATABASE_PATH=str(path)))
 
     assert run.code == 2
-    assert run.err.startswith("usage: python -m bot audit ")
-    [error] = [line for line in run.err.splitlines() if "error:" in line]
+    [error] = run.err.splitlines()
+    assert error.startswith("python -m bot audit: error: ")
     assert problem in error
     assert run.out == ""
+
+
+async def test_the_widest_audit_options_read_the_whole_trail(database_url: str) -> None:
+    await _seed(database_url, _record(datetime.now(UTC), "U1", "F1", Outcome.GIVEN))
+    env = _env(DATABASE_URL=database_url)
+    runs = await asyncio.gather(
+        run_bot("audit", "--since", "36500d", "--limit", "1000000", env=env),
+        run_bot("audit", "--since", "0001-01-01", env=env),
+    )
+
+    # The table's header and the one record, each time.
+    assert [(run.code, run.err, len(run.out.splitlines())) for run in runs] == [(0, "", 2)] * 2

@@ -7,23 +7,33 @@ import json
 import re
 import socket
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
 
 from bot import __version__
+from bot.cams.models import FlowPreview
+from bot.cli.get import preview_line
 from bot.slack.constants import EVENTS_PATH
-from bot.standin.cams.server import DEMO_CREDENTIALS
+from bot.standin.cams.server import DEFAULT_LINK_TTL_S, DEMO_CREDENTIALS
 from bot.standin.slack import payloads
 from bot.standin.slack.fake_slack import FakeSlack, running_fake_slack
 from bot.standin.slack.signing import signed_headers
 from tests.serve_process import ServeProcess, clean_env, emulator_process, free_port, run_bot
 from tests.support import RunningEmulator
+
+# Flow IDs as CAMS shapes them (10 to 20 digits): `get` refuses anything else before any call.
+OK, FLAKY = "1000000000000001", "1000000000000002"
+DENIED, GONE = "4030000000000001", "4040000000000001"
+A, B, C = "1111111111111111", "2222222222222222", "3333333333333333"
 
 
 def _env(cams_url: str | None, **extra: str) -> dict[str, str]:
@@ -38,6 +48,7 @@ def _env(cams_url: str | None, **extra: str) -> dict[str, str]:
     return env | extra
 
 
+@pytest.mark.dates
 async def test_get_prints_link_and_expiry_in_local_time_and_utc(cams: RunningEmulator) -> None:
     run = await run_bot("get", "1234567890123456", env=_env(cams.url, TZ="Asia/Tokyo"))
 
@@ -50,13 +61,13 @@ async def test_get_prints_link_and_expiry_in_local_time_and_utc(cams: RunningEmu
 
 async def test_get_fetches_several_flows_concurrently(cams: RunningEmulator) -> None:
     cams.fault("latency:1@all")
-    run = await run_bot("get", "11", "22", "33", env=_env(cams.url))
+    run = await run_bot("get", A, B, C, env=_env(cams.url))
 
     assert run.code == 0, run.err
     assert [line.split()[0] for line in run.out.splitlines() if not line.startswith(" ")] == [
-        "11",
-        "22",
-        "33",
+        A,
+        B,
+        C,
     ]
     arrivals = cams.emulator.stats()["arrivals"][DEMO_CREDENTIALS.access_key_id]
     assert max(arrivals) - min(arrivals) < 1.0, "all three were asked before any was answered"
@@ -65,22 +76,22 @@ async def test_get_fetches_several_flows_concurrently(cams: RunningEmulator) -> 
 async def test_get_failures_exit_non_zero_with_code_message_and_request_id(
     cams: RunningEmulator,
 ) -> None:
-    cams.fault("error:Ram.PermissionDeny@flow:denied", "error:Flow.NotFound@flow:gone")
-    run = await run_bot("get", "ok", "denied", "gone", env=_env(cams.url))
+    cams.fault(f"error:Ram.PermissionDeny@flow:{DENIED}", f"error:Flow.NotFound@flow:{GONE}")
+    run = await run_bot("get", OK, DENIED, GONE, env=_env(cams.url))
 
     assert run.code == 1
-    assert "flows/ok/preview" in run.out
+    assert f"flows/{OK}/preview" in run.out
     errors = [line for line in run.err.splitlines() if line.startswith("error:")]
     assert len(errors) == 2
-    assert "error: flow 'denied': Ram.PermissionDeny: You are not authorized" in errors[0]
+    assert f"error: flow '{DENIED}': Ram.PermissionDeny: You are not authorized" in errors[0]
     assert re.search(r"\(RequestId [0-9A-F-]{36}\)$", errors[0])
     assert "Flow.NotFound" in errors[1]
     assert "Traceback" not in run.err
 
 
 async def test_get_json(cams: RunningEmulator) -> None:
-    cams.fault("error:Product.Unsubscript@flow:b")
-    run = await run_bot("get", "a", "b", "--json", "--space", "sp", env=_env(cams.url))
+    cams.fault(f"error:Product.Unsubscript@flow:{B}")
+    run = await run_bot("get", A, B, "--json", "--space", "sp", env=_env(cams.url))
 
     assert run.code == 1
     first, second = json.loads(run.out)
@@ -94,14 +105,34 @@ async def test_get_json(cams: RunningEmulator) -> None:
 async def test_get_refuses_bad_input_without_calling(cams: RunningEmulator) -> None:
     run = await run_bot("get", "", "a\x01b", env=_env(cams.url))
 
-    assert run.code == 1
-    assert len([line for line in run.err.splitlines() if line.startswith("error:")]) == 2
-    assert run.err.count("bad_request") == 2
+    assert run.code == 2
+    assert run.err == "error: not a flow ID (10 to 20 digits): '', 'a\\x01b'\n"
+    assert len(cams.emulator.recorded) == 0
+
+
+@pytest.mark.parametrize(
+    "flow_id",
+    [
+        "abc",
+        "123456789",  # 9 digits
+        "123456789012345678901",  # 21 digits
+        "".join(chr(0xFF10 + int(d)) for d in "123456789012"),  # full-width digits
+        "https://business.facebook.com/wa/manage/flows/1234567890123456/preview/",
+    ],
+)
+async def test_get_checks_flow_ids_as_slack_does_and_calls_nothing_for_a_bad_one(
+    cams: RunningEmulator, flow_id: str
+) -> None:
+    run = await run_bot("get", OK, flow_id, env=_env(cams.url))
+
+    assert run.code == 2
+    assert run.err == f"error: not a flow ID (10 to 20 digits): {flow_id!r}\n"
+    assert run.out == ""
     assert len(cams.emulator.recorded) == 0
 
 
 async def test_missing_credentials_exit_2_naming_the_variables() -> None:
-    run = await run_bot("get", "1", env=_env(None))
+    run = await run_bot("get", OK, env=_env(None))
 
     assert run.code == 2
     assert run.err.strip().count("\n") == 0
@@ -120,7 +151,7 @@ async def test_missing_credentials_exit_2_naming_the_variables() -> None:
     ],
 )
 async def test_bad_settings_are_one_line_naming_the_variable(name: str, value: str) -> None:
-    run = await run_bot("get", "1", env=_env("http://127.0.0.1:9", **{name: value}))
+    run = await run_bot("get", OK, env=_env("http://127.0.0.1:9", **{name: value}))
 
     assert run.code == 2
     assert run.err.startswith(f"flowpreview: {name}: ")
@@ -131,31 +162,56 @@ async def test_get_at_the_default_log_level_writes_only_one_line_per_failed_flow
     cams: RunningEmulator,
 ) -> None:
     # One flow fetched, one retried then fetched, one refused: only the refusal is news.
-    cams.fault("http:503@flow:flaky*1", "error:Ram.PermissionDeny@flow:denied")
-    run = await run_bot("get", "ok", "flaky", "denied", env=_env(cams.url))
+    cams.fault(f"http:503@flow:{FLAKY}*1", f"error:Ram.PermissionDeny@flow:{DENIED}")
+    run = await run_bot("get", OK, FLAKY, DENIED, env=_env(cams.url))
 
     assert run.code == 1
-    assert cams.emulator.by_flow == {"ok": 1, "flaky": 2, "denied": 1}
+    assert cams.emulator.by_flow == {OK: 1, FLAKY: 2, DENIED: 1}
     [line] = run.err.splitlines()
-    assert line.startswith("error: flow 'denied': Ram.PermissionDeny: ")
+    assert line.startswith(f"error: flow '{DENIED}': Ram.PermissionDeny: ")
     assert re.search(r"\(RequestId [0-9A-F-]{36}\)$", line)
 
 
 async def test_get_logs_retries_and_fetches_when_log_level_asks(cams: RunningEmulator) -> None:
-    cams.fault("http:503@flow:flaky*1")
-    run = await run_bot("get", "ok", "flaky", env=_env(cams.url, LOG_LEVEL="INFO"))
+    cams.fault(f"http:503@flow:{FLAKY}*1")
+    run = await run_bot("get", OK, FLAKY, env=_env(cams.url, LOG_LEVEL="INFO"))
 
     assert run.code == 0, run.err
     assert "WARNING bot.cams.client: " in run.err, "the retry"
     assert run.err.count("INFO bot.preview.service: ") == 2, "the fetches"
 
 
+@pytest.mark.dates
 async def test_get_shows_the_expiry_once_when_local_time_is_utc(cams: RunningEmulator) -> None:
     run = await run_bot("get", "1234567890123456", env=_env(cams.url, TZ="UTC"))
 
     assert run.code == 0, run.err
     [expiry] = [line for line in run.out.splitlines() if line.startswith("    expires ")]
     assert re.fullmatch(r"    expires \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, in \d+d \d+h", expiry)
+
+
+@pytest.mark.parametrize(
+    ("zone", "expires", "shown"),
+    [
+        # Fetched in winter, expiring after the clocks went forward; and after they went back.
+        ("Europe/Berlin", datetime(2027, 4, 1, 12, tzinfo=UTC), "2027-04-01 14:00:00 CEST"),
+        ("America/New_York", datetime(2027, 11, 20, 12, tzinfo=UTC), "2027-11-20 07:00:00 EST"),
+        ("Europe/London", datetime(2027, 6, 1, 9, 30, tzinfo=UTC), "2027-06-01 10:30:00 BST"),
+        # Local time is UTC: shown once.
+        ("Europe/London", datetime(2027, 12, 1, 9, 30, tzinfo=UTC), None),
+    ],
+)
+def test_get_shows_the_expiry_in_the_zone_it_falls_in_and_the_time_left(
+    zone: str, expires: datetime, shown: str | None
+) -> None:
+    preview = FlowPreview("1234567890123456", "https://x.test/p", expires, "REQ-1")
+    a_minute_after_the_fetch = expires - timedelta(days=30, minutes=-1)
+
+    line = preview_line(preview, a_minute_after_the_fetch, ZoneInfo(zone))
+
+    utc = f"{expires:%Y-%m-%d %H:%M:%S} UTC"
+    expiry = f"{shown} ({utc})" if shown else utc
+    assert line == f"1234567890123456  https://x.test/p\n    expires {expiry}, in 29d 23h"
 
 
 async def test_version_at_the_top_level() -> None:
@@ -171,31 +227,33 @@ async def test_version_at_the_top_level() -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "usage"),
+    ("args", "command"),
     [
-        (["get"], "usage: python -m bot get "),
-        (["get", "1", "--bogus"], "usage: python -m bot get "),
-        (["get", "--space"], "usage: python -m bot get "),
-        (["emulator", "--port", "x"], "usage: python -m bot emulator "),
-        (["emulator", "extra"], "usage: python -m bot emulator "),
-        (["demo", "--bogus"], "usage: python -m bot demo "),
-        (["--bogus", "get", "1"], "usage: python -m bot [-h] [--version] COMMAND"),
-        ([], "usage: python -m bot [-h] [--version] COMMAND"),
+        (["get"], "python -m bot get"),
+        (["get", "1", "--bogus"], "python -m bot get"),
+        (["get", "--space"], "python -m bot get"),
+        (["emulator", "--port", "x"], "python -m bot emulator"),
+        (["emulator", "extra"], "python -m bot emulator"),
+        (["demo", "--bogus"], "python -m bot demo"),
+        (["--bogus", "get", "1"], "python -m bot"),
+        ([], "python -m bot"),
     ],
 )
-async def test_a_usage_error_shows_the_usage_of_its_command(args: list[str], usage: str) -> None:
+async def test_a_usage_error_is_one_line_naming_its_command(args: list[str], command: str) -> None:
     run = await run_bot(*args, env=_env(None))
 
     assert run.code == 2
-    assert run.err.startswith(usage)
+    [line] = run.err.splitlines()
+    assert line.startswith(f"{command}: error: ")
+    assert line.endswith(f"(see {command} --help)")
     assert run.out == ""
 
 
 async def test_unreachable_endpoint_is_a_clean_error() -> None:
-    run = await run_bot("get", "1", env=_env(f"http://127.0.0.1:{free_port()}"))
+    run = await run_bot("get", OK, env=_env(f"http://127.0.0.1:{free_port()}"))
 
     assert run.code == 1
-    assert "error: flow '1': network: cannot reach 127.0.0.1" in run.err
+    assert f"error: flow '{OK}': network: cannot reach 127.0.0.1" in run.err
     assert "Traceback" not in run.err
 
 
@@ -213,7 +271,7 @@ async def test_silent_endpoint_times_out_cleanly() -> None:
             CAMS_CONNECT_TIMEOUT_S="0.2",
             CAMS_DEADLINE_S="1",
         )
-        run = await run_bot("get", "1", env=env)
+        run = await run_bot("get", OK, env=env)
 
     assert run.code == 1
     assert "network: no answer from 127.0.0.1" in run.err
@@ -221,13 +279,13 @@ async def test_silent_endpoint_times_out_cleanly() -> None:
 
 
 async def test_emulator_command_serves_and_verifies() -> None:
-    rule = "error:Ram.PermissionDeny@flow:denied"
+    rule = f"error:Ram.PermissionDeny@flow:{DENIED}"
     async with emulator_process("--fault", rule, env=_env(None)) as emulator:
-        run = await run_bot("get", "7", "denied", env=_env(emulator.url))
+        run = await run_bot("get", OK, DENIED, env=_env(emulator.url))
 
     assert b"CAMS emulator on http://127.0.0.1:" in emulator.banner
     assert run.code == 1
-    assert "flows/7/preview" in run.out
+    assert f"flows/{OK}/preview" in run.out
     assert "Ram.PermissionDeny" in run.err
 
 
@@ -235,6 +293,27 @@ async def test_emulator_refuses_a_bad_fault_rule() -> None:
     run = await run_bot("emulator", "--fault", "explode@all", env=_env(None))
     assert run.code == 2
     assert run.err.startswith("flowpreview: --fault: unknown fault")
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (["--port", "99999999999999999999"], "--port: must be 0-65535"),
+        (["--port", "-1"], "--port: must be 0-65535"),
+        (["--qps", "-5"], "--qps: must be 0 (no throttling) or more"),
+        (["--link-ttl", "inf"], "--link-ttl: must be at most 3,153,600,000 seconds"),
+        (["--link-ttl", "nan"], "--link-ttl: must be at most 3,153,600,000 seconds"),
+        (["--link-ttl", "1e308"], "--link-ttl: must be at most 3,153,600,000 seconds"),
+    ],
+)
+async def test_emulator_refuses_numbers_it_cannot_use_in_one_line(
+    args: list[str], problem: str
+) -> None:
+    run = await run_bot("emulator", *args, env=_env(None))
+
+    assert run.code == 2
+    assert run.err.startswith(f"flowpreview: {problem}")
+    assert run.err.count("\n") == 1
 
 
 async def test_emulator_reports_a_busy_port() -> None:
@@ -249,34 +328,44 @@ async def test_emulator_reports_a_busy_port() -> None:
 
 
 async def test_get_asks_upstream_once_per_distinct_flow(cams: RunningEmulator) -> None:
-    run = await run_bot("get", "A", "B", "A", "C", env=_env(cams.url))
+    run = await run_bot("get", A, B, A, C, env=_env(cams.url))
 
     assert run.code == 0, run.err
     assert [line.split()[0] for line in run.out.splitlines() if not line.startswith(" ")] == [
-        "A",
-        "B",
-        "A",
-        "C",
+        A,
+        B,
+        A,
+        C,
     ]
-    assert cams.emulator.by_flow == {"A": 1, "B": 1, "C": 1}
+    assert cams.emulator.by_flow == {A: 1, B: 1, C: 1}
 
 
 async def test_get_reports_busy_when_the_budget_is_booked(cams: RunningEmulator) -> None:
     env = _env(cams.url, CAMS_QPS="1", CAMS_MAX_WAIT_S="0")
-    run = await run_bot("get", "1", "2", env=env)
+    run = await run_bot("get", A, B, env=env)
 
     assert run.code == 1
-    assert "error: flow '2': busy: the CAMS call budget is booked" in run.err
-    assert cams.emulator.by_flow == {"1": 1}
+    assert f"error: flow '{B}': busy: the CAMS call budget is booked" in run.err
+    assert cams.emulator.by_flow == {A: 1}
 
 
+def _as_the_demo_shows(epoch: float) -> str:
+    """`epoch` in this machine's zone, as `{date_short} at {time}`: Wed 6 Jan 2027 at 09:30 CET."""
+    at = datetime.fromtimestamp(epoch, UTC).astimezone()
+    return f"{at:%a} {at.day} {at:%b %Y} at {at:%H:%M %Z}"
+
+
+@pytest.mark.dates
 async def test_demo_answers_a_typed_command_with_link_expiry_and_buttons(tmp_path: Path) -> None:
+    asked = time.time()
     run = await run_bot(
         "demo",
-        # Its log file goes to the temporary directory: this test's own.
-        env=_env(None, LOG_LEVEL="WARNING", TZ="UTC", TMPDIR=str(tmp_path)),
+        # Its log file goes to the temporary directory: this test's own. Its zone is this
+        # process's: make test-dates runs it in several.
+        env=_env(None, LOG_LEVEL="WARNING", TMPDIR=str(tmp_path)),
         stdin=b"/flowpreview 1234567890123456\nshare 1\nwait\n/flowpreview 4030000000000000\n",
     )
+    answered = time.time()
     text = run.out
 
     assert run.code == 0, run.err
@@ -284,9 +373,13 @@ async def test_demo_answers_a_typed_command_with_link_expiry_and_buttons(tmp_pat
         "[1 Open preview] https://business.facebook.com/wa/manage/flows/1234567890123456/" in text
     )
     assert "[2 Share in channel]" in text
-    assert re.search(
-        r"Link expires \w{3} \d{2} \w{3} \d{4} at \d{2}:\d{2} UTC \(29 days left\)", text
+    expiry = re.search(
+        r"Link expires (\w{3} \d{1,2} \w{3} \d{4} at \S+ \S+) \(29 days left\)", text
     )
+    assert expiry is not None, text
+    # The link lasts DEFAULT_LINK_TTL_S from the fetch, made between these two times.
+    fetched = range(int(asked), int(answered) + 2)
+    assert expiry[1] in {_as_the_demo_shows(at + DEFAULT_LINK_TTL_S) for at in fetched}
     assert "(visible to the channel)" in text
     assert "shared by @Steve" in text
     assert "cams:GetFlowPreviewUrl" in text

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
+import os
 import re
+import signal
+import sys
+import termios
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-from bot.cli.demo import STORIES, demo_emulator, run_demo
+import pytest
+
+from bot.cli import demo
+from bot.cli.demo import INTRO, STORIES, demo_emulator, run_demo
 from bot.preview.settings import PreviewSettings
+from bot.slack import render
+from bot.slack.flow_ids import UsageRequest, parse_command
+from bot.standin.slack.payloads import CHANNELS, DEFAULT_WHO
 from tests.serve_process import clean_env, run_bot
 
 # A log record as bot.cli formats it.
@@ -129,3 +141,192 @@ async def test_the_demo_keeps_a_channel_space_and_the_person_is_its_admin(tmp_pa
 
 def _databases_left(folder: Path) -> list[Path]:
     return list(folder.glob("flowpreview-demo-db-*"))
+
+
+async def test_the_rule_the_banner_suggests_leaves_its_admin_in(tmp_path: Path) -> None:
+    suggested = re.search(r"config allow ([\w-]+) (\w+) (\w+)", INTRO)
+    assert suggested is not None, INTRO
+    space = suggested.group(1)
+    typed = f"/flowpreview {suggested.group(0)}\n/flowpreview 1234567890123456 space:{space}\n"
+    env = clean_env(TZ="UTC", TMPDIR=str(tmp_path))
+    run = await run_bot("demo", env=env, stdin=typed.encode())
+
+    assert run.code == 0, run.err
+    assert "closed to everyone its rules do not name" in run.out, "the answer says so"
+    assert "do not name you" not in run.out
+    assert "You don't have access" not in run.out
+    assert "flows/1234567890123456/preview" in run.out
+
+
+def _channel_named(name: str) -> str:
+    [channel_id] = [channel_id for channel_id, known in CHANNELS.items() if known == name]
+    return channel_id
+
+
+async def test_the_demo_shows_channels_by_name_wherever_it_shows_one() -> None:
+    out = io.StringIO()
+    general = _channel_named("general")
+    await run_demo(
+        _typed(
+            "picker",
+            "flows sign up v3",
+            "pick 1",
+            "submit",
+            "channel",
+            "channel #general",
+            f"channel {general}",
+            "submit",
+            "wait",
+        ),
+        out,
+        preview_settings=PreviewSettings.from_env({}),
+        interactive=False,
+    )
+    output = out.getvalue()
+
+    assert f"Share in: #{DEFAULT_WHO.channel_name}\n" in output, "the person's own channel"
+    assert output.count("Share in: #general\n") == 2, "picked by name, then by ID"
+    assert "via response_url of share in #general\n" in output
+    assert "Shared in #general." in output, "the bot's <#C…> as Slack's client shows it"
+    assert not re.search(r"#C[0-9A-Z]{8,}", output), "no channel shown by its ID"
+
+
+async def test_ids_and_name_words_together_get_a_sentence() -> None:
+    request = parse_command("1234567890123456 *bold*")
+    assert isinstance(request, UsageRequest)
+    [warning, _] = render.usage_message(request.problem, request.token)["blocks"]
+    out = io.StringIO()
+    await run_demo(
+        _typed("/flowpreview 1234567890123456 *bold*"),
+        out,
+        preview_settings=PreviewSettings.from_env({}),
+        interactive=False,
+    )
+
+    # What Slack shows: the words in a code span, so that *bold* stays as typed.
+    assert warning["text"]["text"] == (
+        ":warning: `*bold*` is not a flow ID. Give either flow IDs or a flow name, not both."
+    )
+    assert "⚠️ *bold* is not a flow ID. Give either flow IDs or a flow name, not both.\n" in (
+        out.getvalue()
+    )
+
+
+async def test_quit_shows_the_reply_still_owed_instead_of_dropping_it() -> None:
+    out = io.StringIO()
+    # At a prompt, as a person types: nothing lingers after the input, so only the bot's own
+    # shutdown can bring the slow story's reply.
+    await run_demo(
+        _typed("/flowpreview 5555555555555555", "quit"),
+        out,
+        preview_settings=PreviewSettings.from_env({}),
+        interactive=True,
+    )
+    output = out.getvalue()
+
+    leaving = output.index("(leaving once the bot has delivered the reply it still owes)")
+    reply = output.index("via response_url of /flowpreview 5555555555555555\n")
+    assert leaving < reply
+    link = "[1 Open preview] https://business.facebook.com/wa/manage/flows/5555555555555555/"
+    assert link in output[reply:]
+    assert "restarted" not in output
+
+
+async def test_quit_waits_for_what_is_owed_and_for_no_quiet_spell(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Were piped input still followed by a wait for a quiet spell, this one would never end.
+    monkeypatch.setattr(demo, "PIPED_LINGER_S", 3600.0)
+    out = io.StringIO()
+    async with asyncio.timeout(120):  # a guard against hanging, not a measure of speed
+        await run_demo(
+            _typed("/flowpreview 1234567890123456", "quit", "/flowpreview 4030000000000000"),
+            out,
+            preview_settings=PreviewSettings.from_env({}),
+            interactive=False,
+        )
+    output = out.getvalue()
+
+    assert "ack to /flowpreview 1234567890123456\n" in output
+    assert "leaving once" not in output, "nothing was owed"
+    assert "4030000000000000\n#" not in output, "nothing is read after quit"
+
+
+class _Pty:
+    """`python -m bot demo` on a pseudo-terminal, as a person at a keyboard runs it."""
+
+    def __init__(self, process: asyncio.subprocess.Process, master: int) -> None:
+        self.process = process
+        self.master = master
+        self.screen = b""
+        # Where the last marker waited for ended: the next one is looked for after it.
+        self._seen = 0
+
+    async def until(self, marker: bytes) -> None:
+        """Read the screen until `marker` is on it after the last marker waited for."""
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(60):  # a guard against hanging, not a measure of speed
+            while (found := self.screen.find(marker, self._seen)) == -1:
+                self.screen += await loop.run_in_executor(None, os.read, self.master, 65536)
+        self._seen = found + len(marker)
+
+    def type(self, keys: bytes) -> None:
+        os.write(self.master, keys)
+
+    def modes(self) -> int:
+        """The terminal's local modes (echo, line-at-a-time input, …) as the demo left them."""
+        lflag: int = termios.tcgetattr(self.master)[3]
+        return lflag
+
+
+@contextlib.asynccontextmanager
+async def _demo_on_a_pty(tmp_path: Path) -> AsyncIterator[_Pty]:
+    master, slave = os.openpty()
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "demo",
+            env=clean_env(TZ="UTC", TMPDIR=str(tmp_path), TERM="dumb"),
+            cwd=tmp_path,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            start_new_session=True,
+        )
+    finally:
+        os.close(slave)
+    try:
+        yield _Pty(process, master)
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
+        os.close(master)
+
+
+async def test_the_prompt_edits_lines_keeps_history_and_gives_the_terminal_back(
+    tmp_path: Path,
+) -> None:
+    async with _demo_on_a_pty(tmp_path) as demo_pty:
+        await demo_pty.until(b"Type help for help.")
+        await demo_pty.until(b"> ")
+        at_the_prompt = demo_pty.modes()
+        # Typed without its slash; Ctrl-A goes to the start of the line to add it.
+        demo_pty.type(b"flowpreview 1234567890123456\x01/\r")
+        await demo_pty.until(b"#1 (only you can see this) ack to /flowpreview 1234567890123456")
+        await demo_pty.until(b"> ")
+        # The up arrow brings the line back.
+        demo_pty.type(b"\x1b[A\r")
+        await demo_pty.until(b"#2 (only you can see this) ack to /flowpreview 1234567890123456")
+        await demo_pty.until(b"> ")
+        demo_pty.process.send_signal(signal.SIGINT)
+        code = await demo_pty.process.wait()
+        after = demo_pty.modes()
+
+    assert b"Unknown command" not in demo_pty.screen
+    assert not at_the_prompt & termios.ECHO, "readline edits the line, echoing it itself"
+    assert code == 130
+    assert after & termios.ECHO, "the terminal as it was found"
+    assert after & termios.ICANON, "the terminal as it was found"

@@ -7,6 +7,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Sequence
+from typing import NoReturn
 
 from bot import __version__
 from bot.cli import access, audit, demo, emulator, get, migrate, serve
@@ -19,11 +20,23 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 SCRIPT = "flowpreview"
 
 
-class _CommandParser(argparse.ArgumentParser):
+class _OneLineParser(argparse.ArgumentParser):
+    """A parser whose usage errors are one line naming the command, like a bad setting's.
+
+    argparse prints the whole usage above the error; in a script's output or a log, the
+    one line that says what was wrong is what matters, and `--help` has the rest.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        """Print `message` as one line naming this command, and exit with status 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class _CommandParser(_OneLineParser):
     """A sub-command's parser: an argument it does not know is a usage error of its own.
 
-    Left to argparse, unknown arguments travel up to the top-level parser, which then prints
-    the top-level usage instead of the sub-command's.
+    Left to argparse, unknown arguments travel up to the top-level parser, which then names
+    the top-level command instead of the sub-command.
     """
 
     def parse_known_args(  # type: ignore[override]
@@ -41,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     A sub-command may set `log_default` (the level when LOG_LEVEL is unset) and `log_to_file`
     (log to a new file instead of stderr, its path in `args.log_path`).
     """
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog=SCRIPT if os.path.basename(sys.argv[0]) == SCRIPT else "python -m bot",
         description="WhatsApp Flow previews from Alibaba Cloud CAMS.",
     )

@@ -12,10 +12,15 @@ from typing import Any
 from bot.cli.reading import read
 from bot.cli.table import cell, table
 from bot.store.audit import AuditRecord, AuditTrail
-from bot.store.settings import StoreSettings
+from bot.store.settings import MAX_RETENTION_DAYS, StoreSettings
 
 DEFAULT_LIMIT = 100
+# Every record is read into memory before it is printed; --since narrows a longer trail.
+MAX_LIMIT = 1_000_000
+# The longest retention: nothing older is kept. A longer span could reach before year 1.
+MAX_SPAN = timedelta(days=MAX_RETENTION_DAYS)
 _SPAN = re.compile(r"([0-9]{1,6})([mhd])")
+_WHOLE = re.compile(r"[0-9]{1,20}")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 _COLUMNS = (
     "time (UTC)",
@@ -51,9 +56,9 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--limit",
         metavar="N",
-        type=_positive,
+        type=_limit,
         default=DEFAULT_LIMIT,
-        help=f"at most N records (default {DEFAULT_LIMIT})",
+        help=f"at most N records (default {DEFAULT_LIMIT}, at most {MAX_LIMIT:,})",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.set_defaults(run=run, log_default="WARNING")
@@ -82,9 +87,15 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> int:
 
 
 def _when(text: str) -> datetime | timedelta:
+    """--since: a span back from now, or an aware UTC time."""
     span = _SPAN.fullmatch(text.strip())
     if span is not None:
-        return timedelta(**{_UNITS[span[2]]: int(span[1])})
+        back = timedelta(**{_UNITS[span[2]]: int(span[1])})
+        if back > MAX_SPAN:
+            raise argparse.ArgumentTypeError(
+                f"expected a span of at most {MAX_SPAN.days}d (the longest retention), got {text!r}"
+            )
+        return back
     try:
         when = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -92,12 +103,21 @@ def _when(text: str) -> datetime | timedelta:
             f"expected an ISO date or time (2026-01-31, 2026-01-31T09:30Z) or a span "
             f"(30m, 12h, 7d), got {text!r}"
         ) from None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
+    try:
+        # The database compares in UTC; a time whose UTC falls outside years 1-9999 has none.
+        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    except OverflowError:
+        raise argparse.ArgumentTypeError(
+            f"expected a time between years 1 and 9999 in UTC, got {text!r}"
+        ) from None
 
 
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+def _limit(text: str) -> int:
+    """--limit: a whole number from 1 to MAX_LIMIT, in ASCII digits."""
+    if not _WHOLE.fullmatch(text) or not 1 <= int(text) <= MAX_LIMIT:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number from 1 to {MAX_LIMIT:,}, got {text!r}"
+        )
     return int(text)
 
 

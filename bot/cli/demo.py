@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 import tempfile
@@ -31,13 +32,14 @@ from bot.preview.service import PreviewService
 from bot.preview.settings import PreviewSettings
 from bot.preview.spaces import parse_spaces
 from bot.serving import serving
-from bot.slack.server import create_server, runner_options
+from bot.slack.server import DELIVERY, create_server, runner_options
 from bot.slack.settings import SlackSettings
 from bot.standin.cams.faults import FaultRule
 from bot.standin.cams.server import DEMO_CREDENTIALS, Emulator
 from bot.standin.slack.fake_slack import FakeSlack
+from bot.standin.slack.line_editor import LineEditor
 from bot.standin.slack.payloads import DEFAULT_WHO
-from bot.standin.slack.terminal import Terminal, stdin_lines
+from bot.standin.slack.terminal import PROMPT, LocalBot, Terminal, stdin_lines
 from bot.store.settings import StoreSettings
 from bot.store.store import Store
 
@@ -46,8 +48,9 @@ DEMO_BOT_TOKEN = "xoxb-flowpreview-demo"  # noqa: S105 - the demo's own
 # As in production, so that the outage story shows what a real outage costs.
 DEMO_MAX_ATTEMPTS = DEFAULT_MAX_ATTEMPTS
 DEMO_DEADLINE_S = 10.0
-# With piped input nobody waits at a prompt: keep printing what arrives until it has been
-# quiet this long, longer than the 2 s between the slow story's ack and its reply.
+# With piped input to bots serving elsewhere, whose shutdown the demo does not see: keep
+# printing what arrives until it has been quiet this long, longer than the 2 s between the
+# slow story's ack and its reply.
 PIPED_LINGER_S = 3.0
 
 
@@ -94,7 +97,8 @@ Try:
   picker       (the Preview a WhatsApp Flow shortcut; then: flows sign, pick 1, submit,
                 channel, submit)
   /flowpreview config             (this channel's space; you are an admin here, so also:
-  /flowpreview config space cams-acme   and   config allow cams-demo user U0OTHER)
+  /flowpreview config space cams-acme   and   config allow cams-acme channel here:
+                                  then cams-acme is closed to all but this channel)
   /flowpreview help
 """
 
@@ -128,17 +132,23 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> int:
     preview_settings = PreviewSettings.from_env(env)
     if not 0 <= args.slack_port <= 65535:
         raise ConfigError("--slack-port", f"must be 0-65535, got {args.slack_port}")
-    asyncio.run(
-        run_demo(
-            stdin_lines(),
-            sys.stdout,
-            preview_settings=preview_settings,
-            interactive=sys.stdin.isatty(),
-            log_path=args.log_path,
-            bots=args.bot,
-            slack_port=args.slack_port,
+    interactive = sys.stdin.isatty()
+    with contextlib.ExitStack() as stack:
+        editor = None
+        if interactive:
+            editor = stack.enter_context(LineEditor(PROMPT).keeping_the_terminal())
+        asyncio.run(
+            run_demo(
+                editor.lines() if editor is not None else stdin_lines(),
+                sys.stdout,
+                preview_settings=preview_settings,
+                interactive=interactive,
+                log_path=args.log_path,
+                bots=args.bot,
+                slack_port=args.slack_port,
+                editor=editor,
+            )
         )
-    )
     return 0
 
 
@@ -169,16 +179,19 @@ async def run_demo(
     emulator: Emulator | None = None,
     bots: Sequence[str] = (),
     slack_port: int = 0,
+    editor: LineEditor | None = None,
 ) -> None:
     """Serve the emulator, a fake Slack and the bot, and run the terminal on `lines`.
 
     With `bots`, serve only the fake Slack, on `slack_port`, and talk to those bots.
+    `editor`, when `lines` are its own, shows the prompt and the line being typed.
     """
     slack = await _start_fake_slack(slack_port)
     try:
         if bots:
             introduction = intro(log_path, bots)
-            await _converse(lines, out, bots, slack, introduction, interactive=interactive)
+            terminal = _terminal(out, bots, slack, interactive=interactive, editor=editor)
+            await _converse(terminal, lines, out, introduction)
             return
         cams = emulator if emulator is not None else demo_emulator()
         async with serving(cams.app()) as cams_url:
@@ -190,6 +203,7 @@ async def run_demo(
                 preview_settings=preview_settings,
                 interactive=interactive,
                 log_path=log_path,
+                editor=editor,
             )
     finally:
         await slack.close()
@@ -216,6 +230,7 @@ async def _serve_and_converse(
     preview_settings: PreviewSettings,
     interactive: bool,
     log_path: str | None,
+    editor: LineEditor | None,
 ) -> None:
     """Serve the bot on the emulator at `cams_url` and `slack`, and run the terminal."""
     service = PreviewService.create(
@@ -241,29 +256,42 @@ async def _serve_and_converse(
         store = Store(StoreSettings.from_env({"DATABASE_PATH": str(Path(home) / "demo.sqlite3")}))
         access = AccessSettings(admin_users=frozenset({DEFAULT_WHO.user_id}))
         server = create_server(settings, service, store=store, access=access)
-        async with serving(server, **runner_options()) as bot_url:
-            introduction = intro(log_path)
-            await _converse(lines, out, [bot_url], slack, introduction, interactive=interactive)
+        async with contextlib.AsyncExitStack() as running:
+            bot_url = await running.enter_async_context(serving(server, **runner_options()))
+            # Leaving stops the bot while the terminal still shows what its shutdown delivers.
+            bot = LocalBot(stop=running.aclose, owed=lambda: len(server[DELIVERY].inflight))
+            terminal = _terminal(out, [bot_url], slack, interactive=interactive, editor=editor)
+            await _converse(terminal, lines, out, intro(log_path), local_bot=bot)
 
 
-async def _converse(
-    lines: AsyncIterable[str],
+def _terminal(
     out: TextIO,
     bots: Sequence[str],
     slack: FakeSlack,
-    introduction: str,
     *,
     interactive: bool,
-) -> None:
-    """Print `introduction`, then run the terminal on `lines` against `bots`."""
-    out.write(introduction + "\n")
-    out.flush()
-    terminal = Terminal(
+    editor: LineEditor | None,
+) -> Terminal:
+    return Terminal(
         bot_url=bots,
         signing_secret=DEMO_SIGNING_SECRET,
         fake=slack,
         out=out,
         interactive=interactive,
+        editor=editor,
         linger=0.0 if interactive else PIPED_LINGER_S,
     )
-    await terminal.run(lines)
+
+
+async def _converse(
+    terminal: Terminal,
+    lines: AsyncIterable[str],
+    out: TextIO,
+    introduction: str,
+    *,
+    local_bot: LocalBot | None = None,
+) -> None:
+    """Print `introduction`, then run `terminal` on `lines`."""
+    out.write(introduction + "\n")
+    out.flush()
+    await terminal.run(lines, local_bot=local_bot)

@@ -15,6 +15,9 @@ from bot.standin.cams.catalog import MAX_FLOWS, SeededFlow, catalog_of_size, def
 from bot.standin.cams.faults import FaultRule
 from bot.standin.cams.server import DEFAULT_LINK_TTL_S, DEMO_CREDENTIALS, Emulator
 
+MAX_PORT = 65535
+MAX_LINK_TTL_S = 100 * 365 * 86400
+
 
 def add_parser(commands: Any) -> None:
     """Register `emulator` on the sub-command parser."""
@@ -74,6 +77,7 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> int:
         rules = [FaultRule.parse(text) for text in args.fault]
     except ValueError as exc:
         raise ConfigError("--fault", str(exc)) from None
+    _check_numbers(args)
     catalog = _catalog(args.catalog_size)
     emulator = Emulator(
         [credentials],
@@ -106,6 +110,22 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> int:
             "--port", f"cannot listen on {args.host}:{args.port}: {exc.strerror}"
         ) from None
     return 0
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    """Refuse, naming the option, numbers that would only fail later with a traceback."""
+    if not 0 <= args.port <= MAX_PORT:
+        raise ConfigError("--port", f"must be 0-{MAX_PORT}, got {args.port}")
+    if args.qps < 0:
+        raise ConfigError("--qps", f"must be 0 (no throttling) or more, got {args.qps}")
+    # A negative TTL issues links already expired; one that is not finite, or so long that
+    # the expiry has no date, would fail every request.
+    if not abs(args.link_ttl) <= MAX_LINK_TTL_S:
+        raise ConfigError(
+            "--link-ttl",
+            f"must be at most {MAX_LINK_TTL_S:,} seconds (100 years) either way, "
+            f"got {args.link_ttl:g}",
+        )
 
 
 def _catalog(size: int | None) -> dict[str, list[SeededFlow]]:

@@ -6,12 +6,16 @@ import argparse
 import asyncio
 import json
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
+from bot.cams.flow_id import is_flow_id
 from bot.cams.models import FlowPreview
 from bot.preview.errors import Busy
 from bot.preview.service import Failure, Outcome, PreviewService
+
+# As for any other usage error.
+EXIT_NOT_AN_ID = 2
 
 
 def add_parser(commands: Any) -> None:
@@ -21,7 +25,7 @@ def add_parser(commands: Any) -> None:
         help="print the preview link of each flow",
         description="Fetch WhatsApp Flow preview links through CAMS GetFlowPreviewUrl.",
     )
-    parser.add_argument("flow_ids", nargs="+", metavar="FLOW_ID")
+    parser.add_argument("flow_ids", nargs="+", metavar="FLOW_ID", help="10 to 20 digits")
     parser.add_argument("--space", help="CustSpaceId (default: CAMS_CUST_SPACE_ID)")
     parser.add_argument("--json", action="store_true", help="print one JSON array on stdout")
     # Its output is the per-flow lines; retries and fetches show only when LOG_LEVEL asks.
@@ -29,7 +33,13 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace, env: dict[str, str]) -> int:
-    """Exit 0 when every flow has a preview, 1 when any failed."""
+    """Exit 0 when every flow has a preview, 1 when any failed, 2 when an ID is not one."""
+    # As in Slack: anything but a flow ID's shape is refused before CAMS hears of it.
+    not_ids = [flow_id for flow_id in dict.fromkeys(args.flow_ids) if not is_flow_id(flow_id)]
+    if not_ids:
+        named = ", ".join(repr(flow_id) for flow_id in not_ids)
+        print(f"error: not a flow ID (10 to 20 digits): {named}", file=sys.stderr)
+        return EXIT_NOT_AN_ID
     service = PreviewService.from_env(env)
     pairs = asyncio.run(_fetch_all(service, args.flow_ids, args.space))
     if args.json:
@@ -37,7 +47,7 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> int:
     for flow_id, outcome in pairs:
         if isinstance(outcome, FlowPreview):
             if not args.json:
-                print(_preview_line(outcome))
+                print(preview_line(outcome, datetime.now(UTC)))
         else:
             print(f"error: flow {flow_id!r}: {_error_line(outcome)}", file=sys.stderr)
     return 0 if all(isinstance(outcome, FlowPreview) for _, outcome in pairs) else 1
@@ -50,14 +60,16 @@ async def _fetch_all(
         return await service.get_many(flow_ids, space)
 
 
-def _preview_line(preview: FlowPreview) -> str:
-    left = _duration(preview.expires_at - datetime.now(UTC))
-    return f"{preview.flow_id}  {preview.preview_url}\n    expires {_expiry(preview)}, {left}"
+def preview_line(preview: FlowPreview, now: datetime, zone: tzinfo | None = None) -> str:
+    """The flow's link, when it expires, and how long it has left at `now`; the expiry in
+    `zone` (this machine's when None) and in UTC."""
+    left = _duration(preview.expires_at - now)
+    return f"{preview.flow_id}  {preview.preview_url}\n    expires {_expiry(preview, zone)}, {left}"
 
 
-def _expiry(preview: FlowPreview) -> str:
+def _expiry(preview: FlowPreview, zone: tzinfo | None) -> str:
     """The expiry in local time and in UTC, or once when local time is UTC."""
-    local = preview.expires_at.astimezone()
+    local = preview.expires_at.astimezone(zone)
     utc = f"{preview.expires_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
     if local.utcoffset() == timedelta(0):
         return utc

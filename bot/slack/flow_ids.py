@@ -9,20 +9,22 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from bot.cams.flow_id import FLOW_ID_SHAPE
 from bot.preview.spaces import SPACE_ID
 
 MAX_FLOWS = 10
 # What an ID from a payload or a link may look like: never more than this reaches CAMS.
 FLOW_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-# A flow ID typed on its own: CAMS's are 16 digits. Any other word is part of a name. ASCII
-# digits only: Python's \d also takes other scripts' digits, which no CAMS ID holds.
-TYPED_ID = re.compile(r"[0-9]{10,20}")
+# A flow ID typed on its own; any other word is part of a name.
+TYPED_ID = FLOW_ID_SHAPE
 MAX_NAME_LENGTH = 100
 # Commands remembered once read: how many, and the longest text remembered (256 characters,
 # so at most about 1 MB in all).
 MEMO_TEXTS = 1024
 MEMO_TEXT_LENGTH = 256
 SPACE_PREFIX = "space:"
+# Said after the name words, quoted, when flow IDs came with them.
+NOT_BOTH = "is not a flow ID. Give either flow IDs or a flow name, not both."
 HELP_WORDS = frozenset({"help", "-h", "--help", "?"})
 # A run of 10-20 digits standing on its own, or the ID in a Meta flow link.
 BARE_ID = re.compile(r"(?<!\w)(?<!\d\.)([0-9]{10,20})(?!\w|\.\d)")
@@ -100,7 +102,7 @@ def _parse(text: str) -> PreviewRequest | SearchRequest | UsageRequest:
         else:
             words.append(token)
     if flow_ids and words:
-        return UsageRequest("give flow IDs or a flow name, not both", clip(" ".join(words)))
+        return UsageRequest(NOT_BOTH, clip(" ".join(words)))
     if words:
         query = " ".join(words)
         if len(query) > MAX_NAME_LENGTH:

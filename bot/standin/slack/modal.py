@@ -31,6 +31,8 @@ class Modal:
     who: Who = DEFAULT_WHO
     chosen: dict[str, Any] = field(default_factory=dict)
     options: list[Mapping[str, Any]] = field(default_factory=list)
+    # Whose client shows it: the names it knows channels by.
+    viewer: Viewer = LOCAL_VIEWER
 
     @property
     def view_id(self) -> str:
@@ -49,9 +51,9 @@ class Modal:
         self.chosen = {block_id: v for block_id, v in self.chosen.items() if block_id in kept}
         self.options = []
 
-    def render(self, viewer: Viewer = LOCAL_VIEWER) -> RenderedView:
+    def render(self) -> RenderedView:
         """The modal as text, with what is picked now."""
-        return render_view(self.view, self.chosen, viewer)
+        return render_view(self.view, self.chosen, self.viewer)
 
     def pick_static(self, number: int) -> str:
         """Pick the `number`-th option of the modal's (first) static select; its line."""
@@ -124,7 +126,10 @@ class Modal:
         label = block.get("label")
         label_text = label.get("text", "") if isinstance(label, Mapping) else ""
         picked = self.chosen.get(block_id)
-        shown = option_label(picked) if isinstance(picked, Mapping) else f"#{picked}"
+        if isinstance(picked, Mapping):
+            shown = option_label(picked)
+        else:
+            shown = f"#{self.viewer.names.get(str(picked), picked)}"
         return f"{label_text}: {shown}"
 
 

@@ -43,6 +43,12 @@ class Who:
 
 
 DEFAULT_WHO = Who()
+# The channels the person's client knows by name: theirs, and others to share a preview in.
+CHANNELS = {
+    DEFAULT_WHO.channel_id: DEFAULT_WHO.channel_name,
+    "C0GENERAL1": "general",
+    "C0ACMESUP1": "acme-support",
+}
 # People the fake Slack's directory (`FakeSlack.people`) knows from the start. A request carries
 # the installing workspace's team_id for all of them: users.info is what tells them apart.
 GUEST_WHO = Who(user_id="U0GUEST001", user_name="guest")

@@ -6,7 +6,7 @@ to a response_url are rendered as text while input is still being read, and so i
 the bot opens or updates through the fake's Web API: `picker` opens the flow picker, `flows`
 types into its list, `pick`, `space` and `channel` choose, `submit` presses its button.
 Problems (the bot is down, rejects the signature, answers too slowly) are one line each, never
-a traceback.
+a traceback. Channels show by name, as in Slack's client.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import json
 import sys
 import threading
 from collections import Counter
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from textwrap import indent
 from typing import Any, TextIO
@@ -27,9 +27,10 @@ import aiohttp
 from bot.slack.constants import COMMAND, EVENTS_PATH, OPEN_ACTION_ID, SHARE_ACTION_ID
 from bot.standin.slack import limits, payloads
 from bot.standin.slack.fake_slack import TRIGGER_LIFE_S, Delivery, FakeSlack, ViewChange
+from bot.standin.slack.line_editor import LineEditor
 from bot.standin.slack.modal import Modal, ModalError
 from bot.standin.slack.mrkdwn import LOCAL_VIEWER, Viewer
-from bot.standin.slack.payloads import DEFAULT_WHO, Who
+from bot.standin.slack.payloads import CHANNELS, DEFAULT_WHO, Who
 from bot.standin.slack.render_text import Rendered, render_message, render_options
 from bot.standin.slack.signing import signed_headers
 
@@ -48,7 +49,7 @@ _COMMANDS = (
     ("flows [WORDS]", "type WORDS into the picker's flow list and see its options"),
     ("pick N", "pick option N of that list"),
     ("space N", "pick the N-th space in the modal"),
-    ("channel [ID]", "pick the conversation to share in (default: this channel)"),
+    ("channel [NAME]", "pick the channel to share in, by name or ID (default: this one)"),
     ("submit", "press the modal's submit button"),
     ("close", "close the modal"),
     ("wait [SECONDS]", "wait for the next message at the latest response_url, or modal update"),
@@ -77,6 +78,14 @@ class _Origin:
     clicked: _Shown | None
 
 
+@dataclass(frozen=True, slots=True)
+class LocalBot:
+    """The bot, when it runs in this process: how to stop it, and how many replies it owes."""
+
+    stop: Callable[[], Awaitable[None]]
+    owed: Callable[[], int]
+
+
 class Terminal:
     """One person's Slack client, talking to the bot at `bot_url` with `signing_secret`.
 
@@ -85,10 +94,12 @@ class Terminal:
 
     `interactive` prints a prompt before each line, and again after a message that arrives
     while it waits for one; otherwise each line read is echoed after the prompt, so a
-    transcript reads like a session. At the end of the input the terminal keeps printing
-    messages until none arrived for `linger` seconds. Mentions of the person and of the bot
-    show their names; `styled` (by default: whether `out` is a terminal) shows bold, italics
-    and code as ANSI styles.
+    transcript reads like a session. With an `editor`, the editor shows the prompt and the
+    line being typed, and both are shown again after such a message. At the end of the input
+    the terminal keeps printing messages until none arrived for `linger` seconds, unless the
+    bot runs in this process (see `run`). Mentions of the person and of the bot, and the
+    `channels` the person knows (channel ID to name), show by name; `styled` (by default:
+    whether `out` is a terminal) shows bold, italics and code as ANSI styles.
     """
 
     def __init__(
@@ -104,6 +115,8 @@ class Terminal:
         ack_timeout: float = ACK_TIMEOUT_S,
         linger: float = 0.0,
         styled: bool | None = None,
+        editor: LineEditor | None = None,
+        channels: Mapping[str, str] = CHANNELS,
     ) -> None:
         urls = (bot_url,) if isinstance(bot_url, str) else tuple(bot_url)
         if not urls:
@@ -114,13 +127,15 @@ class Terminal:
         self._fake = fake
         self._out = out
         self._who = who
-        known = {who.user_id: who.user_name, fake.bot.user_id: fake.bot.user}
+        self._channels = {**channels, who.channel_id: who.channel_name}
+        known = {**self._channels, who.user_id: who.user_name, fake.bot.user_id: fake.bot.user}
         self._viewer = replace(
             viewer,
             names={**known, **viewer.names},
             ansi=out.isatty() if styled is None else styled,
         )
         self._interactive = interactive
+        self._editor = editor
         self._ack_timeout = ack_timeout
         self._linger = linger
         self._shown: list[_Shown] = []
@@ -134,8 +149,13 @@ class Terminal:
         self._modal: Modal | None = None
         self._opened = 0
 
-    async def run(self, lines: AsyncIterable[str]) -> None:
-        """Read and run commands from `lines` until `quit` or the end, printing what arrives."""
+    async def run(self, lines: AsyncIterable[str], *, local_bot: LocalBot | None = None) -> None:
+        """Read and run commands from `lines` until `quit` or the end, printing what arrives.
+
+        With `local_bot`, leaving stops the bot at once and shows what its shutdown still
+        delivers: every reply it owes, or its word that it restarted. Nothing is waited for
+        when nothing is owed, and nothing owed goes unseen.
+        """
         with self._fake.subscribe() as deliveries, self._fake.subscribe_views() as changes:
             printers = [
                 asyncio.create_task(self._print(deliveries)),
@@ -148,12 +168,26 @@ class Terminal:
                         bots = ", ".join(self.events_urls)
                         self._say(f"Talking to the bot at {bots}. Type help for help.")
                     await self._read(aiter(lines))
-                    await self._drain()
+                    if local_bot is None:
+                        await self._drain()
+                if local_bot is not None:
+                    await self._stop(local_bot)
+                # Everything delivered so far is in the queues: show it before leaving.
+                printed: asyncio.Future[Any] = asyncio.gather(deliveries.join(), changes.join())
+                await asyncio.wait([printed, *printers], return_when=asyncio.FIRST_COMPLETED)
+                printed.cancel()
             finally:
                 self._session = None
                 for printer in printers:
                     printer.cancel()
                 await asyncio.wait(printers)
+
+    async def _stop(self, bot: LocalBot) -> None:
+        owed = bot.owed()
+        if owed:
+            replies = "the reply" if owed == 1 else f"the {owed} replies"
+            self._say(f"(leaving once the bot has delivered {replies} it still owes)")
+        await bot.stop()
 
     async def _handle(self, line: str) -> bool:
         """Run one command line; False when it asks to quit."""
@@ -181,7 +215,7 @@ class Terminal:
 
     async def _read(self, lines: AsyncIterator[str]) -> None:
         while True:
-            if self._interactive:
+            if self._interactive and self._editor is None:
                 self._out.write(PROMPT)
                 self._out.flush()
             self._reading = self._interactive
@@ -292,7 +326,7 @@ class Terminal:
                 self._modal = None
                 self._say("(modal closed)")
             elif name == "channel":
-                self._say(modal.pick_conversation(rest or self._who.channel_id))
+                self._say(modal.pick_conversation(self._channel_id(rest)))
             else:
                 picked = modal.pick_listed if name == "pick" else modal.pick_static
                 self._say(picked(_number(rest)))
@@ -311,9 +345,18 @@ class Terminal:
         modal.listed(options)
         self._say(f"options for {label}:\n{indent(chr(10).join(render_options(options)), '    ')}")
 
+    def _channel_id(self, typed: str) -> str:
+        """The channel `typed` names: a name the person knows (# optional) or an ID."""
+        wanted = typed.removeprefix("#")
+        if not wanted:
+            return self._who.channel_id
+        named = [channel_id for channel_id, name in self._channels.items() if name == wanted]
+        return named[0] if named else wanted
+
     async def _submit(self, modal: Modal) -> None:
         channel = modal.conversation()
-        url = self._new_response_url(f"share in #{channel}", None) if channel else None
+        shown = self._channels.get(channel, channel) if channel else None
+        url = self._new_response_url(f"share in #{shown}", None) if channel else None
         body = modal.submission(url)
         self._origins.setdefault(modal.view_id, _Origin("the modal", None))
         answer = await self._post(body, "submit", url or modal.view_id)
@@ -342,22 +385,28 @@ class Terminal:
     async def _print_views(self, changes: asyncio.Queue[ViewChange]) -> None:
         while True:
             change = await changes.get()
-            if change.method == "response_action":
-                continue  # shown by _submit, which applied it
-            modal = self._modal
-            if change.method == "views.open":
-                self._modal = Modal(change.view, self._who)
-                self._show_modal(self._modal, "opened")
-                self._opened += 1
-            elif modal is not None and modal.view_id == change.view_id:
-                modal.replaced_by(change.view)
-                self._show_modal(modal, f"updated by {change.method}")
-            async with self._changed:
-                self._arrived[change.view_id] += 1
-                self._changed.notify_all()
+            try:
+                await self._print_view(change)
+            finally:
+                changes.task_done()
+
+    async def _print_view(self, change: ViewChange) -> None:
+        if change.method == "response_action":
+            return  # shown by _submit, which applied it
+        modal = self._modal
+        if change.method == "views.open":
+            self._modal = Modal(change.view, self._who, viewer=self._viewer)
+            self._show_modal(self._modal, "opened")
+            self._opened += 1
+        elif modal is not None and modal.view_id == change.view_id:
+            modal.replaced_by(change.view)
+            self._show_modal(modal, f"updated by {change.method}")
+        async with self._changed:
+            self._arrived[change.view_id] += 1
+            self._changed.notify_all()
 
     def _show_modal(self, modal: Modal, how: str) -> None:
-        self._say(f"modal {how}:\n{indent(modal.render(self._viewer).body, '    ')}")
+        self._say(f"modal {how}:\n{indent(modal.render().body, '    ')}")
 
     async def _wait(self, rest: str) -> None:
         try:
@@ -431,20 +480,26 @@ class Terminal:
     async def _print(self, deliveries: asyncio.Queue[Delivery]) -> None:
         while True:
             delivery = await deliveries.get()
-            origin = self._origins.get(delivery.url)
-            if origin is None:
-                continue
-            if delivery.accepted and delivery.message is not None:
-                self._show(delivery.message, f"via response_url of {origin.label}", origin.clicked)
-            else:
-                details = "".join(f"; {problem}" for problem in delivery.problems)
-                self._say(
-                    f"! {origin.label}: Slack refused a message posted to the response_url "
-                    f"(HTTP {delivery.status} {delivery.answer}){details}"
-                )
-            async with self._changed:
-                self._arrived[delivery.url] += 1
-                self._changed.notify_all()
+            try:
+                await self._print_delivery(delivery)
+            finally:
+                deliveries.task_done()
+
+    async def _print_delivery(self, delivery: Delivery) -> None:
+        origin = self._origins.get(delivery.url)
+        if origin is None:
+            return
+        if delivery.accepted and delivery.message is not None:
+            self._show(delivery.message, f"via response_url of {origin.label}", origin.clicked)
+        else:
+            details = "".join(f"; {problem}" for problem in delivery.problems)
+            self._say(
+                f"! {origin.label}: Slack refused a message posted to the response_url "
+                f"(HTTP {delivery.status} {delivery.answer}){details}"
+            )
+        async with self._changed:
+            self._arrived[delivery.url] += 1
+            self._changed.notify_all()
 
     def _new_response_url(self, label: str, clicked: _Shown | None) -> str:
         url = self._fake.new_response_url()
@@ -480,7 +535,8 @@ class Terminal:
             self._out.write("\n")
         self._out.write(text + "\n")
         if self._reading:
-            self._out.write(PROMPT)
+            editor = self._editor
+            self._out.write(PROMPT if editor is None else editor.prompt + editor.typed())
         self._out.flush()
 
 
