@@ -11,19 +11,15 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from bot.cams.errors import CamsError
 from bot.cams.models import FlowPreview
 from bot.logs import current_context
 from bot.preview.errors import Busy
 from bot.preview.service import Outcome
+from bot.slack.asker import Asker
 from bot.store.audit import AuditRecord, AuditTrail
 from bot.store.audit import Outcome as Recorded
-
-if TYPE_CHECKING:
-    from bot.slack.gate import Asker
-
 
 # A partial of the C function, not a lambda: called for every preview handed out.
 _NOW = functools.partial(datetime.now, UTC)

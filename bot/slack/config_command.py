@@ -38,11 +38,12 @@ from bot.access.ids import Kind, check_space, look_alike_error
 from bot.access.policy import AccessDefault
 from bot.preview.space_check import SpaceCheck, check_space_known
 from bot.slack import render
+from bot.slack.asker import Asker
 from bot.slack.constants import COMMAND
 from bot.slack.delivery import Delivery
 from bot.slack.directory import DirectoryError
 from bot.slack.flow_ids import HELP_WORDS
-from bot.slack.gate import Asker, Gate
+from bot.slack.gate import Gate
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -23,6 +23,7 @@ from bot.access.rules import RuleBook
 from bot.access.settings import AccessSettings
 from bot.access.snapshot import RuleSnapshot
 from bot.metrics import ACCESS_REFUSED
+from bot.slack.asker import Asker
 from bot.slack.auditing import Auditor
 from bot.slack.directory import Directory, DirectoryError
 
@@ -37,31 +38,6 @@ ADMITTED_S = 1.0
 ADMITTED_KEPT = 10_000
 # The refusal reason when Slack could not say who asked.
 UNVERIFIED = "unverified"
-
-
-class Asker(NamedTuple):
-    """Who sent a request, from where: the installing team, the user, the channel ("" when the
-    request has none, as a global shortcut).
-
-    A named tuple: one is made and hashed (the admission memo's key) on every request.
-    """
-
-    team_id: str
-    user_id: str
-    channel_id: str
-
-    @classmethod
-    def of(cls, context: Mapping[str, Any]) -> Asker:
-        """The asker of a Bolt request, from its context.
-
-        The team is the installation's (the authorisation's), not only the payload's: a member
-        of another organisation in a Slack Connect channel may carry their own.
-        """
-        authorize = context.get("authorize_result")
-        team = getattr(authorize, "team_id", None) or context.get("team_id") or ""
-        return cls(
-            str(team), str(context.get("user_id") or ""), str(context.get("channel_id") or "")
-        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,10 +16,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.preview.spaces import SpaceChoice
 from bot.slack import views
+from bot.slack.asker import Asker
 from bot.slack.constants import PICKER_CALLBACK_ID
 from bot.slack.delivery import Delivery
 from bot.slack.directory import DirectoryError
-from bot.slack.gate import Asker
 from bot.slack.web_api import SlackWebError
 
 log = logging.getLogger(__name__)
