@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.fake_clock import FakeClock
 from tests.postgres_server import PostgresServer, start_postgres
 from tests.redis_server import RedisServer, running_redis
 from tests.slack_harness import Bot, running_bot
-from tests.support import FakeTime, RunningEmulator, running_emulator
+from tests.support import RunningEmulator, running_emulator
 
 
 @pytest.fixture
@@ -22,8 +23,9 @@ async def cams() -> AsyncIterator[RunningEmulator]:
 
 
 @pytest.fixture
-def fake_time() -> FakeTime:
-    return FakeTime()
+def fake_clock() -> FakeClock:
+    """A monotonic clock that moves only when the code under test sleeps or the test advances it."""
+    return FakeClock(1000.0, sleep_advances=True)
 
 
 @pytest.fixture

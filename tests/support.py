@@ -1,14 +1,13 @@
-"""Shared test machinery: a CAMS emulator on a loopback port, controllable time, credentials."""
+"""Shared test machinery: a CAMS emulator on a loopback port, credentials, log capture."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import logging
 import ssl
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,22 +26,6 @@ STS_CREDENTIALS = Credentials(
     "sts-key", Secret("sts-secret"), Secret("CAIS+testSTS/token==with+special/chars")
 )
 OTHER_CREDENTIALS = Credentials("other-key", Secret("other-secret"))
-
-
-@dataclass
-class FakeTime:
-    """A monotonic clock that only moves when the code under test sleeps."""
-
-    now: float = 1000.0
-    sleeps: list[float] = field(default_factory=list)
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
 
 
 @dataclass

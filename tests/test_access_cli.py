@@ -12,7 +12,7 @@ from bot.access.rules import RuleBook
 from bot.store.engine import open_engine
 from bot.store.migrate import upgrade
 from bot.store.settings import StoreSettings
-from tests.manual_clock import ManualClock, eventually
+from tests.fake_clock import FakeClock, eventually
 from tests.serve_process import Run, clean_env, free_port, run_bot
 
 PASSWORD = "pw-Sup3r-s3cret"
@@ -100,7 +100,7 @@ async def test_allow_bind_list_remove_and_unbind(database_url: str) -> None:
 async def test_a_running_bot_sees_a_change_within_its_cache_period(database_url: str) -> None:
     engine = open_engine(StoreSettings.from_env({"DATABASE_URL": database_url}))
     await upgrade(engine)
-    clock = ManualClock()
+    clock = FakeClock()
     try:
         async with RuleBook(engine, cache_s=10.0, clock=clock.time) as book:
             await book.load()

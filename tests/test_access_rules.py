@@ -21,7 +21,7 @@ from bot.access.snapshot import RuleSnapshot
 from bot.store.engine import open_engine
 from bot.store.migrate import upgrade
 from bot.store.settings import StoreSettings
-from tests.manual_clock import ManualClock, eventually
+from tests.fake_clock import FakeClock, eventually
 
 CACHE_S = 10.0
 SPACE = "space-a"
@@ -50,8 +50,8 @@ async def engines(database_url: str) -> AsyncIterator[Engines]:
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ async def engine(engines: Engines) -> AsyncEngine:
 
 
 @pytest.fixture
-async def book(engine: AsyncEngine, clock: ManualClock) -> AsyncIterator[RuleBook]:
+async def book(engine: AsyncEngine, clock: FakeClock) -> AsyncIterator[RuleBook]:
     async with RuleBook(engine, cache_s=CACHE_S, clock=clock.time) as loaded:
         await loaded.load()
         yield loaded
@@ -120,9 +120,7 @@ async def test_writes_show_in_this_process_at_once(book: RuleBook) -> None:
     assert snapshot.rules_for(SPACE).channels == {"C1", "C2", "C3"}
 
 
-async def test_the_database_keeps_who_added_what_and_when(
-    book: RuleBook, clock: ManualClock
-) -> None:
+async def test_the_database_keeps_who_added_what_and_when(book: RuleBook, clock: FakeClock) -> None:
     at = datetime.fromtimestamp(clock.now, UTC)
     await book.allow(SPACE, Kind.USERGROUP, ["S2", "S1"], by=ADMIN)
     await book.allow(OTHER_SPACE, Kind.CHANNEL, ["C1"], by="cli")
@@ -140,7 +138,7 @@ async def test_the_database_keeps_who_added_what_and_when(
 
 
 async def test_another_process_sees_a_change_once_its_copy_is_older_than_cache_s(
-    engines: Engines, clock: ManualClock
+    engines: Engines, clock: FakeClock
 ) -> None:
     reader_engine = await engines()
     reads = _rule_reads(reader_engine)
@@ -171,7 +169,7 @@ async def test_another_process_sees_a_change_once_its_copy_is_older_than_cache_s
 
 
 async def test_a_failing_reload_keeps_the_copy_and_warns_once(
-    engines: Engines, clock: ManualClock, caplog: pytest.LogCaptureFixture
+    engines: Engines, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     engine = await engines()
     failures: list[BaseException] = []
@@ -221,7 +219,7 @@ async def _sql(engine: AsyncEngine, statement: str) -> None:
 
 
 async def test_a_closed_book_serves_its_copy_and_reloads_no_more(
-    engine: AsyncEngine, clock: ManualClock
+    engine: AsyncEngine, clock: FakeClock
 ) -> None:
     reads = _rule_reads(engine)
     book = RuleBook(engine, cache_s=CACHE_S, clock=clock.time)

@@ -33,7 +33,7 @@ from bot.standin.slack import payloads
 from bot.store.audit import AuditRecord, Outcome
 from bot.store.settings import StoreSettings
 from bot.store.store import Store
-from tests.manual_clock import HANG_GUARD_S
+from tests.fake_clock import HANG_GUARD_S
 from tests.slack_harness import Bot, running_bot
 
 FLOW = "1234567890123456"

@@ -23,7 +23,7 @@ from bot.store.migrate import current, upgrade
 from bot.store.schema import audit_records
 from bot.store.settings import StoreSettings
 from bot.store.store import Store
-from tests.manual_clock import ManualClock, eventually
+from tests.fake_clock import FakeClock, eventually
 from tests.postgres_server import PostgresServer
 from tests.serve_process import free_port
 
@@ -280,7 +280,7 @@ async def test_purge_deletes_a_chunk_at_a_time(engine: AsyncEngine) -> None:
 
 
 async def test_purges_run_at_start_and_every_six_hours(engine: AsyncEngine) -> None:
-    clock = ManualClock(NOW.timestamp())
+    clock = FakeClock(NOW.timestamp())
     trail = AuditTrail(engine, retention_days=90, clock=clock.time, sleep=clock.sleep)
     trail.start(purge=False)
     await _write(
@@ -301,7 +301,7 @@ async def test_purges_run_at_start_and_every_six_hours(engine: AsyncEngine) -> N
 async def test_a_failed_purge_is_logged_and_tried_again(
     bare_engine: AsyncEngine, caplog: pytest.LogCaptureFixture
 ) -> None:
-    clock = ManualClock(NOW.timestamp())
+    clock = FakeClock(NOW.timestamp())
     trail = AuditTrail(bare_engine, clock=clock.time, sleep=clock.sleep)
     with caplog.at_level(logging.WARNING, logger="bot.store.audit"):
         purging = asyncio.create_task(trail.run_purges())
@@ -322,7 +322,7 @@ async def test_the_writer_keeps_its_batch_and_retries_until_the_database_works(
     bare_engine: AsyncEngine, caplog: pytest.LogCaptureFixture
 ) -> None:
     # No tables yet: every insert fails until the migration runs, as in an outage.
-    clock = ManualClock(NOW.timestamp())
+    clock = FakeClock(NOW.timestamp())
     trail = AuditTrail(bare_engine, clock=clock.time, sleep=clock.sleep)
     trail.start(purge=False)
     with caplog.at_level(logging.WARNING, logger="bot.store.audit"):
@@ -354,7 +354,7 @@ async def test_an_unreachable_database_bounds_the_queue_and_record_never_waits(
 ) -> None:
     url = f"postgresql+asyncpg://flowpreview@127.0.0.1:{free_port()}/nowhere"
     engine = open_engine(StoreSettings.from_env({"DATABASE_URL": url}))
-    clock = ManualClock(NOW.timestamp())
+    clock = FakeClock(NOW.timestamp())
     trail = AuditTrail(engine, max_queue=100, batch=10, clock=clock.time, sleep=clock.sleep)
     trail.start(purge=False)
     with caplog.at_level(logging.WARNING, logger="bot.store.audit"):
@@ -432,7 +432,7 @@ async def test_drops_held_back_by_the_rate_limit_are_logged_when_the_minute_is_u
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     engine = open_engine(StoreSettings.from_env({"DATABASE_PATH": str(tmp_path / "a.sqlite3")}))
-    clock = ManualClock(NOW.timestamp())
+    clock = FakeClock(NOW.timestamp())
     # Not started: what is recorded stays queued, and nothing else sleeps on the clock.
     trail = AuditTrail(engine, max_queue=1, clock=clock.time, sleep=clock.sleep)
     try:
@@ -473,7 +473,7 @@ async def test_close_logs_the_drops_held_back(
 async def test_close_writes_what_is_queued_then_refuses_more(engine: AsyncEngine) -> None:
     # The purges run too, at NOW: on the real clock, from 90 days after NOW, one could
     # delete these records before they are counted.
-    clock = ManualClock(NOW.timestamp())
+    clock = FakeClock(NOW.timestamp())
     trail = AuditTrail(engine, clock=clock.time, sleep=clock.sleep)
     trail.start()
     for second in range(5):

@@ -10,7 +10,7 @@ from bot.standin.slack import payloads
 from bot.store.audit import AuditRecord, Outcome
 from bot.store.settings import StoreSettings
 from bot.store.store import Store
-from tests.manual_clock import eventually
+from tests.fake_clock import eventually
 from tests.slack_harness import running_bot
 
 FLOW = "1234567890123456"

@@ -28,7 +28,8 @@ from bot.config import Secret
 from bot.preview.limiter import LimiterSettings, LocalLimiter
 from bot.standin.cams.catalog import SeededFlow
 from bot.standin.cams.server import DEMO_CREDENTIALS
-from tests.support import DATA, STS_CREDENTIALS, FakeTime, RunningEmulator, running_emulator
+from tests.fake_clock import FakeClock
+from tests.support import DATA, STS_CREDENTIALS, RunningEmulator, running_emulator
 
 
 @pytest.mark.dates
@@ -142,12 +143,12 @@ ERROR_CASES = [
 
 @pytest.mark.parametrize(("fault", "kind", "status"), ERROR_CASES, ids=[c[0] for c in ERROR_CASES])
 async def test_every_error_kind_and_its_retry_policy(
-    cams: RunningEmulator, fake_time: FakeTime, fault: str, kind: ErrorKind, status: int | None
+    cams: RunningEmulator, fake_clock: FakeClock, fault: str, kind: ErrorKind, status: int | None
 ) -> None:
     cams.fault(f"{fault}@flow:broken")
     settings = cams.settings(max_attempts=3)
     async with cams.client(
-        settings=settings, sleep=fake_time.sleep, clock=fake_time.clock
+        settings=settings, sleep=fake_clock.sleep, clock=fake_clock.time
     ) as client:
         with pytest.raises(CamsError) as caught:
             await client.get_flow_preview_url("broken")
@@ -158,7 +159,7 @@ async def test_every_error_kind_and_its_retry_policy(
     assert error.action is Action.GET_FLOW_PREVIEW_URL
     expected_calls = 3 if kind.retryable else 1
     assert len(cams.emulator.recorded) == expected_calls
-    assert len(fake_time.sleeps) == expected_calls - 1
+    assert len(fake_clock.sleeps) == expected_calls - 1
     if status is not None and status != 200 and not fault.startswith("http:"):
         assert error.request_id
         assert error.code
@@ -186,10 +187,10 @@ async def test_wrong_secret_is_an_auth_failure_and_is_not_retried(cams: RunningE
 
 @pytest.mark.parametrize("fault", ["http:503", "error:ServiceUnavailable", "drop", "throttle"])
 async def test_transient_failures_are_retried_until_success(
-    cams: RunningEmulator, fake_time: FakeTime, fault: str
+    cams: RunningEmulator, fake_clock: FakeClock, fault: str
 ) -> None:
     cams.fault(f"{fault}@flow:flaky*2")
-    async with cams.client(sleep=fake_time.sleep, clock=fake_time.clock) as client:
+    async with cams.client(sleep=fake_clock.sleep, clock=fake_clock.time) as client:
         preview = await client.get_flow_preview_url("flaky")
 
     assert preview.flow_id == "flaky"
@@ -197,9 +198,11 @@ async def test_transient_failures_are_retried_until_success(
     assert len(cams.outcomes()) == 3
 
 
-async def test_every_attempt_is_freshly_signed(cams: RunningEmulator, fake_time: FakeTime) -> None:
+async def test_every_attempt_is_freshly_signed(
+    cams: RunningEmulator, fake_clock: FakeClock
+) -> None:
     cams.fault("http:503@all*2")
-    async with cams.client(sleep=fake_time.sleep, clock=fake_time.clock) as client:
+    async with cams.client(sleep=fake_clock.sleep, clock=fake_clock.time) as client:
         await client.get_flow_preview_url("1")
 
     nonces = {r.headers["x-acs-signature-nonce"] for r in cams.emulator.recorded}
@@ -217,90 +220,90 @@ async def test_dates_follow_the_wall_clock(cams: RunningEmulator) -> None:
 
 
 async def test_backoff_is_exponential_with_full_jitter(
-    cams: RunningEmulator, fake_time: FakeTime
+    cams: RunningEmulator, fake_clock: FakeClock
 ) -> None:
     cams.fault("http:503@all")
     settings = cams.settings(max_attempts=5, deadline=100.0)
     async with cams.client(
-        settings=settings, sleep=fake_time.sleep, clock=fake_time.clock, rng=lambda: 0.999
+        settings=settings, sleep=fake_clock.sleep, clock=fake_clock.time, rng=lambda: 0.999
     ) as client:
         with pytest.raises(CamsError):
             await client.get_flow_preview_url("1")
 
-    assert fake_time.sleeps == pytest.approx([0.1998, 0.3996, 0.7992, 1.5984])
+    assert fake_clock.sleeps == pytest.approx([0.1998, 0.3996, 0.7992, 1.5984])
 
 
-async def test_jitter_spreads_the_delays(cams: RunningEmulator, fake_time: FakeTime) -> None:
+async def test_jitter_spreads_the_delays(cams: RunningEmulator, fake_clock: FakeClock) -> None:
     cams.fault("http:503@all")
     settings = cams.settings(max_attempts=3, deadline=100.0)
     async with cams.client(
-        settings=settings, sleep=fake_time.sleep, clock=fake_time.clock, rng=lambda: 0.25
+        settings=settings, sleep=fake_clock.sleep, clock=fake_clock.time, rng=lambda: 0.25
     ) as client:
         with pytest.raises(CamsError):
             await client.get_flow_preview_url("1")
 
-    assert fake_time.sleeps == pytest.approx([0.05, 0.1])
+    assert fake_clock.sleeps == pytest.approx([0.05, 0.1])
 
 
-async def test_retry_after_is_honoured(cams: RunningEmulator, fake_time: FakeTime) -> None:
+async def test_retry_after_is_honoured(cams: RunningEmulator, fake_clock: FakeClock) -> None:
     cams.fault("throttle:1500@all*1")
-    async with cams.client(sleep=fake_time.sleep, clock=fake_time.clock) as client:
+    async with cams.client(sleep=fake_clock.sleep, clock=fake_clock.time) as client:
         await client.get_flow_preview_url("1")
 
-    assert fake_time.sleeps == [1.5]
+    assert fake_clock.sleeps == [1.5]
 
 
 async def test_retry_after_beyond_the_deadline_gives_up_at_once(
-    cams: RunningEmulator, fake_time: FakeTime
+    cams: RunningEmulator, fake_clock: FakeClock
 ) -> None:
     cams.fault("throttle:60000@all")
-    async with cams.client(sleep=fake_time.sleep, clock=fake_time.clock) as client:
+    async with cams.client(sleep=fake_clock.sleep, clock=fake_clock.time) as client:
         with pytest.raises(CamsError) as caught:
             await client.get_flow_preview_url("1")
 
     assert caught.value.kind is ErrorKind.THROTTLED
     assert caught.value.retry_after == 60.0
-    assert fake_time.sleeps == []
+    assert fake_clock.sleeps == []
 
 
 async def test_the_overall_deadline_bounds_retries(
-    cams: RunningEmulator, fake_time: FakeTime
+    cams: RunningEmulator, fake_clock: FakeClock
 ) -> None:
     cams.fault("throttle:4000@all")
     settings = cams.settings(max_attempts=100, deadline=10.0)
     async with cams.client(
-        settings=settings, sleep=fake_time.sleep, clock=fake_time.clock
+        settings=settings, sleep=fake_clock.sleep, clock=fake_clock.time
     ) as client:
         with pytest.raises(CamsError):
             await client.get_flow_preview_url("1")
 
-    assert fake_time.sleeps == [4.0, 4.0]
+    assert fake_clock.sleeps == [4.0, 4.0]
     assert len(cams.outcomes()) == 3
 
 
 async def test_an_attempt_that_outlives_its_timeout_is_a_network_error(
-    cams: RunningEmulator, fake_time: FakeTime
+    cams: RunningEmulator, fake_clock: FakeClock
 ) -> None:
     cams.fault("latency:5@all")
     settings = cams.settings(attempt_timeout=0.2, connect_timeout=0.1, max_attempts=2)
     async with cams.client(
-        settings=settings, sleep=fake_time.sleep, clock=fake_time.clock
+        settings=settings, sleep=fake_clock.sleep, clock=fake_clock.time
     ) as client:
         with pytest.raises(CamsError) as caught:
             await client.get_flow_preview_url("1")
 
     assert caught.value.kind is ErrorKind.NETWORK
     assert "within 0.2s" in caught.value.message
-    assert len(fake_time.sleeps) == 1
+    assert len(fake_clock.sleeps) == 1
 
 
-async def test_unreachable_endpoint_is_a_network_error(fake_time: FakeTime) -> None:
+async def test_unreachable_endpoint_is_a_network_error(fake_clock: FakeClock) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     settings = CamsSettings(Endpoint.parse(f"http://127.0.0.1:{port}"), max_attempts=2)
     async with CamsClient(
-        DEMO_CREDENTIALS, settings, sleep=fake_time.sleep, clock=fake_time.clock
+        DEMO_CREDENTIALS, settings, sleep=fake_clock.sleep, clock=fake_clock.time
     ) as client:
         with pytest.raises(CamsError) as caught:
             await client.get_flow_preview_url("1")
@@ -333,14 +336,16 @@ async def test_bad_input_is_refused_before_any_network_call(
 
 
 async def test_no_secret_in_logs_errors_or_reprs(
-    cams: RunningEmulator, fake_time: FakeTime, caplog: pytest.LogCaptureFixture
+    cams: RunningEmulator, fake_clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     token = STS_CREDENTIALS.security_token
     assert token is not None
     secrets = [STS_CREDENTIALS.access_key_secret.reveal(), token.reveal()]
     cams.fault("http:503@all*1", "error:Ram.PermissionDeny@flow:denied")
-    async with cams.client(STS_CREDENTIALS, sleep=fake_time.sleep, clock=fake_time.clock) as client:
+    async with cams.client(
+        STS_CREDENTIALS, sleep=fake_clock.sleep, clock=fake_clock.time
+    ) as client:
         await client.get_flow_preview_url("1")
         with pytest.raises(CamsError) as caught:
             await client.get_flow_preview_url("denied")
@@ -389,7 +394,7 @@ async def test_https_endpoint_with_a_private_ca(tmp_path: Path) -> None:
 
 
 async def test_a_garbled_answer_never_puts_a_signed_header_in_the_error(
-    fake_time: FakeTime,
+    fake_clock: FakeClock,
 ) -> None:
     async def garbled(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
@@ -405,7 +410,7 @@ async def test_a_garbled_answer_never_puts_a_signed_header_in_the_error(
     async with (
         server,
         CamsClient(
-            STS_CREDENTIALS, settings, sleep=fake_time.sleep, clock=fake_time.clock
+            STS_CREDENTIALS, settings, sleep=fake_clock.sleep, clock=fake_clock.time
         ) as client,
     ):
         with pytest.raises(CamsError) as caught:
@@ -417,34 +422,34 @@ async def test_a_garbled_answer_never_puts_a_signed_header_in_the_error(
 
 
 async def test_an_absurd_retry_after_is_capped_by_the_gate_and_the_call_goes_on(
-    cams: RunningEmulator, fake_time: FakeTime
+    cams: RunningEmulator, fake_clock: FakeClock
 ) -> None:
     cams.fault("throttle:600000@all*1")
     gate = LocalLimiter(LimiterSettings(cooldown=0.0, max_cooldown=0.2))
     async with cams.client(
-        gates=dict.fromkeys(Action, gate), sleep=fake_time.sleep, clock=fake_time.clock
+        gates=dict.fromkeys(Action, gate), sleep=fake_clock.sleep, clock=fake_clock.time
     ) as client:
         preview = await client.get_flow_preview_url("1")
 
     assert preview.flow_id == "1"
-    assert fake_time.sleeps == [0.2], "the retry waits the capped pause, not ten minutes"
+    assert fake_clock.sleeps == [0.2], "the retry waits the capped pause, not ten minutes"
     assert cams.outcomes() == ["Throttling.User", "OK"]
 
 
 async def test_a_retry_after_too_long_even_when_capped_is_reported_capped(
-    cams: RunningEmulator, fake_time: FakeTime
+    cams: RunningEmulator, fake_clock: FakeClock
 ) -> None:
     cams.fault("throttle:600000@all")
     gate = LocalLimiter(LimiterSettings(max_cooldown=30.0))
     async with cams.client(
-        gates=dict.fromkeys(Action, gate), sleep=fake_time.sleep, clock=fake_time.clock
+        gates=dict.fromkeys(Action, gate), sleep=fake_clock.sleep, clock=fake_clock.time
     ) as client:
         with pytest.raises(CamsError) as caught:
             await client.get_flow_preview_url("1")
 
     assert caught.value.kind is ErrorKind.THROTTLED
     assert caught.value.retry_after == 30.0
-    assert fake_time.sleeps == [], "30 s is past the 25 s deadline: the call ends at once"
+    assert fake_clock.sleeps == [], "30 s is past the 25 s deadline: the call ends at once"
 
 
 class RecordingGate:
@@ -471,12 +476,12 @@ class RecordingGate:
 
 
 async def test_the_gate_hears_every_attempts_outcome(
-    cams: RunningEmulator, fake_time: FakeTime
+    cams: RunningEmulator, fake_clock: FakeClock
 ) -> None:
     cams.fault("throttle@all*1", "http:503@all*1", "error:Flow.NotFound@flow:gone")
     gate = RecordingGate()
     async with cams.client(
-        gates=dict.fromkeys(Action, gate), sleep=fake_time.sleep, clock=fake_time.clock
+        gates=dict.fromkeys(Action, gate), sleep=fake_clock.sleep, clock=fake_clock.time
     ) as client:
         await client.get_flow_preview_url("1")
         with pytest.raises(CamsError):
@@ -695,7 +700,7 @@ ANY_ACTION_ERRORS = [case for case in ERROR_CASES if case[0] != "insecure-url"]
 @pytest.mark.parametrize("case", ANY_ACTION_ERRORS, ids=[c[0] for c in ANY_ACTION_ERRORS])
 async def test_every_error_kind_and_its_retry_policy_for_each_action(
     cams: RunningEmulator,
-    fake_time: FakeTime,
+    fake_clock: FakeClock,
     action: Action,
     case: tuple[str, ErrorKind, int | None],
 ) -> None:
@@ -703,7 +708,7 @@ async def test_every_error_kind_and_its_retry_policy_for_each_action(
     cams.fault(f"{fault}@action:{action}")
     settings = cams.settings(max_attempts=3)
     async with cams.client(
-        settings=settings, sleep=fake_time.sleep, clock=fake_time.clock
+        settings=settings, sleep=fake_clock.sleep, clock=fake_clock.time
     ) as client:
         with pytest.raises(CamsError) as caught:
             await _call(client, action)
@@ -714,16 +719,16 @@ async def test_every_error_kind_and_its_retry_policy_for_each_action(
     expected_calls = 3 if kind.retryable else 1
     assert len(cams.emulator.recorded) == expected_calls
     assert {r.action for r in cams.emulator.recorded} == {action.value}
-    assert len(fake_time.sleeps) == expected_calls - 1
+    assert len(fake_clock.sleeps) == expected_calls - 1
 
 
 @pytest.mark.parametrize("action", FLOW_ACTIONS)
 @pytest.mark.parametrize("fault", ["http:503", "error:ServiceUnavailable", "drop", "throttle"])
 async def test_each_action_retries_transient_failures_until_success(
-    cams: RunningEmulator, fake_time: FakeTime, action: Action, fault: str
+    cams: RunningEmulator, fake_clock: FakeClock, action: Action, fault: str
 ) -> None:
     cams.fault(f"{fault}@action:{action}*2")
-    async with cams.client(sleep=fake_time.sleep, clock=fake_time.clock) as client:
+    async with cams.client(sleep=fake_clock.sleep, clock=fake_clock.time) as client:
         result = await _call(client, action)
 
     assert result is not None
@@ -811,11 +816,11 @@ class KeyedGate(RecordingGate):
 
 
 async def test_each_action_asks_its_own_gate_under_its_own_budget_key(
-    cams: RunningEmulator, fake_time: FakeTime
+    cams: RunningEmulator, fake_clock: FakeClock
 ) -> None:
     cams.fault("throttle@action:ListFlow*1")
     gates = {action: KeyedGate() for action in Action}
-    async with cams.client(gates=gates, sleep=fake_time.sleep, clock=fake_time.clock) as client:
+    async with cams.client(gates=gates, sleep=fake_clock.sleep, clock=fake_clock.time) as client:
         await client.list_flows(DEMO_SPACE)
         await client.get_flow(DEMO_FLOW, DEMO_SPACE)
         await client.get_flow_preview_url(DEMO_FLOW, DEMO_SPACE)

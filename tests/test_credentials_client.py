@@ -18,7 +18,7 @@ from bot.preview.limiter import LimiterSettings
 from bot.preview.service import PreviewService
 from bot.preview.settings import PreviewSettings
 from tests.alibaba_standins import ACCOUNT, running_standins
-from tests.manual_clock import ManualClock, eventually
+from tests.fake_clock import FakeClock, eventually
 from tests.support import RunningEmulator, running_emulator
 
 LIFE_S = 60
@@ -36,7 +36,7 @@ def _key_ids(cams: RunningEmulator) -> list[str]:
 
 
 async def test_credentials_that_expire_mid_traffic_fail_no_ask(tmp_path: Path) -> None:
-    clock = ManualClock()
+    clock = FakeClock()
     async with (
         running_standins(tmp_path, clock=clock.time, sts_lifetime=LIFE_S) as standins,
         running_emulator(mint=standins.mint, wall_clock=clock.time) as cams,
@@ -67,7 +67,7 @@ async def test_credentials_that_expire_mid_traffic_fail_no_ask(tmp_path: Path) -
 
 async def test_asks_wait_for_a_late_refresh_rather_than_fail(tmp_path: Path) -> None:
     """STS is slow past the credentials' end: asks then wait for the refresh, and succeed."""
-    clock = ManualClock()
+    clock = FakeClock()
     async with (
         running_standins(tmp_path, clock=clock.time, sts_lifetime=LIFE_S) as standins,
         running_emulator(mint=standins.mint, wall_clock=clock.time) as cams,
@@ -94,7 +94,7 @@ async def test_asks_wait_for_a_late_refresh_rather_than_fail(tmp_path: Path) -> 
 
 
 async def test_the_emulator_refuses_expired_sts_credentials(tmp_path: Path) -> None:
-    clock = ManualClock()
+    clock = FakeClock()
     async with (
         running_standins(tmp_path, clock=clock.time) as standins,
         running_emulator(mint=standins.mint, wall_clock=clock.time) as cams,
@@ -147,7 +147,7 @@ async def test_the_service_from_env_uses_the_chain_and_closes_the_source(tmp_pat
 @pytest.mark.dates
 async def test_the_cache_outlives_a_refresh(tmp_path: Path) -> None:
     # Near real time: the service's client dates its requests with the real clock.
-    clock = ManualClock(float(int(time.time())))
+    clock = FakeClock(float(int(time.time())))
     async with (
         running_standins(tmp_path, clock=clock.time, sts_lifetime=LIFE_S) as standins,
         running_emulator(mint=standins.mint, wall_clock=clock.time) as cams,

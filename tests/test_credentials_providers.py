@@ -17,7 +17,7 @@ from bot.cams.settings import Endpoint
 from bot.config import Secret
 from bot.standin.alibaba.sts import DEFAULT_PROVIDER_ARN
 from tests.alibaba_standins import ACCOUNT, ECS_ROLE, ROLE_ARN, USER, Standins, running_standins
-from tests.manual_clock import ManualClock
+from tests.fake_clock import FakeClock
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ async def test_oidc_assumes_the_role_with_the_token_anonymously(standins: Standi
 
 
 async def test_oidc_rereads_the_token_file_at_every_refresh(tmp_path: Path) -> None:
-    clock = ManualClock()
+    clock = FakeClock()
     async with running_standins(tmp_path, clock=clock.time) as standins:
         first_jti = standins.write_token()
         source = credential_source(standins.oidc_env(), clock=clock.time, sleep=clock.sleep)
@@ -105,7 +105,7 @@ async def test_oidc_refusals_say_stss_code_and_never_the_token(
 
 
 async def test_an_expired_oidc_token_is_refused(tmp_path: Path) -> None:
-    clock = ManualClock()
+    clock = FakeClock()
     async with running_standins(tmp_path, clock=clock.time) as standins:
         standins.write_token()
         clock.advance(3601)

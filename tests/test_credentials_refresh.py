@@ -20,7 +20,7 @@ from bot.cams.credentials import (
 from bot.cams.credentials.uri import uri_provider
 from bot.metrics import REGISTRY
 from tests.alibaba_standins import ACCOUNT, Standins, running_standins
-from tests.manual_clock import ManualClock, eventually
+from tests.fake_clock import FakeClock, eventually
 
 LIFE_S = 3600.0
 REFRESH_S = LIFE_S * 2 / 3
@@ -28,7 +28,7 @@ REFRESH_S = LIFE_S * 2 / 3
 
 @dataclass
 class Rig:
-    clock: ManualClock
+    clock: FakeClock
     standins: Standins
     source: CredentialSource
 
@@ -47,7 +47,7 @@ def _expiry() -> float | None:
 
 def _rig(rng: Callable[[], float]) -> Callable[[Path], AsyncIterator[Rig]]:
     async def make(directory: Path) -> AsyncIterator[Rig]:
-        clock = ManualClock()
+        clock = FakeClock()
         async with running_standins(directory, clock=clock.time) as standins:
             env = {"ALIBABA_CLOUD_CREDENTIALS_URI": standins.uri_url, "CAMS_ACCOUNT_ID": ACCOUNT}
             source = credential_source(env, clock=clock.time, sleep=clock.sleep, rng=rng)

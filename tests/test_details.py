@@ -17,7 +17,8 @@ from bot.preview.details import FlowDetailsCache
 from bot.preview.errors import Busy
 from bot.preview.limiter import LimiterSettings, LocalLimiter
 from bot.standin.cams.catalog import SeededFlow, make_flows
-from tests.support import FakeTime, RunningEmulator, running_emulator
+from tests.fake_clock import FakeClock
+from tests.support import RunningEmulator, running_emulator
 
 SPACE = "space-a"
 OTHER_SPACE = "space-b"
@@ -42,15 +43,15 @@ def _flow(index: int = 0) -> SeededFlow:
     return FLOWS[index]
 
 
-async def test_details_are_cached_for_their_ttl(fake_time: FakeTime) -> None:
+async def test_details_are_cached_for_their_ttl(fake_clock: FakeClock) -> None:
     async with _setup() as (cams, client):
-        details = FlowDetailsCache(client, ttl=180, clock=fake_time.clock)
+        details = FlowDetailsCache(client, ttl=180, clock=fake_clock.time)
         assert details.peek(_flow().flow_id) is None
         first = await details.get(_flow().flow_id)
         again = await details.get(_flow().flow_id, SPACE)
         peeked = details.peek(_flow().flow_id, SPACE)
         other = await details.get(OTHERS[0].flow_id, OTHER_SPACE)
-        fake_time.now += 180
+        fake_clock.advance(180)
         expired = details.peek(_flow().flow_id)
         refetched = await details.get(_flow().flow_id)
 
@@ -82,16 +83,16 @@ async def test_concurrent_asks_for_one_flow_share_one_call() -> None:
 
 
 async def test_not_found_is_remembered_briefly_and_other_errors_not_at_all(
-    fake_time: FakeTime,
+    fake_clock: FakeClock,
 ) -> None:
     async with _setup() as (cams, client):
-        details = FlowDetailsCache(client, not_found_ttl=30, clock=fake_time.clock)
+        details = FlowDetailsCache(client, not_found_ttl=30, clock=fake_clock.time)
         for _ in range(3):
             with pytest.raises(CamsError) as missing:
                 await details.get("1999999999999999")
             assert missing.value.kind is ErrorKind.NOT_FOUND
         calls_while_remembered = _get_flow_calls(cams)
-        fake_time.now += 30
+        fake_clock.advance(30)
         with pytest.raises(CamsError):
             await details.get("1999999999999999")
 
@@ -107,11 +108,11 @@ async def test_not_found_is_remembered_briefly_and_other_errors_not_at_all(
 
 
 async def test_a_denied_getflow_is_logged_once_per_space_and_not_asked_again_for_a_while(
-    fake_time: FakeTime, caplog: pytest.LogCaptureFixture
+    fake_clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with _setup() as (cams, client):
         cams.fault("error:Ram.PermissionDeny@action:GetFlow")
-        details = FlowDetailsCache(client, denied_for=300, clock=fake_time.clock)
+        details = FlowDetailsCache(client, denied_for=300, clock=fake_clock.time)
         with caplog.at_level(logging.WARNING, logger="bot.preview.details"):
             for flow in FLOWS:
                 with pytest.raises(CamsError) as denied:
@@ -120,11 +121,11 @@ async def test_a_denied_getflow_is_logged_once_per_space_and_not_asked_again_for
             calls_in_space = _get_flow_calls(cams)
             with pytest.raises(CamsError):
                 await details.get(OTHERS[0].flow_id, OTHER_SPACE)
-            fake_time.now += 300
+            fake_clock.advance(300)
             with pytest.raises(CamsError):
                 await details.get(_flow().flow_id)
             cams.fault()
-            fake_time.now += 300
+            fake_clock.advance(300)
             granted = await details.get(_flow().flow_id)
 
     assert calls_in_space == 1, "the space's denial answers without a call"

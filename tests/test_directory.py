@@ -16,7 +16,7 @@ from bot.access.policy import Person
 from bot.slack.directory import Directory, DirectoryError, DirectoryErrorKind
 from bot.standin.slack.fake_slack import FakeSlack, running_fake_slack
 from bot.standin.slack.payloads import ADMIN_WHO, DEFAULT_WHO, EXTERNAL_WHO, GUEST_WHO
-from tests.support import FakeTime
+from tests.fake_clock import FakeClock
 
 TOKEN = "xoxb-directory"
 TEAM = DEFAULT_WHO.team_id
@@ -151,25 +151,25 @@ async def test_groups_are_those_that_matter_and_hold_the_person(
 
 
 async def test_a_second_ask_is_answered_from_memory_until_the_ttl(
-    slack: FakeSlack, client: AsyncWebClient, fake_time: FakeTime
+    slack: FakeSlack, client: AsyncWebClient, fake_clock: FakeClock
 ) -> None:
     slack.people.group("S0READERS", ["U0PLAIN01"])
-    directory = patient(ttl_s=600, group_ttl_s=300, clock=fake_time.clock)
+    directory = patient(ttl_s=600, group_ttl_s=300, clock=fake_clock.time)
     first = await ask(directory, client, "U0PLAIN01", groups={"S0READERS"})
     assert (calls(slack, "users.info"), calls(slack, "usergroups.users.list")) == (1, 1)
 
     slack.people.add("U0PLAIN01", is_admin=True)
     slack.people.group("S0READERS", [])
-    fake_time.now += 299
+    fake_clock.advance(299)
     assert await ask(directory, client, "U0PLAIN01", groups={"S0READERS"}) == first
     assert (calls(slack, "users.info"), calls(slack, "usergroups.users.list")) == (1, 1)
 
-    fake_time.now += 2
+    fake_clock.advance(2)
     person = await ask(directory, client, "U0PLAIN01", groups={"S0READERS"})
     assert (person.admin, person.groups) == (False, frozenset())
     assert (calls(slack, "users.info"), calls(slack, "usergroups.users.list")) == (1, 2)
 
-    fake_time.now += 300
+    fake_clock.advance(300)
     person = await ask(directory, client, "U0PLAIN01", groups={"S0READERS"})
     assert person.admin
     assert (calls(slack, "users.info"), calls(slack, "usergroups.users.list")) == (2, 3)

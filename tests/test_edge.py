@@ -31,7 +31,7 @@ from bot.standin.slack.signing import (
     signature,
     signed_headers,
 )
-from tests.manual_clock import HANG_GUARD_S
+from tests.fake_clock import HANG_GUARD_S
 from tests.slack_harness import SIGNING_SECRET, Bot, running_bot
 from tests.support import log_capture
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from bot.preview.errors import Busy
 from bot.preview.limiter import LimiterSettings, LocalLimiter
-from tests.virtual_time import run_virtual
+from tests.fake_clock import run_virtual
 
 TOLERANCE = 1e-6
 

@@ -49,7 +49,7 @@ from bot.standin.slack.signing import signed_headers
 from bot.store.schema import oauth_states
 from bot.store.settings import StoreSettings
 from bot.store.store import Store
-from tests.manual_clock import HANG_GUARD_S
+from tests.fake_clock import HANG_GUARD_S
 from tests.postgres_server import PostgresServer
 from tests.support import RunningEmulator
 

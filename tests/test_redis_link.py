@@ -16,9 +16,9 @@ from bot.preview.service import PreviewService
 from bot.preview.settings import PreviewSettings
 from bot.preview.shared.link import CHECK_WAIT_S, REDIS_TIMEOUT_S, RedisLink, Unavailable
 from bot.preview.shared.wiring import connect, redis_client
+from tests.fake_clock import FakeClock, run_virtual
 from tests.redis_server import RedisServer
-from tests.support import FakeTime, RunningEmulator
-from tests.virtual_time import run_virtual
+from tests.support import RunningEmulator
 
 KEY = ("acct", "space", "1234567890123456")
 # Bounds for waiting on a real redis-server; far above what each step takes.
@@ -116,9 +116,9 @@ def test_a_hung_redis_costs_one_timeout_and_health_waits_no_longer_than_its_boun
 
 
 async def test_health_is_degraded_while_redis_hangs_and_ok_once_it_resumes(
-    redis_server: RedisServer, cams: RunningEmulator, fake_time: FakeTime
+    redis_server: RedisServer, cams: RunningEmulator, fake_clock: FakeClock
 ) -> None:
-    link = RedisLink(redis_client(redis_server.url), clock=fake_time.clock)
+    link = RedisLink(redis_client(redis_server.url), clock=fake_clock.time)
     service = PreviewService(cams.client(), PreviewCache(10, negative_ttl=30), connection=link)
     async with service:
         assert await service.health() == "ok"
@@ -133,7 +133,7 @@ async def test_health_is_degraded_while_redis_hangs_and_ok_once_it_resumes(
         still_hung = await service.health()
 
         redis_server.resume()
-        fake_time.now += link.retry_after
+        fake_clock.advance(link.retry_after)
         for _ in range(ATTEMPTS):
             if await service.health() == "ok":
                 break

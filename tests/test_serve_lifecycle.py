@@ -17,7 +17,7 @@ from bot.slack.constants import EVENTS_PATH
 from bot.standin.slack import payloads
 from bot.standin.slack.fake_slack import running_fake_slack
 from bot.standin.slack.signing import signed_headers
-from tests.manual_clock import eventually
+from tests.fake_clock import eventually
 from tests.postgres_server import PostgresServer
 from tests.redis_server import RedisServer
 from tests.serve_process import ServeProcess, run_bot, serve_env

@@ -26,8 +26,9 @@ from bot.preview.shared.link import RedisLink, Unavailable
 from bot.preview.shared.wiring import connect
 from bot.standin.cams.server import DEMO_CREDENTIALS
 from bot.standin.cams.window import max_in_window
+from tests.fake_clock import FakeClock
 from tests.redis_server import RedisServer
-from tests.support import FakeTime, running_emulator
+from tests.support import running_emulator
 
 SPACING_US = 1_100_000
 # What a service's previews are booked under on Redis.
@@ -153,18 +154,18 @@ async def test_breaker_pays_one_timeout_per_outage_and_probes_one_at_a_time(
 
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    clock = FakeTime()
+    clock = FakeClock(1000.0, sleep_advances=True)
     client = Redis.from_url(
         f"redis://127.0.0.1:{port}", socket_timeout=0.1, socket_connect_timeout=0.1
     )
-    link = RedisLink(client, retry_after=1.0, clock=clock.clock)
+    link = RedisLink(client, retry_after=1.0, clock=clock.time)
     async with server:
         for _ in range(5):
             with pytest.raises(Unavailable):
                 await link.call(lambda redis: redis.ping())
         assert connections == 1, "after the first timeout, nobody touches the network"
         assert not link.healthy
-        clock.now += 1.0
+        clock.advance(1.0)
         results = await asyncio.gather(
             *(link.call(lambda redis: redis.ping()) for _ in range(3)), return_exceptions=True
         )
@@ -320,8 +321,8 @@ async def test_two_replicas_stay_within_budget_across_an_outage_and_a_recovery(
 
 
 async def test_only_a_probe_ends_an_outage() -> None:
-    clock = FakeTime()
-    link = RedisLink(Redis.from_url("redis://127.0.0.1:9"), retry_after=1.0, clock=clock.clock)
+    clock = FakeClock(1000.0, sleep_advances=True)
+    link = RedisLink(Redis.from_url("redis://127.0.0.1:9"), retry_after=1.0, clock=clock.time)
     release = asyncio.Event()
 
     async def slow(redis: Redis) -> str:

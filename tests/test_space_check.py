@@ -10,7 +10,7 @@ import pytest
 from bot.preview.space_check import SpaceCheck, check_space_known
 from bot.preview.spaces import SpaceChoice, parse_spaces
 from bot.standin.cams.catalog import ACME_SPACE, DEMO_SPACE
-from tests.manual_clock import HANG_GUARD_S
+from tests.fake_clock import HANG_GUARD_S
 from tests.support import RunningEmulator, running_emulator
 
 DEFAULT_ONLY = (SpaceChoice(DEMO_SPACE, DEMO_SPACE),)
