@@ -3,26 +3,37 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Material's banner about MkDocs 2.0 says nothing about this build.
+MKDOCS := NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs
 
-.PHONY: test test-dates lint typecheck unit demo run emulator bench clean
+.PHONY: test test-dates lint typecheck unit docs docs-check demo run emulator bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-## test: lint, format check, mypy --strict, the whole test suite, then test-dates
-test: lint typecheck unit test-dates
+## test: lint, format check, import contracts, mypy --strict, the docs built strictly, the whole test suite, then test-dates
+test: lint typecheck docs-check unit test-dates
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
 	$(BIN)/pytest
+
+## docs: the documentation in docs/ as a site with navigation and search, in site/
+docs: $(STAMP)
+	$(MKDOCS) build --strict --site-dir site
+
+## docs-check: the same build into a throwaway folder; a broken link, anchor or page fails it
+docs-check: $(STAMP)
+	@out=$$(mktemp -d) && trap 'rm -rf "$$out"' EXIT && $(MKDOCS) build --strict --site-dir "$$out"
 
 ## test-dates: the tests marked `dates`, under libfaketime, at eleven dates and zones
 test-dates: $(STAMP)
@@ -52,4 +63,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.bench_access
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache site

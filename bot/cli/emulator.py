@@ -52,7 +52,7 @@ def add_parser(commands: Any) -> None:
         metavar="RULE",
         help=(
             "FAULT@TARGET[*COUNT], e.g. latency:8@flow:123, drop@rate:0.1 or "
-            "http:500@action:ListFlow+page:3*1 (see README)"
+            "http:500@action:ListFlow+page:3*1 (see docs/emulator.md)"
         ),
     )
     parser.add_argument(

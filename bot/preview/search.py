@@ -309,7 +309,7 @@ class SearchIndex:
         return (misses, -points, self._names[flow] != query.name, extra, not ordered, flow)
 
     def _clear(self, best: list[_Key], matched: int) -> FlowSummary | None:
-        """The one flow the query clearly means: see the README's "Search by name"."""
+        """The one flow the query clearly means: see "Search by name" in docs/using.md."""
         top = best[0]
         misses, points, not_exact, flow = top[0], -top[1], top[2], top[5]
         if misses or len(self._by_name[self._names[flow]]) > 1:
