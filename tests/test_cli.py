@@ -371,8 +371,8 @@ async def test_demo_answers_a_typed_command_with_link_expiry_and_buttons(tmp_pat
     assert run.code == 0, run.err
     assert (
         "[1 Open preview] https://business.facebook.com/wa/manage/flows/1234567890123456/" in text
-    )
-    assert "[2 Share in channel]" in text
+    ), text
+    assert "[2 Share in channel]" in text, text
     expiry = re.search(
         r"Link expires (\w{3} \d{1,2} \w{3} \d{4} at \S+ \S+) \(29 days left\)", text
     )
