@@ -21,6 +21,7 @@ import pytest
 
 from bot import __version__
 from bot.cams.models import FlowPreview
+from bot.cli import build_parser
 from bot.cli.get import preview_line
 from bot.slack.constants import EVENTS_PATH
 from bot.standin.cams.server import DEFAULT_LINK_TTL_S, DEMO_CREDENTIALS
@@ -453,3 +454,27 @@ async def test_serve_in_socket_mode_answers_over_the_socket(cams: RunningEmulato
     assert [c.method for c in served.slack.api_calls if c.method == "apps.connections.open"]
     assert served.code == 0
     assert b"Traceback" not in served.err
+
+
+@pytest.mark.parametrize("command", ["serve", "get", "migrate", "audit", "access"])
+async def test_a_production_command_loads_neither_the_demo_nor_a_stand_in(command: str) -> None:
+    # A process of its own: this one has imported everything already.
+    probe = (
+        "import sys; from bot.cli import build_parser; "
+        f"build_parser({command!r}); import bot.cli.{command}; "
+        "print(*sorted(name for name in sys.modules if name.startswith("
+        "('bot.standin', 'bot.cli.demo', 'bot.cli.emulator'))))"
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", probe, stdout=asyncio.subprocess.PIPE, env=clean_env()
+    )
+    out, _ = await process.communicate()
+
+    assert (process.returncode, out.decode()) == (0, "\n")
+
+
+def test_each_command_loads_only_its_own_module() -> None:
+    parser = build_parser("get")
+    assert parser.parse_args(["get", OK]).run.__module__ == "bot.cli.get"
+    # The others are known by name only: a usage error, never a missing module.
+    assert build_parser(None).parse_args(["serve"]).command == "serve"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import tempfile
@@ -10,11 +11,21 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from bot import __version__
-from bot.cli import access, audit, demo, emulator, get, migrate, serve
 from bot.config import ConfigError, env_str
 from bot.logs import LogFormat, configure, log_format
 
 EXIT_CONFIG = 2
+# Each command's module, and its line in the top-level help. A module is imported only when
+# its command runs: `serve` loads neither the demo nor the emulator, nor their stand-ins.
+COMMANDS = {
+    "get": ("bot.cli.get", "print the preview link of each flow"),
+    "serve": ("bot.cli.serve", "run the Slack bot"),
+    "emulator": ("bot.cli.emulator", "run a local CAMS endpoint for demos, tests and benchmarks"),
+    "demo": ("bot.cli.demo", "try the bot in this terminal, with no Slack or Alibaba account"),
+    "migrate": ("bot.cli.migrate", "create or update the database's tables"),
+    "audit": ("bot.cli.audit", "print the audit trail: who was given which preview"),
+    "access": ("bot.cli.access", "list and change who may preview which space"),
+}
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # The installed script names itself in usage lines; everything else is `python -m bot`.
 SCRIPT = "flowpreview"
@@ -48,8 +59,9 @@ class _CommandParser(_OneLineParser):
         return parsed, extra
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The parser with one sub-command per job.
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser with one sub-command per job; only `command`'s module is imported, and only
+    its arguments are known (the others are named, for the help and for usage errors).
 
     A sub-command may set `log_default` (the level when LOG_LEVEL is unset) and `log_to_file`
     (log to a new file instead of stderr, its path in `args.log_path`).
@@ -63,14 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=_CommandParser
     )
-    get.add_parser(commands)
-    serve.add_parser(commands)
-    emulator.add_parser(commands)
-    demo.add_parser(commands)
-    migrate.add_parser(commands)
-    audit.add_parser(commands)
-    access.add_parser(commands)
+    for name, (module, summary) in COMMANDS.items():
+        if name == command:
+            importlib.import_module(module).add_parser(commands, summary)
+        else:
+            commands.add_parser(name, help=summary)
     return parser
+
+
+def command_of(argv: Sequence[str]) -> str | None:
+    """The command `argv` names: its first word that is not an option (the top-level options
+    take no value)."""
+    return next((word for word in argv if not word.startswith("-")), None)
 
 
 def log_level(env: dict[str, str], default: str) -> str:
@@ -100,7 +116,8 @@ def configure_logging(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; configuration problems are one line on stderr and exit status 2."""
-    args = build_parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(command_of(words)).parse_args(words)
     env = dict(os.environ)
     try:
         args.log_path = configure_logging(

@@ -38,11 +38,11 @@ BY = "cli"
 _COLUMNS = ("space", "kind", "id", "added by", "added at (UTC)")
 
 
-def add_parser(commands: Any) -> None:
+def add_parser(commands: Any, summary: str) -> None:
     """Register `access` and its actions on the sub-command parser."""
     parser = commands.add_parser(
         "access",
-        help="list and change who may preview which space",
+        help=summary,
         description=(
             "Access rules in the database named by DATABASE_URL (or DATABASE_PATH). A space "
             "with rules is open to the channels, people and user groups they name and nobody "

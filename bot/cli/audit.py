@@ -35,11 +35,11 @@ _COLUMNS = (
 )
 
 
-def add_parser(commands: Any) -> None:
+def add_parser(commands: Any, summary: str) -> None:
     """Register `audit` on the sub-command parser."""
     parser = commands.add_parser(
         "audit",
-        help="print the audit trail: who was given which preview",
+        help=summary,
         description=(
             "Print audit records from the database named by DATABASE_URL (or DATABASE_PATH), "
             "newest first."

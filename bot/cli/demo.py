@@ -103,11 +103,11 @@ Try:
 """
 
 
-def add_parser(commands: Any) -> None:
+def add_parser(commands: Any, summary: str) -> None:
     """Register `demo` on the sub-command parser."""
     parser = commands.add_parser(
         "demo",
-        help="try the bot in this terminal, with no Slack or Alibaba account",
+        help=summary,
         description=__doc__,
     )
     parser.add_argument(

@@ -19,11 +19,11 @@ MAX_PORT = 65535
 MAX_LINK_TTL_S = 100 * 365 * 86400
 
 
-def add_parser(commands: Any) -> None:
+def add_parser(commands: Any, summary: str) -> None:
     """Register `emulator` on the sub-command parser."""
     parser = commands.add_parser(
         "emulator",
-        help="run a local CAMS endpoint for demos, tests and benchmarks",
+        help=summary,
         description=(
             "A local CAMS endpoint answering GetFlowPreviewUrl, ListFlow and GetFlow. It accepts "
             "the AccessKey in ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET (and SECURITY_TOKEN), or the "

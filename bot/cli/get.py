@@ -18,11 +18,11 @@ from bot.preview.service import Failure, Outcome, PreviewService
 EXIT_NOT_AN_ID = 2
 
 
-def add_parser(commands: Any) -> None:
+def add_parser(commands: Any, summary: str) -> None:
     """Register `get` on the sub-command parser."""
     parser = commands.add_parser(
         "get",
-        help="print the preview link of each flow",
+        help=summary,
         description="Fetch WhatsApp Flow preview links through CAMS GetFlowPreviewUrl.",
     )
     parser.add_argument("flow_ids", nargs="+", metavar="FLOW_ID", help="10 to 20 digits")

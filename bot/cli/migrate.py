@@ -19,11 +19,11 @@ from bot.store.settings import StoreSettings
 DATABASE_ERRORS = (SQLAlchemyError, OSError, CommandError)
 
 
-def add_parser(commands: Any) -> None:
+def add_parser(commands: Any, summary: str) -> None:
     """Register `migrate` on the sub-command parser."""
     parser = commands.add_parser(
         "migrate",
-        help="create or update the database's tables",
+        help=summary,
         description=(
             "Bring the database named by DATABASE_URL (or the SQLite file DATABASE_PATH) up to "
             "the latest schema. Running it again changes nothing."

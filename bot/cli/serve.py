@@ -22,11 +22,11 @@ from bot.store.store import Store
 log = logging.getLogger(__name__)
 
 
-def add_parser(commands: Any) -> None:
+def add_parser(commands: Any, summary: str) -> None:
     """Register `serve` on the sub-command parser."""
     parser = commands.add_parser(
         "serve",
-        help="run the Slack bot",
+        help=summary,
         description=(
             "Serve Slack on PORT (HTTP mode), or connect over Socket Mode when SLACK_APP_TOKEN "
             "is set. Every setting is checked, and the port bound, before anything listens."
