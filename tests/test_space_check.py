@@ -7,6 +7,8 @@ from urllib.parse import unquote
 
 import pytest
 
+from bot.cams.actions import Action
+from bot.preview.limiter import LimiterSettings, LocalLimiter
 from bot.preview.space_check import SpaceCheck, check_space_known
 from bot.preview.spaces import SpaceChoice, parse_spaces
 from bot.standin.cams.catalog import ACME_SPACE, DEMO_SPACE
@@ -71,3 +73,17 @@ async def test_cams_not_answering_in_time_is_no_answer(cams: RunningEmulator) ->
         spent = await check_space_known(client, DEFAULT_ONLY, ACME_SPACE, 0.0)
 
     assert (found, spent) == (SpaceCheck.NO_ANSWER, SpaceCheck.NO_ANSWER)
+
+
+async def test_a_budget_paused_by_throttling_is_no_answer(cams: RunningEmulator) -> None:
+    # The first ListFlow is throttled for ten minutes: the limiter pauses the account, and the
+    # check after it is refused at once (Busy) instead of waiting.
+    cams.fault("throttle:600000@action:ListFlow*1")
+    limiter = LimiterSettings(max_wait=0.1, max_cooldown=600.0)
+    gates = {action: LocalLimiter(limiter) for action in Action}
+    async with cams.client(gates=gates) as client:
+        throttled = await check_space_known(client, DEFAULT_ONLY, ACME_SPACE, HANG_GUARD_S)
+        paused = await check_space_known(client, DEFAULT_ONLY, ACME_SPACE, HANG_GUARD_S)
+
+    assert (throttled, paused) == (SpaceCheck.NO_ANSWER, SpaceCheck.NO_ANSWER)
+    assert cams.emulator.by_action == {"ListFlow": 1}

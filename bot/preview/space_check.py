@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from bot.cams.errors import CamsError, ErrorKind
 from bot.preview.catalog_listing import FlowLister
+from bot.preview.errors import Busy
 from bot.preview.spaces import SpaceChoice, listed_only
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,10 @@ async def check_space_known(
             page = await client.list_flows(space, page=1, size=1)
     except TimeoutError:
         log.warning("space %r not checked: CAMS did not answer within %.1fs", space, within)
+        return SpaceCheck.NO_ANSWER
+    except Busy as busy:
+        # The account's ListFlow budget is booked or paused: nothing was asked of CAMS.
+        log.warning("space %r not checked: %s", space, busy)
         return SpaceCheck.NO_ANSWER
     except CamsError as error:
         log.warning("space %r not checked: %s", space, error)
