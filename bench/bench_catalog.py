@@ -83,7 +83,8 @@ from bot.cams.actions import Action
 from bot.cams.client import CamsClient
 from bot.cams.errors import CamsError, ErrorKind
 from bot.cams.models import FlowSummary
-from bot.cams.settings import CamsSettings, Endpoint
+from bot.cams.settings import CamsSettings
+from bot.config import Endpoint
 from bot.preview.catalog import FlowCatalog, Snapshot
 from bot.preview.errors import Busy
 from bot.preview.limiter import LimiterSettings

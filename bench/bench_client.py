@@ -49,7 +49,8 @@ from bench.support import (
     write_json,
 )
 from bot.cams.client import CamsClient
-from bot.cams.settings import CamsSettings, Endpoint
+from bot.cams.settings import CamsSettings
+from bot.config import Endpoint
 from bot.standin.cams.server import DEMO_CREDENTIALS
 
 SDK_DISTRIBUTIONS = ("alibabacloud-cams20200606", "alibabacloud-tea-openapi", "darabonba-core")

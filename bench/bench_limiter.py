@@ -56,7 +56,8 @@ from bench.support import (
 )
 from bot.cams.actions import Action
 from bot.cams.client import CamsClient
-from bot.cams.settings import DEFAULT_ATTEMPT_TIMEOUT_S, CamsSettings, Endpoint
+from bot.cams.settings import DEFAULT_ATTEMPT_TIMEOUT_S, CamsSettings
+from bot.config import Endpoint
 from bot.preview.limiter import LimiterSettings
 from bot.preview.service import PreviewService
 from bot.preview.settings import PreviewSettings

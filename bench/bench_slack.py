@@ -80,7 +80,8 @@ from bench.support import (
 )
 from bot.cams.client import CamsClient
 from bot.cams.credentials import ACCESS_KEY_ID, ACCESS_KEY_SECRET
-from bot.cams.settings import CamsSettings, Endpoint
+from bot.cams.settings import CamsSettings
+from bot.config import Endpoint
 from bot.slack.constants import EVENTS_PATH, HEALTH_PATH
 from bot.standin.cams.server import DEMO_CREDENTIALS
 from bot.standin.slack import payloads

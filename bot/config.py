@@ -56,6 +56,21 @@ def env_int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 1
     return value
 
 
+def env_flag(env: Mapping[str, str], name: str) -> bool:
+    """`true` or `false` in any case, unset meaning false, as Alibaba's SDKs read their flags
+    (ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED, …) and as ours are read (SLACK_TOKEN_ROTATION, …).
+
+    The SDKs take anything but `true` for false; here a typo is a ConfigError instead of a
+    silently ignored setting.
+    """
+    raw = env_str(env, name)
+    if raw is None or raw.lower() == "false":
+        return False
+    if raw.lower() == "true":
+        return True
+    raise ConfigError(name, f"expected true or false, got {raw!r}")
+
+
 class Secret:
     """A string that prints as asterisks; `reveal()` is the only way to read it."""
 
@@ -171,3 +186,40 @@ def _port(text: str | None) -> int | None:
     if not 1 <= port <= 65535:
         raise ValueError(f"port must be 1-65535, got {text}")
     return port
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A CAMS endpoint: https anywhere, plain http only on loopback."""
+
+    scheme: str
+    host: str
+    port: int
+
+    @property
+    def host_header(self) -> str:
+        """The Host header exactly as sent and signed: the port only when it is not the default."""
+        default = 443 if self.scheme == "https" else 80
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return host if self.port == default else f"{host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """scheme://host[:port] with no path."""
+        return f"{self.scheme}://{self.host_header}"
+
+    @classmethod
+    def parse(cls, value: str) -> Endpoint:
+        """Accept a bare host (https is assumed) or a URL; refuse plain http off loopback.
+
+        The host must be a DNS name of valid labels, an IPv4 address or a bracketed IPv6
+        address; anything else raises ValueError with a one-line reason.
+        """
+        address = split_address(value)
+        scheme = address.scheme or "https"
+        if scheme not in ("http", "https"):
+            raise ValueError(f"scheme must be https, got {scheme!r}")
+        if scheme == "http" and not is_loopback_host(address.host):
+            raise ValueError("plain http is allowed only for loopback hosts; use https")
+        port = address.port or (443 if scheme == "https" else 80)
+        return cls(scheme, address.host, port)

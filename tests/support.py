@@ -13,8 +13,8 @@ from typing import Any
 
 from bot.cams.client import CamsClient
 from bot.cams.credentials import Credentials, CredentialSource
-from bot.cams.settings import CamsSettings, Endpoint
-from bot.config import Secret
+from bot.cams.settings import CamsSettings
+from bot.config import Endpoint, Secret
 from bot.serving import serving
 from bot.standin.cams.faults import FaultRule
 from bot.standin.cams.server import DEMO_CREDENTIALS, Emulator

@@ -15,8 +15,8 @@ import pytest
 from bot.cams.actions import Action
 from bot.cams.client import CamsClient
 from bot.cams.errors import ErrorKind
-from bot.cams.settings import CamsSettings, Endpoint
-from bot.config import ConfigError
+from bot.cams.settings import CamsSettings
+from bot.config import ConfigError, Endpoint
 from bot.preview.catalog import FIRST_RETRY_S, CatalogStatus, FlowCatalog, Snapshot
 from bot.preview.catalog_settings import CatalogSettings
 from bot.preview.limiter import LimiterSettings, LocalLimiter

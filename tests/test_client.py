@@ -23,8 +23,8 @@ from bot.cams.credentials import Credentials
 from bot.cams.errors import CamsError, ErrorKind
 from bot.cams.models import FlowStatus, FlowSummary
 from bot.cams.retry import RetryPolicy
-from bot.cams.settings import CamsSettings, Endpoint
-from bot.config import Secret
+from bot.cams.settings import CamsSettings
+from bot.config import Endpoint, Secret
 from bot.preview.limiter import LimiterSettings, LocalLimiter
 from bot.standin.cams.catalog import SeededFlow
 from bot.standin.cams.server import DEMO_CREDENTIALS

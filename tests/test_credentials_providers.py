@@ -13,8 +13,7 @@ from bot.cams.credentials import Credentials, CredentialsError, CredentialSource
 from bot.cams.credentials.ecs import ecs_provider
 from bot.cams.credentials.refresh import RefreshingSource
 from bot.cams.credentials.sts import StsClient, StsError
-from bot.cams.settings import Endpoint
-from bot.config import Secret
+from bot.config import Endpoint, Secret
 from bot.standin.alibaba.sts import DEFAULT_PROVIDER_ARN
 from tests.alibaba_standins import ACCOUNT, ECS_ROLE, ROLE_ARN, USER, Standins, running_standins
 from tests.fake_clock import FakeClock

@@ -9,8 +9,8 @@ import pytest
 from bot.cams.actions import Action
 from bot.cams.credentials import Credentials
 from bot.cams.errors import ErrorKind, classify
-from bot.cams.settings import CamsSettings, Endpoint
-from bot.config import ConfigError
+from bot.cams.settings import CamsSettings
+from bot.config import ConfigError, Endpoint
 from bot.preview.limiter import LimiterSettings
 from bot.preview.settings import PreviewSettings, rate_variable
 

@@ -16,7 +16,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from bot.cams.actions import Action
 from bot.cams.client import action_budget_key
 from bot.cams.errors import CamsError
-from bot.cams.settings import CamsSettings, Endpoint
+from bot.cams.settings import CamsSettings
+from bot.config import Endpoint
 from bot.preview.errors import Busy
 from bot.preview.limiter import LimiterSettings
 from bot.preview.service import PreviewService

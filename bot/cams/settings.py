@@ -6,14 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.config import (
-    ConfigError,
-    env_float,
-    env_int,
-    env_str,
-    is_loopback_host,
-    split_address,
-)
+from bot.config import ConfigError, Endpoint, env_float, env_int, env_str
 
 DEFAULT_ENDPOINT = "https://cams.ap-southeast-1.aliyuncs.com"
 DEFAULT_CONNECT_TIMEOUT_S = 5.0
@@ -21,43 +14,6 @@ DEFAULT_ATTEMPT_TIMEOUT_S = 10.0
 DEFAULT_MAX_ATTEMPTS = 4
 # Under 30 s in all, so that an unreachable endpoint gives a clean error in reasonable time.
 DEFAULT_DEADLINE_S = 25.0
-
-
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    """A CAMS endpoint: https anywhere, plain http only on loopback."""
-
-    scheme: str
-    host: str
-    port: int
-
-    @property
-    def host_header(self) -> str:
-        """The Host header exactly as sent and signed: the port only when it is not the default."""
-        default = 443 if self.scheme == "https" else 80
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return host if self.port == default else f"{host}:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        """scheme://host[:port] with no path."""
-        return f"{self.scheme}://{self.host_header}"
-
-    @classmethod
-    def parse(cls, value: str) -> Endpoint:
-        """Accept a bare host (https is assumed) or a URL; refuse plain http off loopback.
-
-        The host must be a DNS name of valid labels, an IPv4 address or a bracketed IPv6
-        address; anything else raises ValueError with a one-line reason.
-        """
-        address = split_address(value)
-        scheme = address.scheme or "https"
-        if scheme not in ("http", "https"):
-            raise ValueError(f"scheme must be https, got {scheme!r}")
-        if scheme == "http" and not is_loopback_host(address.host):
-            raise ValueError("plain http is allowed only for loopback hosts; use https")
-        port = address.port or (443 if scheme == "https" else 80)
-        return cls(scheme, address.host, port)
 
 
 @dataclass(frozen=True, slots=True)

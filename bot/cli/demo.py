@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot.access.settings import AccessSettings
-from bot.cams.settings import DEFAULT_MAX_ATTEMPTS, CamsSettings, Endpoint
-from bot.config import ConfigError, Secret
+from bot.cams.settings import DEFAULT_MAX_ATTEMPTS, CamsSettings
+from bot.config import ConfigError, Endpoint, Secret
 from bot.preview.service import PreviewService
 from bot.preview.settings import PreviewSettings
 from bot.preview.spaces import parse_spaces

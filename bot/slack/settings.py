@@ -8,8 +8,15 @@ from dataclasses import dataclass
 
 from yarl import URL
 
-from bot.cams.credentials.env import env_flag
-from bot.config import ConfigError, Secret, env_float, env_int, env_str, is_loopback_host
+from bot.config import (
+    ConfigError,
+    Secret,
+    env_flag,
+    env_float,
+    env_int,
+    env_str,
+    is_loopback_host,
+)
 from bot.slack.constants import EVENTS_PATH, HEALTH_PATH
 from bot.slack.reply_hosts import parse_host
 

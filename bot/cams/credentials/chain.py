@@ -35,14 +35,13 @@ from bot.cams.credentials.env import (
     OIDC_PROVIDER_ARN,
     OIDC_TOKEN_FILE,
     ROLE_ARN,
-    env_flag,
 )
 from bot.cams.credentials.oidc import oidc_provider
 from bot.cams.credentials.provider import Provider
 from bot.cams.credentials.refresh import Clock, RefreshingSource, Sleep
 from bot.cams.credentials.static import static_source
 from bot.cams.credentials.uri import uri_provider
-from bot.config import ConfigError, env_str
+from bot.config import ConfigError, env_flag, env_str
 
 _OIDC = (ROLE_ARN, OIDC_PROVIDER_ARN, OIDC_TOKEN_FILE)
 

@@ -20,11 +20,10 @@ from bot.cams.credentials.env import (
     ECS_METADATA,
     IMDSV1_DISABLED,
     account_id,
-    env_flag,
 )
 from bot.cams.credentials.http import HttpLink
 from bot.cams.credentials.provider import Provider
-from bot.config import ConfigError, env_str
+from bot.config import ConfigError, env_flag, env_str
 
 log = logging.getLogger(__name__)
 

@@ -38,20 +38,6 @@ _SESSION_PREFIX = "flowpreview-"
 _ACCOUNT = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
-def env_flag(env: Mapping[str, str], name: str) -> bool:
-    """`true` or `false` in any case, unset meaning false, as Alibaba's SDKs read their flags.
-
-    The SDKs take anything but `true` for false; here a typo is a ConfigError instead of a
-    silently ignored setting.
-    """
-    raw = env_str(env, name)
-    if raw is None or raw.lower() == "false":
-        return False
-    if raw.lower() == "true":
-        return True
-    raise ConfigError(name, f"expected true or false, got {raw!r}")
-
-
 @dataclass(frozen=True, slots=True)
 class RoleArn:
     """A RAM role's ARN and the account (uid) that owns it."""

@@ -20,10 +20,9 @@ from yarl import URL
 
 from bot.cams import signing
 from bot.cams.credentials.base import Credentials, CredentialsError, temporary_credentials
-from bot.cams.credentials.env import STS_ENDPOINT, STS_REGION, VPC_ENDPOINT_ENABLED, env_flag
+from bot.cams.credentials.env import STS_ENDPOINT, STS_REGION, VPC_ENDPOINT_ENABLED
 from bot.cams.credentials.http import HttpLink
-from bot.cams.settings import Endpoint
-from bot.config import ConfigError, env_str
+from bot.config import ConfigError, Endpoint, env_flag, env_str
 
 STS_VERSION = "2015-04-01"
 DEFAULT_STS_HOST = "sts.aliyuncs.com"

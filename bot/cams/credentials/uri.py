@@ -17,8 +17,7 @@ from bot.cams.credentials.base import Credentials, success_answer_credentials
 from bot.cams.credentials.env import ACCOUNT_ID, CREDENTIALS_URI, account_id
 from bot.cams.credentials.http import HttpLink
 from bot.cams.credentials.provider import Provider
-from bot.cams.settings import Endpoint
-from bot.config import ConfigError, env_str
+from bot.config import ConfigError, Endpoint, env_str
 
 CONNECT_TIMEOUT_S = 5.0
 TIMEOUT_S = 10.0
