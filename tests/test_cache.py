@@ -9,17 +9,10 @@ import pytest
 from bot.cams.errors import CamsError, ErrorKind
 from bot.cams.models import FlowPreview
 from bot.preview.cache import PreviewCache, serve_until
+from tests.fake_clock import FakeClock
 
 NOW = 1_800_000_000.0
 DAY = 86400.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _preview(expires_in: float, flow_id: str = "1") -> FlowPreview:
@@ -38,8 +31,8 @@ def test_margin_is_the_larger_of_a_minute_and_a_tenth_of_the_life_left(
 
 
 def test_an_entry_is_served_until_its_margin_and_never_after() -> None:
-    clock = Clock()
-    cache = PreviewCache(timer=clock)
+    clock = FakeClock(NOW)
+    cache = PreviewCache(timer=clock.time)
     key = ("acct", "", "1")
     cache.put(key, _preview(1000.0))
 
@@ -50,7 +43,7 @@ def test_an_entry_is_served_until_its_margin_and_never_after() -> None:
 
 
 def test_a_link_about_to_expire_is_not_kept() -> None:
-    cache = PreviewCache(timer=Clock())
+    cache = PreviewCache(timer=FakeClock(NOW).time)
     cache.put(("acct", "", "1"), _preview(59.0))
     cache.put(("acct", "", "2"), _preview(-5.0))
     assert cache.get(("acct", "", "1")) is None
@@ -59,7 +52,7 @@ def test_a_link_about_to_expire_is_not_kept() -> None:
 
 
 def test_size_is_bounded_least_recently_used_first() -> None:
-    cache = PreviewCache(maxsize=3, timer=Clock())
+    cache = PreviewCache(maxsize=3, timer=FakeClock(NOW).time)
     keys = [("acct", "", str(i)) for i in range(4)]
     for key in keys[:3]:
         cache.put(key, _preview(DAY, key[2]))
@@ -72,8 +65,8 @@ def test_size_is_bounded_least_recently_used_first() -> None:
 
 
 def test_errors_live_at_most_thirty_seconds() -> None:
-    clock = Clock()
-    cache = PreviewCache(negative_ttl=300.0, timer=clock)
+    clock = FakeClock(NOW)
+    cache = PreviewCache(negative_ttl=300.0, timer=clock.time)
     key = ("acct", "", "gone")
     cache.put(key, CamsError(ErrorKind.NOT_FOUND, "no such flow", request_id="R"))
 
@@ -84,7 +77,7 @@ def test_errors_live_at_most_thirty_seconds() -> None:
 
 
 def test_keys_keep_accounts_and_spaces_apart() -> None:
-    cache = PreviewCache(timer=Clock())
+    cache = PreviewCache(timer=FakeClock(NOW).time)
     cache.put(("a", "s1", "1"), _preview(DAY))
     assert cache.get(("a", "s2", "1")) is None
     assert cache.get(("b", "s1", "1")) is None

@@ -7,7 +7,6 @@ import logging
 import math
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -22,28 +21,15 @@ from bot.preview.catalog_settings import CatalogSettings
 from bot.preview.limiter import LimiterSettings, LocalLimiter
 from bot.standin.cams.catalog import SeededFlow, make_flows
 from bot.standin.cams.server import DEMO_CREDENTIALS
+from tests.fake_clock import FakeClock
 from tests.support import RunningEmulator, running_emulator
 
 SPACE = "space-a"
 TTL = 300.0
 
 
-@dataclass
-class Clocks:
-    """The catalog's monotonic and wall clocks, moved by the test."""
-
-    now: float = 1000.0
-    wall: float = 1_800_000_000.0
-
-    def clock(self) -> float:
-        return self.now
-
-    def wall_clock(self) -> float:
-        return self.wall
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-        self.wall += seconds
+# The catalog's wall clock runs with its monotonic one, this far ahead.
+WALL_AHEAD_S = 1_800_000_000.0 - 1000.0
 
 
 @asynccontextmanager
@@ -56,9 +42,15 @@ def _client(cams: RunningEmulator, **kwargs: Any) -> CamsClient:
     return cams.client(settings=cams.settings(default_space=SPACE, max_attempts=1), **kwargs)
 
 
-def _catalog(client: CamsClient, clocks: Clocks, **kwargs: Any) -> FlowCatalog:
+def _catalog(client: CamsClient, clocks: FakeClock, **kwargs: Any) -> FlowCatalog:
     kwargs.setdefault("page_size", 5)
-    return FlowCatalog(client, ttl=TTL, clock=clocks.clock, wall_clock=clocks.wall_clock, **kwargs)
+    return FlowCatalog(
+        client,
+        ttl=TTL,
+        clock=clocks.time,
+        wall_clock=lambda: clocks.now + WALL_AHEAD_S,
+        **kwargs,
+    )
 
 
 def _list_calls(cams: RunningEmulator) -> int:
@@ -86,7 +78,7 @@ def _expected(flows: Sequence[SeededFlow]) -> list[str]:
 async def test_paging_lists_every_flow_until_a_short_page(count: int, calls: int) -> None:
     flows = make_flows(count)
     async with _emulator({SPACE: flows}) as cams, _client(cams) as client:
-        catalog = _catalog(client, Clocks())
+        catalog = _catalog(client, FakeClock(1000.0))
         assert catalog.peek() is None, "cold: nothing yet, a refresh starts"
         snapshot = await catalog.wait(None, 10)
         await catalog.close()
@@ -103,7 +95,7 @@ async def test_a_page_failing_halfway_keeps_the_old_copy_and_backs_off(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     old, new = make_flows(23, seed=1), make_flows(23, seed=2)
-    clocks = Clocks()
+    clocks = FakeClock(1000.0)
     async with _emulator({SPACE: old}) as cams, _client(cams) as client:
         catalog = _catalog(client, clocks)
         first = await catalog.wait(SPACE, 10)
@@ -141,7 +133,7 @@ async def test_a_page_failing_halfway_keeps_the_old_copy_and_backs_off(
 
 async def test_the_stale_copy_serves_until_the_new_one_is_complete() -> None:
     old, new = make_flows(12, seed=1), make_flows(14, seed=2)
-    clocks = Clocks()
+    clocks = FakeClock(1000.0)
     async with _emulator({SPACE: old}) as cams, _client(cams) as client:
         catalog = _catalog(client, clocks)
         first = await catalog.wait(SPACE, 10)
@@ -174,7 +166,7 @@ async def test_concurrent_asks_share_one_refresh() -> None:
     flows = make_flows(23)
     async with _emulator({SPACE: flows}) as cams, _client(cams) as client:
         cams.fault("latency:0.05@action:ListFlow")
-        catalog = _catalog(client, Clocks())
+        catalog = _catalog(client, FakeClock(1000.0))
         peeks = [catalog.peek(SPACE) for _ in range(20)]
         states = [catalog.state(SPACE) for _ in range(5)]
         waited = await asyncio.gather(*(catalog.wait(SPACE, 10) for _ in range(10)))
@@ -190,7 +182,7 @@ async def test_wait_gives_up_after_its_bound_and_the_refresh_goes_on() -> None:
     flows = make_flows(3)
     async with _emulator({SPACE: flows}) as cams, _client(cams) as client:
         cams.fault("latency:0.5@action:ListFlow")
-        catalog = _catalog(client, Clocks())
+        catalog = _catalog(client, FakeClock(1000.0))
         assert await catalog.wait(SPACE, 0.05) is None
         assert catalog.state(SPACE).status is CatalogStatus.LOADING
         snapshot = await catalog.wait(SPACE, 10)
@@ -203,7 +195,7 @@ async def test_wait_gives_up_after_its_bound_and_the_refresh_goes_on() -> None:
 async def test_the_flows_held_are_bounded_and_the_cut_is_logged_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    clocks = Clocks()
+    clocks = FakeClock(1000.0)
     async with _emulator({SPACE: make_flows(40)}) as cams, _client(cams) as client:
         catalog = _catalog(client, clocks, max_flows=12)
         with caplog.at_level(logging.WARNING, logger="bot.preview.catalog"):
@@ -223,7 +215,7 @@ async def test_the_flows_held_are_bounded_and_the_cut_is_logged_once(
 async def test_the_spaces_held_are_bounded_least_recently_used_first() -> None:
     spaces = {name: make_flows(3, seed=n) for n, name in enumerate(["s1", "s2", "s3"])}
     async with _emulator(spaces) as cams, _client(cams) as client:
-        catalog = _catalog(client, Clocks(), max_spaces=2)
+        catalog = _catalog(client, FakeClock(1000.0), max_spaces=2)
         for name in ("s1", "s2", "s1", "s3"):
             assert await catalog.wait(name, 10) is not None
         held = _list_calls(cams)
@@ -239,7 +231,7 @@ async def test_the_spaces_held_are_bounded_least_recently_used_first() -> None:
 async def test_configured_spaces_are_never_dropped_for_typed_ones() -> None:
     spaces = {name: make_flows(3, seed=n) for n, name in enumerate(["home", "s1", "s2", "s3"])}
     async with _emulator(spaces) as cams, _client(cams) as client:
-        catalog = _catalog(client, Clocks(), max_spaces=2, pinned=["home"])
+        catalog = _catalog(client, FakeClock(1000.0), max_spaces=2, pinned=["home"])
         home = await catalog.wait("home", 10)
         for name in ("s1", "s2", "s3"):
             assert await catalog.wait(name, 10) is not None
@@ -259,7 +251,7 @@ async def test_a_new_space_makes_room_even_when_every_space_is_refreshing() -> N
     spaces = {name: make_flows(3, seed=n) for n, name in enumerate(["s1", "s2"])}
     async with _emulator(spaces) as cams, _client(cams) as client:
         cams.fault("latency:0.2@action:ListFlow")
-        catalog = _catalog(client, Clocks(), max_spaces=1)
+        catalog = _catalog(client, FakeClock(1000.0), max_spaces=1)
         catalog.peek("s1")
         snapshot = await catalog.wait("s2", 10)
         kept = catalog.peek("s2")
@@ -272,7 +264,7 @@ async def test_a_new_space_makes_room_even_when_every_space_is_refreshing() -> N
 async def test_a_denied_listflow_is_logged_once_and_asked_again_only_every_ttl(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    clocks = Clocks()
+    clocks = FakeClock(1000.0)
     async with _emulator({SPACE: make_flows(7)}) as cams, _client(cams) as client:
         cams.fault("error:Ram.PermissionDeny@action:ListFlow")
         catalog = _catalog(client, clocks)
@@ -306,7 +298,7 @@ async def test_a_denied_listflow_is_logged_once_and_asked_again_only_every_ttl(
 async def test_a_cold_space_that_fails_says_why_and_waits_return_at_once() -> None:
     async with _emulator({SPACE: make_flows(7)}) as cams, _client(cams) as client:
         cams.fault("http:503@action:ListFlow")
-        catalog = _catalog(client, Clocks())
+        catalog = _catalog(client, FakeClock(1000.0))
         assert await catalog.wait(SPACE, 10) is None
         state = catalog.state(SPACE)
         assert await catalog.wait(SPACE, 10) is None, "backing off: nothing to wait for"
@@ -321,7 +313,7 @@ async def test_a_busy_listflow_budget_fails_the_refresh_as_throttled() -> None:
         slow = LocalLimiter(LimiterSettings(rate=1, max_wait=0))
         gates = {action: LocalLimiter() for action in Action} | {Action.LIST_FLOW: slow}
         async with _client(cams, gates=gates) as client:
-            catalog = _catalog(client, Clocks())
+            catalog = _catalog(client, FakeClock(1000.0))
             assert await catalog.wait(SPACE, 10) is None
             state = catalog.state(SPACE)
             await catalog.close()
@@ -342,7 +334,7 @@ async def test_a_refresh_never_spends_the_preview_budget() -> None:
             Action.GET_FLOW: LocalLimiter(),
         }
         async with _client(cams, gates=gates) as client:
-            catalog = _catalog(client, Clocks())
+            catalog = _catalog(client, FakeClock(1000.0))
             refresh = asyncio.create_task(catalog.wait(SPACE, 10))
             await asyncio.sleep(0)
             preview = await client.get_flow_preview_url("1234567890123456")
@@ -363,7 +355,7 @@ async def test_a_refresh_never_spends_the_preview_budget() -> None:
 async def test_close_cancels_a_refresh_and_nothing_starts_after() -> None:
     async with _emulator({SPACE: make_flows(7)}) as cams, _client(cams) as client:
         cams.fault("latency:5@action:ListFlow")
-        catalog = _catalog(client, Clocks())
+        catalog = _catalog(client, FakeClock(1000.0))
         catalog.peek(SPACE)
         await asyncio.sleep(0.05)
         async with asyncio.timeout(2):
@@ -378,7 +370,7 @@ async def test_without_a_space_the_catalog_fails_without_a_call() -> None:
     async with _emulator({SPACE: make_flows(3)}) as cams:
         settings = cams.settings(max_attempts=1)
         async with cams.client(settings=settings) as client:
-            catalog = _catalog(client, Clocks())
+            catalog = _catalog(client, FakeClock(1000.0))
             assert await catalog.wait(None, 10) is None
             state = catalog.state(None)
             await catalog.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -49,7 +49,7 @@ from bot.standin.slack.signing import signed_headers
 from bot.store.schema import oauth_states
 from bot.store.settings import StoreSettings
 from bot.store.store import Store
-from tests.fake_clock import HANG_GUARD_S
+from tests.fake_clock import HANG_GUARD_S, FakeClock
 from tests.postgres_server import PostgresServer
 from tests.support import RunningEmulator
 
@@ -565,12 +565,9 @@ async def test_revoking_the_bot_token_deletes_it(bot: OAuthBot) -> None:
     assert await store.async_find_bot(enterprise_id=None, team_id=ALPHA.team_id) is None
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 1, 1, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
+def _dates(clock: FakeClock) -> Callable[[], datetime]:
+    """`clock` as the aware datetimes the state store reads."""
+    return lambda: datetime.fromtimestamp(clock.now, UTC)
 
 
 @pytest.fixture
@@ -584,15 +581,15 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 async def test_a_state_is_good_once_and_until_it_expires(engine: AsyncEngine) -> None:
-    clock = _Clock()
-    states = SignedStateStore(engine, KEY, expiration_s=600, clock=clock)
+    clock = FakeClock(datetime(2026, 1, 1, tzinfo=UTC).timestamp())
+    states = SignedStateStore(engine, KEY, expiration_s=600, clock=_dates(clock))
 
     used, unused, late = [await states.async_issue() for _ in range(3)]
     assert await states.async_consume(used)
     assert not await states.async_consume(used)
-    clock.now += timedelta(seconds=599)
+    clock.advance(599)
     assert await states.async_consume(unused)
-    clock.now += timedelta(seconds=1)
+    clock.advance(1)
     assert not await states.async_consume(late)
     assert not await states.async_consume("")
     assert not await states.async_consume("x" * 1000)
@@ -625,8 +622,8 @@ async def test_a_tampered_state_or_another_keys_is_refused(engine: AsyncEngine) 
 async def test_issuing_writes_nothing_and_used_states_are_purged_once_expired(
     engine: AsyncEngine,
 ) -> None:
-    clock = _Clock()
-    states = SignedStateStore(engine, KEY, expiration_s=600, clock=clock)
+    clock = FakeClock(datetime(2026, 1, 1, tzinfo=UTC).timestamp())
+    states = SignedStateStore(engine, KEY, expiration_s=600, clock=_dates(clock))
     issued = [await states.async_issue() for _ in range(1000)]
     assert len(set(issued)) == 1000
     assert await _recorded_states(engine) == 0
@@ -635,7 +632,7 @@ async def test_issuing_writes_nothing_and_used_states_are_purged_once_expired(
         assert await states.async_consume(state)
     assert await _recorded_states(engine) == 3
     # Kept past the expiry for a replica whose clock runs behind, then purged.
-    clock.now += timedelta(seconds=600 + PURGE_GRACE_S)
+    clock.advance(600 + PURGE_GRACE_S)
     assert await states.async_consume(await states.async_issue())
     assert await _recorded_states(engine) == 1
 
