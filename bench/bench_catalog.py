@@ -92,7 +92,7 @@ from bot.preview.search import SearchIndex
 from bot.preview.service import PreviewService
 from bot.preview.settings import PreviewSettings
 from bot.preview.spaces import SpaceChoice
-from bot.slack import views
+from bot.slack.blocks import modals
 from bot.slack.constants import PICKER_FLOW_ACTION_ID, PICKER_FLOW_BLOCK_ID
 from bot.standin.cams.catalog import DEMO_SPACE, catalog_of_size
 from bot.standin.cams.server import DEMO_CREDENTIALS, arrival_key
@@ -121,7 +121,7 @@ OPTION_KINDS = ("empty", "1-3 letter prefix", "whole words", "typo", "miss")
 OPTION_WEIGHTS = (10, 30, 25, 20, 15)
 MISS_LETTERS = "bcdfghjklmnpqrstvwxz"
 # Option values that are not flows: the catalog was not ready, or listing failed.
-NOT_ANSWERS = (views.LOADING, views.DENIED, views.UNAVAILABLE)
+NOT_ANSWERS = (modals.LOADING, modals.DENIED, modals.UNAVAILABLE)
 # Sixteen digits, far from the catalog's IDs, so every preview ask is a cache miss.
 PREVIEW_FLOW_BASE = 5_000_000_000_000_000
 # One attempt per call, and a deadline beyond any wait at the gate with this many in flight.
@@ -271,7 +271,7 @@ class Picker:
 
     def __init__(self, session: aiohttp.ClientSession) -> None:
         self._session = session
-        view = views.picker_view((SpaceChoice(SPACE, SPACE),))
+        view = modals.picker_view((SpaceChoice(SPACE, SPACE),))
         # Slack's stored view has an ID, which the request's container names.
         self._view = {"id": "VBENCHPICKER", **view}
 
@@ -295,11 +295,11 @@ class Picker:
             values = [str(option["value"]) for option in options]
         except (ValueError, KeyError, TypeError):
             return False, f"not an options answer: {content[:200]!r}"
-        if not values or len(values) > views.MAX_OPTIONS:
+        if not values or len(values) > modals.MAX_OPTIONS:
             return False, f"{len(values)} options"
         if refused := [value for value in values if value in NOT_ANSWERS]:
             return False, f"answered {refused[0]!r}"
-        return any(views.picked_flow(value) is not None for value in values), None
+        return any(modals.picked_flow(value) is not None for value in values), None
 
     async def take_timings(self, server: Server) -> dict[int, float]:
         """The server's handler times (s) by request sequence number since the last take."""
@@ -1171,7 +1171,7 @@ def render(results: Results, args: argparse.Namespace) -> str:
         "Slack included) over wall time. flowpreview "
         "is the bot as `serve` builds it, its catalog warmed first; the peer a Bolt app "
         "configured the same, behind the same events handler, answering each request with "
-        f"one live `ListFlow(FlowName=<typed>, Size={views.MAX_OPTIONS})` against the emulator "
+        f"one live `ListFlow(FlowName=<typed>, Size={modals.MAX_OPTIONS})` against the emulator "
         "with throttling off. Real CAMS adds its network round trip to every one of those "
         f"calls, and allows {QPS} ListFlow calls/s per account: at the {o.rate:g} requests/s "
         f"offered here all but {QPS} a second would be throttled.",

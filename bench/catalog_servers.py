@@ -43,13 +43,13 @@ from bot.cams.settings import CamsSettings
 from bot.preview.service import PreviewService
 from bot.preview.spaces import SpaceChoice, spaces_from_env
 from bot.serving import listen, serve_until_signalled
-from bot.slack import views
+from bot.slack.blocks import modals
 from bot.slack.constants import EVENTS_PATH, HEALTH_PATH, PICKER_FLOW_ACTION_ID
+from bot.slack.edge.refusals import RefusalLog
+from bot.slack.edge.verification import SignatureCheck
 from bot.slack.listeners.options import MAX_QUERY
-from bot.slack.refusals import RefusalLog
 from bot.slack.server import create_server, events_handler, runner_options
 from bot.slack.settings import SlackSettings
-from bot.slack.verification import SignatureCheck
 
 CATALOG, LIVE = "catalog", "live"
 TIMINGS_PATH = "/_bench/timings"
@@ -98,15 +98,15 @@ def catalog_server(env: dict[str, str]) -> web.Application:
 
 async def live_options(
     client: CamsClient, space: SpaceChoice, body: dict[str, Any]
-) -> list[views.Option]:
+) -> list[modals.Option]:
     """The picker's options from one live ListFlow page: what the catalog saves."""
     typed = body.get("value")
     query = typed.strip()[:MAX_QUERY] if isinstance(typed, str) else ""
     try:
-        page = await client.list_flows(space.id, name=query or None, size=views.MAX_OPTIONS)
+        page = await client.list_flows(space.id, name=query or None, size=modals.MAX_OPTIONS)
     except CamsError:
-        return [views.unavailable_option(space)]
-    return views.flow_options(page.flows, space) or [views.no_match_option(query, space)]
+        return [modals.unavailable_option(space)]
+    return modals.flow_options(page.flows, space) or [modals.no_match_option(query, space)]
 
 
 def live_server(env: dict[str, str]) -> web.Application:

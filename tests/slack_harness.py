@@ -17,9 +17,9 @@ from bot.preview.limiter import LimiterSettings
 from bot.preview.service import PreviewService
 from bot.preview.settings import PreviewSettings
 from bot.serving import serving
+from bot.slack.admission.gate import Gate
 from bot.slack.constants import EVENTS_PATH
-from bot.slack.gate import Gate
-from bot.slack.inflight import InFlight
+from bot.slack.edge.inflight import InFlight
 from bot.slack.server import DELIVERY, create_server, runner_options
 from bot.slack.settings import SlackSettings
 from bot.standin.cams.server import DEMO_CREDENTIALS

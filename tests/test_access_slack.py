@@ -21,14 +21,14 @@ from bot.access.policy import AccessDefault
 from bot.access.settings import AccessSettings
 from bot.metrics import REGISTRY
 from bot.preview.spaces import SpaceChoice
-from bot.slack.config_command import PENDING
+from bot.slack.admission.config_command import PENDING
+from bot.slack.admission.gate import Gate
 from bot.slack.constants import (
     COMMAND,
     PICKER_FLOW_ACTION_ID,
     PICKER_FLOW_BLOCK_ID,
     PICKER_SPACE_BLOCK_ID,
 )
-from bot.slack.gate import Gate
 from bot.standin.slack import payloads
 from bot.store.audit import AuditRecord, Outcome
 from bot.store.settings import StoreSettings

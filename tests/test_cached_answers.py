@@ -8,11 +8,11 @@ import json
 from slack_bolt.async_app import AsyncAck
 
 from bot.cams.errors import CamsError
+from bot.slack.answers.delivery import Delivery
 from bot.slack.constants import EVENTS_PATH
-from bot.slack.delivery import Delivery
-from bot.slack.inflight import InFlight
-from bot.slack.replies import ReplyPoster
-from bot.slack.reply_hosts import ReplyHosts
+from bot.slack.edge.inflight import InFlight
+from bot.slack.edge.replies import ReplyPoster
+from bot.slack.edge.reply_hosts import ReplyHosts
 from bot.standin.slack import payloads
 from bot.standin.slack.signing import signed_headers
 from tests.slack_harness import SIGNING_SECRET, Bot, running_bot

@@ -18,8 +18,8 @@ import pytest
 from bot.cli import demo
 from bot.cli.demo import INTRO, STORIES, demo_emulator, run_demo
 from bot.preview.settings import PreviewSettings
-from bot.slack import render
-from bot.slack.flow_ids import UsageRequest, parse_command
+from bot.slack.answers.parsing import UsageRequest, parse_command
+from bot.slack.blocks import messages
 from bot.standin.slack.payloads import CHANNELS, DEFAULT_WHO
 from tests.serve_process import clean_env, run_bot
 
@@ -194,7 +194,7 @@ async def test_the_demo_shows_channels_by_name_wherever_it_shows_one() -> None:
 async def test_ids_and_name_words_together_get_a_sentence() -> None:
     request = parse_command("1234567890123456 *bold*")
     assert isinstance(request, UsageRequest)
-    [warning, _] = render.usage_message(request.problem, request.token)["blocks"]
+    [warning, _] = messages.usage_message(request.problem, request.token)["blocks"]
     out = io.StringIO()
     await run_demo(
         _typed("/flowpreview 1234567890123456 *bold*"),

@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access.policy import Person
-from bot.slack.directory import Directory, DirectoryError, DirectoryErrorKind
+from bot.slack.admission.directory import Directory, DirectoryError, DirectoryErrorKind
 from bot.standin.slack.fake_slack import FakeSlack, running_fake_slack
 from bot.standin.slack.payloads import ADMIN_WHO, DEFAULT_WHO, EXTERNAL_WHO, GUEST_WHO
 from tests.fake_clock import FakeClock

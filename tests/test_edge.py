@@ -19,9 +19,9 @@ from aiohttp import web
 
 from bot.serving import serving
 from bot.slack.constants import EVENTS_PATH
-from bot.slack.intake import MAX_BODY_BYTES, MAX_DEPTH
-from bot.slack.refusals import RefusalLog
-from bot.slack.reply_hosts import ReplyHosts, host_of
+from bot.slack.edge.intake import MAX_BODY_BYTES, MAX_DEPTH
+from bot.slack.edge.refusals import RefusalLog
+from bot.slack.edge.reply_hosts import ReplyHosts, host_of
 from bot.standin.slack import payloads
 from bot.standin.slack.signing import (
     FORM_CONTENT_TYPE,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.slack.flow_ids import (
+from bot.slack.answers.parsing import (
     MAX_FLOWS,
     PreviewRequest,
     SearchRequest,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.slack.inflight import InFlight
+from bot.slack.edge.inflight import InFlight
 
 
 async def test_drain_cancels_what_is_left_and_names_only_the_replies_owed() -> None:
@@ -43,7 +43,7 @@ async def test_work_that_fails_is_logged_once_not_left_unretrieved(
 
     try:
         inflight = InFlight()
-        with caplog.at_level(logging.ERROR, logger="bot.slack.inflight"):
+        with caplog.at_level(logging.ERROR, logger="bot.slack.edge.inflight"):
             inflight.spawn(fail())
             assert await inflight.drain(5.0) == []
         # The task is gone: had its exception not been retrieved, collecting it says so.

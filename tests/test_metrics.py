@@ -25,8 +25,8 @@ from bot.preview.service import PreviewService
 from bot.preview.settings import PreviewSettings
 from bot.preview.shared.link import RedisLink, Unavailable
 from bot.preview.shared.wiring import redis_client
+from bot.slack.blocks.messages import share_value
 from bot.slack.constants import EVENTS_PATH, HEALTH_PATH, SHARE_ACTION_ID
-from bot.slack.render import share_value
 from bot.standin.cams.server import DEMO_CREDENTIALS
 from bot.standin.slack import payloads
 from bot.standin.slack.fake_slack import FakeSlack, running_fake_slack

@@ -30,12 +30,12 @@ from bot.preview.service import PreviewService
 from bot.preview.settings import PreviewSettings
 from bot.preview.spaces import SpaceChoice
 from bot.serving import serving
-from bot.slack import render
+from bot.slack.admission.gate import Gate
 from bot.slack.app import AUTHORIZE_FAILED
+from bot.slack.blocks import messages
 from bot.slack.constants import EVENTS_PATH, PICKER_FLOW_BLOCK_ID, PICKER_SPACE_BLOCK_ID
-from bot.slack.gate import Gate
-from bot.slack.oauth import authorize_url, oauth_routes
-from bot.slack.oauth_states import PURGE_GRACE_S, SignedStateStore, state_key
+from bot.slack.installs.oauth import authorize_url, oauth_routes
+from bot.slack.installs.states import PURGE_GRACE_S, SignedStateStore, state_key
 from bot.slack.server import DELIVERY, create_server
 from bot.slack.settings import OAuthInstall, SlackSettings
 from bot.standin.cams.server import DEMO_CREDENTIALS
@@ -678,8 +678,8 @@ async def test_a_workspace_cannot_reach_another_workspaces_space(
     forged = payloads.view_submission(
         picker.view,
         chosen={
-            PICKER_SPACE_BLOCK_ID: {"text": render.plain(OTHER_SPACE), "value": OTHER_SPACE},
-            PICKER_FLOW_BLOCK_ID: {"text": render.plain(FLOW), "value": FLOW},
+            PICKER_SPACE_BLOCK_ID: {"text": messages.plain(OTHER_SPACE), "value": OTHER_SPACE},
+            PICKER_FLOW_BLOCK_ID: {"text": messages.plain(FLOW), "value": FLOW},
         },
         who=_who(ALPHA),
     )

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.slack.constants import EVENTS_PATH
-from bot.slack.intake import (
+from bot.slack.edge.intake import (
     FIELD_KINDS,
     ID_HOLDERS,
     OBJECT,

@@ -25,7 +25,7 @@ from bot.preview.spaces import (
     parse_spaces,
     spaces_from_env,
 )
-from bot.slack import render, views
+from bot.slack.blocks import messages, modals
 from bot.slack.constants import (
     PICKER_CALLBACK_ID,
     PICKER_FLOW_ACTION_ID,
@@ -126,7 +126,7 @@ def _preview(flow_id: str = SIGN_UP_V3.flow_id, url: str | None = None) -> FlowP
 
 
 def test_the_picker_offers_every_space_and_an_external_flow_list() -> None:
-    view = _valid(views.picker_view([DEMO, ACME]))
+    view = _valid(modals.picker_view([DEMO, ACME]))
 
     assert view["callback_id"] == PICKER_CALLBACK_ID
     assert (view["title"]["text"], view["submit"]["text"], view["close"]["text"]) == (
@@ -140,11 +140,13 @@ def test_the_picker_offers_every_space_and_an_external_flow_list() -> None:
     assert flow["element"]["type"] == "external_select"
     assert flow["element"]["action_id"] == PICKER_FLOW_ACTION_ID
     assert flow["element"]["min_query_length"] == 0
-    assert views.read_metadata(view["private_metadata"], [DEMO, ACME]) == views.Metadata(DEMO_SPACE)
+    assert modals.read_metadata(view["private_metadata"], [DEMO, ACME]) == modals.Metadata(
+        DEMO_SPACE
+    )
 
 
 def test_with_no_space_the_modal_says_what_to_set() -> None:
-    view = _valid(views.picker_view([]))
+    view = _valid(modals.picker_view([]))
     text = json.dumps(view)
     assert "CAMS_CUST_SPACE_ID" in text
     assert "CAMS_SPACES" in text
@@ -155,9 +157,9 @@ def test_options_are_clipped_to_slacks_limits() -> None:
     long_name = FlowSummary("1234567890123456", "Ü" * 200, ("SIGN_UP",) * 40)
     odd = FlowSummary("not an id!", "Odd", ())
     flows = [long_name, odd] + [FlowSummary(str(10**15 + n), f"F{n}", ()) for n in range(150)]
-    options = views.flow_options(flows, DEMO)
+    options = modals.flow_options(flows, DEMO)
 
-    assert len(options) == views.MAX_OPTIONS
+    assert len(options) == modals.MAX_OPTIONS
     assert limits.options_problems({"options": options}) == []
     assert all(Option(**option).to_dict() == option for option in options)
     assert len(options[0]["text"]["text"]) == 75
@@ -181,18 +183,18 @@ def test_options_are_clipped_to_slacks_limits() -> None:
     ],
 )
 def test_hostile_metadata_is_not_read(metadata: object) -> None:
-    assert views.read_metadata(metadata, [DEMO, ACME]) is None
+    assert modals.read_metadata(metadata, [DEMO, ACME]) is None
 
 
 @pytest.mark.parametrize("status", [*FlowStatus, None])
 def test_the_result_view_shows_the_flow_and_a_share_picker(status: FlowStatus | None) -> None:
     about = FlowDetails(SIGN_UP_V3.flow_id, "Sign-up <v3> & co", status, ("SIGN_UP",), "R")
-    view = _valid(views.result_view(_preview(), space=DEMO_SPACE, about=about, now=0.0))
+    view = _valid(modals.result_view(_preview(), space=DEMO_SPACE, about=about, now=0.0))
 
     heading = view["blocks"][0]["text"]["text"]
-    assert heading == f"{render.flow_title(SIGN_UP_V3.flow_id, about)}\nSpace `{DEMO_SPACE}`"
+    assert heading == f"{messages.flow_title(SIGN_UP_V3.flow_id, about)}\nSpace `{DEMO_SPACE}`"
     assert "`Sign-up &lt;v3&gt; &amp; co`" in heading
-    assert (status is not None) == any(words in heading for words in render.STATUS_WORDS.values())
+    assert (status is not None) == any(words in heading for words in messages.STATUS_WORDS.values())
     text = json.dumps(view, ensure_ascii=False)
     assert "<!date^" in text
     assert "REQ-1" in text
@@ -211,14 +213,14 @@ def test_the_result_view_shows_the_flow_and_a_share_picker(status: FlowStatus | 
 
 def test_a_link_that_cannot_be_a_button_offers_no_share() -> None:
     preview = _preview(url="http://insecure.example/preview")
-    view = _valid(views.result_view(preview, space=DEMO_SPACE, about=None, now=0))
+    view = _valid(modals.result_view(preview, space=DEMO_SPACE, about=None, now=0))
     assert "submit" not in view
     assert "too long for Slack" in json.dumps(view)
 
 
 def test_a_failure_is_one_sentence() -> None:
     failure = CamsError(ErrorKind.NOT_FOUND, "gone", request_id="REQ-9")
-    view = _valid(views.failure_view(SIGN_UP_V3.flow_id, SIGN_UP_V3.summary, DEMO_SPACE, failure))
+    view = _valid(modals.failure_view(SIGN_UP_V3.flow_id, SIGN_UP_V3.summary, DEMO_SPACE, failure))
     text = json.dumps(view)
     assert "Sign-up v3" in text
     assert DEMO_SPACE in text
@@ -289,7 +291,7 @@ def _flow_option(value: str) -> _Json:
 
 def _ids(options: list[_Json]) -> list[str | None]:
     """The flow IDs that options' values name."""
-    return [views.picked_flow(option["value"]) for option in options]
+    return [modals.picked_flow(option["value"]) for option in options]
 
 
 def _space_option(space: str) -> _Json:
@@ -299,7 +301,7 @@ def _space_option(space: str) -> _Json:
 async def _result(bot: Bot, flow_id: str = SIGN_UP_V3.flow_id) -> _Json:
     """Open the picker, choose `flow_id`, submit; the result view as Slack then stores it."""
     _, view = await _open(bot)
-    chosen = _flow_option(f"{flow_id}{views.SPACE_MARK}{DEMO_SPACE}")
+    chosen = _flow_option(f"{flow_id}{modals.SPACE_MARK}{DEMO_SPACE}")
     answer = await _submit(bot, view, {PICKER_FLOW_BLOCK_ID: chosen})
     assert answer["response_action"] == "update"
     assert bot.slack.replace_view(view["id"], answer["view"]) == []
@@ -348,9 +350,9 @@ async def test_a_cold_catalog_answers_loading_without_waiting_for_listflow() -> 
         options = await _options(bot, view, "", within=SLACK_OPTIONS_S)
         again = await _options(bot, view, "sign up", within=SLACK_OPTIONS_S)
 
-    assert [o["value"] for o in options] == [views.LOADING]
+    assert [o["value"] for o in options] == [modals.LOADING]
     assert options[0]["text"]["text"] == "Loading the flows of Demo…"
-    assert [o["value"] for o in again] == [views.LOADING]
+    assert [o["value"] for o in again] == [modals.LOADING]
 
 
 async def test_a_warm_catalog_lists_the_best_matches_first() -> None:
@@ -372,7 +374,7 @@ async def test_a_warm_catalog_lists_the_best_matches_first() -> None:
     assert "Sign" in sign_up[0]["text"]["text"]
     assert "Order tracking" not in json.dumps(sign_up)
     assert typo[0]["text"]["text"].startswith("Appointment booking")
-    assert [o["value"] for o in nothing] == [views.NO_MATCH]
+    assert [o["value"] for o in nothing] == [modals.NO_MATCH]
     assert by_id == [
         {
             "text": {"type": "plain_text", "text": "Sign-up v3", "emoji": True},
@@ -421,7 +423,7 @@ async def test_a_denied_listflow_says_which_action_search_needs() -> None:
         options = await _options(bot, view, "sign")
         by_id = await _options(bot, view, SIGN_UP_V3.flow_id)
 
-    assert [o["value"] for o in options] == [views.DENIED]
+    assert [o["value"] for o in options] == [modals.DENIED]
     assert "cams:ListFlow" in options[0]["text"]["text"]
     assert _ids(by_id) == [SIGN_UP_V3.flow_id]
 
@@ -429,9 +431,9 @@ async def test_a_denied_listflow_says_which_action_search_needs() -> None:
 @pytest.mark.parametrize(
     ("flow", "status_words"),
     [
-        (SIGN_UP_V3, render.STATUS_WORDS[FlowStatus.PUBLISHED]),
-        (NEWSLETTER, render.STATUS_WORDS[FlowStatus.DRAFT]),
-        (SIGN_UP_V2, render.STATUS_WORDS[FlowStatus.DEPRECATED]),
+        (SIGN_UP_V3, messages.STATUS_WORDS[FlowStatus.PUBLISHED]),
+        (NEWSLETTER, messages.STATUS_WORDS[FlowStatus.DRAFT]),
+        (SIGN_UP_V2, messages.STATUS_WORDS[FlowStatus.DEPRECATED]),
     ],
 )
 async def test_submit_shows_the_preview_with_its_name_and_status(
@@ -480,9 +482,9 @@ async def test_share_without_a_conversation_just_closes() -> None:
 @pytest.mark.parametrize(
     ("chosen", "block", "phrase"),
     [
-        ({PICKER_FLOW_BLOCK_ID: _flow_option(views.LOADING)}, PICKER_FLOW_BLOCK_ID, "loading"),
-        ({PICKER_FLOW_BLOCK_ID: _flow_option(views.DENIED)}, PICKER_FLOW_BLOCK_ID, "ListFlow"),
-        ({PICKER_FLOW_BLOCK_ID: _flow_option(views.NO_MATCH)}, PICKER_FLOW_BLOCK_ID, "Pick"),
+        ({PICKER_FLOW_BLOCK_ID: _flow_option(modals.LOADING)}, PICKER_FLOW_BLOCK_ID, "loading"),
+        ({PICKER_FLOW_BLOCK_ID: _flow_option(modals.DENIED)}, PICKER_FLOW_BLOCK_ID, "ListFlow"),
+        ({PICKER_FLOW_BLOCK_ID: _flow_option(modals.NO_MATCH)}, PICKER_FLOW_BLOCK_ID, "Pick"),
         ({PICKER_FLOW_BLOCK_ID: _flow_option("<@U1> *x*")}, PICKER_FLOW_BLOCK_ID, "Pick"),
         ({PICKER_FLOW_BLOCK_ID: _flow_option("not-listed")}, PICKER_FLOW_BLOCK_ID, "lists no"),
         # Picked from Acme's list, then the space changed back to Demo before submitting.

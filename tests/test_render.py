@@ -14,9 +14,9 @@ from bot.cams.errors import CamsError, ErrorKind
 from bot.cams.models import FlowDetails, FlowPreview, FlowStatus, FlowSummary
 from bot.preview.errors import Busy
 from bot.preview.service import Outcome
-from bot.slack import render
+from bot.slack.answers.parsing import MAX_FLOWS
+from bot.slack.blocks import messages
 from bot.slack.constants import OPEN_ACTION_ID, SHARE_ACTION_ID
-from bot.slack.flow_ids import MAX_FLOWS
 
 NOW = 1_800_000_000.0
 EXPIRES = datetime.fromtimestamp(NOW + 30 * 86400, UTC)
@@ -39,7 +39,7 @@ def _texts(message: dict[str, Any]) -> str:
 
 
 def test_a_preview_has_its_id_buttons_and_expiry_in_the_viewers_zone() -> None:
-    message = render.preview_message([("1234567890123456", _preview())], None, NOW)
+    message = messages.preview_message([("1234567890123456", _preview())], None, NOW)
     _rebuild(message)
 
     assert message["response_type"] == "ephemeral"
@@ -60,13 +60,13 @@ def test_ten_flows_with_long_ids_and_a_space_fit_in_one_message() -> None:
     ids = [f"{i}" * 64 for i in range(MAX_FLOWS)]
     url = "https://x.test/" + "p" * 2900
     outcomes: list[tuple[str, Outcome]] = [(i, _preview(i, url)) for i in ids]
-    message = render.preview_message(outcomes, "s" * 64, NOW)
+    message = messages.preview_message(outcomes, "s" * 64, NOW)
     _rebuild(message)
     assert len(message["blocks"]) == 2 * MAX_FLOWS + 1
 
 
 def test_an_over_long_link_gets_no_button() -> None:
-    message = render.preview_message(
+    message = messages.preview_message(
         [("1", _preview("1", "https://x.test/" + "p" * 3000))], None, NOW
     )
     _rebuild(message)
@@ -101,32 +101,32 @@ def _error(kind: ErrorKind, **kwargs: Any) -> CamsError:
     ],
 )
 def test_one_sentence_per_error_kind(failure: CamsError | Busy, phrase: str) -> None:
-    sentence = render.error_sentence(failure)
+    sentence = messages.error_sentence(failure)
     assert phrase in sentence
     if isinstance(failure, CamsError):
         assert "(RequestId `REQ-9`)" in sentence
-    message = render.preview_message([("1", failure)], None, NOW)
+    message = messages.preview_message([("1", failure)], None, NOW)
     _rebuild(message)
     assert "Traceback" not in _texts(message)
 
 
 def test_every_error_kind_has_its_own_sentence() -> None:
-    sentences = {render.SENTENCES[kind] for kind in ErrorKind}
+    sentences = {messages.SENTENCES[kind] for kind in ErrorKind}
     assert len(sentences) == len(ErrorKind)
 
 
 def test_upstream_and_user_text_is_escaped() -> None:
     failure = _error(ErrorKind.BAD_REQUEST, message="<!channel> & <https://evil.test|click>")
-    sentence = render.error_sentence(failure)
+    sentence = messages.error_sentence(failure)
     assert "<!channel>" not in sentence
     assert "&lt;!channel&gt; &amp; &lt;https://evil.test|click&gt;" in sentence
-    usage = render.usage_message("'<@U1>' is not a flow ID")
+    usage = messages.usage_message("'<@U1>' is not a flow ID")
     assert "&lt;@U1&gt;" in _texts(usage)
     assert "<@U1>" not in _texts(usage)
 
 
 def test_usage_documents_the_syntax() -> None:
-    message = render.usage_message()
+    message = messages.usage_message()
     _rebuild(message)
     text = _texts(message)
     assert "/flowpreview &lt;flow-id or name&gt; [space:&lt;CustSpaceId&gt;]" in text
@@ -135,7 +135,7 @@ def test_usage_documents_the_syntax() -> None:
 
 
 def test_shared_message_is_for_the_channel_and_names_the_sharer() -> None:
-    message = render.shared_message(_preview(), "U123", NOW)
+    message = messages.shared_message(_preview(), "U123", NOW)
     _rebuild(message)
     assert message["response_type"] == "in_channel"
     assert "shared by <@U123>" in _texts(message)
@@ -154,30 +154,30 @@ def test_shared_message_is_for_the_channel_and_names_the_sharer() -> None:
 )
 def test_time_left(seconds: float, left: str) -> None:
     preview = FlowPreview("1", "https://x.test", datetime.fromtimestamp(NOW + seconds, UTC), "R")
-    assert left in _texts(render.preview_message([("1", preview)], None, NOW))
+    assert left in _texts(messages.preview_message([("1", preview)], None, NOW))
 
 
 def test_ten_worst_case_error_sentences_fit_in_their_sections() -> None:
     failure = _error(ErrorKind.BAD_REQUEST, message="&" * 5000)
     failure.request_id = "<" * 5000
     outcomes: list[tuple[str, Outcome]] = [(str(i) * 64, failure) for i in range(MAX_FLOWS)]
-    _rebuild(render.preview_message(outcomes, None, NOW))
+    _rebuild(messages.preview_message(outcomes, None, NOW))
 
 
 def test_a_flow_without_a_name_still_shows_its_status() -> None:
     draft = FlowDetails("1234567890123456", "", FlowStatus.DRAFT, (), "R")
 
-    title = render.flow_title(draft.flow_id, draft)
+    title = messages.flow_title(draft.flow_id, draft)
 
     assert title.startswith("*Flow `1234567890123456`*")
-    assert render.STATUS_WORDS[FlowStatus.DRAFT] in title
+    assert messages.STATUS_WORDS[FlowStatus.DRAFT] in title
 
 
 def test_a_match_without_a_name_is_listed_as_such() -> None:
     unnamed = FlowSummary("1234567890123456", "", ())
     named = FlowSummary("1234567890123457", "Sign-up", ())
 
-    message = render.matches_message("sign", "cams-demo", [unnamed, named], {})
+    message = messages.matches_message("sign", "cams-demo", [unnamed, named], {})
 
     text = json.dumps(message["blocks"], ensure_ascii=False)
     assert "(no name) · `1234567890123456`" in text

@@ -26,9 +26,9 @@ from bot.slack.constants import (
     OPEN_ACTION_ID,
     SHARE_ACTION_ID,
 )
-from bot.slack.refusals import RefusalLog
+from bot.slack.edge.refusals import RefusalLog
+from bot.slack.edge.verification import STALE, SignatureCheck
 from bot.slack.server import events_handler
-from bot.slack.verification import STALE, SignatureCheck
 from bot.standin.slack import payloads
 from bot.standin.slack.fake_slack import running_fake_slack
 from bot.standin.slack.signing import signed_headers

@@ -21,10 +21,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access.settings import AccessSettings
 from bot.preview.spaces import SpaceChoice
-from bot.slack import render, views
 from bot.slack.app import AUTHORIZE_FAILED
+from bot.slack.blocks import messages, modals
 from bot.slack.constants import PICKER_FLOW_BLOCK_ID, PICKER_SPACE_BLOCK_ID
-from bot.slack.web_api import SlackWebClient, SlackWebError, WebErrorKind, as_web_client
+from bot.slack.edge.web_api import SlackWebClient, SlackWebError, WebErrorKind, as_web_client
 from bot.standin.cams.catalog import DEMO_SPACE, FEATURED
 from bot.standin.slack import payloads
 from bot.standin.slack.fake_slack import FakeSlack, running_fake_slack
@@ -235,7 +235,7 @@ async def guarded_bot(tmp_path: Path, **kwargs: Any) -> AsyncIterator[Bot]:
 
 
 def _refused() -> dict[str, Any]:
-    return dict(render.refused_message(unverified=True))
+    return dict(messages.refused_message(unverified=True))
 
 
 @pytest.mark.parametrize("method", ["users.info", "usergroups.users.list"])
@@ -297,7 +297,7 @@ async def test_the_global_picker_offers_nothing_when_slack_cannot_say_who_asks(
         change = await bot.slack.next_view(within=HANG_GUARD_S)
         assert await bot.inflight.drain(HANG_GUARD_S) == []
 
-    assert render.UNVERIFIED_TEXT in json.dumps(change.view)
+    assert messages.UNVERIFIED_TEXT in json.dumps(change.view)
     (line,) = _lines(logged)
     assert line == f"the picker offers no space: {method}: HTTP 503, text/plain, not JSON"
     assert _unretrieved(loop_errors) == []
@@ -357,7 +357,7 @@ async def test_a_message_shortcut_gets_the_outage_sentence(
         told = await bot.slack.next_response(response_url)
 
     assert told.message is not None
-    assert told.message["text"] == render.UNVERIFIED_TEXT
+    assert told.message["text"] == messages.UNVERIFIED_TEXT
     (line,) = _lines(logged)
     assert line.startswith("access not checked, refused: ")
     assert bot.cams.emulator.by_action == {}
@@ -368,7 +368,7 @@ async def test_a_picker_submission_says_slack_could_not_say_who_asks(
 ) -> None:
     flow = FEATURED[0].flow_id
     # A picker opened while Slack still answered, submitted once it no longer does.
-    opened = views.picker_view((SpaceChoice(DEMO_SPACE, "Demo"),))
+    opened = modals.picker_view((SpaceChoice(DEMO_SPACE, "Demo"),))
     async with guarded_bot(tmp_path) as bot:
         bot.slack.garble("users.info", Garbage.UPSTREAM_ERROR)
         chosen = {"text": {"type": "plain_text", "text": "picked"}, "value": flow}
@@ -376,5 +376,5 @@ async def test_a_picker_submission_says_slack_could_not_say_who_asks(
             payloads.view_submission(opened, chosen={PICKER_FLOW_BLOCK_ID: chosen})
         )
 
-    assert answer.json()["errors"] == {PICKER_SPACE_BLOCK_ID: views.NOT_CHECKED}
+    assert answer.json()["errors"] == {PICKER_SPACE_BLOCK_ID: modals.NOT_CHECKED}
     assert bot.cams.emulator.by_flow == {}

@@ -13,12 +13,13 @@ from slack_bolt.response import BoltResponse
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.logs import BOLT_LOGGER
-from bot.slack import listeners, render
-from bot.slack.delivery import Delivery
-from bot.slack.oauth import SLACK_API_URL, install_flow
-from bot.slack.replies import ReplyPoster
+from bot.slack import listeners
+from bot.slack.answers.delivery import Delivery
+from bot.slack.blocks import messages
+from bot.slack.edge.replies import ReplyPoster
+from bot.slack.edge.web_api import SlackWebClient, as_web_client
+from bot.slack.installs.oauth import SLACK_API_URL, install_flow
 from bot.slack.settings import SlackSettings
-from bot.slack.web_api import SlackWebClient, as_web_client
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ class _OurClients(AsyncMiddleware):
             replies = self._replies
 
             async def respond(text: str) -> None:
-                await replies.post(response_url, render.private_message(text))
+                await replies.post(response_url, messages.private_message(text))
 
             context["respond"] = respond
         return await next()

@@ -26,20 +26,21 @@ from bot.access.rules import RuleBook
 from bot.access.settings import AccessSettings
 from bot.logs import bind
 from bot.preview.service import PreviewService
-from bot.slack import metering, render
+from bot.slack.admission.directory import Directory
+from bot.slack.admission.gate import Gate
+from bot.slack.answers.delivery import ACK_BUDGET_S, Delivery
 from bot.slack.app import build_app
+from bot.slack.blocks import messages
 from bot.slack.constants import EVENTS_PATH, HEALTH_PATH
-from bot.slack.delivery import ACK_BUDGET_S, Delivery
-from bot.slack.directory import Directory
-from bot.slack.gate import Gate
-from bot.slack.inflight import InFlight
-from bot.slack.intake import Refused, check_shape, decode, read_body
-from bot.slack.oauth import oauth_routes
-from bot.slack.refusals import MalformedRequests, RefusalLog
-from bot.slack.replies import ReplyPoster
-from bot.slack.reply_hosts import ReplyHosts
+from bot.slack.edge import request_metrics
+from bot.slack.edge.inflight import InFlight
+from bot.slack.edge.intake import Refused, check_shape, decode, read_body
+from bot.slack.edge.refusals import MalformedRequests, RefusalLog
+from bot.slack.edge.replies import ReplyPoster
+from bot.slack.edge.reply_hosts import ReplyHosts
+from bot.slack.edge.verification import SignatureCheck
+from bot.slack.installs.oauth import oauth_routes
 from bot.slack.settings import SlackSettings
-from bot.slack.verification import SignatureCheck
 from bot.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -238,12 +239,12 @@ def events_handler(
             bolt_request = await _verified(request, check, body_timeout)
         except Refused as refusal:
             refusals.refused(refusal.reason, request.remote)
-            metering.refused(refusal)
+            request_metrics.refused(refusal)
             answer = web.json_response({"error": refusal.reason}, status=refusal.status)
             # Whatever the client still sends is not read: it gets no connection to hold.
             answer.force_close()
             return answer
-        kind = metering.request_kind(bolt_request.body)
+        kind = request_metrics.request_kind(bolt_request.body)
         # For the rest of this request's task, which runs its listeners: every log line of
         # theirs names the team, channel and user.
         context = bolt_request.context
@@ -252,12 +253,12 @@ def events_handler(
             response = await bolt.async_dispatch(bolt_request)
         except Exception:
             log.exception("dispatching a Slack request failed")
-            metering.answered(kind, None, arrived)
-            return web.json_response(render.internal_error_message())
-        metering.answered(kind, response.status, arrived)
+            request_metrics.answered(kind, None, arrived)
+            return web.json_response(messages.internal_error_message())
+        request_metrics.answered(kind, response.status, arrived)
         if response.status >= 500:
             # Slack shows a 5xx as a bare failure; a sentence is more use to the person.
-            return web.json_response(render.internal_error_message())
+            return web.json_response(messages.internal_error_message())
         return await to_aiohttp_response(response)
 
     return events
@@ -308,7 +309,7 @@ def _connect_socket_mode(server: web.Application, bolt: AsyncApp, settings: Slac
 
     async def connect(_: web.Application) -> None:
         # The handler must be created inside the running loop.
-        handler = metering.MeteredSocketModeHandler(bolt, app_token, web_client=bolt.client)
+        handler = request_metrics.MeteredSocketModeHandler(bolt, app_token, web_client=bolt.client)
         handlers.append(handler)
         await handler.connect_async()  # type: ignore[no-untyped-call]  # untyped in slack_bolt
         log.info("connected to Slack over Socket Mode")

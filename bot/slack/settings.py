@@ -18,7 +18,7 @@ from bot.config import (
     is_loopback_host,
 )
 from bot.slack.constants import EVENTS_PATH, HEALTH_PATH
-from bot.slack.reply_hosts import parse_host
+from bot.slack.edge.reply_hosts import parse_host
 
 DEFAULT_PORT = 3000
 # Where Slack's response_urls live, commercial and GovSlack.

@@ -29,7 +29,7 @@ ID_LENGTH = 64
 OUTCOME_LENGTH = 16
 KIND_LENGTH = 16
 REASON_LENGTH = 200
-# The nonce of an OAuth state: 22 characters as bot.slack.oauth_states makes them.
+# The nonce of an OAuth state: 22 characters as bot.slack.installs.states makes them.
 STATE_LENGTH = 64
 
 # Named constraints: the same names on SQLite and PostgreSQL, so that migrations can name them.

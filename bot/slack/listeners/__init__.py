@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.slack.delivery import Delivery
+from bot.slack.answers.delivery import Delivery
 from bot.slack.listeners import actions, commands, options, shortcuts, views
 
 

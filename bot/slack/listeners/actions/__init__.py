@@ -13,11 +13,11 @@ from bot.cams.errors import CamsError
 from bot.cams.models import FlowPreview
 from bot.preview.errors import Busy
 from bot.preview.spaces import SPACE_ID
-from bot.slack import render
+from bot.slack.admission.gate import admitted
+from bot.slack.answers.delivery import Delivery
+from bot.slack.answers.parsing import FLOW_ID
+from bot.slack.blocks import messages
 from bot.slack.constants import OPEN_ACTION_ID, PICK_ACTION_ID, SHARE_ACTION_ID
-from bot.slack.delivery import Delivery
-from bot.slack.flow_ids import FLOW_ID
-from bot.slack.gate import admitted
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ async def _admitted_click(
     verdict = await admitted(gate, client, context, checked, (flow_id,))
     if verdict.allowed:
         return flow_id, space, response_url
-    message = {**render.refused_message(unverified=verdict.unverified), "replace_original": False}
+    message = {**messages.refused_message(unverified=verdict.unverified), "replace_original": False}
     delivery.inflight.spawn(delivery.replies.post(response_url, message), response_url)
     return None
 
@@ -99,14 +99,14 @@ async def _share(
     try:
         shared = await delivery.service.get(flow_id, space)
     except (CamsError, Busy) as failure:
-        message = render.preview_message([(flow_id, failure)], space, delivery.wall_clock())
+        message = messages.preview_message([(flow_id, failure)], space, delivery.wall_clock())
         delivery.auditor.outcomes([(flow_id, failure)], space, shared=True)
     except Exception:
         log.exception("sharing the preview of flow %r failed", flow_id)
-        message = render.internal_error_message()
+        message = messages.internal_error_message()
     else:
         known = delivery.known([flow_id], space).get(flow_id)
-        message = render.shared_message(shared, user_id, delivery.wall_clock(), known)
+        message = messages.shared_message(shared, user_id, delivery.wall_clock(), known)
     posted = await delivery.replies.post(response_url, {**message, "replace_original": False})
     if posted and shared is not None:
         delivery.auditor.outcomes([(flow_id, shared)], space, shared=True)

@@ -7,13 +7,13 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack import render
-from bot.slack.config_command import answer_config, is_config
+from bot.slack.admission.config_command import answer_config, is_config
+from bot.slack.admission.gate import admitted
+from bot.slack.answers.delivery import Delivery
+from bot.slack.answers.finding import Finder
+from bot.slack.answers.parsing import PreviewRequest, SearchRequest, UsageRequest, parse_command
+from bot.slack.blocks import messages
 from bot.slack.constants import COMMAND
-from bot.slack.delivery import Delivery
-from bot.slack.finding import Finder
-from bot.slack.flow_ids import PreviewRequest, SearchRequest, UsageRequest, parse_command
-from bot.slack.gate import admitted
 
 # Said of a typed space that differs from a known one only in case or '_' versus '-', without
 # naming the known one: whoever typed it may not be let in there.
@@ -37,7 +37,7 @@ def register(app: AsyncApp, delivery: Delivery) -> None:
             return
         request = parse_command(text)
         if isinstance(request, UsageRequest):
-            usage = render.usage_message(
+            usage = messages.usage_message(
                 request.problem, request.token, search_denied=_denied(delivery)
             )
             await ack(**usage)
@@ -45,10 +45,10 @@ def register(app: AsyncApp, delivery: Delivery) -> None:
         flow_ids = request.flow_ids if isinstance(request, PreviewRequest) else ()
         verdict = await admitted(delivery.gate, client, context, request.space, flow_ids)
         if verdict.look_alike and request.space is not None:
-            await ack(**render.usage_message(LOOK_ALIKE, request.space))
+            await ack(**messages.usage_message(LOOK_ALIKE, request.space))
             return
         if not verdict.allowed:
-            await ack(**render.refused_message(unverified=verdict.unverified))
+            await ack(**messages.refused_message(unverified=verdict.unverified))
             return
         if isinstance(request, SearchRequest):
             await finder.search_in_ack(ack, response_url, request.words, verdict.space)

@@ -15,11 +15,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.preview.catalog import CatalogStatus
 from bot.preview.service import PreviewService
 from bot.preview.spaces import SpaceChoice
-from bot.slack import views
+from bot.slack.admission.gate import admitted
+from bot.slack.answers.delivery import Delivery
+from bot.slack.answers.parsing import TYPED_ID
+from bot.slack.blocks import modals
 from bot.slack.constants import PICKER_FLOW_ACTION_ID
-from bot.slack.delivery import Delivery
-from bot.slack.flow_ids import TYPED_ID
-from bot.slack.gate import admitted
 
 # Far inside Slack's 3 s, so that the answer and its trip back fit whatever the catalog does.
 OPTIONS_WAIT_S = 1.0
@@ -37,14 +37,14 @@ def register(app: AsyncApp, delivery: Delivery) -> None:
         if space is not None:
             verdict = await admitted(delivery.gate, client, context, space.id)
             if not verdict.allowed:
-                await ack(options=[views.refused_option()])
+                await ack(options=[modals.refused_option()])
                 return
         await ack(options=await options_for(delivery.service, body))
 
     app.options(PICKER_FLOW_ACTION_ID)(flow_options)
 
 
-async def options_for(service: PreviewService, body: dict[str, Any]) -> list[views.Option]:
+async def options_for(service: PreviewService, body: dict[str, Any]) -> list[modals.Option]:
     """At most 100 options for a block_suggestion payload, best match first.
 
     The space is the one selected in the modal (only a configured one counts), else the one
@@ -59,28 +59,28 @@ async def options_for(service: PreviewService, body: dict[str, Any]) -> list[vie
     snapshot = catalog.peek(space.id)
     if TYPED_ID.fullmatch(query):
         known = snapshot.index.get(query) if snapshot is not None else None
-        return views.flow_options([known], space) if known else [views.id_option(query, space)]
+        return modals.flow_options([known], space) if known else [modals.id_option(query, space)]
     if snapshot is None:
         snapshot = await catalog.wait(space.id, OPTIONS_WAIT_S)
     if snapshot is None:
         status = catalog.state(space.id).status
         if status is CatalogStatus.DENIED:
-            return [views.denied_option()]
+            return [modals.denied_option()]
         if status is CatalogStatus.FAILING:
-            return [views.unavailable_option(space)]
-        return [views.loading_option(space)]
+            return [modals.unavailable_option(space)]
+        return [modals.loading_option(space)]
     if query:
-        flows = [match.flow for match in snapshot.index.search(query, views.MAX_OPTIONS).matches]
+        flows = [match.flow for match in snapshot.index.search(query, modals.MAX_OPTIONS).matches]
     else:
-        flows = list(snapshot.index.first(views.MAX_OPTIONS))
-    return views.flow_options(flows, space) or [views.no_match_option(query, space)]
+        flows = list(snapshot.index.first(modals.MAX_OPTIONS))
+    return modals.flow_options(flows, space) or [modals.no_match_option(query, space)]
 
 
 def _chosen(service: PreviewService, body: dict[str, Any]) -> SpaceChoice | None:
     """The space chosen in the modal (a configured one only), else the first offered."""
     spaces = service.spaces
     view = body.get("view")
-    space = views.chosen_space(view if isinstance(view, dict) else {}, spaces)
+    space = modals.chosen_space(view if isinstance(view, dict) else {}, spaces)
     if space is None and spaces:
         return spaces[0]
     return space

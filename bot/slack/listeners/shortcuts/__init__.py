@@ -7,11 +7,11 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack import render
+from bot.slack.admission.gate import admitted
+from bot.slack.answers.delivery import Delivery
+from bot.slack.answers.finding import Finder
+from bot.slack.blocks import messages
 from bot.slack.constants import SHORTCUT_CALLBACK_ID
-from bot.slack.delivery import Delivery
-from bot.slack.finding import Finder
-from bot.slack.gate import admitted
 from bot.slack.listeners.shortcuts import picker
 
 
@@ -31,7 +31,7 @@ def register(app: AsyncApp, delivery: Delivery) -> None:
         if not verdict.allowed:
             delivery.inflight.spawn(
                 delivery.replies.post(
-                    response_url, render.refused_message(unverified=verdict.unverified)
+                    response_url, messages.refused_message(unverified=verdict.unverified)
                 ),
                 response_url,
             )

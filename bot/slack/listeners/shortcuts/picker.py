@@ -15,12 +15,12 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.preview.spaces import SpaceChoice
-from bot.slack import views
-from bot.slack.asker import Asker
+from bot.slack.admission.asker import Asker
+from bot.slack.admission.directory import DirectoryError
+from bot.slack.answers.delivery import Delivery
+from bot.slack.blocks import modals
 from bot.slack.constants import PICKER_CALLBACK_ID
-from bot.slack.delivery import Delivery
-from bot.slack.directory import DirectoryError
-from bot.slack.web_api import SlackWebError
+from bot.slack.edge.web_api import SlackWebError
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ async def _open(delivery: Delivery, client: AsyncWebClient, asker: Asker, trigge
     if refused:
         delivery.auditor.refused(asker, None, "refused: no space offered in the picker", ())
     unverified = offered is None
-    view = views.refused_view(unverified=unverified) if refused else views.picker_view(spaces)
+    view = modals.refused_view(unverified=unverified) if refused else modals.picker_view(spaces)
     try:
         async with asyncio.timeout_at(expires):
             await client.views_open(trigger_id=trigger_id, view=view)

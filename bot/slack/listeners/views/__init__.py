@@ -21,7 +21,10 @@ from bot.cams.models import FlowSummary
 from bot.preview.errors import Busy
 from bot.preview.service import PreviewService
 from bot.preview.spaces import SpaceChoice
-from bot.slack import render, views
+from bot.slack.admission.gate import admitted
+from bot.slack.answers.delivery import DETAILS_GRACE_S, Delivery, settle
+from bot.slack.answers.parsing import TYPED_ID
+from bot.slack.blocks import messages, modals
 from bot.slack.constants import (
     PICKER_CALLBACK_ID,
     PICKER_FLOW_ACTION_ID,
@@ -29,11 +32,8 @@ from bot.slack.constants import (
     PICKER_RESULT_CALLBACK_ID,
     PICKER_SPACE_BLOCK_ID,
 )
-from bot.slack.delivery import DETAILS_GRACE_S, Delivery, settle
-from bot.slack.flow_ids import TYPED_ID
-from bot.slack.gate import admitted
-from bot.slack.inflight import InFlight
-from bot.slack.web_api import SlackWebError, WebErrorKind
+from bot.slack.edge.inflight import InFlight
+from bot.slack.edge.web_api import SlackWebError, WebErrorKind
 
 log = logging.getLogger(__name__)
 
@@ -51,22 +51,22 @@ def register(app: AsyncApp, delivery: Delivery) -> None:
     ) -> None:
         view = _view_of(body)
         service = delivery.service
-        space = views.chosen_space(view, service.spaces)
+        space = modals.chosen_space(view, service.spaces)
         if space is None:
             await ack(
                 response_action="errors",
                 errors={PICKER_SPACE_BLOCK_ID: "Pick one of the spaces in the list."},
             )
             return
-        value = views.selected_value(view, PICKER_FLOW_BLOCK_ID, PICKER_FLOW_ACTION_ID)
-        flow_id = views.picked_flow(value)
+        value = modals.selected_value(view, PICKER_FLOW_BLOCK_ID, PICKER_FLOW_ACTION_ID)
+        flow_id = modals.picked_flow(value)
         asked = (flow_id,) if flow_id is not None and TYPED_ID.fullmatch(flow_id) else ()
         verdict = await admitted(delivery.gate, client, context, space.id, asked)
         if not verdict.allowed:
-            refusal = views.NOT_CHECKED if verdict.unverified else views.NO_ACCESS
+            refusal = modals.NOT_CHECKED if verdict.unverified else modals.NO_ACCESS
             await ack(response_action="errors", errors={PICKER_SPACE_BLOCK_ID: refusal})
             return
-        problem = views.flow_refusal(value, space) or _unlisted(service, flow_id, space)
+        problem = modals.flow_refusal(value, space) or _unlisted(service, flow_id, space)
         if problem is not None:
             await ack(response_action="errors", errors={PICKER_FLOW_BLOCK_ID: problem})
             return
@@ -75,9 +75,9 @@ def register(app: AsyncApp, delivery: Delivery) -> None:
         await _answer(
             ack,
             _preview(delivery, flow_id, space.id, listed, delivery.deadline()),
-            waiting=views.fetching_view(flow_id, listed),
+            waiting=modals.fetching_view(flow_id, listed),
             client=client,
-            view_id=views.view_id_of(view),
+            view_id=modals.view_id_of(view),
             budget=delivery.ack_budget,
             background=background,
         )
@@ -86,7 +86,7 @@ def register(app: AsyncApp, delivery: Delivery) -> None:
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
     ) -> None:
         view = _view_of(body)
-        metadata = views.read_metadata(view.get("private_metadata"), delivery.service.spaces)
+        metadata = modals.read_metadata(view.get("private_metadata"), delivery.service.spaces)
         user = body.get("user")
         user_id = user.get("id") if isinstance(user, dict) else None
         if (
@@ -95,17 +95,17 @@ def register(app: AsyncApp, delivery: Delivery) -> None:
             or not isinstance(user_id, str)
             or not USER_ID.fullmatch(user_id)
         ):
-            await ack(response_action="update", view=views.outdated_view())
+            await ack(response_action="update", view=modals.outdated_view())
             return
         verdict = await admitted(
             delivery.gate, client, context, metadata.space, (metadata.flow_id,)
         )
         if not verdict.allowed:
             await ack(
-                response_action="update", view=views.refused_view(unverified=verdict.unverified)
+                response_action="update", view=modals.refused_view(unverified=verdict.unverified)
             )
             return
-        target = views.share_target(body.get("response_urls"))
+        target = modals.share_target(body.get("response_urls"))
         if target is None:
             # No conversation picked: Share then simply closes the modal.
             await ack(response_action="clear")
@@ -113,9 +113,9 @@ def register(app: AsyncApp, delivery: Delivery) -> None:
         await _answer(
             ack,
             _share(delivery, metadata, target, user_id),
-            waiting=views.sharing_view(target),
+            waiting=modals.sharing_view(target),
             client=client,
-            view_id=views.view_id_of(view),
+            view_id=modals.view_id_of(view),
             budget=delivery.ack_budget,
             background=background,
         )
@@ -126,9 +126,9 @@ def register(app: AsyncApp, delivery: Delivery) -> None:
 
 async def _answer(
     ack: AsyncAck,
-    work: Coroutine[Any, Any, views.View],
+    work: Coroutine[Any, Any, modals.View],
     *,
-    waiting: views.View,
+    waiting: modals.View,
     client: AsyncWebClient,
     view_id: str | None,
     budget: float,
@@ -155,7 +155,7 @@ async def _answer(
 
 
 async def _update_later(
-    client: AsyncWebClient, view_id: str, task: asyncio.Task[views.View]
+    client: AsyncWebClient, view_id: str, task: asyncio.Task[modals.View]
 ) -> None:
     try:
         view = await task
@@ -176,7 +176,7 @@ async def _update_later(
         )
 
 
-async def _finish(task: asyncio.Task[views.View]) -> None:
+async def _finish(task: asyncio.Task[modals.View]) -> None:
     """Let `task` end (a share still posts) although its view cannot be shown."""
     try:
         await task
@@ -185,17 +185,17 @@ async def _finish(task: asyncio.Task[views.View]) -> None:
         raise
 
 
-async def _safely(work: Coroutine[Any, Any, views.View]) -> views.View:
+async def _safely(work: Coroutine[Any, Any, modals.View]) -> modals.View:
     try:
         return await work
     except Exception:
         log.exception("answering a picker submission failed")
-        return views.internal_error_view()
+        return modals.internal_error_view()
 
 
 async def _preview(
     delivery: Delivery, flow_id: str, space: str, listed: FlowSummary | None, deadline: float
-) -> views.View:
+) -> modals.View:
     """The result view: the preview, with the flow's name and status if GetFlow is quick.
 
     Name and status are awaited as for any preview: at most DETAILS_GRACE_S after it, and
@@ -208,17 +208,17 @@ async def _preview(
     except (CamsError, Busy) as failure:
         await settle(lookups, 0.0)
         delivery.auditor.outcomes([(flow_id, failure)], space)
-        return views.failure_view(flow_id, listed, space, failure)
+        return modals.failure_view(flow_id, listed, space, failure)
     loop = asyncio.get_running_loop()
     await settle(lookups, min(DETAILS_GRACE_S, deadline - loop.time()))
     about = service.details.peek(flow_id, space) or listed
     delivery.auditor.outcomes([(flow_id, preview)], space)
-    return views.result_view(preview, space=space, about=about, now=delivery.wall_clock())
+    return modals.result_view(preview, space=space, about=about, now=delivery.wall_clock())
 
 
 async def _share(
-    delivery: Delivery, metadata: views.Metadata, target: views.ShareTarget, user_id: str
-) -> views.View:
+    delivery: Delivery, metadata: modals.Metadata, target: modals.ShareTarget, user_id: str
+) -> modals.View:
     """Post the preview to the conversation picked; the view saying how that went."""
     flow_id, space, service = metadata.flow_id, metadata.space, delivery.service
     assert flow_id is not None
@@ -229,14 +229,14 @@ async def _share(
         delivery.auditor.outcomes(
             [(flow_id, failure)], space, shared=True, channel=target.channel_id
         )
-        return views.failure_view(flow_id, about, space, failure)
-    message = render.shared_message(preview, user_id, delivery.wall_clock(), about)
+        return modals.failure_view(flow_id, about, space, failure)
+    message = messages.shared_message(preview, user_id, delivery.wall_clock(), about)
     posted = await delivery.replies.post(target.response_url, message)
     if posted:
         delivery.auditor.outcomes(
             [(flow_id, preview)], space, shared=True, channel=target.channel_id
         )
-    return views.shared_view(target, posted=posted)
+    return modals.shared_view(target, posted=posted)
 
 
 def _view_of(body: dict[str, Any]) -> dict[str, Any]:

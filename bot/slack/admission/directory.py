@@ -21,7 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access.policy import Person
 from bot.preview.singleflight import SingleFlight
-from bot.slack.web_api import SlackWebError, WebErrorKind, as_web_client
+from bot.slack.edge.web_api import SlackWebError, WebErrorKind, as_web_client
 
 log = logging.getLogger(__name__)
 

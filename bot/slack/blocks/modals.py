@@ -2,7 +2,7 @@
 
 Everything a view payload carries was first written here, but it arrives in a request and is
 read as untrusted: private_metadata, the selected options and the response_urls are checked
-before anything uses them. Text from CAMS passes through `render.escape` in mrkdwn and is
+before anything uses them. Text from CAMS passes through `messages.escape` in mrkdwn and is
 clipped to Slack's limits everywhere.
 """
 
@@ -17,7 +17,8 @@ from typing import Any
 from bot.cams.models import FlowPreview, FlowSummary
 from bot.preview.service import Failure
 from bot.preview.spaces import SpaceChoice
-from bot.slack import render
+from bot.slack.answers.parsing import FLOW_ID, clip
+from bot.slack.blocks import messages
 from bot.slack.constants import (
     COMMAND,
     PICKER_CALLBACK_ID,
@@ -29,7 +30,6 @@ from bot.slack.constants import (
     PICKER_SPACE_ACTION_ID,
     PICKER_SPACE_BLOCK_ID,
 )
-from bot.slack.flow_ids import FLOW_ID, clip
 
 View = dict[str, Any]
 Option = dict[str, Any]
@@ -93,15 +93,15 @@ def picker_view(spaces: Sequence[SpaceChoice]) -> View:
     return {
         "type": "modal",
         "callback_id": PICKER_CALLBACK_ID,
-        "title": render.plain(TITLE),
-        "submit": render.plain("Preview"),
-        "close": render.plain("Cancel"),
+        "title": messages.plain(TITLE),
+        "submit": messages.plain("Preview"),
+        "close": messages.plain("Cancel"),
         "private_metadata": Metadata(chosen.id).encode(),
         "blocks": [
             {
                 "type": "input",
                 "block_id": PICKER_SPACE_BLOCK_ID,
-                "label": render.plain("Space"),
+                "label": messages.plain("Space"),
                 "element": {
                     "type": "static_select",
                     "action_id": PICKER_SPACE_ACTION_ID,
@@ -112,14 +112,14 @@ def picker_view(spaces: Sequence[SpaceChoice]) -> View:
             {
                 "type": "input",
                 "block_id": PICKER_FLOW_BLOCK_ID,
-                "label": render.plain("Flow"),
+                "label": messages.plain("Flow"),
                 "element": {
                     "type": "external_select",
                     "action_id": PICKER_FLOW_ACTION_ID,
-                    "placeholder": render.plain("Type part of its name, or its ID"),
+                    "placeholder": messages.plain("Type part of its name, or its ID"),
                     "min_query_length": 0,
                 },
-                "hint": render.plain(
+                "hint": messages.plain(
                     "The list shows up to 100 flows of the space, best match first; "
                     "word order, accents and small typos do not matter."
                 ),
@@ -148,7 +148,7 @@ def flow_options(flows: Sequence[FlowSummary], space: SpaceChoice) -> list[Optio
             continue
         description = " · ".join((flow.flow_id, *flow.categories))
         value = _flow_value(flow.flow_id, space)
-        options.append(_option(flow.name or render.NO_NAME, value, description))
+        options.append(_option(flow.name or messages.NO_NAME, value, description))
         if len(options) == MAX_OPTIONS:
             break
     return options
@@ -238,48 +238,48 @@ def flow_refusal(value: str | None, space: SpaceChoice) -> str | None:
     return None
 
 
-def fetching_view(flow_id: str, about: render.Known | None) -> View:
+def fetching_view(flow_id: str, about: messages.Known | None) -> View:
     """The modal while the preview is fetched; views.update replaces it when it is ready."""
-    text = f":hourglass_flowing_sand: Fetching the preview…\n{render.flow_title(flow_id, about)}"
+    text = f":hourglass_flowing_sand: Fetching the preview…\n{messages.flow_title(flow_id, about)}"
     return _notice(text, close="Close")
 
 
 def result_view(
-    preview: FlowPreview, *, space: str, about: render.Known | None, now: float
+    preview: FlowPreview, *, space: str, about: messages.Known | None, now: float
 ) -> View:
     """The preview in the modal: name and status as far as known, Open preview, expiry, and
     a conversation picker to share it."""
-    title = render.flow_title(preview.flow_id, about)
-    blocks: list[View] = [_section(f"{title}\nSpace `{render.escape(space)}`")]
-    button = render.open_button(preview)
+    title = messages.flow_title(preview.flow_id, about)
+    blocks: list[View] = [_section(f"{title}\nSpace `{messages.escape(space)}`")]
+    button = messages.open_button(preview)
     if button is None:
         blocks.append(
             _section(":warning: The preview link is too long for Slack to show as a button.")
         )
         return _notice_of(blocks, close="Done")
-    request = f"RequestId {render.quote(clip(preview.request_id, 64))}"
+    request = f"RequestId {messages.quote(clip(preview.request_id, 64))}"
     blocks += [
         {"type": "actions", "block_id": "picker_open", "elements": [button]},
         {
             "type": "context",
             "elements": [
-                render.mrkdwn(f"{render.expiry_text(preview, now)} · {request}"),
-                render.mrkdwn("Anyone holding a preview link can open it."),
+                messages.mrkdwn(f"{messages.expiry_text(preview, now)} · {request}"),
+                messages.mrkdwn("Anyone holding a preview link can open it."),
             ],
         },
         {
             "type": "input",
             "block_id": PICKER_SHARE_BLOCK_ID,
             "optional": True,
-            "label": render.plain("Share in"),
+            "label": messages.plain("Share in"),
             "element": {
                 "type": "conversations_select",
                 "action_id": PICKER_SHARE_ACTION_ID,
-                "placeholder": render.plain("Pick a channel or a conversation"),
+                "placeholder": messages.plain("Pick a channel or a conversation"),
                 "response_url_enabled": True,
                 "default_to_current_conversation": True,
             },
-            "hint": render.plain(
+            "hint": messages.plain(
                 "Posts the preview there for everyone; leave it empty to just close."
             ),
         },
@@ -287,18 +287,18 @@ def result_view(
     return {
         "type": "modal",
         "callback_id": PICKER_RESULT_CALLBACK_ID,
-        "title": render.plain(TITLE),
-        "submit": render.plain("Share"),
-        "close": render.plain("Done"),
+        "title": messages.plain(TITLE),
+        "submit": messages.plain("Share"),
+        "close": messages.plain("Done"),
         "private_metadata": Metadata(space, preview.flow_id).encode(),
         "blocks": blocks,
     }
 
 
-def failure_view(flow_id: str, about: render.Known | None, space: str, failure: Failure) -> View:
+def failure_view(flow_id: str, about: messages.Known | None, space: str, failure: Failure) -> View:
     """The modal when the preview could not be had: one sentence a person can act on."""
-    text = f":warning: {render.flow_title(flow_id, about)}\n{render.error_sentence(failure)}"
-    where = {"type": "context", "elements": [render.mrkdwn(f"Space `{render.escape(space)}`")]}
+    text = f":warning: {messages.flow_title(flow_id, about)}\n{messages.error_sentence(failure)}"
+    where = {"type": "context", "elements": [messages.mrkdwn(f"Space `{messages.escape(space)}`")]}
     return _notice_of([_section(text), where], close="Done")
 
 
@@ -313,7 +313,7 @@ def internal_error_view() -> View:
 
 def refused_view(*, unverified: bool = False) -> View:
     """The modal for someone refused: nothing about the space."""
-    return _notice(render.refused_text(unverified=unverified), close="Close")
+    return _notice(messages.refused_text(unverified=unverified), close="Close")
 
 
 def outdated_view() -> View:
@@ -421,9 +421,9 @@ def _flow_value(flow_id: str, space: SpaceChoice) -> str:
 
 
 def _option(text: str, value: str, description: str | None = None) -> Option:
-    option: Option = {"text": render.plain(clip(text, MAX_OPTION_TEXT)), "value": value}
+    option: Option = {"text": messages.plain(clip(text, MAX_OPTION_TEXT)), "value": value}
     if description:
-        option["description"] = render.plain(clip(description, MAX_OPTION_TEXT))
+        option["description"] = messages.plain(clip(description, MAX_OPTION_TEXT))
     return option
 
 
@@ -435,11 +435,11 @@ def _notice_of(blocks: list[View], *, close: str) -> View:
     """A modal that only tells something: no inputs, no submit, nothing to read back."""
     return {
         "type": "modal",
-        "title": render.plain(TITLE),
-        "close": render.plain(close),
+        "title": messages.plain(TITLE),
+        "close": messages.plain(close),
         "blocks": blocks,
     }
 
 
 def _section(text: str) -> View:
-    return render.section(clip(text, MAX_SECTION_TEXT))
+    return messages.section(clip(text, MAX_SECTION_TEXT))

@@ -16,8 +16,8 @@ from bot import __version__
 from bot.cams.response import clean_text
 from bot.lifecycle import AsyncCloseable
 from bot.metrics import REPLIES
-from bot.slack.refusals import RefusalLog
-from bot.slack.reply_hosts import ReplyHosts, host_of
+from bot.slack.edge.refusals import RefusalLog
+from bot.slack.edge.reply_hosts import ReplyHosts, host_of
 
 log = logging.getLogger(__name__)
 

@@ -23,9 +23,9 @@ from bot.access.rules import RuleBook
 from bot.access.settings import AccessSettings
 from bot.access.snapshot import RuleSnapshot
 from bot.metrics import ACCESS_REFUSED
-from bot.slack.asker import Asker
-from bot.slack.auditing import Auditor
-from bot.slack.directory import Directory, DirectoryError
+from bot.slack.admission.asker import Asker
+from bot.slack.admission.auditing import Auditor
+from bot.slack.admission.directory import Directory, DirectoryError
 
 log = logging.getLogger(__name__)
 

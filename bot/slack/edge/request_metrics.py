@@ -22,8 +22,8 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 
 from bot.logs import bind
 from bot.metrics import ACK_SECONDS, SLACK_REQUESTS, LoopCount, LoopTimes
-from bot.slack.intake import Refused
-from bot.slack.verification import STALE, UNSIGNED
+from bot.slack.edge.intake import Refused
+from bot.slack.edge.verification import STALE, UNSIGNED
 
 # A refusal's kind: the body was not read, or not trusted, so what it claims is not counted.
 UNREAD = "other"

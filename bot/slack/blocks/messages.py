@@ -20,6 +20,7 @@ from bot.cams.errors import ErrorKind
 from bot.cams.models import FlowDetails, FlowPreview, FlowStatus, FlowSummary
 from bot.preview.errors import Busy
 from bot.preview.service import Failure, Outcome
+from bot.slack.answers.parsing import MAX_FLOWS, clip
 from bot.slack.constants import (
     COMMAND,
     OPEN_ACTION_ID,
@@ -27,7 +28,6 @@ from bot.slack.constants import (
     PICKER_NAME,
     SHARE_ACTION_ID,
 )
-from bot.slack.flow_ids import MAX_FLOWS, clip
 
 Message = dict[str, Any]
 Block = dict[str, Any]

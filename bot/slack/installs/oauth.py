@@ -30,10 +30,10 @@ from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstall
 from sqlalchemy.ext.asyncio import AsyncEngine
 from yarl import URL
 
-from bot.slack.oauth_states import STATE_EXPIRATION_S, SignedStateStore, state_key
-from bot.slack.rotation import SerialisedRotation
+from bot.slack.edge.web_api import SlackWebClient
+from bot.slack.installs.rotation import SerialisedRotation
+from bot.slack.installs.states import STATE_EXPIRATION_S, SignedStateStore, state_key
 from bot.slack.settings import OAuthInstall
-from bot.slack.web_api import SlackWebClient
 from bot.store.engine import WRITE_LOCK
 
 log = logging.getLogger(__name__)

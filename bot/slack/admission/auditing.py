@@ -17,7 +17,7 @@ from bot.cams.models import FlowPreview
 from bot.logs import current_context
 from bot.preview.errors import Busy
 from bot.preview.service import Outcome
-from bot.slack.asker import Asker
+from bot.slack.admission.asker import Asker
 from bot.store.audit import AuditRecord, AuditTrail
 from bot.store.audit import Outcome as Recorded
 

@@ -17,9 +17,9 @@ from slack_bolt.async_app import AsyncAck
 
 from bot.cams.models import FlowDetails, FlowStatus, FlowSummary
 from bot.preview.catalog import CatalogStatus, Snapshot
-from bot.slack import render
-from bot.slack.delivery import Delivery, settle
-from bot.slack.flow_ids import MAX_FLOWS, extract_flow_ids, message_texts
+from bot.slack.answers.delivery import Delivery, settle
+from bot.slack.answers.parsing import MAX_FLOWS, extract_flow_ids, message_texts
+from bot.slack.blocks import messages
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class Finder:
         deadline = self.delivery.deadline()
         space_id = service.client.space_for(space)
         if space_id is None:
-            await ack(**render.no_space_message())
+            await ack(**messages.no_space_message())
             return
         catalog = service.catalog
         snapshot = catalog.peek(space_id)
@@ -56,7 +56,7 @@ class Finder:
             if status is not CatalogStatus.LOADING:
                 await ack(**_unavailable(space_id, status))
                 return
-            await ack(**render.searching_message(words, space_id))
+            await ack(**messages.searching_message(words, space_id))
             self.delivery.inflight.spawn(
                 self._search_later(response_url, words, space, space_id), response_url
             )
@@ -105,14 +105,14 @@ class Finder:
         flows: Sequence[FlowSummary],
         *,
         deadline: float,
-    ) -> render.Message:
+    ) -> messages.Message:
         """The list of matches with the statuses known by `deadline`, or the no-match answer."""
         if not flows:
-            return render.no_match_message(
+            return messages.no_match_message(
                 words, space_id, len(snapshot.flows), truncated=snapshot.truncated
             )
         statuses = await self._statuses([flow.flow_id for flow in flows], space_id, deadline)
-        return render.matches_message(words, space_id, flows, statuses)
+        return messages.matches_message(words, space_id, flows, statuses)
 
     async def _statuses(
         self, flow_ids: Sequence[str], space: str | None, deadline: float
@@ -138,7 +138,7 @@ class Finder:
                 if flow.flow_id not in flow_ids:
                     flow_ids.append(flow.flow_id)
         if not flow_ids:
-            await self.delivery.replies.post(response_url, render.no_flows_message())
+            await self.delivery.replies.post(response_url, messages.no_flows_message())
             return
         self.delivery.answer_later(response_url, flow_ids[:MAX_FLOWS], space)
 
@@ -157,8 +157,8 @@ class Finder:
         return snapshot.index.find_in_text("\n".join(message_texts(message)), MAX_FLOWS)
 
 
-def _unavailable(space: str, status: CatalogStatus) -> render.Message:
-    return render.search_unavailable_message(
+def _unavailable(space: str, status: CatalogStatus) -> messages.Message:
+    return messages.search_unavailable_message(
         space,
         denied=status is CatalogStatus.DENIED,
         loading=status is CatalogStatus.LOADING,

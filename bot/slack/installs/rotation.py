@@ -29,7 +29,7 @@ from bot.store.engine import describe_error
 log = logging.getLogger(__name__)
 
 # How long a request waits for another process's rotation of the same workspace: as long as
-# that rotation may take (bot.slack.oauth.ROTATION_TIMEOUT_S). A rotation is due two hours
+# that rotation may take (bot.slack.installs.oauth.ROTATION_TIMEOUT_S). A rotation is due two hours
 # before the token expires, so one that waits in vain uses the stored token, still valid.
 TURN_WAIT_S = 10.0
 # Rotations on PostgreSQL at once, each holding two of the pool's connections (POOL_SIZE 5

@@ -37,13 +37,13 @@ from bot.access.errors import RuleError
 from bot.access.ids import Kind, check_space, look_alike_error
 from bot.access.policy import AccessDefault
 from bot.preview.space_check import SpaceCheck, check_space_known
-from bot.slack import render
-from bot.slack.asker import Asker
+from bot.slack.admission.asker import Asker
+from bot.slack.admission.directory import DirectoryError
+from bot.slack.admission.gate import Gate
+from bot.slack.answers.delivery import Delivery
+from bot.slack.answers.parsing import HELP_WORDS
+from bot.slack.blocks import messages
 from bot.slack.constants import COMMAND
-from bot.slack.delivery import Delivery
-from bot.slack.directory import DirectoryError
-from bot.slack.flow_ids import HELP_WORDS
-from bot.slack.gate import Gate
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ MAX_SUBJECTS = 50
 # Said alike whether the space is another workspace's or does not exist: nothing is revealed.
 NOT_YOURS = "That space is not one this workspace uses."
 # Escaped: mrkdwn takes `<…>` for a link or a mention, even inside code.
-USAGE = render.escape(
+USAGE = messages.escape(
     f"`{COMMAND} config` shows this channel's settings. Admins can also use:\n"
     f"• `{COMMAND} config space <space-id>` (or `clear`): this channel's default space\n"
     f"• `{COMMAND} config rules [<space-id>]`: who may see each space\n"
@@ -134,7 +134,7 @@ async def answer_config(
 
 
 async def _follow_up(
-    work: asyncio.Task[render.Message], delivery: Delivery, response_url: str
+    work: asyncio.Task[messages.Message], delivery: Delivery, response_url: str
 ) -> None:
     try:
         message = await work
@@ -144,7 +144,7 @@ async def _follow_up(
         raise
     except Exception:
         log.exception("changing the settings failed")
-        message = render.internal_error_message()
+        message = messages.internal_error_message()
     await delivery.replies.post(response_url, message)
 
 
@@ -156,7 +156,7 @@ async def configure(
     *,
     check: SpaceChecker,
     deadline: float,
-) -> render.Message:
+) -> messages.Message:
     """The answer to `/flowpreview config ...`, after making the change it asks for, if any.
 
     `check` tells whether a space may be saved; it is given until `deadline` (loop time).
@@ -178,7 +178,7 @@ async def configure(
     if not verb:
         # The channel's space is shown to admins and to those who may use it, no one else.
         if not person.admin and not (await gate.check(client, asker, None)).allowed:
-            return render.refused_message()
+            return messages.refused_message()
         return _settings(gate, asker)
     if not person.admin:
         return _reply(
@@ -187,7 +187,7 @@ async def configure(
         )
     loop = asyncio.get_running_loop()
 
-    async def unusable(space: str) -> render.Message | None:
+    async def unusable(space: str) -> messages.Message | None:
         """Why `space` may not be saved, as the answer; None when it may."""
         check_space(space)
         twin = gate.look_alike(space)
@@ -196,7 +196,7 @@ async def configure(
         found = await check(space, deadline - loop.time())
         if found is SpaceCheck.KNOWN:
             return None
-        return _reply(_NOT_SAVED[found].format(space=render.escape(space)))
+        return _reply(_NOT_SAVED[found].format(space=messages.escape(space)))
 
     try:
         if verb == "space":
@@ -205,7 +205,7 @@ async def configure(
             return await _rules(gate, asker, rest)
         return await _change(gate, client, asker, verb, rest, unusable=unusable)
     except RuleError as error:
-        return _reply(f":warning: {render.escape(error.message)}")
+        return _reply(f":warning: {messages.escape(error.message)}")
     except SQLAlchemyError as error:
         log.warning("could not change the settings: %s", type(error).__name__)
         return _reply("The settings could not be saved just now. Please try again in a minute.")
@@ -215,17 +215,17 @@ def _not_understood(word: str, known: Sequence[str]) -> str:
     """The sentence for a word that is none of `known`, with the closest one if any is close."""
     close = difflib.get_close_matches(word.lower(), known, n=1)
     guess = f" Did you mean `{close[0]}`?" if close else ""
-    return f"I don't know `{render.escape(word[:40])}` here.{guess}"
+    return f"I don't know `{messages.escape(word[:40])}` here.{guess}"
 
 
-def _settings(gate: Gate, asker: Asker) -> render.Message:
+def _settings(gate: Gate, asker: Asker) -> messages.Message:
     snapshot = gate.book.snapshot()
     own = snapshot.channel_space(asker.team_id, asker.channel_id) if asker.channel_id else None
     default = gate.effective_space(None)
     if own is not None:
-        space = f"This channel's default space is `{render.escape(own)}`."
+        space = f"This channel's default space is `{messages.escape(own)}`."
     elif default is not None:
-        space = f"This channel uses the deployment's default space, `{render.escape(default)}`."
+        space = f"This channel uses the deployment's default space, `{messages.escape(default)}`."
     else:
         space = "This channel has no default space: commands must name one with `space:<id>`."
     return _reply(f"{space}\n{USAGE}")
@@ -235,8 +235,8 @@ async def _space(
     gate: Gate,
     asker: Asker,
     rest: Sequence[str],
-    unusable: Callable[[str], Awaitable[render.Message | None]],
-) -> render.Message:
+    unusable: Callable[[str], Awaitable[messages.Message | None]],
+) -> messages.Message:
     if len(rest) != 1 or not asker.channel_id:
         return _reply(USAGE)
     if rest[0].lower() == "clear":
@@ -250,10 +250,10 @@ async def _space(
         return refusal
     await gate.book.set_channel_space(asker.team_id, asker.channel_id, space, by=asker.user_id)
     log.info("%s set the space of %s to %r", asker.user_id, asker.channel_id, space)
-    return _reply(f"This channel's default space is now `{render.escape(space)}`.")
+    return _reply(f"This channel's default space is now `{messages.escape(space)}`.")
 
 
-async def _rules(gate: Gate, asker: Asker, rest: Sequence[str]) -> render.Message:
+async def _rules(gate: Gate, asker: Asker, rest: Sequence[str]) -> messages.Message:
     if len(rest) > 1:
         return _reply(USAGE)
     if rest and not gate.administers(asker, rest[0]):
@@ -269,7 +269,8 @@ async def _rules(gate: Gate, asker: Asker, rest: Sequence[str]) -> render.Messag
             "members, and closed to guests and people from other organisations."
         )
     lines = [
-        f"• `{render.escape(rule.space_id)}`: {rule.kind.value} {_mention(rule.kind, rule.subject)}"
+        f"• `{messages.escape(rule.space_id)}`: "
+        f"{rule.kind.value} {_mention(rule.kind, rule.subject)}"
         for rule in rules
     ]
     return _reply("Who may see each space:\n" + "\n".join(lines))
@@ -282,8 +283,8 @@ async def _change(
     verb: str,
     rest: Sequence[str],
     *,
-    unusable: Callable[[str], Awaitable[render.Message | None]],
-) -> render.Message:
+    unusable: Callable[[str], Awaitable[messages.Message | None]],
+) -> messages.Message:
     if len(rest) >= 2 and rest[1].lower() not in KINDS:
         return _reply(f"{_not_understood(rest[1], tuple(KINDS))}\n{USAGE}")
     if len(rest) < 3:
@@ -307,11 +308,11 @@ async def _change(
     added = await gate.book.allow(space, kind, subjects, by=asker.user_id)
     log.info("%s allowed %s %s in %r", asker.user_id, kind.value, ",".join(added), space)
     who = ", ".join(_mention(kind, subject) for subject in subjects)
-    lines = [f"`{render.escape(space)}` is now open to {who}."]
+    lines = [f"`{messages.escape(space)}` is now open to {who}."]
     first = bool(added) and len(gate.book.snapshot().rules_for(space)) == len(added)
     if first and gate.settings.default is AccessDefault.OPEN:
         who_word = subjects[0] if len(subjects) == 1 else "<who>"
-        undo = render.escape(f"{COMMAND} config remove {space} {_WORDS[kind]} {who_word}")
+        undo = messages.escape(f"{COMMAND} config remove {space} {_WORDS[kind]} {who_word}")
         each = "" if len(subjects) == 1 else " for each of them"
         lines.append(
             "It had no rules, so it was open to all the workspace's members: now it is closed "
@@ -323,12 +324,12 @@ async def _change(
 
 async def _remove(
     gate: Gate, client: AsyncWebClient, asker: Asker, space: str, *, kind: Kind, subject: str
-) -> render.Message:
+) -> messages.Message:
     removed = await gate.book.remove(space, kind, subject)
     log.info("%s removed %s %s from %r", asker.user_id, kind.value, subject, space)
     if not removed:
         return _reply("There was no such rule.")
-    lines = [f"Removed {_mention(kind, subject)} from `{render.escape(space)}`."]
+    lines = [f"Removed {_mention(kind, subject)} from `{messages.escape(space)}`."]
     if not gate.book.snapshot().rules_for(space):
         if gate.settings.default is AccessDefault.OPEN:
             lines.append("It has no rules left: it is open to all the workspace's members again.")
@@ -349,7 +350,7 @@ async def _left_out(gate: Gate, client: AsyncWebClient, asker: Asker, space: str
         return []
     return [
         f":warning: These rules do not name you, this channel or a group of yours: you can no "
-        f"longer preview the flows of `{render.escape(space)}` yourself (you can still change "
+        f"longer preview the flows of `{messages.escape(space)}` yourself (you can still change "
         "its rules)."
     ]
 
@@ -370,5 +371,5 @@ def _mention(kind: Kind, subject: str) -> str:
     return f"<!subteam^{subject}>"
 
 
-def _reply(text: str) -> render.Message:
-    return render.private_message(text)
+def _reply(text: str) -> messages.Message:
+    return messages.private_message(text)

@@ -21,17 +21,17 @@ from slack_bolt.async_app import AsyncAck
 from bot.cams.models import FlowPreview
 from bot.metrics import CACHE
 from bot.preview.service import Outcome, PreviewService
-from bot.slack import render
-from bot.slack.auditing import Auditor
-from bot.slack.gate import Gate
-from bot.slack.inflight import InFlight
-from bot.slack.replies import ReplyPoster
+from bot.slack.admission.auditing import Auditor
+from bot.slack.admission.gate import Gate
+from bot.slack.blocks import messages
+from bot.slack.edge.inflight import InFlight
+from bot.slack.edge.replies import ReplyPoster
 from bot.store.audit import AuditTrail
 
 log = logging.getLogger(__name__)
 
 Outcomes = list[tuple[str, Outcome]]
-Known = dict[str, render.Known]
+Known = dict[str, messages.Known]
 
 # Looked up once: a cache hit is the hot path, and a label look-up costs more than counting.
 _LOCAL_HITS = CACHE.labels("local", "hit")
@@ -44,7 +44,7 @@ DETAILS_GRACE_S = 0.5
 ANSWERS_KEPT = 256
 # What a cached answer depends on: the space, and per flow its outcome, what is known of it and
 # how long its link has left, as shown.
-_AnswerKey = tuple[str | None, tuple[tuple[str, Any, render.Known | None, str], ...]]
+_AnswerKey = tuple[str | None, tuple[tuple[str, Any, messages.Known | None, str], ...]]
 
 
 class Delivery:
@@ -106,13 +106,13 @@ class Delivery:
             if fetch.exception() is not None:
                 await settle(lookups, 0.0)
                 log.error("fetching previews failed", exc_info=fetch.exception())
-                await ack(**render.internal_error_message())
+                await ack(**messages.internal_error_message())
             else:
                 await settle(lookups, min(DETAILS_GRACE_S, deadline - loop.time()))
                 await ack(**self._render(fetch.result(), self.known(flow_ids, space), space))
                 self.auditor.outcomes(fetch.result(), space)
             return
-        await ack(**render.fetching_message(flow_ids))
+        await ack(**messages.fetching_message(flow_ids))
         self.inflight.spawn(self._follow_up(fetch, lookups, response_url, space), response_url)
 
     def answer_later(self, response_url: str, flow_ids: Sequence[str], space: str | None) -> None:
@@ -123,7 +123,7 @@ class Delivery:
 
     async def apologise(self, response_urls: Sequence[str]) -> None:
         """Tell each person still owed a reply that the bot restarted before it was ready."""
-        message = render.restarted_message()
+        message = messages.restarted_message()
         # One apology per person, however many of their replies were cut short.
         unique = dict.fromkeys(response_urls)
         await asyncio.gather(*(self.replies.post(url, message) for url in unique))
@@ -161,7 +161,7 @@ class Delivery:
             raise
         except Exception:
             log.exception("fetching previews failed")
-            message = render.internal_error_message()
+            message = messages.internal_error_message()
         else:
             # The lookups had as long as the previews took: the preview waits no longer.
             flow_ids = [flow_id for flow_id, _ in outcomes]
@@ -171,8 +171,8 @@ class Delivery:
         if await self.replies.post(response_url, message) and outcomes is not None:
             self.auditor.outcomes(outcomes, space)
 
-    def _render(self, outcomes: Outcomes, known: Known, space: str | None) -> render.Message:
-        return render.preview_message(outcomes, space, self.wall_clock(), known)
+    def _render(self, outcomes: Outcomes, known: Known, space: str | None) -> messages.Message:
+        return messages.preview_message(outcomes, space, self.wall_clock(), known)
 
     def _hits(self, flow_ids: Sequence[str], space: str | None) -> Outcomes | None:
         """Every flow's cached outcome, or None if one is missing or its details are wanted."""
@@ -202,14 +202,14 @@ class Delivery:
                     flow_id,
                     outcome,
                     known.get(flow_id),
-                    render.time_left(outcome, now) if isinstance(outcome, FlowPreview) else "",
+                    messages.time_left(outcome, now) if isinstance(outcome, FlowPreview) else "",
                 )
                 for flow_id, outcome in hits
             ),
         )
         answer = self._answers.get(key)
         if answer is None:
-            answer = json.dumps(render.preview_message(hits, space, now, known))
+            answer = json.dumps(messages.preview_message(hits, space, now, known))
             self._answers[key] = answer
         return answer
 

@@ -1,0 +1,1 @@
+"""Block Kit: every message and modal the bot shows, as plain dicts."""

@@ -1,0 +1,1 @@
+"""Multi-workspace installs: Bolt's OAuth flow, signed install states and token rotation."""
