@@ -5,7 +5,7 @@ Run from the project root::
     python -m bench.bench_access [--requests N] [--workers N] [--rules N] [--json PATH]
 
 Two copies of the bot's web application run in this process, each on its own loopback port with
-its own emulator and fake Slack (tests/slack_harness.py), answering signed `/flowpreview
+its own emulator and fake Slack (bot/standin/harness/slack_bot.py), answering signed `/flowpreview
 <flow-id>` commands from the preview cache:
 
 - "with the store": the audit trail and access rules on a PostgreSQL server of the bench's own
@@ -52,12 +52,12 @@ from bench.support import (
 from bot.access.ids import Kind
 from bot.access.settings import AccessSettings
 from bot.slack.constants import EVENTS_PATH
+from bot.standin.harness.postgres_server import start_postgres
+from bot.standin.harness.slack_bot import SIGNING_SECRET, Bot, running_bot
 from bot.standin.slack import payloads
 from bot.standin.slack.signing import signed_headers
 from bot.store.settings import StoreSettings
 from bot.store.store import Store
-from tests.postgres_server import start_postgres
-from tests.slack_harness import SIGNING_SECRET, Bot, running_bot
 
 FLOW = "1234567890123456"
 SPACE = "cams-demo"

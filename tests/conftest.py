@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.standin.harness.emulator import RunningEmulator, running_emulator
+from bot.standin.harness.postgres_server import PostgresServer, start_postgres
+from bot.standin.harness.redis_server import RedisServer, running_redis
+from bot.standin.harness.slack_bot import Bot, running_bot
 from tests.fake_clock import FakeClock
-from tests.postgres_server import PostgresServer, start_postgres
-from tests.redis_server import RedisServer, running_redis
-from tests.slack_harness import Bot, running_bot
-from tests.support import RunningEmulator, running_emulator
 
 
 @pytest.fixture

@@ -1,66 +1,15 @@
-"""Shared test machinery: a CAMS emulator on a loopback port, credentials, log capture."""
+"""Shared test machinery: the reference data folder and log capture."""
 
 from __future__ import annotations
 
 import io
 import logging
-import ssl
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-from bot.cams.client import CamsClient
-from bot.cams.credentials import Credentials, CredentialSource
-from bot.cams.settings import CamsSettings
-from bot.config import Endpoint, Secret
-from bot.serving import serving
-from bot.standin.cams.faults import FaultRule
-from bot.standin.cams.server import DEMO_CREDENTIALS, Emulator
 
 # Reference files copied into the project (tests/data/README.md says where each came from).
 DATA = Path(__file__).resolve().parent / "data"
-
-STS_CREDENTIALS = Credentials(
-    "sts-key", Secret("sts-secret"), Secret("CAIS+testSTS/token==with+special/chars")
-)
-OTHER_CREDENTIALS = Credentials("other-key", Secret("other-secret"))
-
-
-@dataclass
-class RunningEmulator:
-    """An emulator served over real loopback HTTP."""
-
-    emulator: Emulator
-    url: str
-
-    def settings(self, **overrides: Any) -> CamsSettings:
-        return CamsSettings(Endpoint.parse(self.url), **overrides)
-
-    def client(
-        self, credentials: Credentials | CredentialSource = DEMO_CREDENTIALS, **kwargs: Any
-    ) -> CamsClient:
-        settings = kwargs.pop("settings", None) or self.settings()
-        return CamsClient(credentials, settings, **kwargs)
-
-    def fault(self, *rules: str) -> None:
-        self.emulator.rules = [FaultRule.parse(rule) for rule in rules]
-
-    def outcomes(self) -> list[str]:
-        return [r.outcome for r in self.emulator.recorded]
-
-
-@asynccontextmanager
-async def running_emulator(
-    ssl_context: ssl.SSLContext | None = None, **kwargs: Any
-) -> AsyncIterator[RunningEmulator]:
-    """Serve an Emulator that knows the demo, STS and other accounts on a free loopback port."""
-    kwargs.setdefault("qps", 0)
-    emulator = Emulator([DEMO_CREDENTIALS, STS_CREDENTIALS, OTHER_CREDENTIALS], **kwargs)
-    # A test ends with answers still held back by latency rules: drop them rather than wait.
-    async with serving(emulator.app(), ssl_context=ssl_context, shutdown_timeout=0.5) as url:
-        yield RunningEmulator(emulator, url)
 
 
 @contextmanager

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from bot.access.rules import RuleBook
+from bot.standin.harness.processes import Run, clean_env, free_port, run_bot
 from bot.store.engine import open_engine
 from bot.store.migrate import upgrade
 from bot.store.settings import StoreSettings
 from tests.fake_clock import FakeClock, eventually
-from tests.serve_process import Run, clean_env, free_port, run_bot
 
 PASSWORD = "pw-Sup3r-s3cret"
 

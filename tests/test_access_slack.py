@@ -29,12 +29,12 @@ from bot.slack.constants import (
     PICKER_FLOW_BLOCK_ID,
     PICKER_SPACE_BLOCK_ID,
 )
+from bot.standin.harness.slack_bot import Bot, running_bot
 from bot.standin.slack import payloads
 from bot.store.audit import AuditRecord, Outcome
 from bot.store.settings import StoreSettings
 from bot.store.store import Store
 from tests.fake_clock import HANG_GUARD_S
-from tests.slack_harness import Bot, running_bot
 
 FLOW = "1234567890123456"
 SPACE = "cams-demo"

@@ -17,6 +17,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.metrics import REGISTRY
+from bot.standin.harness.postgres_server import PostgresServer
+from bot.standin.harness.processes import free_port
 from bot.store.audit import WARN_EVERY_S, AuditRecord, AuditTrail, Outcome
 from bot.store.engine import open_engine
 from bot.store.migrate import current, upgrade
@@ -24,8 +26,6 @@ from bot.store.schema import audit_records
 from bot.store.settings import StoreSettings
 from bot.store.store import Store
 from tests.fake_clock import FakeClock, eventually
-from tests.postgres_server import PostgresServer
-from tests.serve_process import free_port
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 WAIT_S = 10.0

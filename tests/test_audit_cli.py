@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.standin.harness.processes import Run, clean_env, free_port, run_bot
 from bot.store.audit import AuditRecord, AuditTrail, Outcome
 from bot.store.engine import open_engine
 from bot.store.migrate import upgrade
 from bot.store.settings import StoreSettings
-from tests.serve_process import Run, clean_env, free_port, run_bot
 
 PASSWORD = "pw-Sup3r-s3cret"
 

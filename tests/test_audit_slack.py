@@ -6,12 +6,12 @@ from typing import Any
 
 from bot.cams.models import FlowPreview
 from bot.metrics import REGISTRY
+from bot.standin.harness.slack_bot import running_bot
 from bot.standin.slack import payloads
 from bot.store.audit import AuditRecord, Outcome
 from bot.store.settings import StoreSettings
 from bot.store.store import Store
 from tests.fake_clock import eventually
-from tests.slack_harness import running_bot
 
 FLOW = "1234567890123456"
 MISSING = "4040000000000000"

@@ -13,9 +13,9 @@ from bot.slack.constants import EVENTS_PATH
 from bot.slack.edge.inflight import InFlight
 from bot.slack.edge.replies import ReplyPoster
 from bot.slack.edge.reply_hosts import ReplyHosts
+from bot.standin.harness.slack_bot import SIGNING_SECRET, Bot, running_bot
 from bot.standin.slack import payloads
 from bot.standin.slack.signing import signed_headers
-from tests.slack_harness import SIGNING_SECRET, Bot, running_bot
 
 FLOW = "1234567890123456"
 OTHER = "6543210987654321"

@@ -21,8 +21,8 @@ from bot.preview.catalog_settings import CatalogSettings
 from bot.preview.limiter import LimiterSettings, LocalLimiter
 from bot.standin.cams.catalog import SeededFlow, make_flows
 from bot.standin.cams.server import DEMO_CREDENTIALS
+from bot.standin.harness.emulator import RunningEmulator, running_emulator
 from tests.fake_clock import FakeClock
-from tests.support import RunningEmulator, running_emulator
 
 SPACE = "space-a"
 TTL = 300.0

@@ -25,11 +25,17 @@ from bot.cli import build_parser
 from bot.cli.get import preview_line
 from bot.slack.constants import EVENTS_PATH
 from bot.standin.cams.server import DEFAULT_LINK_TTL_S, DEMO_CREDENTIALS
+from bot.standin.harness.emulator import RunningEmulator
+from bot.standin.harness.processes import (
+    ServeProcess,
+    clean_env,
+    emulator_process,
+    free_port,
+    run_bot,
+)
 from bot.standin.slack import payloads
 from bot.standin.slack.fake_slack import FakeSlack, running_fake_slack
 from bot.standin.slack.signing import signed_headers
-from tests.serve_process import ServeProcess, clean_env, emulator_process, free_port, run_bot
-from tests.support import RunningEmulator
 
 # Flow IDs as CAMS shapes them (10 to 20 digits): `get` refuses anything else before any call.
 OK, FLAKY = "1000000000000001", "1000000000000002"

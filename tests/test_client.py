@@ -28,8 +28,9 @@ from bot.config import Endpoint, Secret
 from bot.preview.limiter import LimiterSettings, LocalLimiter
 from bot.standin.cams.catalog import SeededFlow
 from bot.standin.cams.server import DEMO_CREDENTIALS
+from bot.standin.harness.emulator import STS_CREDENTIALS, RunningEmulator, running_emulator
 from tests.fake_clock import FakeClock
-from tests.support import DATA, STS_CREDENTIALS, RunningEmulator, running_emulator
+from tests.support import DATA
 
 
 @pytest.mark.dates

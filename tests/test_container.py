@@ -45,13 +45,13 @@ from bot.serving import serving
 from bot.slack.constants import EVENTS_PATH, HEALTH_PATH
 from bot.slack.settings import DEFAULT_PORT
 from bot.standin.cams.server import DEMO_CREDENTIALS
+from bot.standin.harness.emulator import RunningEmulator
+from bot.standin.harness.postgres_server import PostgresServer
+from bot.standin.harness.processes import ServeProcess, clean_env, free_port, run_bot, serve_env
+from bot.standin.harness.redis_server import RedisServer
 from bot.standin.slack.fake_slack import running_fake_slack
 from bot.standin.slack.terminal import Terminal
 from bot.store.settings import StoreSettings
-from tests.postgres_server import PostgresServer
-from tests.redis_server import RedisServer
-from tests.serve_process import ServeProcess, clean_env, free_port, run_bot, serve_env
-from tests.support import RunningEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
 BOT = ROOT / "bot"

@@ -10,12 +10,12 @@ from pathlib import Path
 import aiohttp
 
 from bot.slack.constants import EVENTS_PATH
+from bot.standin.harness.emulator import running_emulator
+from bot.standin.harness.processes import ServeProcess, clean_env, run_bot
 from bot.standin.slack import payloads
 from bot.standin.slack.fake_slack import running_fake_slack
 from bot.standin.slack.signing import signed_headers
 from tests.alibaba_standins import ACCOUNT, ROLE_ARN, running_standins
-from tests.serve_process import ServeProcess, clean_env, run_bot
-from tests.support import running_emulator
 
 
 async def test_get_works_with_rrsa_alone(tmp_path: Path) -> None:

@@ -17,9 +17,9 @@ from bot.cams.errors import CamsError, ErrorKind
 from bot.preview.limiter import LimiterSettings
 from bot.preview.service import PreviewService
 from bot.preview.settings import PreviewSettings
+from bot.standin.harness.emulator import RunningEmulator, running_emulator
 from tests.alibaba_standins import ACCOUNT, running_standins
 from tests.fake_clock import FakeClock, eventually
-from tests.support import RunningEmulator, running_emulator
 
 LIFE_S = 60
 

@@ -20,8 +20,8 @@ from bot.cli.demo import INTRO, STORIES, demo_emulator, run_demo
 from bot.preview.settings import PreviewSettings
 from bot.slack.answers.parsing import UsageRequest, parse_command
 from bot.slack.blocks import messages
+from bot.standin.harness.processes import clean_env, run_bot
 from bot.standin.slack.payloads import CHANNELS, DEFAULT_WHO
-from tests.serve_process import clean_env, run_bot
 
 # A log record as bot.cli formats it.
 LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR) ")

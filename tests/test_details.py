@@ -17,8 +17,8 @@ from bot.preview.details import FlowDetailsCache
 from bot.preview.errors import Busy
 from bot.preview.limiter import LimiterSettings, LocalLimiter
 from bot.standin.cams.catalog import SeededFlow, make_flows
+from bot.standin.harness.emulator import RunningEmulator, running_emulator
 from tests.fake_clock import FakeClock
-from tests.support import RunningEmulator, running_emulator
 
 SPACE = "space-a"
 OTHER_SPACE = "space-b"

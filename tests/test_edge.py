@@ -22,6 +22,7 @@ from bot.slack.constants import EVENTS_PATH
 from bot.slack.edge.intake import MAX_BODY_BYTES, MAX_DEPTH
 from bot.slack.edge.refusals import RefusalLog
 from bot.slack.edge.reply_hosts import ReplyHosts, host_of
+from bot.standin.harness.slack_bot import SIGNING_SECRET, Bot, running_bot
 from bot.standin.slack import payloads
 from bot.standin.slack.signing import (
     FORM_CONTENT_TYPE,
@@ -32,7 +33,6 @@ from bot.standin.slack.signing import (
     signed_headers,
 )
 from tests.fake_clock import HANG_GUARD_S
-from tests.slack_harness import SIGNING_SECRET, Bot, running_bot
 from tests.support import log_capture
 
 FLOW = "1234567890123456"

@@ -36,8 +36,8 @@ from bot.standin.cams.catalog import (
 from bot.standin.cams.faults import Call, Fault, FaultRule
 from bot.standin.cams.server import DEMO_CREDENTIALS, arrival_key
 from bot.standin.cams.window import SlidingWindow, busiest_window, max_in_window
-from tests.serve_process import clean_env, emulator_process, run_bot
-from tests.support import OTHER_CREDENTIALS, RunningEmulator, running_emulator
+from bot.standin.harness.emulator import OTHER_CREDENTIALS, RunningEmulator, running_emulator
+from bot.standin.harness.processes import clean_env, emulator_process, run_bot
 
 
 def _sdk_client(cams: RunningEmulator, secret: str) -> Any:

@@ -8,8 +8,8 @@ from typing import Any
 
 from bot.cams.actions import Action
 from bot.slack.constants import PICK_ACTION_ID
+from bot.standin.harness.slack_bot import Bot, running_bot
 from bot.standin.slack import payloads
-from tests.slack_harness import Bot, running_bot
 
 SPACE = "cams-demo"
 SIGN_UP_V3 = "1234567890123456"

@@ -41,12 +41,12 @@ from bot.logs import (
 )
 from bot.standin.cams.catalog import DEMO_SPACE
 from bot.standin.cams.server import DEMO_CREDENTIALS
+from bot.standin.harness.emulator import STS_CREDENTIALS, RunningEmulator
+from bot.standin.harness.processes import clean_env, run_bot
+from bot.standin.harness.redis_server import RedisServer
+from bot.standin.harness.slack_bot import BOT_TOKEN, SIGNING_SECRET, running_bot
 from bot.standin.slack import payloads
 from bot.standin.slack.signing import signed_headers
-from tests.redis_server import RedisServer
-from tests.serve_process import clean_env, run_bot
-from tests.slack_harness import BOT_TOKEN, SIGNING_SECRET, running_bot
-from tests.support import STS_CREDENTIALS, RunningEmulator
 
 FLOW = "1234567890123456"
 WHO = payloads.DEFAULT_WHO

@@ -28,12 +28,12 @@ from bot.preview.shared.wiring import redis_client
 from bot.slack.blocks.messages import share_value
 from bot.slack.constants import EVENTS_PATH, HEALTH_PATH, SHARE_ACTION_ID
 from bot.standin.cams.server import DEMO_CREDENTIALS
+from bot.standin.harness.emulator import RunningEmulator
+from bot.standin.harness.processes import ServeProcess, free_port, run_bot, serve_env
+from bot.standin.harness.redis_server import RedisServer
 from bot.standin.slack import payloads
 from bot.standin.slack.fake_slack import FakeSlack, running_fake_slack
 from bot.standin.slack.signing import signed_headers
-from tests.redis_server import RedisServer
-from tests.serve_process import ServeProcess, free_port, run_bot, serve_env
-from tests.support import RunningEmulator
 
 SECRET = "metrics-signing-secret"
 BOT_TOKEN = "xoxb-metrics"

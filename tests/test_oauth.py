@@ -39,6 +39,8 @@ from bot.slack.installs.states import PURGE_GRACE_S, SignedStateStore, state_key
 from bot.slack.server import DELIVERY, create_server
 from bot.slack.settings import OAuthInstall, SlackSettings
 from bot.standin.cams.server import DEMO_CREDENTIALS
+from bot.standin.harness.emulator import RunningEmulator
+from bot.standin.harness.postgres_server import PostgresServer
 from bot.standin.slack import oauth as slack_oauth
 from bot.standin.slack import payloads
 from bot.standin.slack.fake_slack import FakeSlack, running_fake_slack
@@ -50,8 +52,6 @@ from bot.store.schema import oauth_states
 from bot.store.settings import StoreSettings
 from bot.store.store import Store
 from tests.fake_clock import HANG_GUARD_S, FakeClock
-from tests.postgres_server import PostgresServer
-from tests.support import RunningEmulator
 
 log = logging.getLogger(__name__)
 # slack_sdk sends the client credentials of oauth.v2.access with aiohttp's BasicAuth.

@@ -35,8 +35,8 @@ from bot.slack.edge.intake import (
     Kind,
     fields_for,
 )
+from bot.standin.harness.slack_bot import SIGNING_SECRET, Bot
 from bot.standin.slack.signing import FORM_CONTENT_TYPE, JSON_CONTENT_TYPE, signed_headers
-from tests.slack_harness import SIGNING_SECRET, Bot
 from tests.support import log_capture
 
 FIXTURES: dict[str, dict[str, Any]] = json.loads(

@@ -35,10 +35,10 @@ from bot.slack.constants import (
     PICKER_SPACE_BLOCK_ID,
 )
 from bot.standin.cams.catalog import ACME_SPACE, DEMO_SPACE, FEATURED
+from bot.standin.harness.slack_bot import SIGNING_SECRET, Answer, Bot, running_bot
 from bot.standin.slack import limits, payloads
 from bot.standin.slack.fake_slack import ViewChange
 from bot.standin.slack.terminal import Terminal
-from tests.slack_harness import SIGNING_SECRET, Answer, Bot, running_bot
 
 DEMO = SpaceChoice(DEMO_SPACE, "Demo")
 ACME = SpaceChoice(ACME_SPACE, ACME_SPACE)

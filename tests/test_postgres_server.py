@@ -6,7 +6,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from tests.postgres_server import PostgresServer
+from bot.standin.harness.postgres_server import PostgresServer
 
 SYSTEM_PORT = 5432
 

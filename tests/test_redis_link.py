@@ -16,9 +16,9 @@ from bot.preview.service import PreviewService
 from bot.preview.settings import PreviewSettings
 from bot.preview.shared.link import CHECK_WAIT_S, REDIS_TIMEOUT_S, RedisLink, Unavailable
 from bot.preview.shared.wiring import connect, redis_client
+from bot.standin.harness.emulator import RunningEmulator
+from bot.standin.harness.redis_server import RedisServer
 from tests.fake_clock import FakeClock, run_virtual
-from tests.redis_server import RedisServer
-from tests.support import RunningEmulator
 
 KEY = ("acct", "space", "1234567890123456")
 # Bounds for waiting on a real redis-server; far above what each step takes.

@@ -22,17 +22,17 @@ from bot.preview.shared.limiter import budget_key
 from bot.slack.constants import EVENTS_PATH
 from bot.standin.cams.server import DEMO_CREDENTIALS
 from bot.standin.cams.window import busiest_window
-from bot.standin.slack import payloads
-from bot.standin.slack.fake_slack import FakeSlack, running_fake_slack
-from bot.standin.slack.signing import signed_headers
-from tests.redis_server import RedisServer, running_redis
-from tests.serve_process import (
+from bot.standin.harness.processes import (
     EmulatorProcess,
     ServeProcess,
     clean_env,
     emulator_process,
     serve_env,
 )
+from bot.standin.harness.redis_server import RedisServer, running_redis
+from bot.standin.slack import payloads
+from bot.standin.slack.fake_slack import FakeSlack, running_fake_slack
+from bot.standin.slack.signing import signed_headers
 
 SECRET = "replica-secret"
 TOKEN = "xoxb-replicas"

@@ -14,15 +14,15 @@ from typing import Any
 import aiohttp
 
 from bot.slack.constants import EVENTS_PATH
+from bot.standin.harness.emulator import RunningEmulator
+from bot.standin.harness.postgres_server import PostgresServer
+from bot.standin.harness.processes import ServeProcess, run_bot, serve_env
+from bot.standin.harness.redis_server import RedisServer
+from bot.standin.harness.slack_bot import SIGNING_SECRET, Bot, running_bot
 from bot.standin.slack import payloads
 from bot.standin.slack.fake_slack import running_fake_slack
 from bot.standin.slack.signing import signed_headers
 from tests.fake_clock import eventually
-from tests.postgres_server import PostgresServer
-from tests.redis_server import RedisServer
-from tests.serve_process import ServeProcess, run_bot, serve_env
-from tests.slack_harness import SIGNING_SECRET, Bot, running_bot
-from tests.support import RunningEmulator
 
 FLOW = "1234567890123456"
 SLOW = "5555555555555555"

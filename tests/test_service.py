@@ -17,9 +17,9 @@ from bot.preview.limiter import LimiterSettings
 from bot.preview.service import PreviewService, local_gates
 from bot.preview.settings import PreviewSettings
 from bot.standin.cams.server import DEMO_CREDENTIALS
+from bot.standin.harness.emulator import RunningEmulator, running_emulator
+from bot.standin.harness.redis_server import running_redis
 from tests.fake_clock import run_virtual
-from tests.redis_server import running_redis
-from tests.support import RunningEmulator, running_emulator
 
 
 def _service(

@@ -13,7 +13,7 @@ from bot.cams.errors import CamsError, ErrorKind
 from bot.cams.models import FlowPreview
 from bot.preview.shared.cache import KEY_PREFIX, SharedCache
 from bot.preview.shared.link import RedisLink
-from tests.redis_server import RedisServer
+from bot.standin.harness.redis_server import RedisServer
 
 NOW = 1_800_000_000.0
 KEY = ("acct", "space", "1234567890123456")

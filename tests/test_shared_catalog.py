@@ -20,8 +20,8 @@ from bot.preview.shared.catalog import SharedCatalog, catalog_key, encode_flows
 from bot.preview.shared.link import RedisLink
 from bot.standin.cams.catalog import make_flows
 from bot.standin.cams.server import DEMO_CREDENTIALS
-from tests.redis_server import RedisServer
-from tests.support import RunningEmulator, running_emulator
+from bot.standin.harness.emulator import RunningEmulator, running_emulator
+from bot.standin.harness.redis_server import RedisServer
 
 SPACE = "space-a"
 KEY: SpaceKey = ("acct", SPACE)

@@ -27,9 +27,9 @@ from bot.preview.shared.link import RedisLink, Unavailable
 from bot.preview.shared.wiring import connect
 from bot.standin.cams.server import DEMO_CREDENTIALS
 from bot.standin.cams.window import max_in_window
+from bot.standin.harness.emulator import running_emulator
+from bot.standin.harness.redis_server import RedisServer
 from tests.fake_clock import FakeClock
-from tests.redis_server import RedisServer
-from tests.support import running_emulator
 
 SPACING_US = 1_100_000
 # What a service's previews are booked under on Redis.

@@ -29,10 +29,10 @@ from bot.slack.constants import (
 from bot.slack.edge.refusals import RefusalLog
 from bot.slack.edge.verification import STALE, SignatureCheck
 from bot.slack.server import events_handler
+from bot.standin.harness.slack_bot import BOT_TOKEN, SIGNING_SECRET, Bot, running_bot
 from bot.standin.slack import payloads
 from bot.standin.slack.fake_slack import running_fake_slack
 from bot.standin.slack.signing import signed_headers
-from tests.slack_harness import BOT_TOKEN, SIGNING_SECRET, Bot, running_bot
 from tests.support import DATA
 
 FLOW = "1234567890123456"

@@ -12,8 +12,8 @@ from bot.preview.limiter import LimiterSettings, LocalLimiter
 from bot.preview.space_check import SpaceCheck, check_space_known
 from bot.preview.spaces import SpaceChoice, parse_spaces
 from bot.standin.cams.catalog import ACME_SPACE, DEMO_SPACE
+from bot.standin.harness.emulator import RunningEmulator, running_emulator
 from tests.fake_clock import HANG_GUARD_S
-from tests.support import RunningEmulator, running_emulator
 
 DEFAULT_ONLY = (SpaceChoice(DEMO_SPACE, DEMO_SPACE),)
 

@@ -15,12 +15,12 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.standin.harness.postgres_server import PostgresServer
+from bot.standin.harness.processes import clean_env, run_bot
 from bot.store.engine import open_engine
 from bot.store.migrate import MIGRATION_LOCK, current, upgrade
 from bot.store.schema import metadata
 from bot.store.settings import StoreSettings
-from tests.postgres_server import PostgresServer
-from tests.serve_process import clean_env, run_bot
 
 
 def _engine(url: str) -> AsyncEngine:

@@ -9,8 +9,8 @@ import pytest
 
 from bot.config import ConfigError
 from bot.redaction import redact
+from bot.standin.harness.processes import clean_env, run_bot
 from bot.store.settings import StoreSettings
-from tests.serve_process import clean_env, run_bot
 
 PASSWORD = "pw-Sup3r-s3cret"
 

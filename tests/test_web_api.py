@@ -26,12 +26,12 @@ from bot.slack.blocks import messages, modals
 from bot.slack.constants import PICKER_FLOW_BLOCK_ID, PICKER_SPACE_BLOCK_ID
 from bot.slack.edge.web_api import SlackWebClient, SlackWebError, WebErrorKind, as_web_client
 from bot.standin.cams.catalog import DEMO_SPACE, FEATURED
+from bot.standin.harness.slack_bot import Bot, running_bot
 from bot.standin.slack import payloads
 from bot.standin.slack.fake_slack import FakeSlack, running_fake_slack
 from bot.standin.slack.garbage import RETRY_AFTER_S, UPSTREAM_ERROR, Garbage
 from bot.store.settings import StoreSettings
 from bot.store.store import Store
-from tests.slack_harness import Bot, running_bot
 
 TOKEN = "xoxb-web-api"
 FLOW = "1234567890123456"

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from tests.serve_process import free_port
+from bot.standin.harness.processes import free_port
 
 STARTUP_S = 10.0
 

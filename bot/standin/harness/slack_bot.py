@@ -23,11 +23,11 @@ from bot.slack.edge.inflight import InFlight
 from bot.slack.server import DELIVERY, create_server, runner_options
 from bot.slack.settings import SlackSettings
 from bot.standin.cams.server import DEMO_CREDENTIALS
+from bot.standin.harness.emulator import RunningEmulator, running_emulator
 from bot.standin.slack import payloads
 from bot.standin.slack.fake_slack import FakeSlack, running_fake_slack
 from bot.standin.slack.signing import signed_headers
 from bot.store.store import Store
-from tests.support import RunningEmulator, running_emulator
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-test-token"

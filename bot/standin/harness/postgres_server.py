@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from tests.serve_process import free_port
+from bot.standin.harness.processes import free_port
 
 USER = "flowpreview"
 STARTUP_S = 30
