@@ -8,10 +8,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from bot.errors import FlowpreviewError
 from bot.redaction import remember
 
 
-class ConfigError(Exception):
+class ConfigError(FlowpreviewError):
     """A setting is missing or invalid; the message names the variable and is safe to print."""
 
     def __init__(self, variable: str, problem: str) -> None:

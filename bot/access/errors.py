@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from bot.errors import FlowpreviewError
+
 
 class RuleErrorKind(StrEnum):
     """What was wrong with a change to the rules."""
@@ -17,7 +19,7 @@ class RuleErrorKind(StrEnum):
     TOO_MANY = "too_many"
 
 
-class RuleError(Exception):
+class RuleError(FlowpreviewError):
     """A change to the rules that was refused, or rules that could not be read; the message is
     one line, safe to show to whoever made the change."""
 

@@ -1,4 +1,5 @@
-"""The IDs the rules name: Slack channels, users, user groups and teams, and CAMS spaces."""
+"""Checking the IDs the rules name: Slack channels, users, user groups and teams, and CAMS
+spaces (their shapes are in bot.ids)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ from collections.abc import Iterable
 from enum import StrEnum
 
 from bot.access.errors import RuleError, RuleErrorKind
-from bot.preview.spaces import SPACE_ID, space_key
+from bot.ids import (
+    SLACK_CHANNEL_ID,
+    SLACK_TEAM_ID,
+    SLACK_USER_GROUP_ID,
+    SLACK_USER_ID,
+    SPACE_ID,
+    space_key,
+)
 
 
 class Kind(StrEnum):
@@ -18,18 +26,10 @@ class Kind(StrEnum):
     USERGROUP = "usergroup"
 
 
-# A Slack ID is a letter telling what it names, then upper-case letters and digits. Slack
-# promises no length; the columns hold 64 characters.
-_REST = "[A-Z0-9]{1,63}"
-CHANNEL_ID = re.compile(f"[CGD]{_REST}")
-USER_ID = re.compile(f"[UW]{_REST}")
-GROUP_ID = re.compile(f"S{_REST}")
-TEAM_ID = re.compile(f"T{_REST}")
-
 _SUBJECTS = {
-    Kind.CHANNEL: (CHANNEL_ID, "a Slack channel ID (C..., G... or D...)"),
-    Kind.USER: (USER_ID, "a Slack user ID (U... or W...)"),
-    Kind.USERGROUP: (GROUP_ID, "a Slack user group ID (S...)"),
+    Kind.CHANNEL: (SLACK_CHANNEL_ID, "a Slack channel ID (C..., G... or D...)"),
+    Kind.USER: (SLACK_USER_ID, "a Slack user ID (U... or W...)"),
+    Kind.USERGROUP: (SLACK_USER_GROUP_ID, "a Slack user group ID (S...)"),
 }
 # Echoed values are cut short: they may be anything someone typed.
 _ECHO = 70
@@ -43,7 +43,7 @@ def check_subject(kind: Kind, subject: str) -> str:
 
 def check_team(team_id: str) -> str:
     """`team_id` when it is a Slack team ID; RuleError (invalid) otherwise."""
-    return _check(TEAM_ID, team_id, "a Slack team ID (T...)")
+    return _check(SLACK_TEAM_ID, team_id, "a Slack team ID (T...)")
 
 
 def check_space(space_id: str) -> str:

@@ -36,8 +36,8 @@ from bot.access.ids import (
 )
 from bot.access.settings import DEFAULT_CACHE_S
 from bot.access.snapshot import Rule, RuleSnapshot
+from bot.ids import space_key
 from bot.lifecycle import AsyncCloseable
-from bot.preview.spaces import space_key
 from bot.store.engine import WRITE_LOCK, describe_error
 from bot.store.schema import ID_LENGTH, access_rules, channel_settings, workspace_spaces
 

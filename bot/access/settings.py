@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.access.ids import GROUP_ID, USER_ID
 from bot.access.policy import AccessDefault
 from bot.access.snapshot import RuleSnapshot
 from bot.config import ConfigError, env_float, env_str
+from bot.ids import SLACK_USER_GROUP_ID, SLACK_USER_ID
 
 DEFAULT_CACHE_S = 10.0
 # Beyond an hour a change would take too long to reach the other replicas to be of use.
@@ -31,7 +31,7 @@ class AccessSettings:
     @property
     def admin_groups(self) -> frozenset[str]:
         """The user groups among `admin_users`, whose members are admins too."""
-        return frozenset(name for name in self.admin_users if GROUP_ID.fullmatch(name))
+        return frozenset(name for name in self.admin_users if SLACK_USER_GROUP_ID.fullmatch(name))
 
     def groups_that_matter(self, book_snapshot: RuleSnapshot) -> frozenset[str]:
         """The user groups worth asking Slack about: those a rule or ADMIN_USERS names."""
@@ -60,7 +60,7 @@ def _admin_users(raw: str | None) -> frozenset[str]:
     for entry in entries:
         if not entry:
             raise ConfigError("ADMIN_USERS", "has an empty entry (two commas, or one at an end)")
-        if not (USER_ID.fullmatch(entry) or GROUP_ID.fullmatch(entry)):
+        if not (SLACK_USER_ID.fullmatch(entry) or SLACK_USER_GROUP_ID.fullmatch(entry)):
             raise ConfigError(
                 "ADMIN_USERS",
                 f"{entry[:_ECHO]!r} is not a Slack user ID (U..., W...) or user group ID (S...)",

@@ -29,6 +29,7 @@ from bot.cams.models import FlowDetails, FlowPage, FlowPreview
 from bot.cams.response import Answer, clean_text, flow_details, flow_page, preview, read_answer
 from bot.cams.retry import RetryPolicy
 from bot.cams.settings import CamsSettings
+from bot.errors import FlowpreviewError
 from bot.lifecycle import AsyncCloseable
 from bot.metrics import CAMS_CALLS, CAMS_CODES, CAMS_RETRIES, CAMS_THROTTLED
 
@@ -107,7 +108,7 @@ class _OpenGate:
 _send_by: ContextVar[float] = ContextVar("send_by", default=math.inf)
 
 
-class _MissedSlot(Exception):
+class _MissedSlotError(FlowpreviewError):
     """The attempt was ready to go out only after its slot had passed; nothing was sent."""
 
     def __init__(self, late: float) -> None:
@@ -126,7 +127,7 @@ class _PunctualRequest(aiohttp.ClientRequest):
         if late > 0:
             # Back to the pool: the connection is ready and the next slot can use it.
             conn.release()
-            raise _MissedSlot(late)
+            raise _MissedSlotError(late)
         return await super().send(conn)
 
 
@@ -320,7 +321,7 @@ class CamsClient(AsyncCloseable):
             try:
                 answer = await self._reported_attempt(gate, key, action, query, time_left())
                 return interpret(answer)
-            except _MissedSlot as missed:
+            except _MissedSlotError as missed:
                 # Nothing reached CAMS: not an attempt, and the next slot is booked at once.
                 log.info(
                     "CAMS %s call for %s missed its slot (%s); booking another",
@@ -359,7 +360,7 @@ class CamsClient(AsyncCloseable):
         heard = False
         try:
             answer = await self._attempt(action, query, time_left)
-        except _MissedSlot:
+        except _MissedSlotError:
             # Not an answer: a probe that missed its slot has learnt nothing.
             heard = True
             await gate.missed(key)

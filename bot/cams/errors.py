@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from bot.cams.actions import Action
+from bot.errors import FlowpreviewError
 
 
 class ErrorKind(StrEnum):
@@ -66,7 +67,7 @@ def classify(http_status: int, code: str | None) -> ErrorKind:
     return kind
 
 
-class CamsError(Exception):
+class CamsError(FlowpreviewError):
     """A CAMS call that did not produce its result.
 
     Carries what support needs (the action, Code, Message, RequestId, HTTP status,

@@ -8,7 +8,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from bot import __version__
 from bot.config import ConfigError, env_str
@@ -26,6 +26,8 @@ COMMANDS = {
     "audit": ("bot.cli.audit", "print the audit trail: who was given which preview"),
     "access": ("bot.cli.access", "list and change who may preview which space"),
 }
+# The demo and the emulator need these, which the production image leaves out.
+STANDINS = "bot.standin"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # The installed script names itself in usage lines; everything else is `python -m bot`.
 SCRIPT = "flowpreview"
@@ -77,10 +79,24 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     for name, (module, summary) in COMMANDS.items():
         if name == command:
-            importlib.import_module(module).add_parser(commands, summary)
+            _import_command(parser, name, module).add_parser(commands, summary)
         else:
             commands.add_parser(name, help=summary)
     return parser
+
+
+def _import_command(parser: argparse.ArgumentParser, name: str, module: str) -> Any:
+    """`name`'s module; where the stand-ins it needs are not installed, one line and exit 2."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as missing:
+        if not (missing.name or "").startswith(STANDINS):
+            raise
+        parser.exit(
+            EXIT_CONFIG,
+            f"flowpreview: `{name}` is not in this installation: it needs the stand-ins, which "
+            "the production image leaves out (build the Dockerfile's demo target)\n",
+        )
 
 
 def command_of(argv: Sequence[str]) -> str | None:

@@ -24,7 +24,8 @@ from bot.access.rules import RuleBook
 from bot.cli.migrate import DATABASE_ERRORS
 from bot.cli.reading import read
 from bot.cli.table import cell, table
-from bot.preview.spaces import listed_only, space_key, spaces_from_env
+from bot.ids import space_key
+from bot.preview.spaces import listed_only, spaces_from_env
 from bot.store.engine import describe_error, open_engine
 from bot.store.migrate import upgrade
 from bot.store.settings import StoreSettings

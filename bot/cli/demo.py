@@ -32,7 +32,7 @@ from bot.preview.service import PreviewService
 from bot.preview.settings import PreviewSettings
 from bot.preview.spaces import parse_spaces
 from bot.serving import serving
-from bot.slack.server import DELIVERY, create_server, runner_options
+from bot.slack.server import DEPS, create_server, runner_options
 from bot.slack.settings import SlackSettings
 from bot.standin.cams.faults import FaultRule
 from bot.standin.cams.server import DEMO_CREDENTIALS, Emulator
@@ -63,7 +63,7 @@ class Story:
     hint: str
 
 
-# Each hint says what the person will see; tests/test_demo.py holds every one to it.
+# Each hint says what the person will see; tests/integration/cli/test_demo.py holds every one to it.
 STORIES = (
     Story(
         "5555555555555555",
@@ -259,7 +259,7 @@ async def _serve_and_converse(
         async with contextlib.AsyncExitStack() as running:
             bot_url = await running.enter_async_context(serving(server, **runner_options()))
             # Leaving stops the bot while the terminal still shows what its shutdown delivers.
-            bot = LocalBot(stop=running.aclose, owed=lambda: len(server[DELIVERY].inflight))
+            bot = LocalBot(stop=running.aclose, owed=lambda: len(server[DEPS].inflight))
             terminal = _terminal(out, [bot_url], slack, interactive=interactive, editor=editor)
             await _converse(terminal, lines, out, intro(log_path), local_bot=bot)
 

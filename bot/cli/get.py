@@ -9,9 +9,9 @@ import sys
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-from bot.cams.flow_id import is_flow_id
 from bot.cams.models import FlowPreview
-from bot.preview.errors import Busy
+from bot.ids import is_flow_id
+from bot.preview.errors import BusyError
 from bot.preview.service import Failure, Outcome, PreviewService
 
 # As for any other usage error.
@@ -88,7 +88,7 @@ def _duration(delta: timedelta) -> str:
 
 
 def _error_fields(error: Failure) -> dict[str, Any]:
-    if isinstance(error, Busy):
+    if isinstance(error, BusyError):
         return {
             "kind": "busy",
             "code": None,

@@ -27,11 +27,12 @@ from typing import Protocol
 from bot.cams.actions import Action
 from bot.cams.errors import CamsError, ErrorKind
 from bot.cams.models import FlowSummary
+from bot.errors import FlowpreviewError
 from bot.lifecycle import AsyncCloseable
 from bot.logs import background
 from bot.preview.catalog_listing import FlowLister, Listing, list_all
 from bot.preview.catalog_settings import CatalogSettings
-from bot.preview.errors import Busy
+from bot.preview.errors import BusyError
 from bot.preview.search import SearchIndex
 
 log = logging.getLogger(__name__)
@@ -141,7 +142,7 @@ class _Space:
     # No refresh starts before this monotonic time (backoff after failures, denial).
     retry_at: float = float("-inf")
     failures: int = 0
-    error: CamsError | Busy | None = None
+    error: CamsError | BusyError | None = None
     # Wall-clock time of the last failure: only a listing begun after it ends the failure.
     failed_at: float = float("-inf")
     denied: bool = False
@@ -151,7 +152,7 @@ class _Space:
     held: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-class _LostClaim(Exception):
+class _LostClaimError(FlowpreviewError):
     """The Redis lock passed to another replica while this one was still paging."""
 
 
@@ -342,9 +343,9 @@ class FlowCatalog(AsyncCloseable):
     async def _refresh(self, key: str, entry: _Space) -> None:
         try:
             await self._refresh_once(key, entry)
-        except (CamsError, Busy) as error:
+        except (CamsError, BusyError) as error:
             self._failed(key, entry, error)
-        except _LostClaim:
+        except _LostClaimError:
             log.warning(
                 "catalog refresh of space %r outlived its Redis lease; another replica took "
                 "over, so this one stopped",
@@ -388,7 +389,7 @@ class FlowCatalog(AsyncCloseable):
                 return
             space_key = (self._client.account, entry.space or "")
             if not await self._shared.renew(space_key, token, self._lease):
-                raise _LostClaim
+                raise _LostClaimError
             renewed_at = self._clock()
 
         return await list_all(
@@ -455,7 +456,7 @@ class FlowCatalog(AsyncCloseable):
                 len(listing.flows),
             )
 
-    def _failed(self, key: str, entry: _Space, error: CamsError | Busy | None) -> None:
+    def _failed(self, key: str, entry: _Space, error: CamsError | BusyError | None) -> None:
         now = self._clock()
         entry.failed_at = self._wall_clock()
         if isinstance(error, CamsError) and error.kind is ErrorKind.PERMISSION_DENIED:
@@ -489,10 +490,10 @@ class FlowCatalog(AsyncCloseable):
             log.debug("catalog refresh of space %r failed again; next in %.0fs", key, delay)
 
 
-def _reason(error: CamsError | Busy | None) -> ErrorKind | None:
+def _reason(error: CamsError | BusyError | None) -> ErrorKind | None:
     if isinstance(error, CamsError):
         return error.kind
-    if isinstance(error, Busy):
+    if isinstance(error, BusyError):
         # The ListFlow budget is booked up: to a user that is CAMS being busy.
         return ErrorKind.THROTTLED
     # Our own fault, which a user can only be told is an error on the way.

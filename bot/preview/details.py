@@ -99,7 +99,7 @@ class FlowDetailsCache:
         """The details of `flow_id` in `space` (default: the configured space).
 
         Raises CamsError as the client does (a cached "not found", or the space's remembered
-        denial, without a call), or Busy when the GetFlow budget is booked too far ahead.
+        denial, without a call), or BusyError when the GetFlow budget is booked too far ahead.
         """
         key = self._key(flow_id, space)
         cached = self._entries.get(key)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from bot.errors import FlowpreviewError
 
-class Busy(Exception):
+
+class BusyError(FlowpreviewError):
     """The account's call budget is booked further ahead than the caller may wait.
 
     Refused at once, taking no slot; `retry_after` is how many seconds until the caller

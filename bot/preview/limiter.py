@@ -2,14 +2,14 @@
 
 Every upstream attempt asks `admit(account)` first. A caller goes at once while the last
 `rate` calls are older than `period + margin`; otherwise it queues, first come first served,
-unless its turn is more than `max_wait` seconds away, in which case it is refused with Busy
+unless its turn is more than `max_wait` seconds away, in which case it is refused with BusyError
 and books nothing. The margin absorbs scheduling and network jitter, so the server never sees
 more than `rate` calls in any rolling `period`.
 
 A throttling answer pauses the account for at most `max_cooldown` seconds. When the pause
 ends, one call (the probe) goes alone; the queue follows once the probe is answered with
 anything but throttling, while throttling again renews the pause. When a pause begins, every
-queued caller whose turn now falls after its own deadline is refused with Busy at once.
+queued caller whose turn now falls after its own deadline is refused with BusyError at once.
 
 Time is the running event loop's clock, so tests drive it with a virtual-time event loop.
 """
@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from bot.preview.errors import Busy
+from bot.preview.errors import BusyError
 
 # Event loops run timers up to their clock resolution early; such a timer is on time.
 EARLY_S = 1e-6
@@ -60,9 +60,9 @@ class LimiterSettings:
         """`seconds`, or `max_cooldown` if longer: nobody is told to wait beyond it."""
         return min(seconds, self.max_cooldown)
 
-    def busy(self, wait: float) -> Busy:
+    def busy(self, wait: float) -> BusyError:
         """The refusal of a caller whose turn is `wait` seconds away."""
-        return Busy(self.capped(wait))
+        return BusyError(self.capped(wait))
 
 
 class LocalLimiter:
@@ -79,9 +79,9 @@ class LocalLimiter:
         return state
 
     async def admit(self, account: str, within: float = math.inf) -> float:
-        """Wait for a slot for `account`, first come first served, or raise Busy.
+        """Wait for a slot for `account`, first come first served, or raise BusyError.
 
-        Busy at once when the slot is more than `max_wait` or `within` seconds away, or later,
+        BusyError at once when the slot is more than `max_wait` or `within` seconds away, or later,
         as soon as a pause or a probe means the slot can no longer come in time.
         """
         slot = await self._account(account).admit(min(self.settings.max_wait, within))

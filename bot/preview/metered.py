@@ -1,5 +1,5 @@
 """Limiters that report to the metrics: how long each attempt waited for its slot, and how
-many asks were refused with Busy, by action.
+many asks were refused with BusyError, by action.
 
 Measured around the gate the client holds, so a shared limiter and the local one it falls
 back on count each ask once, and the action comes from the client's own table, never from
@@ -15,11 +15,11 @@ from collections.abc import Mapping
 from bot.cams.actions import Action
 from bot.cams.client import AttemptGate
 from bot.metrics import BUSY, LIMITER_WAIT_SECONDS
-from bot.preview.errors import Busy
+from bot.preview.errors import BusyError
 
 
 class MeteredGate:
-    """An AttemptGate that times `admit` and counts its Busy refusals for one action."""
+    """An AttemptGate that times `admit` and counts its BusyError refusals for one action."""
 
     def __init__(self, gate: AttemptGate, action: Action) -> None:
         self._gate = gate
@@ -32,7 +32,7 @@ class MeteredGate:
         started = loop.time()
         try:
             send_by = await self._gate.admit(account, within)
-        except Busy:
+        except BusyError:
             self._busy.inc()
             raise
         self._wait.observe(loop.time() - started)

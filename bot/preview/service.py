@@ -19,7 +19,7 @@ from bot.metrics import CACHE
 from bot.preview.cache import CacheKey, Entry, PreviewCache
 from bot.preview.catalog import LEASE_S, FlowCatalog
 from bot.preview.details import FlowDetailsCache
-from bot.preview.errors import Busy
+from bot.preview.errors import BusyError
 from bot.preview.limiter import LocalLimiter
 from bot.preview.metered import metered
 from bot.preview.settings import PreviewSettings
@@ -28,7 +28,7 @@ from bot.preview.spaces import SpaceChoice, spaces_from_env
 
 log = logging.getLogger(__name__)
 
-Failure = CamsError | Busy
+Failure = CamsError | BusyError
 Outcome = FlowPreview | Failure
 
 # Looked up once: the local cache is on every ask's path.
@@ -102,7 +102,7 @@ class PreviewService(AsyncCloseable):
         shared = None
         if settings.redis_url is not None:
             # Imported here because Redis support is an optional extra.
-            from bot.preview.shared.wiring import connect  # noqa: PLC0415
+            from bot.preview.redis.wiring import connect  # noqa: PLC0415
 
             shared = connect(settings.redis_url, settings)
         gates = shared.limiters if shared is not None else local_gates(settings)
@@ -120,7 +120,7 @@ class PreviewService(AsyncCloseable):
             client,
             cache,
             shared=shared.cache if shared is not None else None,
-            connection=shared.link if shared is not None else None,
+            connection=shared.breaker if shared is not None else None,
             catalog=catalog,
             spaces=spaces,
         )
@@ -172,7 +172,7 @@ class PreviewService(AsyncCloseable):
     async def get(self, flow_id: str, space: str | None = None) -> FlowPreview:
         """The preview of `flow_id` in `space` (default: the configured space).
 
-        Raises CamsError as the client does, or Busy when the account's budget is booked
+        Raises CamsError as the client does, or BusyError when the account's budget is booked
         further ahead than CAMS_MAX_WAIT_S.
         """
         key = self._key(flow_id, space)
@@ -192,7 +192,7 @@ class PreviewService(AsyncCloseable):
         async def one(flow_id: str) -> Outcome:
             try:
                 return await self.get(flow_id, space)
-            except (CamsError, Busy) as failure:
+            except (CamsError, BusyError) as failure:
                 return failure
 
         outcomes = await asyncio.gather(*(one(flow_id) for flow_id in flow_ids))

@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from bot.cams.errors import CamsError, ErrorKind
 from bot.preview.catalog_listing import FlowLister
-from bot.preview.errors import Busy
+from bot.preview.errors import BusyError
 from bot.preview.spaces import SpaceChoice, listed_only
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ async def check_space_known(
     except TimeoutError:
         log.warning("space %r not checked: CAMS did not answer within %.1fs", space, within)
         return SpaceCheck.NO_ANSWER
-    except Busy as busy:
+    except BusyError as busy:
         # The account's ListFlow budget is booked or paused: nothing was asked of CAMS.
         log.warning("space %r not checked: %s", space, busy)
         return SpaceCheck.NO_ANSWER

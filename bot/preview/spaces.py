@@ -4,16 +4,16 @@
 space becomes one option of a Slack select, so the list is bounded by Slack's 100 options, an
 ID must be one the command's `space:` accepts (it travels back in the option's value), and a
 label must fit an option's 75 characters. Two IDs that differ only in case or '_' versus '-'
-are refused: see `space_key`.
+are refused: see `bot.ids.space_key`.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bot.config import ConfigError, env_str
+from bot.ids import SPACE_ID, space_key
 
 VARIABLE = "CAMS_SPACES"
 DEFAULT_VARIABLE = "CAMS_CUST_SPACE_ID"
@@ -21,7 +21,6 @@ DEFAULT_VARIABLE = "CAMS_CUST_SPACE_ID"
 MAX_SPACES = 100
 # A select option's text holds at most 75 characters.
 MAX_LABEL = 75
-SPACE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _TWINS = "space IDs differing only in case or '_' versus '-' are refused as look-alikes"
 
 
@@ -33,18 +32,6 @@ class SpaceChoice:
     id: str
     label: str
     listed: bool = field(default=False, compare=False)
-
-
-def space_key(space_id: str) -> str:
-    """What `space_id` looks like once case and '_' versus '-' are set aside.
-
-    Only for telling look-alikes apart, never for naming a space: CAMS's API reference writes
-    CustSpaceIds with capitals (`C29393993****`), the emulator matches them exactly, and nothing
-    says CAMS takes two spellings for one space. Folding could name another space, and letting
-    both in lets `CAMS-ACME` slip past rules on `cams-acme` if CAMS does fold. So an ID is kept
-    exactly as written, and one that differs from a known space only in these ways is refused.
-    """
-    return space_id.lower().replace("_", "-")
 
 
 def listed_only(spaces: tuple[SpaceChoice, ...]) -> frozenset[str] | None:

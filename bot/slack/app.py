@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.logs import BOLT_LOGGER
 from bot.slack import listeners
-from bot.slack.answers.delivery import Delivery
 from bot.slack.blocks import messages
+from bot.slack.deps import Deps
 from bot.slack.edge.replies import ReplyPoster
 from bot.slack.edge.web_api import SlackWebClient, as_web_client
 from bot.slack.installs.oauth import SLACK_API_URL, install_flow
@@ -32,9 +32,9 @@ AUTHORIZE_FAILED = (
 
 
 def build_app(
-    settings: SlackSettings, delivery: Delivery, *, engine: AsyncEngine | None = None
+    settings: SlackSettings, deps: Deps, *, engine: AsyncEngine | None = None
 ) -> AsyncApp:
-    """An AsyncApp whose listeners answer through `delivery`.
+    """An AsyncApp whose listeners work with `deps`.
 
     With one workspace it uses the bot token; with several (`settings.oauth`) each request is
     authorised with its workspace's installation, kept on `engine` (the store's), which is then
@@ -49,9 +49,9 @@ def build_app(
         "name": "flowpreview",
         # Answer as soon as a listener returns instead of polling for its ack every 10 ms.
         # Every listener returns right after acking: the command within its 2 s budget,
-        # and whatever follows runs in the delivery's own tasks.
+        # and whatever follows runs in tasks that shutdown drains.
         "process_before_response": True,
-        "before_authorize": _OurClients(delivery.replies),
+        "before_authorize": _OurClients(deps.replies),
         "user_facing_authorize_error_message": AUTHORIZE_FAILED,
     }
     # Bolt's own client (the OAuth flow's and Socket Mode's), with the bot token if there is one.
@@ -71,7 +71,7 @@ def build_app(
         log.error("listener failed on a %s request", body.get("type", "?"), exc_info=error)
 
     app.error(log_error)
-    listeners.register(app, delivery)
+    listeners.register(app, deps)
     return app
 
 

@@ -22,22 +22,18 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot import __version__
-from bot.access.rules import RuleBook
 from bot.access.settings import AccessSettings
 from bot.logs import bind
 from bot.preview.service import PreviewService
-from bot.slack.admission.directory import Directory
 from bot.slack.admission.gate import Gate
-from bot.slack.answers.delivery import ACK_BUDGET_S, Delivery
+from bot.slack.answers.delivery import ACK_BUDGET_S
 from bot.slack.app import build_app
 from bot.slack.blocks import messages
 from bot.slack.constants import EVENTS_PATH, HEALTH_PATH
+from bot.slack.deps import Deps, wire
 from bot.slack.edge import request_metrics
-from bot.slack.edge.inflight import InFlight
-from bot.slack.edge.intake import Refused, check_shape, decode, read_body
+from bot.slack.edge.intake import RefusedRequestError, check_shape, decode, read_body
 from bot.slack.edge.refusals import MalformedRequests, RefusalLog
-from bot.slack.edge.replies import ReplyPoster
-from bot.slack.edge.reply_hosts import ReplyHosts
 from bot.slack.edge.verification import SignatureCheck
 from bot.slack.installs.oauth import oauth_routes
 from bot.slack.settings import SlackSettings
@@ -74,8 +70,8 @@ def runner_options(*, headers_timeout: float = HEADERS_TIMEOUT_S) -> dict[str, A
     }
 
 
-# The delivery a server answers with, for whoever holds the application (tests, the demo).
-DELIVERY = web.AppKey("delivery", Delivery)
+# What a server's listeners work with, for whoever holds the application (tests, the demo).
+DEPS = web.AppKey("deps", Deps)
 
 
 def create_server(
@@ -92,28 +88,11 @@ def create_server(
     With a `store`, it is migrated and opened at start-up and closed at shutdown, and every
     preview given, shared or refused goes on its audit trail. Serve it with `runner_options()`.
     """
-    inflight = InFlight()
-    replies = ReplyPoster(ReplyHosts(settings.response_url_hosts))
-    audit = store.audit if store is not None else None
-    delivery = Delivery(service, inflight, replies, ack_budget=ack_budget, audit=audit)
-    if store is not None:
-        policy = access or AccessSettings()
-        delivery.gate = Gate(
-            RuleBook(
-                store.engine,
-                cache_s=policy.cache_s,
-                known=[space.id for space in service.spaces],
-            ),
-            Directory(),
-            policy,
-            delivery.auditor,
-            default_space=service.client.space_for,
-            multi_workspace=settings.multi_workspace,
-        )
-    bolt = build_app(settings, delivery, engine=store.engine if store is not None else None)
+    deps = wire(settings, service, ack_budget=ack_budget, store=store, access=access)
+    bolt = build_app(settings, deps, engine=store.engine if store is not None else None)
     mode = "socket" if settings.socket_mode else "http"
     server = web.Application()
-    server[DELIVERY] = delivery
+    server[DEPS] = deps
 
     async def healthz(request: web.Request) -> web.Response:
         status = await service.health()
@@ -146,9 +125,9 @@ def create_server(
                 bolt, SignatureCheck(settings.signing_secret), refusals, body_timeout=body_timeout
             ),
         )
-    _keep_word_at_shutdown(server, settings, delivery, service, refusals)
+    _keep_word_at_shutdown(server, settings, deps, service, refusals)
     if store is not None:
-        _open_store(server, store, delivery.gate)
+        _open_store(server, store, deps.gate)
     return server
 
 
@@ -188,7 +167,7 @@ def _open_store(server: web.Application, store: Store, gate: Gate | None) -> Non
 def _keep_word_at_shutdown(
     server: web.Application,
     settings: SlackSettings,
-    delivery: Delivery,
+    deps: Deps,
     service: PreviewService,
     refusals: RefusalLog,
 ) -> None:
@@ -202,17 +181,17 @@ def _keep_word_at_shutdown(
 
     async def finish_replies(_: web.Application) -> None:
         elapsed = time.monotonic() - started[0] if started else 0.0
-        unanswered = await delivery.inflight.drain(settings.shutdown_drain - elapsed)
+        unanswered = await deps.inflight.drain(settings.shutdown_drain - elapsed)
         if unanswered:
             try:
                 async with asyncio.timeout(APOLOGY_TIMEOUT_S):
-                    await delivery.apologise(unanswered)
+                    await deps.delivery.apologise(unanswered)
             except TimeoutError:
                 log.warning("could not tell everyone owed a reply that the bot restarted")
         refusals.flush()
 
     async def close(_: web.Application) -> None:
-        await delivery.replies.close()
+        await deps.replies.close()
         await service.close()
 
     # First among the shutdown hooks, so that the drain counts from the signal.
@@ -237,7 +216,7 @@ def events_handler(
         arrived = time.monotonic()
         try:
             bolt_request = await _verified(request, check, body_timeout)
-        except Refused as refusal:
+        except RefusedRequestError as refusal:
             refusals.refused(refusal.reason, request.remote)
             request_metrics.refused(refusal)
             answer = web.json_response({"error": refusal.reason}, status=refusal.status)
@@ -267,17 +246,18 @@ def events_handler(
 async def _verified(
     request: web.Request, check: SignatureCheck, body_timeout: float
 ) -> AsyncBoltRequest:
-    """The request for Bolt, once it is signed, bounded and shaped like Slack's; else Refused."""
+    """The request for Bolt, once it is signed, bounded and shaped like Slack's; else
+    RefusedRequestError."""
     timestamp = request.headers.get("X-Slack-Request-Timestamp")
     signature = request.headers.get("X-Slack-Signature")
     problem = check.header_problem(timestamp, signature)
     if problem is not None:
-        raise Refused(401, problem)
+        raise RefusedRequestError(401, problem)
     assert timestamp is not None
     assert signature is not None
     body = await read_body(request, within=body_timeout)
     if not check.matches(timestamp, signature, body):
-        raise Refused(401, "wrong signature")
+        raise RefusedRequestError(401, "wrong signature")
     text = decode(body)
     bolt_request = _bolt_request(request, text)
     if not bolt_request.body and "payload" in text and not PAYLOAD_FIELD.search(text):
@@ -299,7 +279,7 @@ def _bolt_request(request: web.Request, text: str) -> AsyncBoltRequest:
             headers=request.headers,  # type: ignore[arg-type]  # as Bolt's own adapter does
         )
     except Exception:
-        raise Refused(400, "not a Slack request: Bolt cannot read it") from None
+        raise RefusedRequestError(400, "not a Slack request: Bolt cannot read it") from None
 
 
 def _connect_socket_mode(server: web.Application, bolt: AsyncApp, settings: SlackSettings) -> None:

@@ -50,7 +50,7 @@ CLOSE_WAIT_S = 5.0
 QUERY_LIMIT = 1000
 
 
-class Outcome(StrEnum):
+class AuditOutcome(StrEnum):
     """What became of a request for a preview."""
 
     GIVEN = "given"
@@ -72,7 +72,7 @@ class AuditRecord(NamedTuple):
     user_id: str
     flow_id: str | None
     space_id: str | None
-    outcome: Outcome
+    outcome: AuditOutcome
     reason: str | None = None
     request_id: str | None = None
 
@@ -401,7 +401,7 @@ def _from_row(row: RowMapping) -> AuditRecord:
         user_id=row["user_id"],
         flow_id=row["flow_id"],
         space_id=row["space_id"],
-        outcome=Outcome(row["outcome"]),
+        outcome=AuditOutcome(row["outcome"]),
         reason=row["reason"],
         request_id=row["request_id"],
     )

@@ -1,6 +1,6 @@
 """The tables, in SQLAlchemy Core: the hot path is one insert, and Core keeps it one statement.
 
-The migrations in versions/ create exactly this; tests/test_store_migrations.py compares them.
+The migrations in versions/ create exactly this; tests/unit/store/test_migrations.py compares them.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ audit_records = Table(
     Column("user_id", String(ID_LENGTH), nullable=False),
     Column("flow_id", String(ID_LENGTH), nullable=True),
     Column("space_id", String(ID_LENGTH), nullable=True),
-    # given, shared, refused or failed (bot.store.audit.Outcome); no CHECK, so that a new
+    # given, shared, refused or failed (bot.store.audit.AuditOutcome); no CHECK, so that a new
     # outcome needs no migration.
     Column("outcome", String(OUTCOME_LENGTH), nullable=False),
     Column("reason", String(REASON_LENGTH), nullable=True),

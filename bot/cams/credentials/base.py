@@ -11,6 +11,7 @@ from typing import Protocol
 
 from bot.cams.credentials.env import ACCESS_KEY_ID, ACCESS_KEY_SECRET, SECURITY_TOKEN
 from bot.config import ConfigError, Secret, env_str
+from bot.errors import FlowpreviewError
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +43,7 @@ class Credentials:
         return cls(key_id, Secret(secret), Secret(token) if token else None)
 
 
-class CredentialsError(Exception):
+class CredentialsError(FlowpreviewError):
     """No usable credentials could be had; the message says why and never holds a secret."""
 
 

@@ -1,2 +1,2 @@
-"""Who may ask: the asker, the access gate, Slack's directory, the Slack side of the audit
-trail, and `/flowpreview config`."""
+"""Who may ask: the asker, the access gate, Slack's directory, and the Slack side of the audit
+trail."""

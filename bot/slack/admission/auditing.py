@@ -15,11 +15,10 @@ from datetime import UTC, datetime
 from bot.cams.errors import CamsError
 from bot.cams.models import FlowPreview
 from bot.logs import current_context
-from bot.preview.errors import Busy
+from bot.preview.errors import BusyError
 from bot.preview.service import Outcome
 from bot.slack.admission.asker import Asker
-from bot.store.audit import AuditRecord, AuditTrail
-from bot.store.audit import Outcome as Recorded
+from bot.store.audit import AuditOutcome, AuditRecord, AuditTrail
 
 # A partial of the C function, not a lambda: called for every preview handed out.
 _NOW = functools.partial(datetime.now, UTC)
@@ -55,13 +54,13 @@ class Auditor:
         at = self._clock()
         space_id = self._space_for(space)
         for flow_id, outcome in outcomes:
-            recorded = Recorded.SHARED if shared else Recorded.GIVEN
+            recorded = AuditOutcome.SHARED if shared else AuditOutcome.GIVEN
             reason: str | None = None
             request_id: str | None = None
             if isinstance(outcome, FlowPreview):
                 request_id = outcome.request_id
             else:
-                recorded, reason, request_id = Recorded.FAILED, _reason(outcome), _id(outcome)
+                recorded, reason, request_id = AuditOutcome.FAILED, _reason(outcome), _id(outcome)
             trail.record(
                 AuditRecord(
                     at=at,
@@ -94,7 +93,7 @@ class Auditor:
                     user_id=asker.user_id,
                     flow_id=flow_id,
                     space_id=space_id,
-                    outcome=Recorded.REFUSED,
+                    outcome=AuditOutcome.REFUSED,
                     reason=why,
                 )
             )
@@ -103,7 +102,7 @@ class Auditor:
 def _reason(failure: object) -> str:
     if isinstance(failure, CamsError):
         return failure.kind.value
-    if isinstance(failure, Busy):
+    if isinstance(failure, BusyError):
         return "busy"
     return type(failure).__name__
 

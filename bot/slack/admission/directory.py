@@ -20,6 +20,7 @@ from cachetools import TTLCache
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access.policy import Person
+from bot.errors import FlowpreviewError
 from bot.preview.singleflight import SingleFlight
 from bot.slack.edge.web_api import SlackWebError, WebErrorKind, as_web_client
 
@@ -48,7 +49,7 @@ class DirectoryErrorKind(StrEnum):
     NOT_FOUND = "not_found"
 
 
-class DirectoryError(Exception):
+class DirectoryError(FlowpreviewError):
     """users.info or usergroups.users.list gave no usable answer.
 
     `method` is the Web API method, `code` Slack's error code when it sent one. The message is

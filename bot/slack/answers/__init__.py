@@ -1,1 +1,2 @@
-"""Answering asks: reading the command text, finding flows by name and delivering previews."""
+"""Answering asks: finding flows by name and delivering previews, in the ack or through
+response_url."""

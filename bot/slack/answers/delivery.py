@@ -22,11 +22,9 @@ from bot.cams.models import FlowPreview
 from bot.metrics import CACHE
 from bot.preview.service import Outcome, PreviewService
 from bot.slack.admission.auditing import Auditor
-from bot.slack.admission.gate import Gate
 from bot.slack.blocks import messages
 from bot.slack.edge.inflight import InFlight
 from bot.slack.edge.replies import ReplyPoster
-from bot.store.audit import AuditTrail
 
 log = logging.getLogger(__name__)
 
@@ -55,15 +53,13 @@ class Delivery:
         service: PreviewService,
         inflight: InFlight,
         replies: ReplyPoster,
+        auditor: Auditor,
         *,
         ack_budget: float = ACK_BUDGET_S,
         wall_clock: Callable[[], float] = time.time,
-        audit: AuditTrail | None = None,
     ) -> None:
         self.service = service
-        self.auditor = Auditor(audit, service.client.space_for)
-        # Set by the server when there is a store to keep access rules in.
-        self.gate: Gate | None = None
+        self.auditor = auditor
         self.inflight = inflight
         self.replies = replies
         self.ack_budget = ack_budget

@@ -17,9 +17,10 @@ from slack_bolt.async_app import AsyncAck
 
 from bot.cams.models import FlowDetails, FlowStatus, FlowSummary
 from bot.preview.catalog import CatalogStatus, Snapshot
+from bot.preview.service import PreviewService
 from bot.slack.answers.delivery import Delivery, settle
-from bot.slack.answers.parsing import MAX_FLOWS, extract_flow_ids, message_texts
 from bot.slack.blocks import messages
+from bot.slack.parsing import MAX_FLOWS, extract_flow_ids, message_texts
 
 log = logging.getLogger(__name__)
 
@@ -30,17 +31,23 @@ STATUS_WAIT_S = 2.0
 
 
 class Finder:
-    """Answers searches by name and finds the flows a message names, through `delivery`."""
+    """Answers searches by name on `service`'s catalog, and finds the flows a message names;
+    the previews go through `delivery`."""
 
-    def __init__(self, delivery: Delivery, *, search_wait: float = SEARCH_WAIT_S) -> None:
+    def __init__(
+        self, delivery: Delivery, service: PreviewService, *, search_wait: float = SEARCH_WAIT_S
+    ) -> None:
         self.delivery = delivery
+        self.service = service
         self.search_wait = search_wait
+        self._inflight = delivery.inflight
+        self._replies = delivery.replies
 
     async def search_in_ack(
         self, ack: AsyncAck, response_url: str, words: str, space: str | None
     ) -> None:
         """Ack with the search's answer when the catalog serves in time, else ack and follow up."""
-        service = self.delivery.service
+        service = self.service
         deadline = self.delivery.deadline()
         space_id = service.client.space_for(space)
         if space_id is None:
@@ -57,7 +64,7 @@ class Finder:
                 await ack(**_unavailable(space_id, status))
                 return
             await ack(**messages.searching_message(words, space_id))
-            self.delivery.inflight.spawn(
+            self._inflight.spawn(
                 self._search_later(response_url, words, space, space_id), response_url
             )
             return
@@ -75,18 +82,16 @@ class Finder:
     ) -> None:
         """Preview the flows a message names, by ID, link or name in `space` (default: the
         configured one); the caller acked."""
-        self.delivery.inflight.spawn(
-            self._message_later(response_url, message, space), response_url
-        )
+        self._inflight.spawn(self._message_later(response_url, message, space), response_url)
 
     async def _search_later(
         self, response_url: str, words: str, space: str | None, space_id: str
     ) -> None:
-        catalog = self.delivery.service.catalog
+        catalog = self.service.catalog
         snapshot = await catalog.wait(space_id, self.search_wait)
         if snapshot is None:
             message = _unavailable(space_id, catalog.state(space_id).status)
-            await self.delivery.replies.post(response_url, message)
+            await self._replies.post(response_url, message)
             return
         result = snapshot.index.search(words, MAX_FLOWS)
         if result.clear is not None:
@@ -95,7 +100,7 @@ class Finder:
         flows = [match.flow for match in result.matches]
         deadline = asyncio.get_running_loop().time() + STATUS_WAIT_S
         message = await self._matches(words, space_id, snapshot, flows, deadline=deadline)
-        await self.delivery.replies.post(response_url, message)
+        await self._replies.post(response_url, message)
 
     async def _matches(
         self,
@@ -119,7 +124,7 @@ class Finder:
     ) -> dict[str, FlowStatus]:
         """Each flow's status as GetFlow tells it by `deadline`; the calls left go on to fill
         the cache."""
-        details = self.delivery.service.details
+        details = self.service.details
         lookups = self.delivery.look_up(flow_ids, space)
         await settle(lookups, deadline - asyncio.get_running_loop().time())
         statuses: dict[str, FlowStatus] = {}
@@ -138,7 +143,7 @@ class Finder:
                 if flow.flow_id not in flow_ids:
                     flow_ids.append(flow.flow_id)
         if not flow_ids:
-            await self.delivery.replies.post(response_url, messages.no_flows_message())
+            await self._replies.post(response_url, messages.no_flows_message())
             return
         self.delivery.answer_later(response_url, flow_ids[:MAX_FLOWS], space)
 
@@ -147,7 +152,7 @@ class Finder:
     ) -> tuple[FlowSummary, ...]:
         """The flows of `space` (default: the configured one) whose full names the message
         contains."""
-        service = self.delivery.service
+        service = self.service
         space_id = service.client.space_for(space)
         if space_id is None:
             return ()

@@ -18,9 +18,8 @@ from typing import Any
 from bot.cams.actions import Action
 from bot.cams.errors import ErrorKind
 from bot.cams.models import FlowDetails, FlowPreview, FlowStatus, FlowSummary
-from bot.preview.errors import Busy
+from bot.preview.errors import BusyError
 from bot.preview.service import Failure, Outcome
-from bot.slack.answers.parsing import MAX_FLOWS, clip
 from bot.slack.constants import (
     COMMAND,
     OPEN_ACTION_ID,
@@ -28,6 +27,7 @@ from bot.slack.constants import (
     PICKER_NAME,
     SHARE_ACTION_ID,
 )
+from bot.slack.parsing import MAX_FLOWS, clip
 
 Message = dict[str, Any]
 Block = dict[str, Any]
@@ -101,7 +101,7 @@ def quote(text: str) -> str:
 
 def error_sentence(failure: Failure) -> str:
     """One sentence a person can act on, with the Alibaba RequestId for support."""
-    if isinstance(failure, Busy):
+    if isinstance(failure, BusyError):
         return BUSY_SENTENCE.format(when=_when(failure.retry_after))
     # Clipped before escaping, which can make text five times longer, so that ten of these
     # stay well inside a section's 3,000 characters.

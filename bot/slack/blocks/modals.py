@@ -9,15 +9,14 @@ clipped to Slack's limits everywhere.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from bot.cams.models import FlowPreview, FlowSummary
+from bot.ids import FLOW_ID, SLACK_CHANNEL_ID, SLACK_VIEW_ID
 from bot.preview.service import Failure
 from bot.preview.spaces import SpaceChoice
-from bot.slack.answers.parsing import FLOW_ID, clip
 from bot.slack.blocks import messages
 from bot.slack.constants import (
     COMMAND,
@@ -30,6 +29,7 @@ from bot.slack.constants import (
     PICKER_SPACE_ACTION_ID,
     PICKER_SPACE_BLOCK_ID,
 )
+from bot.slack.parsing import clip
 
 View = dict[str, Any]
 Option = dict[str, Any]
@@ -53,9 +53,6 @@ NO_MATCH = ":none"
 # A flow option's value is `<flow-id>@<space-id>`: a flow picked before the person changed the
 # space is then caught on submit rather than asked of a space that does not hold it.
 SPACE_MARK = "@"
-# Slack's view IDs: V and upper-case letters and digits.
-VIEW_ID = re.compile(r"V[A-Z0-9]{1,40}")
-CONVERSATION_ID = re.compile(r"[CDG][A-Z0-9]{1,40}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,7 +384,7 @@ def share_target(response_urls: object) -> ShareTarget | None:
             continue
         channel_id, url = entry.get("channel_id"), entry.get("response_url")
         # The URL's host is checked where it is posted to (ReplyPoster's allow-list).
-        if isinstance(channel_id, str) and CONVERSATION_ID.fullmatch(channel_id):
+        if isinstance(channel_id, str) and SLACK_CHANNEL_ID.fullmatch(channel_id):
             return ShareTarget(channel_id, url) if isinstance(url, str) else None
         return None
     return None
@@ -396,7 +393,7 @@ def share_target(response_urls: object) -> ShareTarget | None:
 def view_id_of(view: Mapping[str, Any]) -> str | None:
     """The view's Slack ID, when it looks like one."""
     view_id = view.get("id")
-    return view_id if isinstance(view_id, str) and VIEW_ID.fullmatch(view_id) else None
+    return view_id if isinstance(view_id, str) and SLACK_VIEW_ID.fullmatch(view_id) else None
 
 
 def _state_of(view: Mapping[str, Any], block_id: str, action_id: str) -> Mapping[str, Any]:

@@ -13,6 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.errors import FlowpreviewError
+
 # Slack's largest bodies are message shortcuts carrying a whole message; 1 MiB is far above.
 MAX_BODY_BYTES = 1 << 20
 # Slack payloads nest about ten levels; a listener walking a deeper one could run out of stack.
@@ -178,7 +180,7 @@ _FIELDS = {key: COMMON_FIELDS + fields for key, fields in PAYLOAD_FIELDS.items()
 _ABSENT = object()
 
 
-class Refused(Exception):
+class RefusedRequestError(FlowpreviewError):
     """A request the server answers with `status` and no further work; `reason` is for the log."""
 
     def __init__(self, status: int, reason: str) -> None:
@@ -188,15 +190,16 @@ class Refused(Exception):
 
 
 async def read_body(request: web.Request, *, within: float, limit: int = MAX_BODY_BYTES) -> bytes:
-    """The whole body, or Refused: 413 beyond `limit` bytes, 408 if it takes over `within` s."""
+    """The whole body, or RefusedRequestError: 413 beyond `limit` bytes, 408 if it takes over
+    `within` s."""
     declared = request.content_length
     if declared is not None and declared > limit:
-        raise Refused(413, "body too large")
+        raise RefusedRequestError(413, "body too large")
     if request.content.is_eof():
         # The common case: the whole body came with the headers, so no wait is needed.
         buffered = request.content.read_nowait()
         if len(buffered) > limit:
-            raise Refused(413, "body too large")
+            raise RefusedRequestError(413, "body too large")
         return buffered
     body = bytearray()
     try:
@@ -204,9 +207,9 @@ async def read_body(request: web.Request, *, within: float, limit: int = MAX_BOD
             async for chunk in request.content.iter_any():
                 body += chunk
                 if len(body) > limit:
-                    raise Refused(413, "body too large")
+                    raise RefusedRequestError(413, "body too large")
     except TimeoutError:
-        raise Refused(408, "body too slow") from None
+        raise RefusedRequestError(408, "body too slow") from None
     return bytes(body)
 
 
@@ -215,11 +218,11 @@ def decode(body: bytes) -> str:
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError:
-        raise Refused(400, "body is not UTF-8") from None
+        raise RefusedRequestError(400, "body is not UTF-8") from None
 
 
 def check_shape(body: object) -> None:
-    """Raise Refused (400) unless `body`, as Bolt parsed it, is something Slack sends.
+    """Raise RefusedRequestError (400) unless `body`, as Bolt parsed it, is something Slack sends.
 
     That is a slash command, an ssl_check, or an object with a `type` (an interaction payload
     or an Events API callback), nested at most MAX_DEPTH deep, that has every field Bolt reads
@@ -227,16 +230,18 @@ def check_shape(body: object) -> None:
     (FIELD_KINDS) have the types Slack gives them.
     """
     if not isinstance(body, dict):
-        raise Refused(400, "not a Slack request: not an object")
+        raise RefusedRequestError(400, "not a Slack request: not an object")
     command = body.get("command")
     if command is not None:
         if not isinstance(command, str) or not command.startswith("/"):
-            raise Refused(400, "not a Slack request: not a slash command")
+            raise RefusedRequestError(400, "not a Slack request: not a slash command")
     elif "ssl_check" not in body and not isinstance(body.get("type"), str):
-        raise Refused(400, "not a Slack request: neither a command nor an object with a type")
+        raise RefusedRequestError(
+            400, "not a Slack request: neither a command nor an object with a type"
+        )
     problem = _missing_or_mistyped(body) or _walk(body)
     if problem is not None:
-        raise Refused(400, f"not a Slack request: {problem}")
+        raise RefusedRequestError(400, f"not a Slack request: {problem}")
 
 
 def fields_for(body: dict[str, Any]) -> tuple[Field, ...]:

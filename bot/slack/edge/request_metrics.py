@@ -22,7 +22,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 
 from bot.logs import bind
 from bot.metrics import ACK_SECONDS, SLACK_REQUESTS, LoopCount, LoopTimes
-from bot.slack.edge.intake import Refused
+from bot.slack.edge.intake import RefusedRequestError
 from bot.slack.edge.verification import STALE, UNSIGNED
 
 # A refusal's kind: the body was not read, or not trusted, so what it claims is not counted.
@@ -55,7 +55,7 @@ def request_kind(body: object) -> str:
     return _KINDS.get(kind, UNREAD) if isinstance(kind, str) else UNREAD
 
 
-def refused(refusal: Refused) -> None:
+def refused(refusal: RefusedRequestError) -> None:
     """Count a request refused before Bolt saw it: unsigned, stale, forged, too_large,
     too_slow or bad_shape."""
     outcome = _REFUSED_BY_REASON.get(refusal.reason) or _REFUSED_BY_STATUS.get(

@@ -24,6 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.errors import FlowpreviewError
 from bot.store.engine import describe_error
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ ROTATIONS_AT_ONCE = 3
 EXPIRATION_MINUTES = 120
 
 
-class _Busy(Exception):
+class _NoTurnError(FlowpreviewError):
     """The workspace's turn did not come within TURN_WAIT_S (or could not be taken)."""
 
 
@@ -108,7 +109,7 @@ class SerialisedRotation(AsyncInstallationStoreAuthorize):
                     # installed), or just rotated by another process: its tokens, as saved.
                     return current
                 return await super()._rotate_and_save_tokens_if_necessary(current)
-        except _Busy as busy:
+        except _NoTurnError as busy:
             log.warning(
                 "no token rotation for %s now (%s); using the stored token", workspace, busy
             )
@@ -124,7 +125,9 @@ class SerialisedRotation(AsyncInstallationStoreAuthorize):
             async with asyncio.timeout(TURN_WAIT_S):
                 await lock.acquire()
         except TimeoutError:
-            raise _Busy(f"another request was rotating for over {TURN_WAIT_S:.0f} s") from None
+            raise _NoTurnError(
+                f"another request was rotating for over {TURN_WAIT_S:.0f} s"
+            ) from None
         try:
             if self._engine.dialect.name != "postgresql":
                 # SQLite serves one process: the lock above is the whole turn.
@@ -174,4 +177,4 @@ async def _advisory_lock(connection: AsyncConnection, workspace: str, wait_s: fl
         )
     except DBAPIError as exc:
         # Most likely the lock_timeout: another replica is rotating.
-        raise _Busy(describe_error(exc)) from None
+        raise _NoTurnError(describe_error(exc)) from None

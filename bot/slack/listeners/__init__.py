@@ -1,17 +1,18 @@
-"""Every listener of the app, registered by kind, as in Slack's Bolt starter template."""
+"""Every listener of the app, registered by kind, as in Slack's Bolt starter template: each
+kind's `register(app, deps)` attaches its handlers, one handler per module."""
 
 from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.slack.answers.delivery import Delivery
+from bot.slack.deps import Deps
 from bot.slack.listeners import actions, commands, options, shortcuts, views
 
 
-def register(app: AsyncApp, delivery: Delivery) -> None:
+def register(app: AsyncApp, deps: Deps) -> None:
     """Attach the command, shortcut, action, options and view listeners to `app`."""
-    commands.register(app, delivery)
-    shortcuts.register(app, delivery)
-    actions.register(app, delivery)
-    options.register(app, delivery)
-    views.register(app, delivery)
+    commands.register(app, deps)
+    shortcuts.register(app, deps)
+    actions.register(app, deps)
+    options.register(app, deps)
+    views.register(app, deps)

@@ -1,24 +1,33 @@
-"""`python -m bot …` as a separate process: a command run to its end, or a serving replica."""
+"""Separate processes: `python -m bot …` run to its end or serving, and any command until a
+block ends."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import signal
 import socket
+import ssl
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
+import trustme
 
 from bot.slack.constants import HEALTH_PATH
 from bot.standin.cams.server import DEMO_CREDENTIALS
 from bot.standin.slack.fake_slack import FakeSlack
 
+HOST = "127.0.0.1"
 STARTUP_S = 20.0
+STOP_S = 5.0
+# One probe may not outlast the check that the process is still running.
+PROBE_TIMEOUT = aiohttp.ClientTimeout(total=1.0)
 
 
 def free_port() -> int:
@@ -198,3 +207,175 @@ async def _until_listening(url: str) -> None:
                         return
             await asyncio.sleep(0.1)
     raise TimeoutError(f"the emulator at {url} never answered")
+
+
+@contextlib.asynccontextmanager
+async def running_process(
+    command: Sequence[str],
+    env: Mapping[str, str],
+    *,
+    pipes: bool = False,
+    cwd: Path | None = None,
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """Run `command` until the block ends; then SIGTERM, and SIGKILL after STOP_S.
+
+    Its stderr is shared, so that a crash shows; its stdout is discarded, or with `pipes` it
+    and stdin are pipes to this process.
+    """
+    stream = asyncio.subprocess.PIPE if pipes else asyncio.subprocess.DEVNULL
+    process = await asyncio.create_subprocess_exec(
+        *command, cwd=cwd, env=dict(env), stdin=stream, stdout=stream
+    )
+    try:
+        yield process
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), STOP_S)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+
+async def wait_until_answering(
+    session: aiohttp.ClientSession,
+    url: str,
+    process: asyncio.subprocess.Process,
+    name: str,
+    within: float = STARTUP_S,
+) -> None:
+    """Return once GET `url` answers 200; raise if `process` exits or stays silent `within` s."""
+    deadline = asyncio.get_running_loop().time() + within
+    while asyncio.get_running_loop().time() < deadline:
+        if process.returncode is not None:
+            raise RuntimeError(f"{name} exited with status {process.returncode}")
+        # Refused until it listens; a probe that hangs (another program took the port) is
+        # cut short.
+        with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+            async with session.get(url, timeout=PROBE_TIMEOUT) as response:
+                if response.status == 200:
+                    return
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"{name} did not answer within {within:g}s")
+
+
+@dataclass(frozen=True, slots=True)
+class TlsFiles:
+    """A throwaway CA that clients trust, and a server key and chain for HOST signed by it."""
+
+    ca: Path
+    server: Path
+
+    @classmethod
+    def create(cls, directory: Path) -> TlsFiles:
+        """Write a fresh CA and a certificate for HOST into `directory`."""
+        authority = trustme.CA()
+        files = cls(ca=directory / "ca.pem", server=directory / "server.pem")
+        authority.cert_pem.write_to_path(str(files.ca))
+        authority.issue_cert(HOST).private_key_and_cert_chain_pem.write_to_path(str(files.server))
+        return files
+
+    def client_context(self) -> ssl.SSLContext:
+        """A client context that trusts only this CA."""
+        return ssl.create_default_context(cafile=str(self.ca))
+
+
+@dataclass(frozen=True, slots=True)
+class EmulatorStats:
+    """GET /_emulator/stats: what the emulator received since its last reset."""
+
+    counts: dict[str, int]
+    by_flow: dict[str, int]
+    received: int
+    max_in_any_second: dict[str, int]
+    arrivals: dict[str, list[float]]
+
+
+def calls_per_s(arrivals: Sequence[float]) -> float | None:
+    """Calls per second between the first and last of `arrivals`; None with under two."""
+    if len(arrivals) < 2 or arrivals[-1] <= arrivals[0]:
+        return None
+    return (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
+
+
+@dataclass(frozen=True, slots=True)
+class ServerView:
+    """What the emulator received from one account since its last reset."""
+
+    received: int
+    ok: int
+    throttled: int
+    max_in_any_second: int
+    arrivals: list[float]
+    by_flow: dict[str, int]
+
+    @classmethod
+    def from_stats(cls, stats: EmulatorStats, account: str) -> ServerView:
+        """Pick `account`'s figures out of the emulator's stats."""
+        return cls(
+            received=stats.received,
+            ok=stats.counts.get("OK", 0),
+            throttled=stats.counts.get("Throttling.User", 0),
+            max_in_any_second=stats.max_in_any_second.get(account, 0),
+            arrivals=stats.arrivals.get(account, []),
+            by_flow=stats.by_flow,
+        )
+
+    @property
+    def calls_per_s(self) -> float | None:
+        """Calls per second between the first and last arrival; None with under two calls."""
+        return calls_per_s(self.arrivals)
+
+
+@dataclass(frozen=True, slots=True)
+class EmulatorControl:
+    """`python -m bot emulator` in a process of its own: where it is, and its controls."""
+
+    url: str
+    port: int
+    pid: int
+    session: aiohttp.ClientSession
+
+    async def reset(self) -> None:
+        """Forget everything the emulator has seen."""
+        async with self.session.post(f"{self.url}/_emulator/reset") as response:
+            response.raise_for_status()
+
+    async def stats(self) -> EmulatorStats:
+        """What the emulator has received since the last reset."""
+        async with self.session.get(f"{self.url}/_emulator/stats") as response:
+            response.raise_for_status()
+            body = await response.json()
+        return EmulatorStats(**{f.name: body[f.name] for f in dataclasses.fields(EmulatorStats)})
+
+    async def faults(self, *rules: str) -> None:
+        """Replace the fault rules."""
+        async with self.session.put(f"{self.url}/_emulator/faults", json={"rules": rules}) as put:
+            put.raise_for_status()
+
+
+@contextlib.asynccontextmanager
+async def controlled_emulator(
+    *args: str, tls: TlsFiles | None = None, within: float = STARTUP_S
+) -> AsyncIterator[EmulatorControl]:
+    """`python -m bot emulator --port <free> *args` until the block ends, https with `tls`.
+
+    With no AccessKey in its environment (clean_env drops ours) it takes the demo key. Its
+    stderr is shared; control calls that hang fail after 30 s rather than hang the caller.
+    """
+    port = free_port()
+    command = [sys.executable, "-m", "bot", "emulator", "--host", HOST, "--port", str(port)]
+    if tls is not None:
+        command += ["--tls-cert", str(tls.server), "--tls-key", str(tls.server)]
+    url = f"{'http' if tls is None else 'https'}://{HOST}:{port}"
+    connector = aiohttp.TCPConnector(ssl=True if tls is None else tls.client_context())
+    timeout = aiohttp.ClientTimeout(total=30.0)
+    async with (
+        running_process([*command, *args], clean_env()) as process,
+        aiohttp.ClientSession(timeout=timeout, connector=connector) as session,
+    ):
+        await wait_until_answering(
+            session, f"{url}/_emulator/stats", process, "the emulator", within
+        )
+        yield EmulatorControl(url, port, process.pid, session)

@@ -20,7 +20,7 @@ from bot.serving import serving
 from bot.slack.admission.gate import Gate
 from bot.slack.constants import EVENTS_PATH
 from bot.slack.edge.inflight import InFlight
-from bot.slack.server import DELIVERY, create_server, runner_options
+from bot.slack.server import DEPS, create_server, runner_options
 from bot.slack.settings import SlackSettings
 from bot.standin.cams.server import DEMO_CREDENTIALS
 from bot.standin.harness.emulator import RunningEmulator, running_emulator
@@ -116,5 +116,5 @@ async def running_bot(
             serving(server, **runner_options(headers_timeout=request_timeout)) as url,
             aiohttp.ClientSession() as session,
         ):
-            delivery = server[DELIVERY]
-            yield Bot(url, cams, slack, session, service, delivery.gate, delivery.inflight)
+            deps = server[DEPS]
+            yield Bot(url, cams, slack, session, service, deps.gate, deps.inflight)

@@ -59,7 +59,7 @@ class ApiCall:
 
 
 @dataclass(frozen=True, slots=True)
-class Delivery:
+class ResponseUrlPost:
     """One POST to a response_url and what the fake answered.
 
     `message` is the posted JSON object (None when the body was not one); `answer` is the
@@ -95,7 +95,7 @@ class ViewChange:
 
 @dataclass(slots=True)
 class _Target:
-    queue: asyncio.Queue[Delivery] = field(default_factory=asyncio.Queue)
+    queue: asyncio.Queue[ResponseUrlPost] = field(default_factory=asyncio.Queue)
     uses: int = 0
     failure: tuple[int, str] | None = None
 
@@ -134,7 +134,7 @@ class FakeSlack:
         self._garbled: dict[str, Garbage] = {}
         # Who is who, for users.info and usergroups.users.list.
         self.people = People()
-        self.deliveries: list[Delivery] = []
+        self.deliveries: list[ResponseUrlPost] = []
         # Every modal open now, by view ID, as Slack stores it; and every change, in order.
         self.views: dict[str, _Json] = {}
         self.view_changes: list[ViewChange] = []
@@ -143,7 +143,7 @@ class FakeSlack:
         # trigger_id -> when it was made; None once it has been used.
         self._triggers: dict[str, float | None] = {}
         self._targets: dict[str, _Target] = {}
-        self._subscribers: list[asyncio.Queue[Delivery]] = []
+        self._subscribers: list[asyncio.Queue[ResponseUrlPost]] = []
         self._url: str | None = None
         self._runner: web.AppRunner | None = None
         self._socket: web.WebSocketResponse | None = None
@@ -247,7 +247,7 @@ class FakeSlack:
         """From now on, answer every POST to `url` with `status` and the body `error`."""
         self._target(url).failure = (status, error)
 
-    async def next_response(self, url: str, *, within: float = DEFAULT_WAIT_S) -> Delivery:
+    async def next_response(self, url: str, *, within: float = DEFAULT_WAIT_S) -> ResponseUrlPost:
         """The next POST to `url` not yet returned by this method, waiting up to `within` s."""
         target = self._target(url)
         try:
@@ -280,9 +280,9 @@ class FakeSlack:
             return await acked
 
     @contextmanager
-    def subscribe(self) -> Iterator[asyncio.Queue[Delivery]]:
+    def subscribe(self) -> Iterator[asyncio.Queue[ResponseUrlPost]]:
         """A queue that receives every later delivery, to any response_url, while in use."""
-        queue: asyncio.Queue[Delivery] = asyncio.Queue()
+        queue: asyncio.Queue[ResponseUrlPost] = asyncio.Queue()
         self._subscribers.append(queue)
         try:
             yield queue
@@ -447,24 +447,24 @@ class FakeSlack:
             queue.put_nowait(delivery)
         return web.Response(status=delivery.status, text=delivery.answer)
 
-    def _judge(self, url: str, message: _Json | None) -> Delivery:
+    def _judge(self, url: str, message: _Json | None) -> ResponseUrlPost:
         target = self._targets.get(url)
         if target is None:
-            return Delivery(url, message, 404, "no_such_response_url")
+            return ResponseUrlPost(url, message, 404, "no_such_response_url")
         if target.failure is not None:
             status, error = target.failure
-            return Delivery(url, message, status, error)
+            return ResponseUrlPost(url, message, status, error)
         if target.uses >= self.max_uses:
             # The error text is the stand-in's; Slack documents the limit, not the answer.
-            return Delivery(url, message, 404, "used_url")
+            return ResponseUrlPost(url, message, 404, "used_url")
         if message is None:
-            return Delivery(url, None, 400, "invalid_payload")
+            return ResponseUrlPost(url, None, 400, "invalid_payload")
         found = limits.problems(message)
         if found:
             error = "invalid_blocks" if message.get("blocks") else "no_text"
-            return Delivery(url, message, 400, error, tuple(found))
+            return ResponseUrlPost(url, message, 400, error, tuple(found))
         target.uses += 1
-        return Delivery(url, message, 200, "ok")
+        return ResponseUrlPost(url, message, 200, "ok")
 
 
 @asynccontextmanager

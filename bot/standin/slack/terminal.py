@@ -26,7 +26,7 @@ import aiohttp
 
 from bot.slack.constants import COMMAND, EVENTS_PATH, OPEN_ACTION_ID, SHARE_ACTION_ID
 from bot.standin.slack import limits, payloads
-from bot.standin.slack.fake_slack import TRIGGER_LIFE_S, Delivery, FakeSlack, ViewChange
+from bot.standin.slack.fake_slack import TRIGGER_LIFE_S, FakeSlack, ResponseUrlPost, ViewChange
 from bot.standin.slack.line_editor import LineEditor
 from bot.standin.slack.modal import Modal, ModalError
 from bot.standin.slack.mrkdwn import LOCAL_VIEWER, Viewer
@@ -477,7 +477,7 @@ class Terminal:
         self._latest_url = response_url
         return text
 
-    async def _print(self, deliveries: asyncio.Queue[Delivery]) -> None:
+    async def _print(self, deliveries: asyncio.Queue[ResponseUrlPost]) -> None:
         while True:
             delivery = await deliveries.get()
             try:
@@ -485,7 +485,7 @@ class Terminal:
             finally:
                 deliveries.task_done()
 
-    async def _print_delivery(self, delivery: Delivery) -> None:
+    async def _print_delivery(self, delivery: ResponseUrlPost) -> None:
         origin = self._origins.get(delivery.url)
         if origin is None:
             return

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_bolt.async_app import AsyncAck, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.preview.spaces import SpaceChoice
 from bot.slack.admission.asker import Asker
 from bot.slack.admission.directory import DirectoryError
-from bot.slack.answers.delivery import Delivery
 from bot.slack.blocks import modals
-from bot.slack.constants import PICKER_CALLBACK_ID
+from bot.slack.deps import Deps
 from bot.slack.edge.web_api import SlackWebError
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 TRIGGER_LIFE_S = 3.0
 
 
-def register(app: AsyncApp, delivery: Delivery) -> None:
+def listener(deps: Deps) -> Callable[..., Awaitable[None]]:
     """Open the picker (or, with no space configured, a modal saying what to set)."""
 
     async def open_picker(
@@ -40,23 +40,23 @@ def register(app: AsyncApp, delivery: Delivery) -> None:
             return
         # With process_before_response, Bolt answers Slack when this listener returns:
         # views.open runs beside that answer, in a task shutdown drains.
-        delivery.inflight.spawn(_open(delivery, client, Asker.of(context), trigger_id))
+        deps.inflight.spawn(_open(deps, client, Asker.of(context), trigger_id))
 
-    app.shortcut(PICKER_CALLBACK_ID)(open_picker)
+    return open_picker
 
 
-async def _open(delivery: Delivery, client: AsyncWebClient, asker: Asker, trigger_id: str) -> None:
+async def _open(deps: Deps, client: AsyncWebClient, asker: Asker, trigger_id: str) -> None:
     loop = asyncio.get_running_loop()
     expires = loop.time() + TRIGGER_LIFE_S
-    offered = await _offered(delivery, client, asker)
+    offered = await _offered(deps, client, asker)
     spaces = offered or ()
     if spaces:
         # The person needs a moment to reach the flow list: start listing its flows now.
-        delivery.service.catalog.peek(spaces[0].id)
+        deps.catalog.peek(spaces[0].id)
     # With spaces configured and none offered, the rules refused them all.
-    refused = not spaces and bool(delivery.service.spaces)
+    refused = not spaces and bool(deps.service.spaces)
     if refused:
-        delivery.auditor.refused(asker, None, "refused: no space offered in the picker", ())
+        deps.auditor.refused(asker, None, "refused: no space offered in the picker", ())
     unverified = offered is None
     view = modals.refused_view(unverified=unverified) if refused else modals.picker_view(spaces)
     try:
@@ -69,12 +69,12 @@ async def _open(delivery: Delivery, client: AsyncWebClient, asker: Asker, trigge
 
 
 async def _offered(
-    delivery: Delivery, client: AsyncWebClient, asker: Asker
+    deps: Deps, client: AsyncWebClient, asker: Asker
 ) -> tuple[SpaceChoice, ...] | None:
     """The configured spaces the access rules let `asker` see; None if Slack cannot say who
     they are. Offering the others would tell them those spaces exist."""
-    spaces = delivery.service.spaces
-    gate = delivery.gate
+    spaces = deps.service.spaces
+    gate = deps.gate
     if gate is None:
         return tuple(spaces)
     try:

@@ -9,7 +9,7 @@ Per (account, space), under a hashed key part:
 - `flowpreview:catalog:{digest}:lock`: the refresh lock, `SET NX PX` with a random token,
   renewed and released by `lua/catalog_lock.lua` only by its holder.
 
-While Redis is unreachable every method answers as if nothing were shared (RedisLink's
+While Redis is unreachable every method answers as if nothing were shared (RedisCircuitBreaker's
 breaker makes that cost one timeout per outage), so each replica refreshes on its own.
 """
 
@@ -31,7 +31,7 @@ from bot.cams.models import FlowSummary
 from bot.cams.response import MAX_FLOW_ID_LENGTH
 from bot.preview.catalog import Claim, SpaceKey
 from bot.preview.catalog_listing import Listing
-from bot.preview.shared.link import RedisLink, Unavailable
+from bot.preview.redis.circuit_breaker import RedisCircuitBreaker, RedisUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -51,27 +51,27 @@ COMPRESSION_LEVEL = 1
 
 
 def _script(name: str) -> str:
-    return resources.files("bot.preview.shared").joinpath("lua", name).read_text(encoding="utf-8")
+    return resources.files("bot.preview.redis").joinpath("lua", name).read_text(encoding="utf-8")
 
 
 class SharedCatalog:
-    """The CatalogStore of a replica, on Redis through `link`."""
+    """The CatalogStore of a replica, on Redis through `breaker`."""
 
-    def __init__(self, link: RedisLink) -> None:
-        self._link = link
-        self._save = link.client.register_script(_script("catalog_save.lua"))
-        self._lock = link.client.register_script(_script("catalog_lock.lua"))
+    def __init__(self, breaker: RedisCircuitBreaker) -> None:
+        self._breaker = breaker
+        self._save = breaker.client.register_script(_script("catalog_save.lua"))
+        self._lock = breaker.client.register_script(_script("catalog_lock.lua"))
 
     async def claim(self, space: SpaceKey, lease: float) -> Claim:
         """Take the space's refresh lock for `lease` seconds, if nobody holds it."""
         token = secrets.token_hex(16)
         try:
-            taken = await self._link.call(
+            taken = await self._breaker.call(
                 lambda redis: redis.set(
                     catalog_key(space, "lock"), token, nx=True, px=_millis(lease)
                 )
             )
-        except Unavailable:
+        except RedisUnavailableError:
             return Claim()
         return Claim(token) if taken else Claim(held_elsewhere=True)
 
@@ -82,17 +82,17 @@ class SharedCatalog:
         """
         try:
             answer = await self._run_lock(space, token, _millis(lease))
-        except Unavailable:
+        except RedisUnavailableError:
             return True
         return answer == 1
 
     async def release(self, space: SpaceKey, token: str) -> None:
         """Let go of the lock if it is still ours; an outage lets its lease run out instead."""
-        with contextlib.suppress(Unavailable):
+        with contextlib.suppress(RedisUnavailableError):
             await self._run_lock(space, token, 0)
 
     async def _run_lock(self, space: SpaceKey, token: str, lease_ms: int) -> int:
-        answer: Any = await self._link.call(
+        answer: Any = await self._breaker.call(
             lambda redis: self._lock(
                 keys=[catalog_key(space, "lock")], args=[token, lease_ms], client=redis
             )
@@ -102,20 +102,20 @@ class SharedCatalog:
     async def claimed(self, space: SpaceKey) -> bool:
         """Whether some replica holds the space's lock (False while Redis is out)."""
         try:
-            held: int = await self._link.call(
+            held: int = await self._breaker.call(
                 lambda redis: redis.exists(catalog_key(space, "lock"))
             )
-        except Unavailable:
+        except RedisUnavailableError:
             return False
         return held > 0
 
     async def fetched_at(self, space: SpaceKey) -> float | None:
         """When the stored snapshot was listed, or None (none, unreadable, or Redis out)."""
         try:
-            raw = await self._link.call(
+            raw = await self._breaker.call(
                 lambda redis: redis.hget(catalog_key(space, "snapshot"), "at")
             )
-        except Unavailable:
+        except RedisUnavailableError:
             return None
         return _moment(raw)
 
@@ -127,7 +127,7 @@ class SharedCatalog:
         """
         key = catalog_key(space, "snapshot")
         try:
-            size: int = await self._link.call(lambda redis: redis.hstrlen(key, "data"))
+            size: int = await self._breaker.call(lambda redis: redis.hstrlen(key, "data"))
             if not size:
                 return None
             if size > MAX_STORED_BYTES:
@@ -139,10 +139,10 @@ class SharedCatalog:
                     MAX_STORED_BYTES,
                 )
                 return None
-            fields: list[bytes | str | None] = await self._link.call(
+            fields: list[bytes | str | None] = await self._breaker.call(
                 lambda redis: redis.hmget(key, ["at", "truncated", "data"])
             )
-        except Unavailable:
+        except RedisUnavailableError:
             return None
         at, truncated, data = fields
         fetched_at = _moment(at)
@@ -156,8 +156,8 @@ class SharedCatalog:
         if len(data) > MAX_STORED_BYTES:
             log.warning("catalog of space %r too large to share through Redis", space[1])
             return
-        with contextlib.suppress(Unavailable):
-            await self._link.call(
+        with contextlib.suppress(RedisUnavailableError):
+            await self._breaker.call(
                 lambda redis: self._save(
                     keys=[catalog_key(space, "snapshot")],
                     args=[repr(listing.fetched_at), int(listing.truncated), data, _millis(life)],

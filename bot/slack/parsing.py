@@ -9,14 +9,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from bot.cams.flow_id import FLOW_ID_SHAPE
-from bot.preview.spaces import SPACE_ID
+from bot.ids import BARE_FLOW_ID, FLOW_LINK_ID, SPACE_ID, TYPED_FLOW_ID
 
 MAX_FLOWS = 10
-# What an ID from a payload or a link may look like: never more than this reaches CAMS.
-FLOW_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-# A flow ID typed on its own; any other word is part of a name.
-TYPED_ID = FLOW_ID_SHAPE
 MAX_NAME_LENGTH = 100
 # Commands remembered once read: how many, and the longest text remembered (256 characters,
 # so at most about 1 MB in all).
@@ -26,9 +21,6 @@ SPACE_PREFIX = "space:"
 # Said after the name words, quoted, when flow IDs came with them.
 NOT_BOTH = "is not a flow ID. Give either flow IDs or a flow name, not both."
 HELP_WORDS = frozenset({"help", "-h", "--help", "?"})
-# A run of 10-20 digits standing on its own, or the ID in a Meta flow link.
-BARE_ID = re.compile(r"(?<!\w)(?<!\d\.)([0-9]{10,20})(?!\w|\.\d)")
-LINK_ID = re.compile(r"/flows/([A-Za-z0-9_-]{1,64})(?=[/?#|>\s]|$)")
 SLACK_LINK = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
 # Message fields that carry what a person wrote or linked; ts, IDs and the like are skipped.
 TEXT_KEYS = frozenset({"text", "url", "fallback", "pretext", "title", "title_link", "value"})
@@ -141,10 +133,10 @@ def _unlinked(text: str) -> str:
 
 def _flow_id_of(token: str) -> str | None:
     """The flow ID a token names: the token itself, or the ID inside a flow link."""
-    if TYPED_ID.fullmatch(token):
+    if TYPED_FLOW_ID.fullmatch(token):
         return token
     if token.lower().startswith(("https://", "http://")):
-        link = LINK_ID.search(token)
+        link = FLOW_LINK_ID.search(token)
         if link is not None:
             return link.group(1)
     return None
@@ -204,7 +196,9 @@ def _ids_in(text: str) -> Iterator[str]:
 
 def _scan(encoded: str) -> Iterator[str]:
     text = html.unescape(encoded)
-    matches = [(m.start(), m.group(1)) for p in (LINK_ID, BARE_ID) for m in p.finditer(text)]
+    matches = [
+        (m.start(), m.group(1)) for p in (FLOW_LINK_ID, BARE_FLOW_ID) for m in p.finditer(text)
+    ]
     for _, flow_id in sorted(matches):
         yield flow_id
 

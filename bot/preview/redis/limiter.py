@@ -22,7 +22,7 @@ the probe; every slot booked after the probe comes at least a spacing after it, 
 answer, and a throttled probe starts the next cooldown. A caller that slept until its slot
 confirms it first (`lua/confirm.lua`): a slot inside a cooldown set meanwhile, or before the
 probe's answer, is void, and the caller books again within what is left of its own deadline,
-or is refused with Busy. This replica's sleepers confirm at once when it is throttled.
+or is refused with BusyError. This replica's sleepers confirm at once when it is throttled.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from bot.preview.limiter import EARLY_S, LimiterSettings, LocalLimiter
-from bot.preview.shared.link import RedisLink, Unavailable
+from bot.preview.redis.circuit_breaker import RedisCircuitBreaker, RedisUnavailableError
 
 MICROS = 1_000_000
 KEY_PREFIX = "flowpreview:budget"
@@ -48,7 +48,7 @@ PROBE_DUE = "due"
 
 
 def _script(name: str) -> str:
-    return resources.files("bot.preview.shared").joinpath("lua", name).read_text(encoding="utf-8")
+    return resources.files("bot.preview.redis").joinpath("lua", name).read_text(encoding="utf-8")
 
 
 def replica_share(settings: LimiterSettings, replicas: int) -> LimiterSettings:
@@ -66,18 +66,20 @@ class _Booking:
 
 
 class SharedLimiter:
-    """The AttemptGate of a replica among `replicas`, on Redis through `link`."""
+    """The AttemptGate of a replica among `replicas`, on Redis through `breaker`."""
 
-    def __init__(self, link: RedisLink, settings: LimiterSettings, replicas: int) -> None:
+    def __init__(
+        self, breaker: RedisCircuitBreaker, settings: LimiterSettings, replicas: int
+    ) -> None:
         self.settings = settings
         self.share = replica_share(settings, replicas)
-        self._link = link
+        self._breaker = breaker
         self._spacing = settings.period + settings.margin
-        self._fence_s = settings.max_wait + self._spacing + link.retry_after
+        self._fence_s = settings.max_wait + self._spacing + breaker.retry_after
         self._fallback = LocalLimiter(self.share)
-        self._admit = link.client.register_script(_script("admit.lua"))
-        self._cooldown = link.client.register_script(_script("cooldown.lua"))
-        self._confirm = link.client.register_script(_script("confirm.lua"))
+        self._admit = breaker.client.register_script(_script("admit.lua"))
+        self._cooldown = breaker.client.register_script(_script("cooldown.lua"))
+        self._confirm = breaker.client.register_script(_script("confirm.lua"))
         self._fenced_at: dict[str, int] = {}
         # This replica's callers sleeping until their slots, woken when it is throttled.
         self._sleepers: dict[str, set[asyncio.Future[None]]] = {}
@@ -85,7 +87,7 @@ class SharedLimiter:
         self._probes: dict[asyncio.Task[Any] | None, str] = {}
 
     async def admit(self, account: str, within: float = math.inf) -> float:
-        """Sleep until `account`'s booked slot, or raise Busy; locally while Redis is out."""
+        """Sleep until `account`'s booked slot, or raise BusyError; locally while Redis is out."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + min(self.settings.max_wait, within)
         while True:
@@ -95,7 +97,7 @@ class SharedLimiter:
             not_before = max(0.0, self._fallback.horizon(account) - loop.time())
             try:
                 booking = await self._book(account, max_wait, not_before)
-            except Unavailable:
+            except RedisUnavailableError:
                 return await self._admit_locally(account, max_wait)
             if not booking.granted:
                 raise self.settings.busy(booking.wait)
@@ -117,8 +119,8 @@ class SharedLimiter:
         Returns `retry_after` capped at `max_cooldown` (None stays None).
         """
         await self._fallback.throttled(account, retry_after)
-        with contextlib.suppress(Unavailable):
-            await self._link.call(
+        with contextlib.suppress(RedisUnavailableError):
+            await self._breaker.call(
                 lambda redis: self._cooldown(
                     keys=[budget_key(account, "cooldown"), budget_key(account, "probe")],
                     args=[
@@ -148,8 +150,8 @@ class SharedLimiter:
         await self._fallback.missed(account)
         if self._probes.pop(asyncio.current_task(), None) != account:
             return
-        with contextlib.suppress(Unavailable):
-            await self._link.call(
+        with contextlib.suppress(RedisUnavailableError):
+            await self._breaker.call(
                 lambda redis: redis.set(
                     budget_key(account, "probe"),
                     PROBE_DUE,
@@ -158,17 +160,17 @@ class SharedLimiter:
             )
 
     async def _book(self, account: str, max_wait: float, not_before: float) -> _Booking:
-        return await self._link.call(
+        return await self._breaker.call(
             lambda redis: self._book_on(redis, account, max_wait, not_before)
         )
 
     async def _book_on(
         self, redis: Redis, account: str, max_wait: float, not_before: float
     ) -> _Booking:
-        if self._fenced_at.get(account, 0) != self._link.recoveries:
+        if self._fenced_at.get(account, 0) != self._breaker.recoveries:
             # Back from an outage: other replicas may still be spending their share locally.
             await redis.set(budget_key(account, "fence"), 1, px=round(self._fence_s * 1000))
-            self._fenced_at[account] = self._link.recoveries
+            self._fenced_at[account] = self._breaker.recoveries
         answer: Any = await self._admit(
             keys=[budget_key(account, part) for part in KEY_PARTS],
             args=[
@@ -201,7 +203,7 @@ class SharedLimiter:
             await self._sleep(account, slot_at - loop.time())
             try:
                 verdict = await self._confirm_slot(account, booking.slot, booking.probe)
-            except Unavailable:
+            except RedisUnavailableError:
                 # As during any outage: a slot booked before it may still be used.
                 return booking
             if verdict == SLOT_VOID:
@@ -212,7 +214,7 @@ class SharedLimiter:
                 return booking
 
     async def _confirm_slot(self, account: str, slot: int, probe: bool) -> int:
-        verdict: Any = await self._link.call(
+        verdict: Any = await self._breaker.call(
             lambda redis: self._confirm(
                 keys=[budget_key(account, "cooldown"), budget_key(account, "probe")],
                 args=[
@@ -243,11 +245,11 @@ class SharedLimiter:
 
     async def _admit_locally(self, account: str, max_wait: float) -> float:
         # Any replica may still use slots booked on Redis up to the moment it went away.
-        booked_for = self.settings.max_wait + self._spacing - self._link.seconds_since_lost()
+        booked_for = self.settings.max_wait + self._spacing - self._breaker.seconds_since_lost()
         if booked_for > 0:
             self._fallback.pause(account, booked_for)
         if self.share.rate < 1:
-            raise self.settings.busy(self._link.retry_after)
+            raise self.settings.busy(self._breaker.retry_after)
         return await self._fallback.admit(account, max_wait)
 
 

@@ -1,4 +1,4 @@
-"""Connecting a replica to Redis: one link, and the shared limiter and cache on it."""
+"""Connecting a replica to Redis: one circuit breaker, and the shared limiter and cache on it."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from redis.backoff import NoBackoff
 from redis.maint_notifications import MaintNotificationsConfig
 
 from bot.cams.actions import Action
+from bot.preview.redis.cache import SharedCache
+from bot.preview.redis.catalog import SharedCatalog
+from bot.preview.redis.circuit_breaker import REDIS_TIMEOUT_S, RedisCircuitBreaker
+from bot.preview.redis.limiter import SharedLimiter
 from bot.preview.settings import PreviewSettings
-from bot.preview.shared.cache import SharedCache
-from bot.preview.shared.catalog import SharedCatalog
-from bot.preview.shared.limiter import SharedLimiter
-from bot.preview.shared.link import REDIS_TIMEOUT_S, RedisLink
 
 POOL_SIZE = 32
 POOL_WAIT_S = 2.0
@@ -22,9 +22,10 @@ POOL_WAIT_S = 2.0
 
 @dataclass(frozen=True, slots=True)
 class Shared:
-    """What a replica shares with the others: one link, a limiter per action, the cache."""
+    """What a replica shares with the others: one circuit breaker, a limiter per action, the
+    cache."""
 
-    link: RedisLink
+    breaker: RedisCircuitBreaker
     limiters: dict[Action, SharedLimiter]
     cache: SharedCache
     catalog: SharedCatalog
@@ -58,13 +59,13 @@ def redis_client(redis_url: str) -> Redis:
 def connect(redis_url: str, settings: PreviewSettings) -> Shared:
     """The shared limiters, cache and catalog store on `redis_url`; connections open on first
     use."""
-    link = RedisLink(redis_client(redis_url))
+    breaker = RedisCircuitBreaker(redis_client(redis_url))
     return Shared(
-        link,
+        breaker,
         {
-            action: SharedLimiter(link, settings.limiter_for(action), settings.replicas)
+            action: SharedLimiter(breaker, settings.limiter_for(action), settings.replicas)
             for action in Action
         },
-        SharedCache(link, negative_ttl=settings.negative_ttl),
-        SharedCatalog(link),
+        SharedCache(breaker, negative_ttl=settings.negative_ttl),
+        SharedCatalog(breaker),
     )

@@ -40,10 +40,10 @@ from bot.preview.space_check import SpaceCheck, check_space_known
 from bot.slack.admission.asker import Asker
 from bot.slack.admission.directory import DirectoryError
 from bot.slack.admission.gate import Gate
-from bot.slack.answers.delivery import Delivery
-from bot.slack.answers.parsing import HELP_WORDS
 from bot.slack.blocks import messages
 from bot.slack.constants import COMMAND
+from bot.slack.deps import Deps
+from bot.slack.parsing import HELP_WORDS
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def is_config(text: str) -> bool:
 
 async def answer_config(
     ack: AsyncAck,
-    delivery: Delivery,
+    deps: Deps,
     client: AsyncWebClient,
     context: Mapping[str, Any],
     text: str,
@@ -109,15 +109,15 @@ async def answer_config(
 ) -> None:
     """Ack `/flowpreview config ...` within the ack budget: with the answer when it is ready,
     else with PENDING, the answer following through `response_url`."""
-    service = delivery.service
+    service = deps.service
 
     async def known(space: str, within: float) -> SpaceCheck:
-        return await check_space_known(service.client, service.spaces, space, within)
+        return await check_space_known(service.client, deps.service.spaces, space, within)
 
     loop = asyncio.get_running_loop()
-    deadline = delivery.deadline()
+    deadline = deps.delivery.deadline()
     work = asyncio.create_task(
-        configure(delivery.gate, client, context, text, check=known, deadline=deadline)
+        configure(deps.gate, client, context, text, check=known, deadline=deadline)
     )
     try:
         done, _ = await asyncio.wait({work}, timeout=max(0.0, deadline - loop.time()))
@@ -130,12 +130,10 @@ async def answer_config(
     words = text.split()
     changing = len(words) > 1 and words[1].lower() in CHANGES
     await ack(**_reply(PENDING if changing else PENDING_ANSWER))
-    delivery.inflight.spawn(_follow_up(work, delivery, response_url), response_url)
+    deps.inflight.spawn(_follow_up(work, deps, response_url), response_url)
 
 
-async def _follow_up(
-    work: asyncio.Task[messages.Message], delivery: Delivery, response_url: str
-) -> None:
+async def _follow_up(work: asyncio.Task[messages.Message], deps: Deps, response_url: str) -> None:
     try:
         message = await work
     except asyncio.CancelledError:
@@ -145,7 +143,7 @@ async def _follow_up(
     except Exception:
         log.exception("changing the settings failed")
         message = messages.internal_error_message()
-    await delivery.replies.post(response_url, message)
+    await deps.replies.post(response_url, message)
 
 
 async def configure(

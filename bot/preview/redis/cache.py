@@ -14,7 +14,7 @@ from bot.cams.actions import Action
 from bot.cams.errors import CamsError, ErrorKind
 from bot.cams.models import FlowPreview
 from bot.preview.cache import CacheKey, Entry, good_until
-from bot.preview.shared.link import RedisLink, Unavailable
+from bot.preview.redis.circuit_breaker import RedisCircuitBreaker, RedisUnavailableError
 
 KEY_PREFIX = "flowpreview:preview"
 
@@ -23,17 +23,21 @@ class SharedCache:
     """Entries as JSON under `PX` = their serving life; a miss while Redis is out is a miss."""
 
     def __init__(
-        self, link: RedisLink, *, negative_ttl: float, timer: Callable[[], float] = time.time
+        self,
+        breaker: RedisCircuitBreaker,
+        *,
+        negative_ttl: float,
+        timer: Callable[[], float] = time.time,
     ) -> None:
-        self._link = link
+        self._breaker = breaker
         self._negative_ttl = negative_ttl
         self._timer = timer
 
     async def get(self, key: CacheKey) -> Entry | None:
         """The entry other replicas stored for `key`, or None."""
         try:
-            raw = await self._link.call(lambda redis: redis.get(_redis_key(key)))
-        except Unavailable:
+            raw = await self._breaker.call(lambda redis: redis.get(_redis_key(key)))
+        except RedisUnavailableError:
             return None
         return _decode(raw) if raw is not None else None
 
@@ -44,8 +48,8 @@ class SharedCache:
         if life_ms <= 0:
             return
         value = json.dumps(_encode(entry), separators=(",", ":"))
-        with contextlib.suppress(Unavailable):
-            await self._link.call(lambda redis: redis.set(_redis_key(key), value, px=life_ms))
+        with contextlib.suppress(RedisUnavailableError):
+            await self._breaker.call(lambda redis: redis.set(_redis_key(key), value, px=life_ms))
 
 
 def _redis_key(key: CacheKey) -> str:

@@ -12,6 +12,7 @@ from typing import TypeVar
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from bot.errors import FlowpreviewError
 from bot.metrics import REDIS_OUTAGES, REDIS_UP
 
 log = logging.getLogger(__name__)
@@ -27,15 +28,15 @@ RETRY_AFTER_S = 1.0
 CHECK_WAIT_S = 0.1
 
 
-class Unavailable(Exception):
+class RedisUnavailableError(FlowpreviewError):
     """Redis cannot be used right now; the caller falls back to what this replica has."""
 
 
-class RedisLink:
+class RedisCircuitBreaker:
     """Runs Redis operations while Redis works, and refuses them at once while it does not.
 
-    After a failure the breaker is open: operations raise Unavailable without touching the
-    network. After `retry_after` seconds one operation at a time may probe, and only a probe's
+    After a failure the breaker is open: operations raise RedisUnavailableError without touching
+    the network. After `retry_after` seconds one operation at a time may probe, and only a probe's
     success closes the breaker (a call that started before the outage proves nothing). Each
     outage is logged once when it starts and once when it ends.
 
@@ -86,22 +87,23 @@ class RedisLink:
         return bool(done) and self.healthy
 
     async def _ping(self) -> None:
-        with contextlib.suppress(Unavailable):
+        with contextlib.suppress(RedisUnavailableError):
             await self.call(lambda redis: redis.ping())
 
     async def call(self, operation: Callable[[Redis], Awaitable[T]]) -> T:
-        """Run `operation` on the client; raise Unavailable if the breaker is open or it fails."""
+        """Run `operation` on the client; RedisUnavailableError if the breaker is open or it
+        fails."""
         opened_at = self._opened_at
         probe = opened_at is not None
         if opened_at is not None:
             if self._probing or self._clock() < opened_at + self.retry_after:
-                raise Unavailable
+                raise RedisUnavailableError
             self._probing = True
         try:
             result = await operation(self.client)
         except (RedisError, OSError, TimeoutError) as exc:
             self._failed(exc)
-            raise Unavailable from None
+            raise RedisUnavailableError from None
         finally:
             if probe:
                 self._probing = False
