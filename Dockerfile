@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # flowpreview: `docker build -t flowpreview .`, then `docker run --env-file … -p 3000:3000 flowpreview`.
-# tests/test_container.py checks what can be checked without building: the command, the ports,
-# the health check, the user and that no secret is baked in.
+# `docker build --target demo -t flowpreview-demo .` adds the demo, the emulator and their stand-ins.
+# tests/unit/project/test_container.py checks what can be checked without building: the command,
+# the ports, the health check, the user and that no secret is baked in.
 
 # Both stages on the same base, so that the virtualenv's python links resolve in the final one.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
@@ -20,9 +21,14 @@ COPY bot ./bot
 # A regular (not editable) install: pip builds the wheel and installs it with the extras that
 # replicas need: redis (REDIS_URL) and postgres (a shared DATABASE_URL).
 RUN /opt/flowpreview/bin/pip install --constraint constraints.txt ".[postgres,redis]"
+# The demo's virtualenv is that one whole; production's leaves out the stand-ins for Slack and
+# Alibaba Cloud, the CAMS emulator and the test harness, which `serve` never loads. Both are
+# later copied to the same path, which the virtualenv's scripts name.
+RUN cp -a /opt/flowpreview /opt/flowpreview-demo \
+    && rm -r /opt/flowpreview/lib/python*/site-packages/bot/standin
 
-# ---- runtime: the virtualenv alone, run by an unprivileged user ----
-FROM ${PYTHON_IMAGE}
+# ---- runtime: what both images share, run by an unprivileged user ----
+FROM ${PYTHON_IMAGE} AS runtime
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -40,10 +46,6 @@ RUN groupadd --system --gid 10001 flowpreview \
 ENV DATABASE_PATH=/var/lib/flowpreview/flowpreview.sqlite3
 VOLUME ["/var/lib/flowpreview"]
 
-COPY --from=builder /opt/flowpreview /opt/flowpreview
-
-USER 10001:10001
-
 # The Slack port (PORT, default 3000): /slack/events in HTTP mode and /healthz in both modes.
 # 9100 is where compose.yaml serves /metrics (METRICS_PORT); metrics are off unless it is set.
 EXPOSE 3000 9100
@@ -58,3 +60,13 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["flowpreview"]
 CMD ["serve"]
+
+# ---- demo: `flowpreview demo` and `flowpreview emulator`, for compose's demo profile ----
+FROM runtime AS demo
+COPY --from=builder /opt/flowpreview-demo /opt/flowpreview
+USER 10001:10001
+
+# ---- production, the default target: the virtualenv without the stand-ins ----
+FROM runtime AS production
+COPY --from=builder /opt/flowpreview /opt/flowpreview
+USER 10001:10001
