@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Material's banner about MkDocs 2.0 says nothing about this build.
 MKDOCS := NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs
 
-.PHONY: test test-dates lint typecheck unit docs docs-check demo run emulator bench clean
+.PHONY: test test-fast test-dates lint typecheck suite docs docs-check demo run emulator bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 ## test: lint, format check, import contracts, mypy --strict, the docs built strictly, the whole test suite, then test-dates
-test: lint typecheck docs-check unit test-dates
+test: lint typecheck docs-check suite test-dates
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -24,8 +24,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+suite: $(STAMP)
 	$(BIN)/pytest
+
+## test-fast: the unit tests alone, in under a minute, with no redis-server or PostgreSQL started
+test-fast: $(STAMP)
+	$(BIN)/pytest tests/unit -m "not integration"
 
 ## docs: the documentation in docs/ as a site with navigation and search, in site/
 docs: $(STAMP)

@@ -1,4 +1,4 @@
-"""Shared test machinery: the reference data folder and log capture."""
+"""Shared test machinery: the checkout, the reference data folder and log capture."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+# The checkout: README.md, docs/, the container files, the manifest.
+ROOT = Path(__file__).resolve().parent.parent
 # Reference files copied into the project (tests/data/README.md says where each came from).
 DATA = Path(__file__).resolve().parent / "data"
 

@@ -1,0 +1,85 @@
+"""The audit trail on the real clock and a real server: a writer that retries until the
+database works, and PostgreSQL dropping its connections."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.standin.harness.postgres_server import PostgresServer
+from bot.store.audit import AuditTrail
+from bot.store.engine import open_engine
+from bot.store.migrate import upgrade
+from bot.store.settings import StoreSettings
+from tests.fake_clock import FakeClock
+from tests.shared import store
+from tests.shared.store import NOW, WAIT_S, make_record, write_and_flush
+
+# Fixtures defined once in tests/shared/store.py, bound here under the names tests take.
+bare_engine = store.bare_engine
+
+
+async def test_a_kept_connection_the_server_dropped_is_replaced_without_a_warning(
+    postgres_server: PostgresServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # PostgreSQL only: a SQLite file has no server to drop the connection.
+    url = await postgres_server.create_database()
+    engine = open_engine(StoreSettings.from_env({"DATABASE_URL": url}))
+    trail = AuditTrail(engine)
+    try:
+        await upgrade(engine)
+        trail.start(purge=False)
+        with caplog.at_level(logging.WARNING, logger="bot.store.audit"):
+            await write_and_flush(trail, make_record(user="U1"))
+            # As a server restart or an idle timeout would: every other session ends.
+            async with engine.connect() as connection:
+                await connection.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                )
+            await write_and_flush(trail, make_record(user="U2"))
+        records = await trail.query()
+    finally:
+        await trail.close()
+        await engine.dispose()
+        await postgres_server.drop_database(url)
+
+    assert sorted(record.user_id for record in records) == ["U1", "U2"]
+    assert (trail.written, trail.dropped) == (2, 0)
+    assert caplog.records == []
+
+
+async def test_the_writer_keeps_its_batch_and_retries_until_the_database_works(
+    bare_engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    # No tables yet: every insert fails until the migration runs, as in an outage.
+    clock = FakeClock(NOW.timestamp())
+    trail = AuditTrail(bare_engine, clock=clock.time, sleep=clock.sleep)
+    trail.start(purge=False)
+    with caplog.at_level(logging.WARNING, logger="bot.store.audit"):
+        try:
+            trail.record(make_record(user="U1"))
+            assert await clock.next_sleep() == 0.5
+            trail.record(make_record(user="U2"))
+            clock.advance(0.5)
+            assert await clock.next_sleep() == 1.0, "backing off"
+            assert not await trail.flush(0.05)
+            await upgrade(bare_engine)
+            clock.advance(1.0)
+            assert await trail.flush(WAIT_S)
+            records = await trail.query()
+        finally:
+            await trail.close()
+
+    assert sorted(record.user_id for record in records) == ["U1", "U2"]
+    assert (trail.written, trail.dropped) == (2, 0)
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 2, "one when the outage starts, one when it ends"
+    assert warnings[0].startswith("audit trail: cannot write (")
+    assert "keeping 1 records and retrying" in warnings[0]
+    assert warnings[1].startswith("audit trail: writing again")

@@ -1,0 +1,97 @@
+"""The migrations build exactly schema.py, on SQLite and PostgreSQL, and run once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.store.engine import open_engine
+from bot.store.migrate import current, upgrade
+from bot.store.schema import metadata
+from bot.store.settings import StoreSettings
+from tests.shared.store import engine_for
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = engine_for(database_url)
+    yield engine
+    await engine.dispose()
+
+
+def _differences(connection: Connection) -> list[Any]:
+    return list(compare_metadata(MigrationContext.configure(connection), metadata))
+
+
+def _tables(connection: Connection) -> set[str]:
+    return set(inspect(connection).get_table_names())
+
+
+async def test_the_migrated_schema_is_schema_py(engine: AsyncEngine) -> None:
+    assert await current(engine) is None
+
+    await upgrade(engine)
+
+    assert await current(engine) == "0002"
+    async with engine.connect() as connection:
+        assert await connection.run_sync(_differences) == []
+        assert await connection.run_sync(_tables) == {
+            "alembic_version",
+            "audit_records",
+            "channel_settings",
+            "access_rules",
+            "workspace_spaces",
+            "slack_installations",
+            "slack_bots",
+            "oauth_states",
+        }
+
+
+async def test_upgrading_twice_changes_nothing(engine: AsyncEngine) -> None:
+    await upgrade(engine)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("INSERT INTO workspace_spaces VALUES ('T1', 'space', CURRENT_TIMESTAMP)")
+        )
+
+    await upgrade(engine)
+
+    assert await current(engine) == "0002"
+    async with engine.connect() as connection:
+        assert (
+            await connection.execute(text("SELECT count(*) FROM workspace_spaces"))
+        ).scalar() == 1
+        assert await connection.run_sync(_differences) == []
+
+
+async def test_an_empty_database_differs_from_schema_py(engine: AsyncEngine) -> None:
+    # The comparison above would be worthless if it found nothing to compare.
+    async with engine.connect() as connection:
+        differences = await connection.run_sync(_differences)
+
+    added = sorted(difference[0] for difference in differences)
+    assert added == ["add_index"] * 6 + ["add_table"] * len(metadata.tables)
+
+
+async def test_sqlite_makes_its_folder_and_sets_its_pragmas(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "folder" / "flowpreview.sqlite3"
+    engine = open_engine(StoreSettings.from_env({"DATABASE_PATH": str(path)}))
+    try:
+        async with engine.connect() as connection:
+            pragmas = [
+                (await connection.execute(text(f"PRAGMA {name}"))).scalar()
+                for name in ("journal_mode", "foreign_keys", "busy_timeout")
+            ]
+    finally:
+        await engine.dispose()
+
+    assert path.is_file()
+    assert pragmas == ["wal", 1, 5000]
