@@ -1,21 +1,7 @@
-"""Benchmark flowpreview's CamsClient against the official CAMS SDK, both calling the emulator.
+"""flowpreview's CamsClient beside the official CAMS SDK (async), both calling the emulator.
 
-Run from the project root::
-
-    python -m bench.bench_client [--transport https|http|both] [--calls N] [--sdk-calls N]
-                                 [--concurrency N] [--warmup N] [--json PATH]
-
-CAMS is only reachable over https, so https is the headline: the emulator serves it with a
-throwaway CA that both clients are told to trust. Our client keeps one session with keep-alive
-connections; the SDK's async call opens a new session, builds a new SSL context and shakes
-hands on every call, which is what it does in production. Plain http on loopback is kept as a
-secondary table to show what is left once TLS is out of the picture.
-
-The emulator runs as a separate process with throttling off, so the CPU figures (process time
-of this process divided by calls) are the client's cost alone. Each client is measured in two
-scenarios, one call after another and N workers sharing one client, and the results are printed
-side by side as markdown tables against the targets: flowpreview at least 5x the SDK's calls/s
-and at most 1/5 of its CPU per call. The exit status is 1 when any call failed.
+Over https (a throwaway CA) and plain http, sequential and N workers; CPU is this process's, the
+emulator being one of its own. Targets: >= 5x the SDK's calls/s at <= 1/5 of its CPU per call.
 """
 
 from __future__ import annotations
@@ -24,43 +10,43 @@ import argparse
 import asyncio
 import sys
 import tempfile
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from alibabacloud_cams20200606 import models
 from alibabacloud_cams20200606.client import Client
 from alibabacloud_tea_openapi.models import Config
 from alibabacloud_tea_util.models import RuntimeOptions
 
-from bench.support import (
+from bench.common import (
     HOST,
-    EmulatorControl,
-    TlsFiles,
-    describe_machine,
-    machine,
+    CpuMeter,
+    finish,
     markdown_table,
+    measured,
+    parser,
     positive_int,
     progress,
-    running_emulator,
     verdict,
-    write_json,
 )
 from bot.cams.client import CamsClient
 from bot.cams.settings import CamsSettings
 from bot.config import Endpoint
 from bot.standin.cams.server import DEMO_CREDENTIALS
+from bot.standin.harness.processes import EmulatorControl, TlsFiles, controlled_emulator
 
 SDK_DISTRIBUTIONS = ("alibabacloud-cams20200606", "alibabacloud-tea-openapi", "darabonba-core")
 # Both are "flowpreview is at least this many times better": calls/s ours/SDK, CPU SDK/ours.
 THROUGHPUT_TARGET = 5.0
 CPU_TARGET = 5.0
-TRANSPORTS = ("https", "http")
-# The SDK's https calls cost about 20 ms of CPU each, so it gets fewer of them than over
-# http; these counts keep a run of both transports near 30 s on two cores.
+# The SDK's https calls cost about 20 ms of CPU each: these keep a run near 30 s on two cores.
 DEFAULT_SDK_CALLS = {"https": 500, "http": 2000}
+TRANSPORTS = {
+    "https": "## HTTPS (headline: CAMS is https only)\n\nOurs keeps keep-alive connections; "
+    "the SDK opens a session, builds an SSL context and shakes hands on every call.",
+    "http": "## Plain http on loopback (secondary: what is left without TLS)",
+}
 
 Call = Callable[[str], Awaitable[object]]
 
@@ -91,20 +77,6 @@ class Measurement:
         """Every call succeeded, and the emulator answered exactly that many with a preview."""
         return self.failures == 0 and self.server_ok == self.calls
 
-    def to_json(self) -> dict[str, Any]:
-        """The raw figures and the derived rates."""
-        return {
-            "calls": self.calls,
-            "failures": self.failures,
-            "wall_s": self.wall_s,
-            "cpu_s": self.cpu_s,
-            "server_ok": self.server_ok,
-            "first_error": self.first_error,
-            "calls_per_s": self.calls_per_s,
-            "cpu_ms_per_call": self.cpu_ms_per_call,
-            "verified": self.verified,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class Comparison:
@@ -112,7 +84,6 @@ class Comparison:
 
     transport: str
     scenario: str
-    concurrency: int
     ours: Measurement
     sdk: Measurement
 
@@ -129,52 +100,37 @@ class Comparison:
     @property
     def verdict(self) -> str:
         """FAILED when any call failed, else PASS or MISS naming the targets not met."""
-        failed = [
-            name for name, m in (("flowpreview", self.ours), ("SDK", self.sdk)) if not m.verified
-        ]
-        if failed:
+        sides = (("flowpreview", self.ours), ("SDK", self.sdk))
+        if failed := [name for name, m in sides if not m.verified]:
             return f"FAILED ({', '.join(failed)})"
-        missed = []
-        if self.throughput_ratio < THROUGHPUT_TARGET:
-            missed.append("throughput")
-        if self.cpu_ratio < CPU_TARGET:
-            missed.append("CPU")
+        missed = [
+            name
+            for name, ratio, target in (
+                ("throughput", self.throughput_ratio, THROUGHPUT_TARGET),
+                ("CPU", self.cpu_ratio, CPU_TARGET),
+            )
+            if ratio < target
+        ]
         return verdict(not missed) + (f" ({', '.join(missed)})" if missed else "")
-
-    def to_json(self) -> dict[str, Any]:
-        """The raw figures of both clients, the ratios and the verdict."""
-        return {
-            "transport": self.transport,
-            "scenario": self.scenario,
-            "concurrency": self.concurrency,
-            "flowpreview": self.ours.to_json(),
-            "sdk": self.sdk.to_json(),
-            "throughput_ratio": self.throughput_ratio,
-            "cpu_ratio": self.cpu_ratio,
-            "verdict": self.verdict,
-        }
 
 
 async def run_calls(call: Call, calls: int, concurrency: int) -> tuple[int, str | None]:
     """Make `calls` calls from `concurrency` workers sharing `call`; count the failures."""
+    # One shared iterator hands each flow ID to exactly one worker.
     flow_ids = iter([str(100_000 + index) for index in range(calls)])
-    failures = 0
-    first_error: str | None = None
+    errors: list[str] = []
 
     async def worker() -> None:
-        nonlocal failures, first_error
-        # One shared iterator hands each flow ID to exactly one worker.
         for flow_id in flow_ids:
             try:
                 await call(flow_id)
             except Exception as exc:
-                failures += 1
-                first_error = first_error or f"{type(exc).__name__}: {exc}"
+                errors.append(f"{type(exc).__name__}: {exc}")
 
     async with asyncio.TaskGroup() as group:
         for _ in range(concurrency):
             group.create_task(worker())
-    return failures, first_error
+    return len(errors), errors[0] if errors else None
 
 
 async def measure(
@@ -184,20 +140,11 @@ async def measure(
     await run_calls(call, warmup, concurrency)
     # Counting previews since a reset checks that every measured call really got one.
     await emulator.reset()
-    wall_start = time.perf_counter()
-    cpu_start = time.process_time()
+    meter = CpuMeter()
     failures, first_error = await run_calls(call, calls, concurrency)
-    cpu_s = time.process_time() - cpu_start
-    wall_s = time.perf_counter() - wall_start
-    stats = await emulator.stats()
-    return Measurement(
-        calls=calls,
-        failures=failures,
-        wall_s=wall_s,
-        cpu_s=cpu_s,
-        server_ok=stats.counts.get("OK", 0),
-        first_error=first_error,
-    )
+    cpu = meter.stop()
+    server_ok = (await emulator.stats()).counts.get("OK", 0)
+    return Measurement(calls, failures, cpu.wall_s, cpu.this_s, server_ok, first_error)
 
 
 def sdk_call(client: Client, runtime: RuntimeOptions) -> Call:
@@ -221,7 +168,7 @@ async def benchmark(
     """Measure both clients in both scenarios against an emulator serving `transport`."""
     ca_file = None if tls is None else str(tls.ca)
     sdk_calls = args.sdk_calls or DEFAULT_SDK_CALLS[transport]
-    async with running_emulator(qps=0, tls=tls) as emulator:
+    async with controlled_emulator("--qps", "0", tls=tls) as emulator:
         sdk = Client(
             Config(
                 access_key_id=DEMO_CREDENTIALS.access_key_id,
@@ -230,92 +177,44 @@ async def benchmark(
                 protocol=transport,
             )
         )
-        # The SDK's documented way to trust a private CA; it still builds a fresh SSL
-        # context from it on every call.
+        # The SDK's documented way to trust a private CA (still a new SSL context per call).
         sdk_get = sdk_call(sdk, RuntimeOptions(ca=ca_file))
-        settings = CamsSettings(Endpoint.parse(emulator.base_url), ca_file=ca_file)
+        settings = CamsSettings(Endpoint.parse(emulator.url), ca_file=ca_file)
         comparisons = []
-        async with CamsClient(DEMO_CREDENTIALS, settings) as ours:
-            for scenario, concurrency in (
-                ("sequential", 1),
-                (f"{args.concurrency}-concurrent", args.concurrency),
-            ):
+        scenarios = {"sequential": 1, f"{args.concurrency}-concurrent": args.concurrency}
+        async with CamsClient(DEMO_CREDENTIALS, settings) as client:
+            ours = client.get_flow_preview_url
+            for scenario, concurrency in scenarios.items():
                 progress(f"measuring {transport} {scenario} ...")
-                ours_m = await measure(
-                    emulator, ours.get_flow_preview_url, args.calls, concurrency, args.warmup
-                )
+                ours_m = await measure(emulator, ours, args.calls, concurrency, args.warmup)
                 sdk_m = await measure(emulator, sdk_get, sdk_calls, concurrency, args.warmup)
-                comparisons.append(Comparison(transport, scenario, concurrency, ours_m, sdk_m))
+                comparisons.append(Comparison(transport, scenario, ours_m, sdk_m))
     return comparisons
-
-
-def render_table(comparisons: Sequence[Comparison]) -> str:
-    """The markdown table of one transport's comparisons."""
-    return markdown_table(
-        [
-            "scenario",
-            "flowpreview calls/s",
-            "SDK calls/s",
-            "throughput ratio",
-            "flowpreview CPU ms/call",
-            "SDK CPU ms/call",
-            "CPU ratio (SDK/ours)",
-            "target",
-        ],
-        [
-            [
-                c.scenario,
-                f"{c.ours.calls_per_s:,.0f}",
-                f"{c.sdk.calls_per_s:,.0f}",
-                f"{c.throughput_ratio:.1f}x",
-                f"{c.ours.cpu_ms_per_call:.3f}",
-                f"{c.sdk.cpu_ms_per_call:.3f}",
-                f"{c.cpu_ratio:.1f}x",
-                c.verdict,
-            ]
-            for c in comparisons
-        ],
-        align="lrrrrrrl",
-    )
-
-
-TRANSPORT_NOTES = {
-    "https": (
-        "## HTTPS (headline: CAMS is https only)\n\n"
-        "Both clients verify the emulator's certificate against a throwaway CA (CamsSettings "
-        "ca_file; SDK RuntimeOptions(ca=...)). Ours reuses keep-alive connections; the SDK opens "
-        "a session, builds an SSL context and does a TLS handshake per call. Given a CA file the "
-        "SDK loads the system CA store plus that file per call; in production it loads the "
-        "system store plus certifi's bundle, which costs more, so its CPU here is if anything "
-        "lower than in production."
-    ),
-    "http": (
-        "## Plain http on loopback (secondary: what is left without TLS)\n\n"
-        "Not a production path; shown so the https gap can be told apart from the rest."
-    ),
-}
 
 
 def render(comparisons: Sequence[Comparison], args: argparse.Namespace) -> str:
     """The report: versions, settings, targets, and one table per transport."""
-    run_transports = [t for t in TRANSPORTS if any(c.transport == t for c in comparisons)]
     sdk_calls = " and ".join(
-        f"{args.sdk_calls or DEFAULT_SDK_CALLS[t]} over {t}" for t in run_transports
+        f"{args.sdk_calls or DEFAULT_SDK_CALLS[t]} over {t}" for t in TRANSPORTS
     )
     lines = [
-        "# flowpreview CamsClient vs the official CAMS SDK (async), GetFlowPreviewUrl",
-        "",
-        describe_machine(*SDK_DISTRIBUTIONS),
-        f"Emulator: separate process on {HOST}, throttling off. Calls per scenario: flowpreview "
-        f"{args.calls}, SDK {sdk_calls}, "
-        f"each after {args.warmup} warm-up calls.",
-        "CPU = process time of this benchmark process only (the emulator is not counted).",
-        f"Targets: flowpreview >= {THROUGHPUT_TARGET:g}x the SDK's calls/s and <= "
-        f"1/{CPU_TARGET:g} of its CPU per call.",
+        f"Calls per scenario: flowpreview {args.calls}, SDK {sdk_calls}, each after "
+        f"{args.warmup} warm-up calls. CPU: this process's only. Targets: flowpreview >= "
+        f"{THROUGHPUT_TARGET:g}x the SDK's calls/s and <= 1/{CPU_TARGET:g} of its CPU per call.",
     ]
-    for transport in run_transports:
-        chosen = [c for c in comparisons if c.transport == transport]
-        lines += ["", TRANSPORT_NOTES[transport], "", render_table(chosen)]
+    for transport, heading in TRANSPORTS.items():
+        rows = [
+            f"{c.scenario} | {c.ours.calls_per_s:,.0f} | {c.sdk.calls_per_s:,.0f} | "
+            f"{c.throughput_ratio:.1f}x | {c.ours.cpu_ms_per_call:.3f} | "
+            f"{c.sdk.cpu_ms_per_call:.3f} | {c.cpu_ratio:.1f}x | {c.verdict}"
+            for c in comparisons
+            if c.transport == transport
+        ]
+        headers = (
+            "scenario | flowpreview calls/s | SDK calls/s | throughput ratio | flowpreview CPU "
+            "ms/call | SDK CPU ms/call | CPU ratio (SDK/ours) | target"
+        )
+        lines += [heading, markdown_table(headers, rows, "lrrrrrrl")]
     for c in comparisons:
         for name, m in (("flowpreview", c.ours), ("SDK", c.sdk)):
             if not m.verified:
@@ -323,73 +222,30 @@ def render(comparisons: Sequence[Comparison], args: argparse.Namespace) -> str:
                     f"FAILED {c.transport} {c.scenario} {name}: {m.failures} of {m.calls} calls "
                     f"failed, emulator answered {m.server_ok} OK; first error: {m.first_error}"
                 )
-    return "\n".join(lines)
-
-
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    """The command line."""
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.bench_client",
-        description="flowpreview's CAMS client vs the official SDK against the local emulator.",
-    )
-    parser.add_argument(
-        "--transport",
-        choices=(*TRANSPORTS, "both"),
-        default="both",
-        help="https (the production path), plain http on loopback, or both (default)",
-    )
-    parser.add_argument(
-        "--calls", type=positive_int, default=2000, help="flowpreview calls per scenario"
-    )
-    parser.add_argument(
-        "--sdk-calls",
-        type=positive_int,
-        help=(
-            "SDK calls per scenario (default: "
-            + ", ".join(f"{n} over {t}" for t, n in DEFAULT_SDK_CALLS.items())
-            + ")"
-        ),
-    )
-    parser.add_argument(
-        "--concurrency", type=positive_int, default=20, help="workers in the concurrent scenario"
-    )
-    parser.add_argument(
-        "--warmup", type=positive_int, default=20, help="unmeasured calls before each measurement"
-    )
-    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the raw figures here")
-    return parser.parse_args(argv)
+    return "\n\n".join(lines)
 
 
 async def run(args: argparse.Namespace) -> list[Comparison]:
     """Every transport asked for, https first, each against an emulator of its own."""
-    transports = TRANSPORTS if args.transport == "both" else (args.transport,)
     comparisons = []
     with tempfile.TemporaryDirectory(prefix="flowpreview-bench-") as directory:
-        for transport in transports:
+        for transport in TRANSPORTS:
             tls = TlsFiles.create(Path(directory)) if transport == "https" else None
             comparisons += await benchmark(transport, tls, args)
     return comparisons
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main() -> int:
     """Run the benchmark and print the tables; exit status 1 when any call failed."""
-    args = parse_args(argv)
-    started = time.perf_counter()
-    comparisons = asyncio.run(run(args))
-    progress(f"done in {time.perf_counter() - started:.0f}s")
-    print(render(comparisons, args))
-    if args.json is not None:
-        write_json(
-            args.json,
-            {
-                **machine(*SDK_DISTRIBUTIONS),
-                "targets": {"throughput_ratio_min": THROUGHPUT_TARGET, "cpu_ratio_min": CPU_TARGET},
-                "settings": vars(args) | {"json": str(args.json)},
-                "default_sdk_calls": DEFAULT_SDK_CALLS,
-                "scenarios": [c.to_json() for c in comparisons],
-            },
-        )
-    return 0 if all(c.ours.verified and c.sdk.verified for c in comparisons) else 1
+    cli = parser(__doc__, "bench.bench_client")
+    cli.add_argument("--calls", type=positive_int, default=2000, help="flowpreview's per scenario")
+    cli.add_argument("--sdk-calls", type=positive_int, help="default: 500 over https, 2000 http")
+    cli.add_argument("--concurrency", type=positive_int, default=20, help="concurrent workers")
+    cli.add_argument("--warmup", type=positive_int, default=20, help="calls before measuring")
+    args = cli.parse_args()
+    comparisons = measured(run(args))
+    ok = all(c.ours.verified and c.sdk.verified for c in comparisons)
+    return finish(args, __doc__, render(comparisons, args), comparisons, ok, *SDK_DISTRIBUTIONS)
 
 
 if __name__ == "__main__":

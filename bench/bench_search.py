@@ -1,33 +1,12 @@
-"""Benchmark name search over a space of 10,000 flows, beside a plain substring scan.
+"""Name search (SearchIndex) over 10,000 flows beside a plain substring scan.
 
-Run from the project root::
-
-    python -m bench.bench_search [--flows N] [--queries N] [--seed N] [--json PATH]
-
-Two catalogs of --flows flows each:
-
-- "emulator": the emulator's own (`make_flows`), names built from a few dozen purposes and
-  qualifiers, with accents, versions, languages and copies: many near-duplicates.
-- "wide": names of two to five words drawn from thousands of invented words, so that the
-  vocabulary that typo matching scans is ten times larger.
-
-Over each, a mix of queries a person would type, each made from a flow picked at random (see
-QUERY_KINDS), is searched one query at a time in this process, after one warm-up pass:
-
-- flowpreview: `SearchIndex.search(query, limit=10)`;
-- peer: a plain substring scan, `query.casefold() in name` over the names casefolded in
-  advance, keeping the first 10 in catalog order.
-
-Besides the times: whether each side answered well (the flow the query was made from among
-its 10, or for a miss no answer at all), the time and memory (tracemalloc) to build the index,
-and the typo lookup that made us pick rapidfuzz: its OSA scan beside a hand-written one.
-
-The exit status is 1 when any target is missed.
+On the emulator's catalog and a "wide" one with ten times the vocabulary: a mix of queries
+(QUERY_KINDS), the index's build time and memory, and the typo lookup beside a hand-written
+one. Targets: p99 <= 5 ms, build (median) < 200 ms.
 """
 
 from __future__ import annotations
 
-import argparse
 import gc
 import random
 import statistics
@@ -37,22 +16,21 @@ import tracemalloc
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from bench.support import (
+from bench.common import (
     Target,
-    describe_machine,
-    machine,
+    finish,
     markdown_table,
+    parser,
     percentile,
     positive_int,
     progress,
+    quantiles,
+    target,
     targets_table,
-    write_json,
 )
 from bot.cams.models import FlowSummary
 from bot.preview.normalise import words
@@ -71,16 +49,9 @@ _SYLLABLE_TEXT = """
     bri nol cha sti run vex hal ori ume ix
 """
 SYLLABLES = tuple(_SYLLABLE_TEXT.split())
-QUERY_KINDS = (
-    "full name",
-    "words shuffled",
-    "unfinished",
-    "short prefix",
-    "typo",
-    "no accents, upper case",
-    "miss",
-)
-KIND_WEIGHTS = (15, 10, 25, 10, 20, 10, 10)
+MISS_LETTERS = "bcdfghjklmnpqrstvwxz"
+QUERY_KINDS = {"full name": 15, "words shuffled": 10, "unfinished": 25, "short prefix": 10}
+QUERY_KINDS |= {"typo": 20, "no accents, upper case": 10, "miss": 10}
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,14 +79,10 @@ class Side:
         """Every query's time, whatever its kind."""
         return [t for times in self.times_ms.values() for t in times]
 
-    def to_json(self) -> dict[str, Any]:
-        """The raw figures."""
-        return {"times_ms": self.times_ms, "good": self.good}
-
 
 @dataclass(frozen=True, slots=True)
 class Build:
-    """Building the index: times (ms), and memory (bytes) held afterwards and at the peak."""
+    """Building the index: times (ms), memory (bytes) held after and at the peak, the peer's."""
 
     times_ms: list[float]
     held_bytes: int
@@ -123,40 +90,18 @@ class Build:
     peer_bytes: int
     vocabulary: int
 
-    def to_json(self) -> dict[str, Any]:
-        """The raw figures."""
-        return {
-            "times_ms": self.times_ms,
-            "held_bytes": self.held_bytes,
-            "peak_bytes": self.peak_bytes,
-            "peer_bytes": self.peer_bytes,
-            "vocabulary": self.vocabulary,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class TypoLookup:
-    """Finding a typed word's typos among the vocabulary: ms per word, by each method."""
-
-    words: int
-    vocabulary: int
-    ms_per_word: dict[str, float]
-
-    def to_json(self) -> dict[str, Any]:
-        """The raw figures."""
-        return {"words": self.words, "vocabulary": self.vocabulary, "ms": self.ms_per_word}
-
 
 @dataclass(frozen=True, slots=True)
 class CatalogResult:
-    """One catalog's figures."""
+    """One catalog's figures; the typo lookup in ms per word by each method."""
 
     name: str
     flows: int
     build: Build
     ours: Side
     peer: Side
-    typos: TypoLookup
+    typo_vocabulary: int
+    typo_ms: dict[str, float]
 
     @property
     def targets(self) -> list[Target]:
@@ -164,27 +109,9 @@ class CatalogResult:
         p99 = percentile(self.ours.all_times(), 99)
         build = statistics.median(self.build.times_ms)
         return [
-            Target(
-                f"{self.name}: search p99 <= {P99_TARGET_MS:g} ms",
-                f"{p99:.2f} ms",
-                p99 <= P99_TARGET_MS,
-            ),
-            Target(
-                f"{self.name}: build (median) < {BUILD_TARGET_MS:g} ms",
-                f"{build:.0f} ms",
-                build < BUILD_TARGET_MS,
-            ),
+            target(f"{self.name}: search p99", p99, "<=", P99_TARGET_MS, " ms"),
+            target(f"{self.name}: build (median)", build, "<", BUILD_TARGET_MS, " ms"),
         ]
-
-    def to_json(self) -> dict[str, Any]:
-        """The raw figures."""
-        return {
-            "flows": self.flows,
-            "build": self.build.to_json(),
-            "ours": self.ours.to_json(),
-            "peer": self.peer.to_json(),
-            "typo_lookup": self.typos.to_json(),
-        }
 
 
 def wide_catalog(count: int, rng: random.Random) -> list[FlowSummary]:
@@ -203,8 +130,15 @@ def wide_catalog(count: int, rng: random.Random) -> list[FlowSummary]:
     return flows
 
 
+def miss(rng: random.Random) -> str:
+    """One or two words of consonants: matches nothing."""
+    return " ".join(
+        "".join(rng.choices(MISS_LETTERS, k=rng.randint(4, 8))) for _ in range(rng.randint(1, 2))
+    )
+
+
 def make_queries(flows: Sequence[FlowSummary], count: int, rng: random.Random) -> list[Query]:
-    """`count` queries of QUERY_KINDS, drawn by KIND_WEIGHTS, each from a random flow."""
+    """`count` queries of QUERY_KINDS, drawn by their weights, each from a random flow."""
     makers: dict[str, Callable[[FlowSummary], str]] = {
         "full name": lambda flow: flow.name,
         "words shuffled": lambda flow: shuffled(flow.name, rng),
@@ -212,13 +146,10 @@ def make_queries(flows: Sequence[FlowSummary], count: int, rng: random.Random) -
         "short prefix": lambda flow: words(flow.name)[0][: rng.randint(1, 3)],
         "typo": lambda flow: with_typo(flow.name, rng),
         "no accents, upper case": lambda flow: strip_accents(flow.name).upper(),
-        "miss": lambda _: " ".join(
-            "".join(rng.choices("bcdfghjklmnpqrstvwxz", k=rng.randint(4, 8)))
-            for _ in range(rng.randint(1, 2))
-        ),
+        "miss": lambda _: miss(rng),
     }
     queries = []
-    for kind in rng.choices(QUERY_KINDS, KIND_WEIGHTS, k=count):
+    for kind in rng.choices(list(QUERY_KINDS), list(QUERY_KINDS.values()), k=count):
         flow = rng.choice(flows)
         queries.append(Query(kind, makers[kind](flow), None if kind == "miss" else flow.flow_id))
     return queries
@@ -267,9 +198,7 @@ def strip_accents(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-def substring_peer(
-    flows: Sequence[FlowSummary],
-) -> tuple[Callable[[str], list[FlowSummary]], list[tuple[FlowSummary, str]]]:
+def substring_peer(flows: Sequence[FlowSummary]) -> Callable[[str], list[FlowSummary]]:
     """The peer: every flow whose casefolded name holds the casefolded query, first LIMIT."""
     folded = [(flow, flow.name.casefold()) for flow in flows]
 
@@ -277,7 +206,7 @@ def substring_peer(
         wanted = query.casefold()
         return [flow for flow, name in folded if wanted in name][:LIMIT]
 
-    return scan, folded
+    return scan
 
 
 def measure_build(flows: Sequence[FlowSummary]) -> tuple[SearchIndex, Build]:
@@ -294,10 +223,10 @@ def measure_build(flows: Sequence[FlowSummary]) -> tuple[SearchIndex, Build]:
     held, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     tracemalloc.start()
-    _, folded = substring_peer(flows)
+    scan = substring_peer(flows)
     peer_held, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    del folded
+    del scan
     vocabulary = len({word for flow in flows for word in words(flow.name)})
     return index, Build(times, held, peak, peer_held, vocabulary)
 
@@ -313,7 +242,7 @@ def run_queries(
     index: SearchIndex, flows: Sequence[FlowSummary], queries: Sequence[Query]
 ) -> tuple[Side, Side]:
     """Every query on both sides, alternating, after a warm-up pass."""
-    scan, _ = substring_peer(flows)
+    scan = substring_peer(flows)
     for query in queries:
         index.search(query.text, LIMIT)
         scan(query.text)
@@ -350,12 +279,23 @@ def osa_within(first: str, second: str, limit: int) -> int | None:
     return previous[-1] if previous[-1] <= limit else None
 
 
-def measure_typo_lookup(flows: Sequence[FlowSummary], rng: random.Random) -> TypoLookup:
-    """Typo candidates for TYPO_WORDS misspelled words, three ways, over the same vocabulary.
+def rapidfuzz_in(word: str, scanned: list[list[str]], edits: int) -> set[str]:
+    """The words of `scanned` within `edits` OSA edits of `word`, by rapidfuzz."""
+    return {
+        found
+        for bucket in scanned
+        for found, _, _ in process.extract_iter(
+            word, bucket, scorer=OSA.distance, score_cutoff=edits
+        )
+    }
 
-    The index scans only the words within the allowed edits' length of the typed word; the
-    hand-written scan gets the same buckets. All three must find the same words.
-    """
+
+def measure_typo_lookup(
+    flows: Sequence[FlowSummary], rng: random.Random
+) -> tuple[int, dict[str, float]]:
+    """The vocabulary's size, and ms per word to find TYPO_WORDS misspelled words' candidates
+    three ways. The index scans only the words within the allowed edits' length of the typed
+    word; the hand-written scan gets the same buckets. All three must find the same words."""
     vocabulary = sorted({w for f in flows for w in words(f.name) if w.isalpha() and len(w) >= 4})
     by_length: dict[int, list[str]] = {}
     for word in vocabulary:
@@ -369,22 +309,10 @@ def measure_typo_lookup(flows: Sequence[FlowSummary], rng: random.Random) -> Typ
 
     def rapidfuzz_buckets(word: str) -> set[str]:
         edits, scanned = buckets(word)
-        return {
-            found
-            for bucket in scanned
-            for found, _, _ in process.extract_iter(
-                word, bucket, scorer=OSA.distance, score_cutoff=edits
-            )
-        }
+        return rapidfuzz_in(word, scanned, edits)
 
     def rapidfuzz_whole(word: str) -> set[str]:
-        edits = 1 if len(word) < 8 else 2
-        return {
-            found
-            for found, _, _ in process.extract_iter(
-                word, vocabulary, scorer=OSA.distance, score_cutoff=edits
-            )
-        }
+        return rapidfuzz_in(word, [vocabulary], 1 if len(word) < 8 else 2)
 
     def hand_written(word: str) -> set[str]:
         edits, scanned = buckets(word)
@@ -401,15 +329,14 @@ def measure_typo_lookup(flows: Sequence[FlowSummary], rng: random.Random) -> Typ
         "hand-written OSA in Python, length buckets": hand_written,
     }
     ms: dict[str, float] = {}
-    answers: dict[str, list[set[str]]] = {}
+    answers: list[list[set[str]]] = []
     for name, method in methods.items():
         started = time.perf_counter()
-        answers[name] = [method(word) for word in typed]
+        answers.append([method(word) for word in typed])
         ms[name] = (time.perf_counter() - started) * 1000 / len(typed)
-    first, *others = answers.values()
-    if any(other != first for other in others):
+    if any(other != answers[0] for other in answers):
         raise RuntimeError("the typo lookups disagree")
-    return TypoLookup(len(typed), len(vocabulary), ms)
+    return len(vocabulary), ms
 
 
 def run_catalog(name: str, flows: list[FlowSummary], queries: int, seed: int) -> CatalogResult:
@@ -421,149 +348,76 @@ def run_catalog(name: str, flows: list[FlowSummary], queries: int, seed: int) ->
     progress(f"{name}: {len(asked):,} queries on each side")
     ours, peer = run_queries(index, flows, asked)
     progress(f"{name}: typo lookups")
-    typos = measure_typo_lookup(flows, rng)
-    return CatalogResult(name, len(flows), build, ours, peer, typos)
+    return CatalogResult(name, len(flows), build, ours, peer, *measure_typo_lookup(flows, rng))
 
 
-def ms(value: float) -> str:
-    """Milliseconds, two decimals."""
-    return f"{value:.2f}"
+def cells(times: Sequence[float], good: int) -> str:
+    """p50, p99 and max ms, and the share of good answers."""
+    return f"{quantiles(times, 50, 99, 100)} | {100 * good / len(times):.0f}%"
 
 
-def search_table(result: CatalogResult) -> str:
+def search_table(ours: Side, peer: Side) -> str:
     """Per query kind and overall: both sides' p50, p99, max and good answers."""
-    rows = []
-    kinds = [kind for kind in QUERY_KINDS if kind in result.ours.times_ms]
-    for kind in [*kinds, None]:
-        if kind is None:
-            ours_t, peer_t = result.ours.all_times(), result.peer.all_times()
-            ours_good, peer_good = sum(result.ours.good.values()), sum(result.peer.good.values())
-            label = "**all**"
-        else:
-            ours_t, peer_t = result.ours.times_ms[kind], result.peer.times_ms[kind]
-            ours_good, peer_good = result.ours.good[kind], result.peer.good[kind]
-            label = kind
-        rows.append(
-            [
-                label,
-                f"{len(ours_t):,}",
-                ms(percentile(ours_t, 50)),
-                ms(percentile(ours_t, 99)),
-                ms(max(ours_t)),
-                f"{100 * ours_good / len(ours_t):.0f}%",
-                ms(percentile(peer_t, 50)),
-                ms(percentile(peer_t, 99)),
-                ms(max(peer_t)),
-                f"{100 * peer_good / len(peer_t):.0f}%",
-            ]
-        )
-    return markdown_table(
-        [
-            "query kind",
-            "queries",
-            "ours p50 ms",
-            "ours p99 ms",
-            "ours max ms",
-            "ours good",
-            "peer p50 ms",
-            "peer p99 ms",
-            "peer max ms",
-            "peer good",
-        ],
-        rows,
-        align="lrrrrrrrrr",
-    )
-
-
-def build_table(results: Sequence[CatalogResult]) -> str:
-    """Build time and memory per catalog."""
+    kinds = [kind for kind in QUERY_KINDS if kind in ours.times_ms]
     rows = [
-        [
-            r.name,
-            f"{r.flows:,}",
-            f"{r.build.vocabulary:,}",
-            f"{statistics.median(r.build.times_ms):.0f}",
-            f"{max(r.build.times_ms):.0f}",
-            f"{r.build.held_bytes / 2**20:.1f}",
-            f"{r.build.peak_bytes / 2**20:.1f}",
-            f"{r.build.peer_bytes / 2**20:.1f}",
-        ]
-        for r in results
+        f"{kind} | {len(ours.times_ms[kind]):,} | {cells(ours.times_ms[kind], ours.good[kind])} | "
+        f"{cells(peer.times_ms[kind], peer.good[kind])}"
+        for kind in kinds
     ]
-    return markdown_table(
-        [
-            "catalog",
-            "flows",
-            "distinct words",
-            "build median ms",
-            "build max ms",
-            "index MiB",
-            "peak while building MiB",
-            "peer's casefolded names MiB",
-        ],
-        rows,
-        align="lrrrrrrr",
+    ours_all, peer_all = ours.all_times(), peer.all_times()
+    good = [sum(side.good.values()) for side in (ours, peer)]
+    rows.append(
+        f"**all** | {len(ours_all):,} | {cells(ours_all, good[0])} | {cells(peer_all, good[1])}"
     )
-
-
-def typo_table(results: Sequence[CatalogResult]) -> str:
-    """The typo lookup, ms per typed word, per method and catalog."""
-    methods = list(results[0].typos.ms_per_word)
-    rows = [
-        [method, *(f"{r.typos.ms_per_word[method]:.3f}" for r in results)] for method in methods
-    ]
-    headers = [
-        "typo lookup, ms per word",
-        *(f"{r.name} ({r.typos.vocabulary:,} words)" for r in results),
-    ]
-    return markdown_table(headers, rows, align="l" + "r" * len(results))
+    return markdown_table(
+        "query kind | queries | ours p50 ms | ours p99 ms | ours max ms | ours good | peer p50 ms "
+        "| peer p99 ms | peer max ms | peer good",
+        rows,
+    )
 
 
 def render(results: Sequence[CatalogResult], queries: int) -> str:
     """The report: setup, then figures per catalog, build and memory, typo lookups, targets."""
     lines = [
-        "# Name search (SearchIndex) vs a plain substring scan",
-        "",
-        describe_machine("rapidfuzz"),
-        f"{queries:,} queries per catalog, one at a time in one process after a warm-up pass, "
-        f"limit {LIMIT}. 'good': the flow the query was made from is among the {LIMIT} "
-        "answers (for a miss: no answer at all). Peer: `query.casefold() in name` over "
-        f"names casefolded in advance, first {LIMIT} in catalog order.",
+        f"{queries:,} queries per catalog, limit {LIMIT}. Peer: `query.casefold() in name`, "
+        f"first {LIMIT} in catalog order.",
     ]
-    for result in results:
-        lines += ["", f"## {result.name} catalog, {result.flows:,} flows", "", search_table(result)]
+    for r in results:
+        lines += [f"## {r.name} catalog, {r.flows:,} flows", search_table(r.ours, r.peer)]
+    builds = [
+        f"{r.name} | {r.flows:,} | {r.build.vocabulary:,} | "
+        f"{statistics.median(r.build.times_ms):.0f} | {max(r.build.times_ms):.0f} | "
+        + " | ".join(
+            f"{b / 2**20:.1f}" for b in (r.build.held_bytes, r.build.peak_bytes, r.build.peer_bytes)
+        )
+        for r in results
+    ]
+    typos = [
+        f"{method} | " + " | ".join(f"{r.typo_ms[method]:.3f}" for r in results)
+        for method in results[0].typo_ms
+    ]
+    typo_headers = [f"{r.name} ({r.typo_vocabulary:,} words)" for r in results]
     lines += [
-        "",
         "## Building the index",
-        "",
-        build_table(results),
-        "",
+        markdown_table(
+            "catalog | flows | distinct words | build median ms | build max ms | index MiB | "
+            "peak while building MiB | peer's casefolded names MiB",
+            builds,
+        ),
         "## Typo lookup over the vocabulary",
-        "",
-        typo_table(results),
-        "",
+        markdown_table(" | ".join(["typo lookup, ms per word", *typo_headers]), typos),
         targets_table([t for r in results for t in r.targets]),
     ]
-    return "\n".join(lines)
+    return "\n\n".join(lines)
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    """The command line."""
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.bench_search",
-        description="flowpreview's name search vs a plain substring scan.",
-    )
-    parser.add_argument("--flows", type=positive_int, default=10_000, help="flows per catalog")
-    parser.add_argument("--queries", type=positive_int, default=2_000, help="queries per catalog")
-    parser.add_argument("--seed", type=int, default=0, help="for the catalogs and the queries")
-    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the raw figures here")
-    return parser.parse_args(argv)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
+def main() -> int:
     """Run the benchmark and print the tables; exit status 1 when any target is missed."""
-    args = parse_args(argv)
-    started = time.perf_counter()
+    cli = parser(__doc__, "bench.bench_search")
+    cli.add_argument("--flows", type=positive_int, default=10_000, help="flows per catalog")
+    cli.add_argument("--queries", type=positive_int, default=2_000, help="queries per catalog")
+    cli.add_argument("--seed", type=int, default=0, help="for the catalogs and the queries")
+    args = cli.parse_args()
     catalogs = {
         "emulator": [seeded.summary for seeded in make_flows(args.flows, seed=args.seed)],
         "wide": wide_catalog(args.flows, random.Random(args.seed)),  # noqa: S311 - test data
@@ -571,18 +425,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = [
         run_catalog(name, flows, args.queries, args.seed) for name, flows in catalogs.items()
     ]
-    progress(f"done in {time.perf_counter() - started:.0f}s")
-    print(render(results, args.queries))
-    if args.json is not None:
-        write_json(
-            args.json,
-            {
-                **machine("rapidfuzz"),
-                "settings": vars(args) | {"json": str(args.json)},
-                "catalogs": {r.name: r.to_json() for r in results},
-            },
-        )
-    return 0 if all(t.met for r in results for t in r.targets) else 1
+    ok = all(t.met for r in results for t in r.targets)
+    return finish(args, __doc__, render(results, args.queries), results, ok, "rapidfuzz")
 
 
 if __name__ == "__main__":

@@ -1,41 +1,27 @@
-"""The two servers bench_catalog times at the server: the bot, and a live-ListFlow peer.
+"""Processes the benchmarks start, each configured from the environment as `serve` is.
 
-Run from the project root::
-
-    python -m bench.catalog_servers {catalog|live} --port N
-
-with the environment `python -m bot serve` reads (SLACK_*, ALIBABA_CLOUD_*, CAMS_*).
-
-- catalog: the bot itself, built as `serve` builds it (`create_server`), whose picker options
-  come from the cached catalog.
-- live: the peer. A Bolt AsyncApp configured as the bot configures Bolt, behind the bot's own
-  events handler (the same signature check and body bounds), whose only listener answers the
-  picker's options with one live `ListFlow(FlowName=query, Size=100)` per request and builds
-  the same options from that page.
-
-Both are served as `serve` serves the bot, with one thing added: an aiohttp middleware timing
-every POST to the events path from its arrival to the handler's answer (before the answer is
-written). `POST /_bench/timings` hands over the times (seconds) recorded since the last call,
-each with the request's X-Bench-Seq header (its place in the benchmark's run; -1 without one).
+`replica`: a PreviewService (or, with `--layer client`, its CamsClient alone) that asks for a
+range of flows on cue (bench_replicas). `catalog` and `live`: the bot, and a Bolt app answering
+the picker with one live ListFlow a request, each timed at the server (bench_catalog).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import sys
 import time
 from collections import deque
-from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bench.support import HOST
+from bench.common import Ask, ask_all, jsonable, positive_int
 from bot.cams.client import CamsClient
 from bot.cams.credentials import Credentials
 from bot.cams.errors import CamsError
@@ -47,17 +33,18 @@ from bot.slack.blocks import modals
 from bot.slack.constants import EVENTS_PATH, HEALTH_PATH, PICKER_FLOW_ACTION_ID
 from bot.slack.edge.refusals import RefusalLog
 from bot.slack.edge.verification import SignatureCheck
-from bot.slack.listeners.options import MAX_QUERY
+from bot.slack.listeners.options.flow_options import MAX_QUERY
 from bot.slack.server import create_server, events_handler, runner_options
 from bot.slack.settings import SlackSettings
 
+READY = "ready"
 CATALOG, LIVE = "catalog", "live"
 TIMINGS_PATH = "/_bench/timings"
 SEQUENCE_HEADER = "X-Bench-Seq"
 # Far more requests than one benchmark run sends; older times are dropped beyond it.
 MAX_TIMINGS = 100_000
 
-log = logging.getLogger("bench.catalog_servers")
+log = logging.getLogger("bench.workers")
 
 
 def add_timing(app: web.Application) -> None:
@@ -72,7 +59,9 @@ def add_timing(app: web.Application) -> None:
         try:
             return await handler(request)
         finally:
-            timings.append((sequence(request), time.perf_counter() - started))
+            sequence = request.headers.get(SEQUENCE_HEADER, "-1")
+            number = int(sequence) if sequence.lstrip("-").isdigit() else -1
+            timings.append((number, time.perf_counter() - started))
 
     async def take(request: web.Request) -> web.Response:
         taken = list(timings)
@@ -81,14 +70,6 @@ def add_timing(app: web.Application) -> None:
 
     app.middlewares.append(timed)
     app.router.add_post(TIMINGS_PATH, take)
-
-
-def sequence(request: web.Request) -> int:
-    """The request's SEQUENCE_HEADER, or -1 when it has none or it is not a number."""
-    try:
-        return int(request.headers.get(SEQUENCE_HEADER, "-1"))
-    except ValueError:
-        return -1
 
 
 def catalog_server(env: dict[str, str]) -> web.Application:
@@ -121,7 +102,7 @@ def live_server(env: dict[str, str]) -> web.Application:
     bolt = AsyncApp(
         token=settings.bot_token.reveal(),
         request_verification_enabled=False,
-        logger=logging.getLogger("bench.catalog_servers.bolt"),
+        logger=logging.getLogger("bench.workers.bolt"),
         name="live-listflow",
         process_before_response=True,
     )
@@ -148,21 +129,56 @@ def live_server(env: dict[str, str]) -> web.Application:
     return server
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Serve until SIGINT or SIGTERM."""
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.catalog_servers",
-        description="The bot, or a live-ListFlow peer, timed at the server for bench_catalog.",
-    )
-    parser.add_argument("answer", choices=(CATALOG, LIVE), help="where the options come from")
-    parser.add_argument("--host", default=HOST, help=f"address to listen on (default {HOST})")
-    parser.add_argument("--port", type=int, required=True, help="port to listen on")
-    args = parser.parse_args(argv)
+def flow_ids(first: int, count: int) -> list[str]:
+    """`count` consecutive flow IDs from `first`."""
+    return [str(first + index) for index in range(count)]
+
+
+async def replica(args: argparse.Namespace) -> int:
+    """Build the service, warm up, signal ready, wait for the cue, ask, print the tallies."""
+    async with PreviewService.from_env(dict(os.environ)) as service:
+        ask: Ask = service.get if args.layer == "service" else service.client.get_flow_preview_url
+        if args.warmup is not None:
+            await ask_all(ask, flow_ids(*args.warmup), one_at_a_time=True)
+        print(READY, flush=True)
+        # A thread, since asyncio cannot read a pipe on stdin portably; it wakes within
+        # microseconds of the cue, which is what keeps the replicas' starts together.
+        if not await asyncio.to_thread(sys.stdin.readline):
+            return 1
+        go_at = time.monotonic()
+        asked = flow_ids(*args.flows)
+        passes = [
+            await ask_all(ask, asked, one_at_a_time=args.one_at_a_time) for _ in range(args.passes)
+        ]
+    print(json.dumps({"go_at": go_at, "passes": jsonable(passes)}), flush=True)
+    return 0
+
+
+def main() -> int:
+    """Run a replica, or serve until SIGINT or SIGTERM; warnings go to stderr."""
+    cli = argparse.ArgumentParser(prog="python -m bench.workers", description=__doc__)
+    kinds = cli.add_subparsers(dest="kind", required=True)
+    worker = kinds.add_parser("replica", help="one replica for bench_replicas")
+    worker.add_argument("--name", default="replica", help="how its log lines are labelled")
+    worker.add_argument("--flows", type=positive_int, nargs=2, required=True, metavar=("FROM", "N"))
+    worker.add_argument("--warmup", type=positive_int, nargs=2, metavar=("FROM", "N"))
+    worker.add_argument("--one-at-a-time", action="store_true", help="default: all at once")
+    worker.add_argument("--passes", type=positive_int, default=1)
+    worker.add_argument("--layer", choices=("service", "client"), default="service")
+    for kind in (CATALOG, LIVE):
+        kinds.add_parser(kind, help="a server for bench_catalog").add_argument(
+            "--port", type=int, required=True
+        )
+    args = cli.parse_args()
+    if args.kind == "replica":
+        labelled = f"{args.name}: %(levelname)s %(name)s: %(message)s"
+        logging.basicConfig(level=logging.WARNING, format=labelled)
+        return asyncio.run(replica(args))
     logging.basicConfig(level=logging.WARNING)
     env = dict(os.environ)
-    server = catalog_server(env) if args.answer == CATALOG else live_server(env)
+    server = catalog_server(env) if args.kind == CATALOG else live_server(env)
     add_timing(server)
-    asyncio.run(serve_until_signalled(server, listen(args.host, args.port), **runner_options()))
+    asyncio.run(serve_until_signalled(server, listen("127.0.0.1", args.port), **runner_options()))
     return 0
 
 
