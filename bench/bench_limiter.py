@@ -44,7 +44,7 @@ from bot.standin.harness.processes import EmulatorControl, ServerView, controlle
 
 PERIOD_S = 1.0
 ACCOUNT = DEMO_CREDENTIALS.access_key_id
-# Long enough that nobody in the burst is refused as Busy: it measures pacing, not refusal.
+# Long enough that nobody in the burst is refused as busy: it measures pacing, not refusal.
 BURST_MAX_WAIT_S = 120.0
 # The deadline counts the wait at the gate: it must outlast either side's longest queue.
 DEADLINE_S = BURST_MAX_WAIT_S + DEFAULT_ATTEMPT_TIMEOUT_S

@@ -386,12 +386,12 @@ class Asks:
 
     @property
     def busy(self) -> int:
-        """Asks refused as Busy: the budget was booked further ahead than they could wait."""
+        """Asks refused as busy (BusyError): booked further ahead than they could wait."""
         return self.outcomes.count(BUSY)
 
     @property
     def other(self) -> int:
-        """Asks that failed any other way than throttling or Busy."""
+        """Asks that failed any other way than throttling or BusyError."""
         return self.outcomes.count(OTHER)
 
 

@@ -50,10 +50,11 @@ class SharedStore(Protocol):
 
 
 class Connection(Protocol):
-    """The link to what the replicas share, whose health the service reports."""
+    """The connection to what the replicas share (Redis, behind its circuit breaker), whose
+    health the service reports."""
 
     async def check(self) -> bool:
-        """Whether the link works, trying it if that is due; answers in bounded time."""
+        """Whether the connection works, trying it if that is due; answers in bounded time."""
 
     async def close(self) -> None:
         """Let go of the connection."""
@@ -146,7 +147,7 @@ class PreviewService(AsyncCloseable):
     async def health(self) -> str:
         """`ok`, or `degraded` while the replicas' shared Redis is unreachable or hangs.
 
-        Answers within the link's check bound (0.1 s with Redis) whatever Redis does.
+        Answers within the connection's check bound (0.1 s with Redis) whatever Redis does.
         """
         if self._connection is not None and not await self._connection.check():
             return "degraded"
