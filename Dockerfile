@@ -21,11 +21,13 @@ COPY bot ./bot
 # A regular (not editable) install: pip builds the wheel and installs it with the extras that
 # replicas need: redis (REDIS_URL) and postgres (a shared DATABASE_URL).
 RUN /opt/flowpreview/bin/pip install --constraint constraints.txt ".[postgres,redis]"
-# The demo's virtualenv is that one whole; production's leaves out the stand-ins for Slack and
-# Alibaba Cloud, the CAMS emulator and the test harness, which `serve` never loads. Both are
-# later copied to the same path, which the virtualenv's scripts name.
+# The demo's virtualenv is that one whole; production's leaves out the demo and emulator
+# commands, the stand-ins for Slack and Alibaba Cloud, the CAMS emulator and the test harness,
+# none of which `serve` loads. Both are later copied to the same path, which the virtualenv's
+# scripts name.
 RUN cp -a /opt/flowpreview /opt/flowpreview-demo \
-    && rm -r /opt/flowpreview/lib/python*/site-packages/bot/standin
+    && cd /opt/flowpreview/lib/python*/site-packages/bot \
+    && rm -r standin cli/demo.py cli/emulator.py
 
 # ---- runtime: what both images share, run by an unprivileged user ----
 FROM ${PYTHON_IMAGE} AS runtime

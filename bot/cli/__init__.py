@@ -26,7 +26,7 @@ COMMANDS = {
     "audit": ("bot.cli.audit", "print the audit trail: who was given which preview"),
     "access": ("bot.cli.access", "list and change who may preview which space"),
 }
-# The demo and the emulator need these, which the production image leaves out.
+# The demo and the emulator need these, which the production image leaves out with them.
 STANDINS = "bot.standin"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # The installed script names itself in usage lines; everything else is `python -m bot`.
@@ -86,16 +86,18 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def _import_command(parser: argparse.ArgumentParser, name: str, module: str) -> Any:
-    """`name`'s module; where the stand-ins it needs are not installed, one line and exit 2."""
+    """`name`'s module; where it or the stand-ins it needs are not installed, one line and
+    exit 2."""
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as missing:
-        if not (missing.name or "").startswith(STANDINS):
+        gone = missing.name or ""
+        if gone != module and not gone.startswith(STANDINS):
             raise
         parser.exit(
             EXIT_CONFIG,
-            f"flowpreview: `{name}` is not in this installation: it needs the stand-ins, which "
-            "the production image leaves out (build the Dockerfile's demo target)\n",
+            f"flowpreview: `{name}` is not in this installation: the production image leaves out "
+            "the demo, the emulator and their stand-ins (build the Dockerfile's demo target)\n",
         )
 
 

@@ -451,13 +451,21 @@ async def test_a_production_command_loads_neither_the_demo_nor_a_stand_in(comman
     assert (process.returncode, out.decode()) == (0, "\n")
 
 
-@pytest.mark.parametrize("command", ["demo", "emulator"])
+@pytest.mark.parametrize(
+    ("command", "left_out"),
+    [
+        ("demo", "bot.standin"),
+        ("emulator", "bot.standin"),
+        ("demo", "bot.cli.demo"),
+        ("emulator", "bot.cli.emulator"),
+    ],
+)
 async def test_without_the_stand_ins_the_demo_and_the_emulator_say_so_in_one_line(
-    command: str,
+    command: str, left_out: str
 ) -> None:
-    # As in the production image, which leaves bot/standin out.
+    # As in the production image, which leaves out bot/standin and both commands' modules.
     probe = (
-        "import sys; sys.modules['bot.standin'] = None; from bot.cli import main; "
+        f"import sys; sys.modules[{left_out!r}] = None; from bot.cli import main; "
         f"sys.exit(main([{command!r}]))"
     )
     process = await asyncio.create_subprocess_exec(
@@ -473,6 +481,6 @@ async def test_without_the_stand_ins_the_demo_and_the_emulator_say_so_in_one_lin
     assert process.returncode == EXIT_CONFIG
     assert out == b""
     assert err.decode() == (
-        f"flowpreview: `{command}` is not in this installation: it needs the stand-ins, which "
-        "the production image leaves out (build the Dockerfile's demo target)\n"
+        f"flowpreview: `{command}` is not in this installation: the production image leaves out "
+        "the demo, the emulator and their stand-ins (build the Dockerfile's demo target)\n"
     )

@@ -402,11 +402,15 @@ def test_the_production_image_leaves_out_the_stand_ins_and_the_demo_image_has_th
     assert stages["production"][0] == last, "production is the default target"
     builder = min(stage for stage, _ in stages.values())
     runs = [i.args for i in dockerfile if i.stage == builder and i.keyword == "RUN"]
-    pruned = next(run for run in runs if "bot/standin" in run)
-    # The demo's virtualenv is copied whole before the stand-ins go from production's.
+    pruned = next(run for run in runs if "rm -r " in run)
+    # The demo's virtualenv is copied whole before the stand-ins and the demo's commands go from
+    # production's.
     assert pruned.index("cp -a /opt/flowpreview /opt/flowpreview-demo") < pruned.index("rm -r ")
-    assert "/site-packages/bot/standin" in pruned
-    assert (ROOT / "bot" / "standin" / "__init__.py").is_file()
+    assert "cd /opt/flowpreview/lib/python*/site-packages/bot " in pruned
+    removed = pruned.partition("rm -r ")[2].split()
+    assert removed == ["standin", "cli/demo.py", "cli/emulator.py"]
+    for path in removed:
+        assert (ROOT / "bot" / path).exists(), path
     copies = {
         name: [i.args for i in dockerfile if i.stage == stage and i.keyword == "COPY"]
         for name, (stage, _) in stages.items()
