@@ -112,7 +112,7 @@ async def answer_config(
     service = deps.service
 
     async def known(space: str, within: float) -> SpaceCheck:
-        return await check_space_known(service.client, deps.service.spaces, space, within)
+        return await check_space_known(service.client, service.spaces, space, within)
 
     loop = asyncio.get_running_loop()
     deadline = deps.delivery.deadline()

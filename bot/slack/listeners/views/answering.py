@@ -15,7 +15,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.cams.models import FlowSummary
 from bot.slack.blocks import modals
 from bot.slack.deps import Deps
-from bot.slack.edge.inflight import InFlight
 from bot.slack.edge.web_api import SlackWebError, WebErrorKind
 
 log = logging.getLogger(__name__)
@@ -26,19 +25,18 @@ UPDATE_TIMEOUT_S = 10.0
 
 async def answer(
     ack: AsyncAck,
+    deps: Deps,
     work: Coroutine[Any, Any, modals.View],
     *,
     waiting: modals.View,
     client: AsyncWebClient,
-    view_id: str | None,
-    budget: float,
-    background: InFlight,
+    view: dict[str, Any],
 ) -> None:
-    """Answer with `work`'s view if it is ready within `budget`, else with `waiting` and
-    replace that by views.update once `work` is done."""
+    """Answer the submission of `view` with `work`'s view if it is ready within the ack
+    budget, else with `waiting` and replace that by views.update once `work` is done."""
     task = asyncio.create_task(_safely(work))
     try:
-        done, _ = await asyncio.wait({task}, timeout=budget)
+        done, _ = await asyncio.wait({task}, timeout=deps.delivery.ack_budget)
     except asyncio.CancelledError:
         task.cancel()
         raise
@@ -46,12 +44,13 @@ async def answer(
         await ack(response_action="update", view=task.result())
         return
     await ack(response_action="update", view=waiting)
+    view_id = modals.view_id_of(view)
     if view_id is None:
         # Slack always names the view; without its ID nothing can replace the waiting text.
         log.warning("a picker submission came without a view ID; its result cannot be shown")
-        background.spawn(_finish(task))
+        deps.inflight.spawn(_finish(task))
         return
-    background.spawn(_update_later(client, view_id, task))
+    deps.inflight.spawn(_update_later(client, view_id, task))
 
 
 async def _update_later(

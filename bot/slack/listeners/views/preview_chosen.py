@@ -52,12 +52,11 @@ def listener(deps: Deps) -> Callable[..., Awaitable[None]]:
         listed = listed_in(deps, flow_id, space.id)
         await answer(
             ack,
+            deps,
             _preview(deps, flow_id, space.id, listed, deps.delivery.deadline()),
             waiting=modals.fetching_view(flow_id, listed),
             client=client,
-            view_id=modals.view_id_of(view),
-            budget=deps.delivery.ack_budget,
-            background=deps.inflight,
+            view=view,
         )
 
     return preview_chosen

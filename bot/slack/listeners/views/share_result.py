@@ -48,12 +48,11 @@ def listener(deps: Deps) -> Callable[..., Awaitable[None]]:
             return
         await answer(
             ack,
+            deps,
             _share(deps, metadata, target, user_id),
             waiting=modals.sharing_view(target),
             client=client,
-            view_id=modals.view_id_of(view),
-            budget=deps.delivery.ack_budget,
-            background=deps.inflight,
+            view=view,
         )
 
     return share
