@@ -125,7 +125,7 @@ def create_server(
                 bolt, SignatureCheck(settings.signing_secret), refusals, body_timeout=body_timeout
             ),
         )
-    _keep_word_at_shutdown(server, settings, deps, service, refusals)
+    _keep_word_at_shutdown(server, settings, deps, refusals)
     if store is not None:
         _open_store(server, store, deps.gate)
     return server
@@ -168,7 +168,6 @@ def _keep_word_at_shutdown(
     server: web.Application,
     settings: SlackSettings,
     deps: Deps,
-    service: PreviewService,
     refusals: RefusalLog,
 ) -> None:
     # aiohttp stops listening, runs on_shutdown, waits for the requests being handled, then
@@ -192,7 +191,7 @@ def _keep_word_at_shutdown(
 
     async def close(_: web.Application) -> None:
         await deps.replies.close()
-        await service.close()
+        await deps.service.close()
 
     # First among the shutdown hooks, so that the drain counts from the signal.
     server.on_shutdown.insert(0, mark_start)
