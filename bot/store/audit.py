@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from sqlalchemy import RowMapping, delete, select
+from sqlalchemy import RowMapping, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.lifecycle import AsyncCloseable
@@ -247,6 +247,31 @@ class AuditTrail(AsyncCloseable):
         async with self._engine.connect() as connection:
             rows = (await connection.execute(statement)).mappings().all()
         return [_from_row(row) for row in rows]
+
+    async def recent_flows(
+        self, team_id: str, user_id: str, *, limit: int = 10
+    ) -> list[tuple[str, str | None]]:
+        """The last `limit` distinct (flow_id, space_id) the person was given or shared a
+        preview of, newest first by when they last were."""
+        table = audit_records
+        latest = func.max(table.c.at)
+        statement = (
+            select(table.c.flow_id, table.c.space_id)
+            .where(
+                table.c.team_id == team_id,
+                table.c.user_id == user_id,
+                table.c.outcome.in_((AuditOutcome.GIVEN.value, AuditOutcome.SHARED.value)),
+                table.c.flow_id.is_not(None),
+            )
+            .group_by(table.c.flow_id, table.c.space_id)
+            # The records of one request share their time: the IDs break such ties, so the
+            # order is the same on every call.
+            .order_by(latest.desc(), table.c.flow_id, table.c.space_id)
+            .limit(limit)
+        )
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(statement)).all()
+        return [(flow, space) for flow, space in rows]
 
     async def _write_forever(self) -> None:
         queue = self._queue

@@ -88,6 +88,8 @@ audit_records = Table(
     Index(None, "at"),
     Index(None, "user_id", "at"),
     Index(None, "flow_id", "at"),
+    # A person's recent previews (AuditTrail.recent_flows), for their Home tab.
+    Index(None, "team_id", "user_id", "at"),
 )
 
 # Which CAMS space a channel's previews come from.
@@ -142,4 +144,18 @@ oauth_states = Table(
     Column("expire_at", UtcDateTime(), nullable=False),
     # Nonces of expired states are purged by this.
     Index(None, "expire_at"),
+)
+
+# The flows a person pinned to their Home tab (bot.store.pins): IDs only, never a preview's link.
+pins = Table(
+    "pins",
+    metadata,
+    Column("team_id", String(ID_LENGTH), primary_key=True),
+    Column("user_id", String(ID_LENGTH), primary_key=True),
+    Column("flow_id", String(ID_LENGTH), primary_key=True),
+    # "" for the deployment's default space: a primary key column cannot be NULL.
+    Column("space_id", String(ID_LENGTH), primary_key=True),
+    Column("pinned_at", UtcDateTime(), nullable=False),
+    # A person's pins, newest first, and their count.
+    Index(None, "team_id", "user_id", "pinned_at"),
 )

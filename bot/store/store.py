@@ -6,11 +6,12 @@ from bot.lifecycle import AsyncCloseable
 from bot.store.audit import AuditTrail
 from bot.store.engine import open_engine
 from bot.store.migrate import upgrade
+from bot.store.pins import Pins
 from bot.store.settings import StoreSettings
 
 
 class Store(AsyncCloseable):
-    """The engine and the audit trail on it.
+    """The engine, and the audit trail and the pins on it.
 
     Made before the event loop runs (nothing connects until `start`), so that what records
     to the trail can hold it from the beginning; records made before `start` wait in its queue.
@@ -20,6 +21,7 @@ class Store(AsyncCloseable):
         self.settings = settings
         self.engine = open_engine(settings)
         self.audit = AuditTrail(self.engine, retention_days=settings.retention_days)
+        self.pins = Pins(self.engine)
 
     async def start(self) -> None:
         """Bring the schema up to date, then start writing and purging the audit trail."""

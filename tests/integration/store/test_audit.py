@@ -1,16 +1,18 @@
 """The audit trail on the real clock and a real server: a writer that retries until the
-database works, and PostgreSQL dropping its connections."""
+database works, PostgreSQL dropping its connections, and a person's recent previews on
+both databases."""
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.standin.harness.postgres_server import PostgresServer
-from bot.store.audit import AuditTrail
+from bot.store.audit import AuditOutcome, AuditTrail
 from bot.store.engine import open_engine
 from bot.store.migrate import upgrade
 from bot.store.settings import StoreSettings
@@ -83,3 +85,39 @@ async def test_the_writer_keeps_its_batch_and_retries_until_the_database_works(
     assert warnings[0].startswith("audit trail: cannot write (")
     assert "keeping 1 records and retrying" in warnings[0]
     assert warnings[1].startswith("audit trail: writing again")
+
+
+async def test_recent_flows_are_the_persons_distinct_previews_newest_first(
+    bare_engine: AsyncEngine,
+) -> None:
+    await upgrade(bare_engine)
+    trail = AuditTrail(bare_engine)
+    trail.start(purge=False)
+
+    def at(minutes: int) -> datetime:
+        return NOW + timedelta(minutes=minutes)
+
+    try:
+        await write_and_flush(
+            trail,
+            make_record(at(0), flow="F1"),
+            make_record(at(1), flow="F2", outcome=AuditOutcome.SHARED),
+            make_record(at(2), flow="F1", space="space-b"),
+            make_record(at(3), flow="F3")._replace(space_id=None),
+            # F1 again: one entry for it, as recent as its latest record.
+            make_record(at(4), flow="F1"),
+            make_record(at(5), flow=None, outcome=AuditOutcome.REFUSED),
+            make_record(at(6), flow="F4", outcome=AuditOutcome.REFUSED),
+            make_record(at(7), flow="F5", outcome=AuditOutcome.FAILED),
+            make_record(at(8), flow="F6", user="U2"),
+            make_record(at(9), flow="F7", team="T2"),
+        )
+        recent = await trail.recent_flows("T1", "U1")
+        latest_two = await trail.recent_flows("T1", "U1", limit=2)
+        nobody = await trail.recent_flows("T1", "U3")
+    finally:
+        await trail.close()
+
+    assert recent == [("F1", "space-a"), ("F3", None), ("F1", "space-b"), ("F2", "space-a")]
+    assert latest_two == recent[:2]
+    assert nobody == []
