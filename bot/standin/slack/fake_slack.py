@@ -5,6 +5,11 @@ Point the bot's client at `fake.api_url` (`AsyncWebClient(base_url=fake.api_url)
 `fake.new_response_url()` and `fake.new_trigger_id()` into the payloads sent to it. Every Web
 API call, every message posted to a response_url and every modal opened or updated is
 recorded; tests await deliveries and view changes instead of sleeping.
+
+The Web API methods it answers: auth.test, apps.connections.open, oauth.v2.access (with
+`oauth`), views.open, views.update, users.info, usergroups.users.list, and (in `surfaces`)
+chat.unfurl, views.publish, chat.postEphemeral, conversations.info, functions.completeSuccess
+and functions.completeError. `rate_limit(method)` makes any method answer 429 for a while.
 """
 
 from __future__ import annotations
@@ -23,15 +28,21 @@ from aiohttp import WSMsgType, web
 from bot.standin.slack import limits
 from bot.standin.slack.garbage import Garbage
 from bot.standin.slack.oauth import FakeOAuth
-from bot.standin.slack.payloads import DEFAULT_WHO, Who, new_trigger_id
+from bot.standin.slack.payloads import BOT_ID, BOT_USER_ID, DEFAULT_WHO, Who, new_trigger_id
 from bot.standin.slack.people import PEOPLE_METHODS, People
+from bot.standin.slack.surfaces import (
+    BOT_METHODS,
+    DEFAULT_WAIT_S,
+    FUNCTION_METHODS,
+    Surfaces,
+    stored_view,
+)
 
 API_PATH = "/api/"
 RESPONSE_PATH = "/response/"
 SOCKET_PATH = "/socket-mode"
 # Slack accepts at most five messages per response_url.
 MAX_USES = 5
-DEFAULT_WAIT_S = 5.0
 # A trigger_id opens one modal, within 3 s of the click that made it.
 TRIGGER_LIFE_S = 3.0
 VIEW_METHODS = ("views.open", "views.update")
@@ -43,8 +54,8 @@ _Json = dict[str, Any]
 class BotUser:
     """Who the bot token belongs to, as auth.test reports it."""
 
-    user_id: str = "U0FLOWBOT"
-    bot_id: str = "B0FLOWBOT"
+    user_id: str = BOT_USER_ID
+    bot_id: str = BOT_ID
     user: str = "flowpreview"
     team: str = "Example"
 
@@ -100,11 +111,14 @@ class _Target:
     failure: tuple[int, str] | None = None
 
 
-class FakeSlack:
-    """Slack as the bot sees it: auth.test, Socket Mode, and response_url receivers.
+class FakeSlack(Surfaces):
+    """Slack as the bot sees it: auth.test, Socket Mode, response_url receivers, modals, and
+    the surfaces of `Surfaces` (unfurls, the Home tab, workflow steps, ephemeral messages,
+    conversations.info, rate limits).
 
-    `bot_token`, when set, is the only token auth.test and the views methods accept;
-    otherwise any token passes. With `oauth` (installs in several workspaces) oauth.v2.access
+    `bot_token`, when set, is the only token auth.test, the views, chat and conversations
+    methods accept; otherwise any token passes. functions.* take only the token of the
+    execution they complete. With `oauth` (installs in several workspaces) oauth.v2.access
     works, and only the tokens it issued pass, each for its own workspace.
     `apps.connections.open` accepts any app-level token (xapp-…) and hands out a WebSocket on
     this fake, over which `socket_request` sends envelopes as Slack does. `views.open` takes
@@ -123,6 +137,7 @@ class FakeSlack:
         clock: Callable[[], float] = time.monotonic,
         oauth: FakeOAuth | None = None,
     ) -> None:
+        super().__init__(app_id=who.api_app_id, bot_id=bot.bot_id)
         self.who = who
         self.bot = bot
         self.bot_token = bot_token
@@ -301,6 +316,9 @@ class FakeSlack:
         authorization = request.headers.get("Authorization", "")
         token = authorization.removeprefix("Bearer ").strip() or params.get("token") or None
         self.api_calls.append(ApiCall(method, token, params))
+        limited = self.rate_limited(method)
+        if limited is not None:
+            return limited
         garbage = self._garbled.get(method)
         if garbage is not None:
             return garbage.response()
@@ -312,38 +330,48 @@ class FakeSlack:
                 return web.json_response({"ok": False, "error": "not_allowed_token_type"})
             socket_url = self.url.replace("http://", "ws://", 1) + SOCKET_PATH
             return web.json_response({"ok": True, "url": socket_url})
-        if method not in ("auth.test", *VIEW_METHODS, *PEOPLE_METHODS):
+        known = ("auth.test", *VIEW_METHODS, *PEOPLE_METHODS, *BOT_METHODS, *FUNCTION_METHODS)
+        if method not in known:
             return web.json_response({"ok": False, "error": "unknown_method"})
         if token is None:
             return web.json_response({"ok": False, "error": "not_authed"})
+        return web.json_response(await self._answer(method, params, token))
+
+    async def _answer(self, method: str, params: Mapping[str, str], token: str) -> _Json:
+        """Answer a Web API method the fake knows, called with `token`."""
+        if method in FUNCTION_METHODS:
+            return self.complete(method, params, token)
         if not self._accepts(token):
-            return web.json_response({"ok": False, "error": "invalid_auth"})
+            return {"ok": False, "error": "invalid_auth"}
         if method == "auth.test" and self.oauth is not None:
-            return web.json_response(self.oauth.auth_test(token))
+            return self.oauth.auth_test(token)
         # Slack answers for the workspace the token belongs to.
         issued = self.oauth.workspace_of(token) if self.oauth is not None else None
         team_id = issued.team_id if issued is not None else self.who.team_id
         if method == "views.open":
-            return web.json_response(self._views_open(params, team_id))
+            return self._views_open(params, team_id)
         if method == "views.update":
-            return web.json_response(self._views_update(params, team_id))
+            return self._views_update(params, team_id)
         if method in PEOPLE_METHODS:
-            return web.json_response(await self.people.answer(method, params, team_id))
-        return web.json_response(
-            {
-                "ok": True,
-                "url": f"https://{self.who.team_domain}.slack.com/",
-                "team": self.bot.team,
-                "user": self.bot.user,
-                "team_id": self.who.team_id,
-                "user_id": self.bot.user_id,
-                "bot_id": self.bot.bot_id,
-                "is_enterprise_install": False,
-            }
-        )
+            return await self.people.answer(method, params, team_id)
+        if method in BOT_METHODS:
+            return self.answer_surface(method, params, team_id)
+        return {
+            "ok": True,
+            "url": f"https://{self.who.team_domain}.slack.com/",
+            "team": self.bot.team,
+            "user": self.bot.user,
+            "team_id": self.who.team_id,
+            "user_id": self.bot.user_id,
+            "bot_id": self.bot.bot_id,
+            "is_enterprise_install": False,
+        }
 
     def _accepts(self, token: str) -> bool:
-        """Whether the Web API takes `token`: with `oauth`, one it issued and has not revoked."""
+        """Whether the Web API takes `token`: with `oauth`, one it issued and has not revoked;
+        a step's execution token, with the app's scopes, while the step runs."""
+        if self.execution_running(token):
+            return True
         if self.oauth is not None:
             return self.oauth.workspace_of(token) is not None
         return self.bot_token is None or token == self.bot_token
@@ -386,27 +414,13 @@ class FakeSlack:
         """Keep `view` as Slack stores it for workspace `team_id`, under `view_id` or a new ID;
         record the change."""
         new_id = view_id or f"V{secrets.token_hex(5).upper()}"
-        stored: _Json = {
-            "id": new_id,
-            "team_id": team_id,
-            "type": view.get("type"),
-            "blocks": view.get("blocks", []),
-            "private_metadata": view.get("private_metadata", ""),
-            "callback_id": view.get("callback_id", ""),
-            "state": {"values": {}},
-            "hash": f"{time.time():.6f}.{secrets.token_hex(4)}",
-            "title": view.get("title"),
-            "clear_on_close": view.get("clear_on_close", False),
-            "notify_on_close": view.get("notify_on_close", False),
-            "close": view.get("close"),
-            "submit": view.get("submit"),
-            "previous_view_id": None,
-            "root_view_id": new_id,
-            "app_id": self.who.api_app_id,
-            "external_id": view.get("external_id", ""),
-            "app_installed_team_id": team_id,
-            "bot_id": self.bot.bot_id,
-        }
+        stored = stored_view(
+            view,
+            view_id=new_id,
+            team_id=team_id,
+            app_id=self.who.api_app_id,
+            bot_id=self.bot.bot_id,
+        )
         self.views[new_id] = stored
         change = ViewChange(method, stored)
         self.view_changes.append(change)

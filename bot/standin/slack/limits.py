@@ -1,7 +1,9 @@
-"""The Block Kit limits Slack enforces: a message, modal or options list breaking one is refused."""
+"""The Block Kit limits Slack enforces: a message, modal, Home tab, unfurl or options list
+breaking one is refused."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,6 +22,9 @@ MAX_PRIVATE_METADATA = 3000
 MAX_LABEL = 2000
 MAX_HINT = 2000
 MAX_PLACEHOLDER = 150
+# A Home tab (views.publish): Slack answers `view_too_large` beyond either.
+MAX_HOME_BLOCKS = 100
+MAX_VIEW_BYTES = 250_000
 # Select menus and the options an app serves to an external_select.
 MAX_OPTIONS = 100
 MAX_OPTION_TEXT = 75
@@ -86,14 +91,17 @@ def _too_long(what: str, value: Any, limit: int) -> list[str]:
     return []
 
 
-def view_problems(view: Mapping[str, Any]) -> list[str]:
-    """Why Slack would refuse `view` as a modal, or [] when it would show it."""
+def view_problems(view: Mapping[str, Any], *, kind: str = "modal") -> list[str]:
+    """Why Slack would refuse `view` as a `kind` view (`modal`, or `home` for a Home tab),
+    or [] when it would show it. A Home tab has no title nor buttons, and its inputs need no
+    submit button: they dispatch their actions."""
     found: list[str] = []
-    if view.get("type") != "modal":
-        found.append(f"type is {view.get('type')!r}, not 'modal'")
-    found += _plain_problems("title", view.get("title"), MAX_VIEW_TITLE, required=True)
-    found += _plain_problems("submit", view.get("submit"), MAX_VIEW_BUTTON)
-    found += _plain_problems("close", view.get("close"), MAX_VIEW_BUTTON)
+    if view.get("type") != kind:
+        found.append(f"type is {view.get('type')!r}, not {kind!r}")
+    if kind == "modal":
+        found += _plain_problems("title", view.get("title"), MAX_VIEW_TITLE, required=True)
+        found += _plain_problems("submit", view.get("submit"), MAX_VIEW_BUTTON)
+        found += _plain_problems("close", view.get("close"), MAX_VIEW_BUTTON)
     found += _too_long("private_metadata", view.get("private_metadata"), MAX_PRIVATE_METADATA)
     found += _too_long("callback_id", view.get("callback_id"), MAX_ID)
     blocks = view.get("blocks")
@@ -115,8 +123,35 @@ def view_problems(view: Mapping[str, Any]) -> list[str]:
         else:
             problems_here = _block_problems(block)
         found += [f"block {number}: {problem}" for problem in problems_here]
-    if has_input and not isinstance(view.get("submit"), Mapping):
+    if kind == "modal" and has_input and not isinstance(view.get("submit"), Mapping):
         found.append("a modal with input blocks needs a submit button")
+    return found
+
+
+def home_size_problems(view: Mapping[str, Any]) -> list[str]:
+    """Why Slack would answer `view_too_large` to `view` published as a Home tab, or []."""
+    found: list[str] = []
+    blocks = view.get("blocks")
+    if isinstance(blocks, list) and len(blocks) > MAX_HOME_BLOCKS:
+        found.append(f"{len(blocks)} blocks, more than {MAX_HOME_BLOCKS}")
+    # Measured compact, so that the answer does not depend on how the client spaced its JSON.
+    size = len(json.dumps(view, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > MAX_VIEW_BYTES:
+        found.append(f"{size} bytes of JSON, more than {MAX_VIEW_BYTES}")
+    return found
+
+
+def unfurl_problems(unfurl: Mapping[str, Any]) -> list[str]:
+    """Why Slack would refuse one URL's unfurl (an attachment with `blocks`) in chat.unfurl,
+    or []: the limits of a message, and no rich_text block, which only people's messages hold."""
+    blocks = unfurl.get("blocks")
+    found = problems({"blocks": blocks})
+    if isinstance(blocks, list):
+        found += [
+            f"block {number}: rich_text is not allowed in an unfurl"
+            for number, block in enumerate(blocks, 1)
+            if isinstance(block, Mapping) and block.get("type") == "rich_text"
+        ]
     return found
 
 

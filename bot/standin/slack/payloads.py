@@ -1,8 +1,12 @@
 """Request bodies in the shapes Slack documents: slash command, message and global shortcuts,
-block_actions, and a modal's block_suggestion and view_submission.
+block_actions, and a modal's block_suggestion and view_submission; clicks in an app unfurl
+(`unfurl_block_actions`) and in the Home tab (`home_block_actions`); Events API callbacks
+(`event_callback`, or `event_envelope` for Socket Mode) around the events `link_shared`,
+`app_home_opened` and `function_executed`.
 
-Every builder returns the raw body bytes that Slack would POST (and sign), so the bot parses
-exactly what it would parse in production.
+Every body builder returns the raw body bytes that Slack would POST (and sign), so the bot
+parses exactly what it would parse in production; the event builders return the event object
+that `event_callback` wraps.
 """
 
 from __future__ import annotations
@@ -10,11 +14,13 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import string
 import time
-from collections.abc import Mapping
+import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from bot.slack.constants import COMMAND, PICKER_CALLBACK_ID, SHORTCUT_CALLBACK_ID
 
@@ -43,11 +49,27 @@ class Who:
 
 
 DEFAULT_WHO = Who()
+# A Slack Connect channel, shared with another organisation (conversations.info says so).
+SHARED_CHANNEL_ID = "C0SHARED01"
 # The channels the person's client knows by name: theirs, and others to share a preview in.
 CHANNELS = {
     DEFAULT_WHO.channel_id: DEFAULT_WHO.channel_name,
     "C0GENERAL1": "general",
     "C0ACMESUP1": "acme-support",
+    SHARED_CHANNEL_ID: "partner-shared",
+}
+# The app's bot user, as the fake Slack's auth.test names it and event authorizations carry it.
+BOT_USER_ID = "U0FLOWBOT"
+BOT_ID = "B0FLOWBOT"
+# Where Slack says a link was typed when it is still in the message composer, not yet sent.
+COMPOSER = "COMPOSER"
+UNFURL_SOURCES = ("conversations_history", "composer")
+# Slack's names for the types of a workflow function's parameters, by Python type.
+_PARAMETER_TYPES: dict[type, str] = {
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
 }
 # People the fake Slack's directory (`FakeSlack.people`) knows from the start. A request carries
 # the installing workspace's team_id for all of them: users.info is what tells them apart.
@@ -180,15 +202,7 @@ def block_actions(
     Pass the clicked message as `message` when it is visible to the channel; for an ephemeral
     message Slack sends no `message`, only the container with `is_ephemeral: true`.
     """
-    action: _Json = {
-        "action_id": button.get("action_id", ""),
-        "block_id": block_id,
-        "text": button.get("text", {"type": "plain_text", "text": ""}),
-    }
-    for optional in ("value", "url", "style"):
-        if optional in button:
-            action[optional] = button[optional]
-    action.update({"type": "button", "action_ts": new_ts()})
+    action = _button_action(button, block_id)
     payload: _Json = {
         "type": "block_actions",
         "user": _user(who),
@@ -324,6 +338,250 @@ def view_submission(
     return form_payload(payload)
 
 
+def unfurl_block_actions(
+    button: Mapping[str, Any],
+    *,
+    block_id: str,
+    response_url: str,
+    message_ts: str,
+    url: str,
+    who: Who = DEFAULT_WHO,
+    channel: str | None = None,
+    trigger_id: str | None = None,
+    blocks: Sequence[Mapping[str, Any]] = (),
+) -> bytes:
+    """The form body of a click on `button` in the app's unfurl of `url` (`blocks`, as the
+    app gave them to chat.unfurl), in the message `message_ts` of `channel` (who's by default).
+
+    Slack sends the unfurl as `app_unfurl` and names it in a `message_attachment` container; it
+    sends no `message`: the message is a person's, not the app's.
+    """
+    channel_id = channel or who.channel_id
+    payload: _Json = {
+        "type": "block_actions",
+        "user": _user(who),
+        "api_app_id": who.api_app_id,
+        "token": who.verification_token,
+        "container": {
+            "type": "message_attachment",
+            "message_ts": message_ts,
+            "channel_id": channel_id,
+            "is_ephemeral": False,
+            "attachment_id": 1,
+            "is_app_unfurl": True,
+            "app_unfurl_url": url,
+        },
+        "trigger_id": trigger_id or new_trigger_id(),
+        "team": {"id": who.team_id, "domain": who.team_domain},
+        "enterprise": _enterprise(who),
+        "is_enterprise_install": False,
+        "channel": {"id": channel_id, "name": CHANNELS.get(channel_id, who.channel_name)},
+        "app_unfurl": {
+            "id": 1,
+            "bot_id": BOT_ID,
+            "bot_team_id": who.team_id,
+            "app_unfurl_url": url,
+            "is_app_unfurl": True,
+            "blocks": [dict(block) for block in blocks],
+        },
+        "state": {"values": {}},
+        "response_url": response_url,
+        "actions": [_button_action(button, block_id)],
+    }
+    return form_payload(payload)
+
+
+def home_block_actions(
+    action: Mapping[str, Any],
+    *,
+    view: Mapping[str, Any],
+    who: Who = DEFAULT_WHO,
+    trigger_id: str | None = None,
+    state: Mapping[str, Any] | None = None,
+) -> bytes:
+    """The form body of an action in the Home tab `view` (as views.publish stored it).
+
+    `action` is the element acted on, as the view holds it: a button (a click), or a
+    plain_text_input with `dispatch_action` and the typed `value` added (the person pressed
+    Enter). Its block is found in the view by action_id unless `action` names a `block_id`.
+    `state` holds `state.values` as Slack fills them in (block_id -> action_id -> value
+    object); a dispatched input's value is added to them. Slack sends no response_url and no
+    channel from the Home tab.
+    """
+    action_id = str(action.get("action_id", ""))
+    block_id = str(action.get("block_id") or _block_of(view, action_id))
+    values: _Json = {name: dict(by_action) for name, by_action in (state or {}).items()}
+    if action.get("type") == "plain_text_input":
+        value = action.get("value")
+        acted: _Json = {
+            "type": "plain_text_input",
+            "block_id": block_id,
+            "action_id": action_id,
+            "value": value,
+            "action_ts": new_ts(),
+        }
+        values.setdefault(block_id, {})[action_id] = {"type": "plain_text_input", "value": value}
+    else:
+        acted = _button_action(action, block_id)
+    payload: _Json = {
+        "type": "block_actions",
+        "user": _user(who),
+        "api_app_id": who.api_app_id,
+        "token": who.verification_token,
+        "container": {"type": "view", "view_id": view.get("id")},
+        "trigger_id": trigger_id or new_trigger_id(),
+        "team": {"id": who.team_id, "domain": who.team_domain},
+        "enterprise": _enterprise(who),
+        "is_enterprise_install": False,
+        "view": {**view, "state": {"values": values}},
+        "actions": [acted],
+    }
+    return form_payload(payload)
+
+
+def event_envelope(event: Mapping[str, Any], *, who: Who = DEFAULT_WHO) -> _Json:
+    """The Events API callback (`type: event_callback`) around `event`, as a dict: the payload
+    of a Socket Mode `events_api` envelope. The event gets an `event_ts` if it has none."""
+    envelope: _Json = {
+        "token": who.verification_token,
+        "team_id": who.team_id,
+    }
+    if who.enterprise_id is not None:
+        envelope["enterprise_id"] = who.enterprise_id
+    envelope.update(
+        {
+            "api_app_id": who.api_app_id,
+            "event": {**event, "event_ts": event.get("event_ts") or new_ts()},
+            "type": "event_callback",
+            "event_id": f"Ev{_upper_id(10)}",
+            "event_time": int(time.time()),
+            "authorizations": [
+                {
+                    "enterprise_id": who.enterprise_id,
+                    "team_id": who.team_id,
+                    "user_id": BOT_USER_ID,
+                    "is_bot": True,
+                    "is_enterprise_install": False,
+                }
+            ],
+            "is_ext_shared_channel": False,
+        }
+    )
+    return envelope
+
+
+def event_callback(event: Mapping[str, Any], *, who: Who = DEFAULT_WHO) -> bytes:
+    """The JSON body Slack POSTs to the Events API endpoint for `event` (`event_envelope`)."""
+    return json.dumps(event_envelope(event, who=who), ensure_ascii=False).encode()
+
+
+def link_shared(
+    urls: Sequence[str],
+    *,
+    who: Who = DEFAULT_WHO,
+    channel: str | None = None,
+    message_ts: str | None = None,
+    source: str = "conversations_history",
+    thread_ts: str | None = None,
+    is_bot_user_member: bool = True,
+) -> _Json:
+    """The `link_shared` event for `urls`, posted by `who` in `channel` (who's by default).
+
+    With `source="composer"` the links are still being typed: Slack names the channel
+    COMPOSER and gives the message_ts the unfurl_id, whatever `channel` and `message_ts` say.
+    """
+    if source == "composer":
+        # Slack's shape: the user, a UUID and 32 lower-case letters and digits.
+        tail = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(32))
+        unfurl_id = f"{who.user_id}-{uuid.uuid4()}-{tail}"
+        channel_id, ts = COMPOSER, unfurl_id
+    else:
+        channel_id, ts = channel or who.channel_id, message_ts or new_ts()
+        # Slack's shape: the channel, the message's ts and 64 hex digits.
+        unfurl_id = f"{channel_id}.{ts}.{secrets.token_hex(32)}"
+    event: _Json = {
+        "type": "link_shared",
+        "channel": channel_id,
+        "is_bot_user_member": is_bot_user_member,
+        "user": who.user_id,
+        "message_ts": ts,
+        "unfurl_id": unfurl_id,
+    }
+    if thread_ts is not None:
+        event["thread_ts"] = thread_ts
+    event.update(
+        {
+            "source": source,
+            "links": [{"domain": urlsplit(url).hostname or "", "url": url} for url in urls],
+            "event_ts": new_ts(),
+        }
+    )
+    return event
+
+
+def app_home_opened(
+    *, who: Who = DEFAULT_WHO, tab: str = "home", view: Mapping[str, Any] | None = None
+) -> _Json:
+    """The `app_home_opened` event: `who` opened the app's `tab` (`home` or `messages`).
+    `view` is the Home tab published to them before, which Slack sends when there is one."""
+    event: _Json = {
+        "type": "app_home_opened",
+        "user": who.user_id,
+        # The app's direct-message channel with the person.
+        "channel": f"D{who.user_id[1:]}",
+        "tab": tab,
+        "event_ts": new_ts(),
+    }
+    if view is not None:
+        event["view"] = dict(view)
+    return event
+
+
+def function_executed(
+    callback_id: str,
+    inputs: Mapping[str, Any],
+    *,
+    execution_id: str,
+    token: str,
+    who: Who = DEFAULT_WHO,
+    outputs: Sequence[Mapping[str, Any]] = (),
+) -> _Json:
+    """The `function_executed` event: a workflow ran the app's step `callback_id` with
+    `inputs`. `execution_id` and `token` come from `FakeSlack.new_function_execution()`: the
+    step completes with that token. `outputs` are the function's output_parameters."""
+    created = int(time.time())
+    return {
+        "type": "function_executed",
+        "function": {
+            "id": f"Fn{_upper_id(10)}",
+            "callback_id": callback_id,
+            "title": callback_id.replace("_", " ").capitalize(),
+            "description": "",
+            "type": "app",
+            "input_parameters": [
+                {
+                    "type": _PARAMETER_TYPES.get(type(value), "object"),
+                    "name": name,
+                    "description": "",
+                    "title": name,
+                    "is_required": True,
+                }
+                for name, value in inputs.items()
+            ],
+            "output_parameters": [dict(output) for output in outputs],
+            "app_id": who.api_app_id,
+            "date_created": created,
+            "date_updated": created,
+            "date_deleted": 0,
+        },
+        "inputs": dict(inputs),
+        "function_execution_id": execution_id,
+        "workflow_execution_id": f"Wx{_upper_id(10)}",
+        "event_ts": new_ts(),
+        "bot_access_token": token,
+    }
+
+
 def form_payload(payload: Mapping[str, Any]) -> bytes:
     """`payload=<url-encoded JSON>`, the form Slack wraps every interaction payload in."""
     return urlencode({"payload": json.dumps(payload, ensure_ascii=False)}).encode()
@@ -352,3 +610,32 @@ def _enterprise(who: Who) -> _Json | None:
     if who.enterprise_id is None:
         return None
     return {"id": who.enterprise_id, "name": who.enterprise_name}
+
+
+def _button_action(button: Mapping[str, Any], block_id: str) -> _Json:
+    """The `actions` entry of a click on `button`."""
+    action: _Json = {
+        "action_id": button.get("action_id", ""),
+        "block_id": block_id,
+        "text": button.get("text", {"type": "plain_text", "text": ""}),
+    }
+    for optional in ("value", "url", "style"):
+        if optional in button:
+            action[optional] = button[optional]
+    action.update({"type": "button", "action_ts": new_ts()})
+    return action
+
+
+def _block_of(view: Mapping[str, Any], action_id: str) -> str:
+    """The block_id of the block in `view` holding the element `action_id`, or ""."""
+    for block in view.get("blocks") or []:
+        if not isinstance(block, Mapping):
+            continue
+        elements = [*(block.get("elements") or []), block.get("accessory"), block.get("element")]
+        if any(isinstance(e, Mapping) and e.get("action_id") == action_id for e in elements):
+            return str(block.get("block_id", ""))
+    return ""
+
+
+def _upper_id(length: int) -> str:
+    return "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(length))
