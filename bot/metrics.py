@@ -306,3 +306,24 @@ AUDIT_RECORDS = Counter(
     ["result"],
     registry=REGISTRY,
 )
+
+# Slack surfaces beside commands: link unfurls, the Home tab and the Workflow Builder step.
+UNFURLS = Counter(
+    "flowpreview_unfurls_total",
+    "Flow links unfurled, by outcome (sent, repeat: the same flow in the same channel within "
+    "30 minutes, failed).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+HOME_PUBLISHES = Counter(
+    "flowpreview_home_publishes_total",
+    "Home tab views published, by outcome (published, debounced, failed).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+STEP_RUNS = Counter(
+    "flowpreview_step_runs_total",
+    "Workflow Builder step runs, by outcome (completed, failed).",
+    ["outcome"],
+    registry=REGISTRY,
+)

@@ -121,3 +121,28 @@ def decide(
     if default is AccessDefault.CLOSED:
         return Decision(space, Refusal.CLOSED_BY_DEFAULT)
     return Decision(space, Admission.OPEN_BY_DEFAULT)
+
+
+def channel_sees(
+    team_id: str,
+    channel_id: str,
+    space: str,
+    book_snapshot: RuleSnapshot,
+    *,
+    default: AccessDefault,
+    multi_workspace: bool,
+    shared_externally: bool | None,
+) -> bool:
+    """Whether everyone in `channel_id` may see what `space` holds (a flow's name and status):
+    a rule admits the channel, or the space has no rules, the default is open and the channel
+    is not shared with another organisation.
+
+    `shared_externally` is None when Slack could not say: the channel is then taken as shared,
+    since a card seen by the wrong people cannot be taken back.
+    """
+    if multi_workspace and space not in book_snapshot.bound(team_id):
+        return False
+    rules = book_snapshot.rules_for(space)
+    if rules:
+        return channel_id in rules.channels
+    return default is AccessDefault.OPEN and shared_externally is False

@@ -92,6 +92,14 @@ class RuleSnapshot:
         """The space a channel's commands use when they name none, if one was set for it."""
         return self._channel_spaces.get((team_id, channel_id))
 
+    def channel_spaces(self, team_id: str) -> list[tuple[str, str]]:
+        """Every channel of `team_id` with a space of its own, and that space, by channel."""
+        return sorted(
+            (channel, space)
+            for (team, channel), space in self._channel_spaces.items()
+            if team == team_id
+        )
+
     def bound(self, team_id: str) -> frozenset[str]:
         """The spaces `team_id` may use in multi-workspace mode (none when it has no binding)."""
         return self._bound.get(team_id, frozenset())

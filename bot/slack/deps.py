@@ -17,10 +17,13 @@ from bot.preview.catalog import FlowCatalog
 from bot.preview.details import FlowDetailsCache
 from bot.preview.service import PreviewService
 from bot.slack.admission.auditing import Auditor
+from bot.slack.admission.channels import ChannelAccess, ChannelDirectory
 from bot.slack.admission.directory import Directory
 from bot.slack.admission.gate import Gate
 from bot.slack.answers.delivery import Delivery
 from bot.slack.answers.finding import Finder
+from bot.slack.answers.home_tab import HomeTab
+from bot.slack.answers.unfurling import Unfurler
 from bot.slack.edge.inflight import InFlight
 from bot.slack.edge.replies import ReplyPoster
 from bot.slack.edge.reply_hosts import ReplyHosts
@@ -46,6 +49,9 @@ class Deps:
     # Work still owed to someone after the ack, which shutdown waits for.
     inflight: InFlight
     replies: ReplyPoster
+    # Cards for pasted flow links, and each person's Home tab.
+    unfurler: Unfurler
+    home: HomeTab
     # The time the previews' expiry is told from.
     wall_clock: Callable[[], float]
 
@@ -78,6 +84,15 @@ def wire(
     delivery = Delivery(
         service, inflight, replies, auditor, ack_budget=ack_budget, wall_clock=wall_clock
     )
+    channels = ChannelAccess(gate, ChannelDirectory(), service.client.space_for)
+    unfurler = Unfurler(service, delivery, channels, inflight)
+    home = HomeTab(
+        service,
+        gate,
+        store.audit if store is not None else None,
+        store.pins if store is not None else None,
+        inflight,
+    )
     return Deps(
         service=service,
         catalog=service.catalog,
@@ -88,5 +103,7 @@ def wire(
         finder=Finder(delivery, service),
         inflight=inflight,
         replies=replies,
+        unfurler=unfurler,
+        home=home,
         wall_clock=wall_clock,
     )

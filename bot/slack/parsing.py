@@ -8,8 +8,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
-from bot.ids import BARE_FLOW_ID, FLOW_LINK_ID, SPACE_ID, TYPED_FLOW_ID
+from bot.ids import BARE_FLOW_ID, FLOW_ID, FLOW_LINK_ID, SPACE_ID, TYPED_FLOW_ID
 
 MAX_FLOWS = 10
 MAX_NAME_LENGTH = 100
@@ -24,6 +25,11 @@ HELP_WORDS = frozenset({"help", "-h", "--help", "?"})
 SLACK_LINK = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
 # Message fields that carry what a person wrote or linked; ts, IDs and the like are skipped.
 TEXT_KEYS = frozenset({"text", "url", "fallback", "pretext", "title", "title_link", "value"})
+# Where WhatsApp Manager keeps a flow: `https://business.facebook.com/wa/manage/flows/<id>/…`.
+FLOW_LINK_HOST = "business.facebook.com"
+FLOW_LINK_PATH = ("wa", "manage", "flows")
+# The longest link looked at: Slack's own limit on a URL is far below a message's size.
+MAX_LINK_LENGTH = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +111,37 @@ def _parse(text: str) -> PreviewRequest | SearchRequest | UsageRequest:
     if len(flow_ids) > MAX_FLOWS:
         return UsageRequest(f"at most {MAX_FLOWS} flow IDs at a time ({len(flow_ids)} given)")
     return PreviewRequest(tuple(flow_ids), space)
+
+
+@dataclass(frozen=True, slots=True)
+class FlowLink:
+    """A link to a WhatsApp flow in WhatsApp Manager: the flow, and whether the link carries a
+    preview token (then anyone holding it can open the flow)."""
+
+    flow_id: str
+    has_token: bool
+
+
+def flow_link(url: str) -> FlowLink | None:
+    """The flow an https link to `business.facebook.com/wa/manage/flows/<id>/…` names, with or
+    without a query; None for any other link, on that host or another."""
+    if len(url) > MAX_LINK_LENGTH:
+        return None
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return None
+    if parts.scheme != "https" or host != FLOW_LINK_HOST:
+        return None
+    steps = [step for step in parts.path.split("/") if step]
+    if len(steps) < 4 or tuple(steps[:3]) != FLOW_LINK_PATH:
+        return None
+    flow_id = steps[3]
+    if not FLOW_ID.fullmatch(flow_id):
+        return None
+    token = parse_qs(parts.query).get("token")
+    return FlowLink(flow_id, has_token=bool(token and any(token)))
 
 
 def _split_space(tokens: list[str]) -> tuple[str | None, list[str]] | UsageRequest:

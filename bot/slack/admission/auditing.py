@@ -45,8 +45,10 @@ class Auditor:
         *,
         shared: bool = False,
         channel: str | None = None,
+        user: str | None = None,
     ) -> None:
-        """Record each flow's outcome: a preview given (or shared into `channel`), or why not."""
+        """Record each flow's outcome: a preview given (or shared into `channel`), or why not;
+        `user` is who it was for when the request's context does not say (a workflow step)."""
         trail = self.trail
         if trail is None:
             return
@@ -67,7 +69,7 @@ class Auditor:
                     # The picker's modal has no channel: its records have an empty one.
                     team_id=context.get("team", ""),
                     channel_id=channel or context.get("channel", ""),
-                    user_id=context.get("user", ""),
+                    user_id=user or context.get("user", ""),
                     flow_id=flow_id,
                     space_id=space_id,
                     outcome=recorded,

@@ -72,7 +72,7 @@ class Gate:
         self.settings = settings
         self.auditor = auditor
         self._default_space = default_space
-        self._multi_workspace = multi_workspace
+        self.multi_workspace = multi_workspace
         self._clock = clock
         # Admissions lately decided on the rules `_admitted_on`: the verdict, and until when.
         # A plain dict, emptied when full: entries live a second, and a dict lookup is what
@@ -92,7 +92,7 @@ class Gate:
         """Whether an admin of `asker`'s workspace may change `space`'s rules: any space with
         one workspace; only those bound to theirs with several, so that no customer's admin
         can read or change another customer's rules."""
-        return not self._multi_workspace or space in self.book.snapshot().bound(asker.team_id)
+        return not self.multi_workspace or space in self.book.snapshot().bound(asker.team_id)
 
     def look_alike(self, space: str) -> str | None:
         """The known space (configured, or named by a rule, channel or binding) that `space`
@@ -163,7 +163,7 @@ class Gate:
         """The decision for `person` on `space` (None: the deployment's default)."""
         effective = self.effective_space(space) or NO_SPACE
         return decide(
-            person, effective, self.book.snapshot(), self.settings.default, self._multi_workspace
+            person, effective, self.book.snapshot(), self.settings.default, self.multi_workspace
         )
 
     def _refused(

@@ -111,11 +111,23 @@ class Delivery:
         await ack(**messages.fetching_message(flow_ids))
         self.inflight.spawn(self._follow_up(fetch, lookups, response_url, space), response_url)
 
-    def answer_later(self, response_url: str, flow_ids: Sequence[str], space: str | None) -> None:
-        """Fetch in the background and deliver through response_url (the caller has acked)."""
+    def answer_later(
+        self,
+        response_url: str,
+        flow_ids: Sequence[str],
+        space: str | None,
+        *,
+        beside: bool = False,
+    ) -> None:
+        """Fetch in the background and deliver through response_url (the caller has acked).
+
+        `beside`: the answer goes beside the message clicked rather than in its place, as it
+        must under a card the whole channel sees.
+        """
         lookups = self.look_up(flow_ids, space)
         fetch = asyncio.create_task(self.service.get_many(flow_ids, space))
-        self.inflight.spawn(self._follow_up(fetch, lookups, response_url, space), response_url)
+        work = self._follow_up(fetch, lookups, response_url, space, beside=beside)
+        self.inflight.spawn(work, response_url)
 
     async def apologise(self, response_urls: Sequence[str]) -> None:
         """Tell each person still owed a reply that the bot restarted before it was ready."""
@@ -148,6 +160,8 @@ class Delivery:
         lookups: list[asyncio.Task[Any]],
         response_url: str,
         space: str | None,
+        *,
+        beside: bool = False,
     ) -> None:
         outcomes: Outcomes | None = None
         try:
@@ -164,6 +178,8 @@ class Delivery:
             message = self._render(outcomes, self.known(flow_ids, space), space)
         finally:
             await settle(lookups, 0.0)
+        if beside:
+            message = {**message, "replace_original": False}
         if await self.replies.post(response_url, message) and outcomes is not None:
             self.auditor.outcomes(outcomes, space)
 

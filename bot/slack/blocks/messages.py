@@ -137,22 +137,6 @@ def preview_message(
     return _message(blocks, _fallback(outcomes), "ephemeral")
 
 
-def shared_message(
-    preview: FlowPreview, user_id: str, now: float, about: Known | None = None
-) -> Message:
-    """The preview posted for the whole channel by the person who clicked Share."""
-    text = (
-        f"{flow_title(preview.flow_id, about)}\nPreview shared by <@{escape(user_id)}>. "
-        f"{expiry_text(preview, now)}"
-    )
-    blocks = [section(text)]
-    button = open_button(preview)
-    if button is not None:
-        blocks.append({"type": "actions", "elements": [button]})
-    fallback = f"Preview of flow {preview.flow_id}: {escape(preview.preview_url)}"
-    return _message(blocks, fallback, "in_channel")
-
-
 def usage_message(
     problem: str | None = None, token: str | None = None, *, search_denied: bool = False
 ) -> Message:

@@ -277,7 +277,8 @@ def result_view(
                 "default_to_current_conversation": True,
             },
             "hint": messages.plain(
-                "Posts the preview there for everyone; leave it empty to just close."
+                "Posts a card there: everyone who clicks it gets their own link. "
+                "Leave it empty to close."
             ),
         },
     ]

@@ -44,6 +44,17 @@ class InFlight:
     def __len__(self) -> int:
         return len(self._owed)
 
+    async def idle(self, within: float) -> bool:
+        """Wait up to `within` seconds until nothing is in flight, work spawned meanwhile
+        included; whether that happened. Nothing is cancelled."""
+        try:
+            async with asyncio.timeout(within):
+                while self._owed:
+                    await asyncio.wait(set(self._owed))
+        except TimeoutError:
+            return False
+        return True
+
     async def drain(self, grace: float) -> list[str]:
         """Wait up to `grace` seconds for every task, then cancel what is left.
 

@@ -8,9 +8,17 @@ from dataclasses import dataclass, replace
 import pytest
 
 from bot.access.ids import Kind
-from bot.access.policy import AccessDefault, Admission, Decision, Person, Refusal, decide
+from bot.access.policy import (
+    AccessDefault,
+    Admission,
+    Decision,
+    Person,
+    Refusal,
+    channel_sees,
+    decide,
+)
 from bot.access.rules import RuleBook
-from bot.access.snapshot import RuleSnapshot
+from bot.access.snapshot import Rule, RuleSnapshot
 from bot.store.engine import open_engine
 from bot.store.migrate import upgrade
 from bot.store.settings import StoreSettings
@@ -184,3 +192,46 @@ def test_an_empty_snapshot_has_no_rules_bindings_or_groups() -> None:
     assert snapshot.channel_space(BOUND_TEAM, RULE_CHANNEL) is None
     assert snapshot.groups_named() == frozenset()
     assert decide(MEMBER, OPEN, snapshot, AccessDefault.OPEN, True).reason is Refusal.NOT_BOUND
+
+
+def _channel_sees(
+    space: str,
+    *,
+    channel: str = "C0OTHER",
+    default: AccessDefault = AccessDefault.OPEN,
+    shared: bool | None = False,
+    multi: bool = False,
+    team: str = BOUND_TEAM,
+) -> bool:
+    snapshot = RuleSnapshot(
+        [Rule(RULED, Kind.CHANNEL, RULE_CHANNEL), Rule(RULED, Kind.USER, RULE_USER)],
+        bindings=[(BOUND_TEAM, RULED), (BOUND_TEAM, OPEN)],
+    )
+    return channel_sees(
+        team,
+        channel,
+        space,
+        snapshot,
+        default=default,
+        multi_workspace=multi,
+        shared_externally=shared,
+    )
+
+
+def test_a_channel_sees_a_ruled_space_only_by_a_channel_rule() -> None:
+    assert _channel_sees(RULED, channel=RULE_CHANNEL, shared=True)
+    # A user rule admits that person, not everyone in the channel.
+    assert not _channel_sees(RULED, channel="C0OTHER")
+
+
+def test_a_channel_sees_an_open_space_unless_shared_outside_or_unknown() -> None:
+    assert _channel_sees(OPEN)
+    assert not _channel_sees(OPEN, shared=True)
+    assert not _channel_sees(OPEN, shared=None), "what Slack cannot say counts as shared"
+    assert not _channel_sees(OPEN, default=AccessDefault.CLOSED)
+
+
+def test_with_several_workspaces_a_channel_sees_only_its_bound_spaces() -> None:
+    assert _channel_sees(OPEN, multi=True)
+    assert not _channel_sees(OPEN, multi=True, team=LONE_TEAM)
+    assert not _channel_sees(ELSEWHERE, multi=True)

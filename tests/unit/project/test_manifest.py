@@ -20,6 +20,8 @@ from bot.slack.constants import (
     PICKER_CALLBACK_ID,
     PICKER_NAME,
     SHORTCUT_CALLBACK_ID,
+    STEP_CALLBACK_ID,
+    UNFURL_DOMAIN,
 )
 from tests.support import DATA, ROOT
 
@@ -165,6 +167,8 @@ def test_request_urls_point_at_the_events_path(manifest: Manifest) -> None:
         manifest["settings"]["interactivity"]["request_url"],
         # The picker's flow list (external_select options) comes from the same endpoint.
         manifest["settings"]["interactivity"]["message_menu_options_url"],
+        # Events: link_shared, app_home_opened and function_executed.
+        manifest["settings"]["event_subscriptions"]["request_url"],
     ]
     for url in urls:
         assert url.endswith(EVENTS_PATH)
@@ -173,19 +177,60 @@ def test_request_urls_point_at_the_events_path(manifest: Manifest) -> None:
     assert len(set(urls)) == 1  # Bolt serves commands, interactivity and options on one path
 
 
-def test_bot_scopes_are_the_command_and_reading_who_people_are(manifest: Manifest) -> None:
+def test_bot_scopes_are_what_the_features_need(manifest: Manifest) -> None:
     scopes = manifest["oauth_config"]["scopes"]
-    # No chat:write: replies go through response_url. The two reads are what access needs.
-    assert scopes == {"bot": ["commands", "users:read", "usergroups:read"]}
+    assert scopes == {
+        "bot": [
+            # The command, and who people are (access).
+            "commands",
+            "users:read",
+            "usergroups:read",
+            # The private warning about a pasted preview link.
+            "chat:write",
+            # Unfurls, and whether a conversation is shared outside (what a card may name).
+            "links:read",
+            "links:write",
+            "channels:read",
+            "groups:read",
+            "im:read",
+            "mpim:read",
+        ]
+    }
+
+
+def test_flow_links_unfurl_and_the_home_tab_is_on(manifest: Manifest) -> None:
+    assert manifest["features"]["unfurl_domains"] == [UNFURL_DOMAIN]
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+
+
+def test_the_step_matches_code(manifest: Manifest) -> None:
+    step = manifest["functions"][STEP_CALLBACK_ID]
+    inputs = step["input_parameters"]
+    assert {name: (p["type"], p["is_required"]) for name, p in inputs.items()} == {
+        "flow": ("string", True),
+        "space": ("string", False),
+        "user": ("slack#/types/user_id", True),
+    }
+    outputs = step["output_parameters"]
+    assert {name: p["type"] for name, p in outputs.items()} == {
+        "preview_url": "string",
+        "expires_at": "slack#/types/timestamp",
+        "flow_id": "string",
+        "flow_name": "string",
+        "status": "string",
+    }
+    # Custom steps run on the app's own server, deployable to the whole organisation.
+    assert manifest["settings"]["function_runtime"] == "remote"
+    assert manifest["settings"]["org_deploy_enabled"] is True
 
 
 def test_interactivity_is_enabled(manifest: Manifest) -> None:
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
 
 
-def test_no_event_subscriptions(manifest: Manifest) -> None:
-    # The bot listens to no events; a subscription would need its own verified URL.
-    assert "event_subscriptions" not in manifest["settings"]
+def test_the_events_the_bot_listens_to(manifest: Manifest) -> None:
+    events = manifest["settings"]["event_subscriptions"]["bot_events"]
+    assert sorted(events) == ["app_home_opened", "function_executed", "link_shared"]
 
 
 def test_socket_mode_flag_is_explicit(manifest: Manifest) -> None:

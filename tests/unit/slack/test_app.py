@@ -18,7 +18,14 @@ from bot.cams.errors import ErrorKind
 from bot.config import Secret
 from bot.preview.limiter import LimiterSettings
 from bot.serving import serving
-from bot.slack.constants import COMMAND, EVENTS_PATH, HEALTH_PATH, OPEN_ACTION_ID, SHARE_ACTION_ID
+from bot.slack.constants import (
+    COMMAND,
+    EVENTS_PATH,
+    GET_MY_PREVIEW_ACTION_ID,
+    HEALTH_PATH,
+    OPEN_ACTION_ID,
+    SHARE_ACTION_ID,
+)
 from bot.slack.edge.refusals import RefusalLog
 from bot.slack.edge.verification import STALE, SignatureCheck
 from bot.slack.server import events_handler
@@ -215,7 +222,7 @@ async def test_the_url_button_click_is_acknowledged(bot: Bot) -> None:
     assert bot.slack.deliveries == []
 
 
-async def test_share_in_channel_reposts_visibly_through_the_click_response_url(bot: Bot) -> None:
+async def test_share_in_channel_posts_a_card_without_the_link(bot: Bot) -> None:
     answer, _ = await bot.command(f"{FLOW} space:sp")
     share_button = _buttons(answer.json())[1]
     response_url = bot.slack.new_response_url()
@@ -229,7 +236,11 @@ async def test_share_in_channel_reposts_visibly_through_the_click_response_url(b
     assert delivery.message is not None
     assert delivery.message["response_type"] == "in_channel"
     assert delivery.message["replace_original"] is False
-    assert f"shared by <@{payloads.DEFAULT_WHO.user_id}>" in message_text(delivery.message)
+    assert f"Shared by <@{payloads.DEFAULT_WHO.user_id}>" in message_text(delivery.message)
+    shared = json.dumps(delivery.message)
+    assert "token=" not in shared
+    assert "https://" not in shared, "a bearer link in the channel"
+    assert GET_MY_PREVIEW_ACTION_ID in shared
     assert bot.cams.emulator.by_flow == {FLOW: 1}, "the share is served from the cache"
 
 

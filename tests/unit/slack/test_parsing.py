@@ -11,10 +11,12 @@ from hypothesis import strategies as st
 
 from bot.slack.parsing import (
     MAX_FLOWS,
+    FlowLink,
     PreviewRequest,
     SearchRequest,
     UsageRequest,
     extract_flow_ids,
+    flow_link,
     parse_command,
 )
 from tests.support import DATA
@@ -165,3 +167,37 @@ def test_ids_are_deduplicated_in_order_and_capped() -> None:
     assert found[:2] == [ids[1], ids[0]]
     assert len(found) == MAX_FLOWS
     assert len(set(found)) == MAX_FLOWS
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://business.facebook.com/wa/manage/flows/1234567890123456/", False),
+        ("https://business.facebook.com/wa/manage/flows/1234567890123456", False),
+        ("https://business.facebook.com/wa/manage/flows/1234567890123456/preview/?x=1", False),
+        ("https://business.facebook.com/wa/manage/flows/1234567890123456/preview/?token=t", True),
+        ("https://business.facebook.com/wa/manage/flows/1234567890123456/?token=", False),
+    ],
+)
+def test_a_flow_link_names_its_flow_and_whether_it_carries_a_token(
+    url: str, expected: bool
+) -> None:
+    assert flow_link(url) == FlowLink("1234567890123456", has_token=expected)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://business.facebook.com/latest/inbox",
+        "https://business.facebook.com/wa/manage/message-templates/",
+        "https://business.facebook.com/wa/manage/flows/",
+        "https://business.facebook.com/wa/manage/flows/../../etc/",
+        "http://business.facebook.com/wa/manage/flows/1234567890123456/",
+        "https://business.facebook.com.evil.example/wa/manage/flows/1234567890123456/",
+        "https://evil.example/wa/manage/flows/1234567890123456/",
+        "https://[::1/wa/manage/flows/1234567890123456/",
+        "https://business.facebook.com/wa/manage/flows/" + "1" * 5000 + "/",
+    ],
+)
+def test_other_links_name_no_flow(url: str) -> None:
+    assert flow_link(url) is None

@@ -1,4 +1,5 @@
-""" "Preview" beside a match in a search's list: that flow's preview, privately."""
+""" "Preview" beside a match in a search's list, and "Get my preview" on a card the whole
+channel sees (an unfurl, a shared preview): that flow's preview, privately."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from bot.slack.deps import Deps
 from bot.slack.listeners.actions.clicks import admitted_click
 
 
-def listener(deps: Deps) -> Callable[..., Awaitable[None]]:
-    """The listener for a match's Preview button."""
+def listener(deps: Deps, *, beside: bool = False) -> Callable[..., Awaitable[None]]:
+    """The listener for a match's Preview button, or with `beside` a card's Get my preview,
+    whose answer goes beside the card rather than in its place."""
 
     async def pick_match(
         ack: AsyncAck,
@@ -25,6 +27,8 @@ def listener(deps: Deps) -> Callable[..., Awaitable[None]]:
         await ack()
         click = await admitted_click(deps, action, body, client, context)
         if click is not None:
-            deps.delivery.answer_later(click.response_url, [click.flow_id], click.space)
+            deps.delivery.answer_later(
+                click.response_url, [click.flow_id], click.space, beside=beside
+            )
 
     return pick_match

@@ -1,5 +1,5 @@
-""" "Share in channel" under a preview: the preview re-posted for everyone in the channel,
-each of whom then gets the same link; the sharer is checked again first."""
+""" "Share in channel" under a preview: a card posted for everyone in the channel, whose
+**Get my preview** gives each person their own link; the sharer is checked again first."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.cams.errors import CamsError
 from bot.cams.models import FlowPreview
 from bot.preview.errors import BusyError
-from bot.slack.blocks import messages
+from bot.slack.blocks import cards, messages
 from bot.slack.deps import Deps
 from bot.slack.listeners.actions.clicks import admitted_click
 
@@ -57,7 +57,7 @@ async def _share(
         message = messages.internal_error_message()
     else:
         known = deps.delivery.known([flow_id], space).get(flow_id)
-        message = messages.shared_message(shared, user_id, deps.wall_clock(), known)
+        message = cards.shared_message(flow_id, space, user_id, known)
     posted = await deps.replies.post(response_url, {**message, "replace_original": False})
     if posted and shared is not None:
         deps.auditor.outcomes([(flow_id, shared)], space, shared=True)

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.cams.errors import CamsError
-from bot.cams.models import FlowSummary
 from bot.ids import TYPED_FLOW_ID
-from bot.preview.errors import BusyError
 from bot.preview.spaces import SpaceChoice
 from bot.slack.admission.gate import admitted
-from bot.slack.answers.delivery import DETAILS_GRACE_S, settle
 from bot.slack.blocks import modals
 from bot.slack.constants import PICKER_FLOW_ACTION_ID, PICKER_FLOW_BLOCK_ID, PICKER_SPACE_BLOCK_ID
 from bot.slack.deps import Deps
-from bot.slack.listeners.views.answering import answer, listed_in, view_of
+from bot.slack.listeners.views.answering import answer, listed_in, preview_view, view_of
 
 
 def listener(deps: Deps) -> Callable[..., Awaitable[None]]:
@@ -53,35 +48,13 @@ def listener(deps: Deps) -> Callable[..., Awaitable[None]]:
         await answer(
             ack,
             deps,
-            _preview(deps, flow_id, space.id, listed, deps.delivery.deadline()),
+            preview_view(deps, flow_id, space.id, listed, deps.delivery.deadline()),
             waiting=modals.fetching_view(flow_id, listed),
             client=client,
             view=view,
         )
 
     return preview_chosen
-
-
-async def _preview(
-    deps: Deps, flow_id: str, space: str, listed: FlowSummary | None, deadline: float
-) -> modals.View:
-    """The result view: the preview, with the flow's name and status if GetFlow is quick.
-
-    Name and status are awaited as for any preview: at most DETAILS_GRACE_S after it, and
-    never past `deadline`, the loop time the submission's answer is due.
-    """
-    lookups = deps.delivery.look_up([flow_id], space)
-    try:
-        preview = await deps.service.get(flow_id, space)
-    except (CamsError, BusyError) as failure:
-        await settle(lookups, 0.0)
-        deps.auditor.outcomes([(flow_id, failure)], space)
-        return modals.failure_view(flow_id, listed, space, failure)
-    loop = asyncio.get_running_loop()
-    await settle(lookups, min(DETAILS_GRACE_S, deadline - loop.time()))
-    about = deps.details.peek(flow_id, space) or listed
-    deps.auditor.outcomes([(flow_id, preview)], space)
-    return modals.result_view(preview, space=space, about=about, now=deps.wall_clock())
 
 
 def _unlisted(deps: Deps, flow_id: str | None, space: SpaceChoice) -> str | None:

@@ -12,7 +12,7 @@ from bot.cams.errors import CamsError
 from bot.ids import SLACK_USER_ID
 from bot.preview.errors import BusyError
 from bot.slack.admission.gate import admitted
-from bot.slack.blocks import messages, modals
+from bot.slack.blocks import cards, modals
 from bot.slack.deps import Deps
 from bot.slack.listeners.views.answering import answer, listed_in, view_of
 
@@ -70,7 +70,7 @@ async def _share(
     except (CamsError, BusyError) as failure:
         deps.auditor.outcomes([(flow_id, failure)], space, shared=True, channel=target.channel_id)
         return modals.failure_view(flow_id, about, space, failure)
-    message = messages.shared_message(preview, user_id, deps.wall_clock(), about)
+    message = cards.shared_message(flow_id, space, user_id, about)
     posted = await deps.replies.post(target.response_url, message)
     if posted:
         deps.auditor.outcomes([(flow_id, preview)], space, shared=True, channel=target.channel_id)

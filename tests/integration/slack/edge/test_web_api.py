@@ -80,5 +80,5 @@ async def test_a_late_preview_logs_one_line_when_views_update_fails(
     assert "Fetching the preview" in answer.body
     assert [c.method for c in bot.slack.api_calls if c.method == "views.update"] == ["views.update"]
     (line,) = warning_lines(logged)
-    assert line.startswith("could not update the picker: views.update: ")
+    assert line.startswith("could not update a modal: views.update: ")
     assert unretrieved_errors(loop_errors) == []

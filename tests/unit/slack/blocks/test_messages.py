@@ -134,14 +134,6 @@ def test_usage_documents_the_syntax() -> None:
     assert "Get flow preview" in text
 
 
-def test_shared_message_is_for_the_channel_and_names_the_sharer() -> None:
-    message = messages.shared_message(_preview(), "U123", NOW)
-    _rebuild(message)
-    assert message["response_type"] == "in_channel"
-    assert "shared by <@U123>" in _texts(message)
-    assert SHARE_ACTION_ID not in _texts(message)
-
-
 @pytest.mark.parametrize(
     ("seconds", "left"),
     [

@@ -383,7 +383,9 @@ async def test_share_posts_the_preview_for_the_channel() -> None:
     assert delivery.message is not None
     assert delivery.message["response_type"] == "in_channel"
     shared = json.dumps(delivery.message)
-    assert f"/flows/{SIGN_UP_V3.flow_id}/" in shared
+    assert SIGN_UP_V3.flow_id in shared
+    assert "token=" not in shared
+    assert "https://" not in shared, "a bearer link in the channel"
     assert f"<@{payloads.DEFAULT_WHO.user_id}>" in shared
 
 
