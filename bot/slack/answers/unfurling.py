@@ -144,13 +144,16 @@ class Unfurler:
         space = (
             None if shared.in_composer else self.channels.space_of(shared.team_id, shared.channel)
         )
-        visible = not shared.in_composer and await self.channels.sees(
-            client, shared.team_id, shared.channel, space
+        # The space the card would name: without one configured there is nothing to look up.
+        shown = self.service.client.space_for(space)
+        visible = (
+            shown is not None
+            and not shared.in_composer
+            and await self.channels.sees(client, shared.team_id, shared.channel, space)
         )
         flow_ids = [link.flow_id for _, link in links]
         if visible:
             await self._details(flow_ids, space, deadline)
-        shown = self.service.client.space_for(space)
         unfurls = {
             url: {
                 "blocks": cards.unfurl_blocks(

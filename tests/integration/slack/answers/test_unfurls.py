@@ -220,3 +220,10 @@ async def test_with_rules_the_card_names_the_flow_only_in_admitted_channels(
         records = await store.audit.query()
     assert [(r.outcome, r.flow_id) for r in records] == [(AuditOutcome.REFUSED, FLOW)]
     assert "GetFlowPreviewUrl" not in bot.cams.emulator.by_action
+
+
+async def test_without_a_space_configured_the_card_names_nothing() -> None:
+    async with running_bot() as bot:
+        unfurl = await _paste(bot, LINK)
+    assert "WhatsApp flow link" in _card_text(unfurl, LINK)
+    assert bot.cams.emulator.by_action == {}
