@@ -36,6 +36,8 @@ DEBOUNCE_S = 5.0
 DEBOUNCED_KEPT = 10_000
 SEARCH_RESULTS = 10
 RECENT_FLOWS = 10
+# How long a search waits for a flow list nobody has loaded yet.
+SEARCH_WAIT_S = 3.0
 PUBLISH_TIMEOUT_S = 10.0
 
 _PUBLISHED = HOME_PUBLISHES.labels("published")
@@ -120,10 +122,13 @@ class HomeTab:
                 log.warning("the Home tab shows nothing: %s", error)
                 return HomeContent(unverified=True)
         spaces = self.spaces_for(person)
+        for space in spaces:
+            # Start loading each flow list now, so that a search soon after finds it ready.
+            self.service.catalog.peek(space)
         recent, pins, kept = await self._kept(asker, spaces)
         # A match already pinned offers Unpin, as it does under Pinned.
         pinned = {(flow.flow_id, flow.space) for flow in pins}
-        results, unsearched = self._search(query, spaces, pinned) if query else (None, ())
+        results, unsearched = await self._search(query, spaces, pinned) if query else (None, ())
         return HomeContent(
             query=query,
             results=results,
@@ -145,15 +150,16 @@ class HomeTab:
             if gate is None or person is None or gate.allowed(person, space.id).allowed
         ]
 
-    def _search(
+    async def _search(
         self, query: str, spaces: Sequence[str], pinned: Set[tuple[str, str | None]]
     ) -> tuple[list[HomeFlow], list[str]]:
         """The best matches across `spaces` (those in `pinned` marked so), and the spaces
-        whose flow list is not at hand."""
+        whose flow list could not be had within SEARCH_WAIT_S."""
         found: list[tuple[float, int, HomeFlow]] = []
         unsearched: list[str] = []
-        for order, space in enumerate(spaces):
-            snapshot = self.service.catalog.peek(space)
+        catalog = self.service.catalog
+        snapshots = await asyncio.gather(*(catalog.wait(space, SEARCH_WAIT_S) for space in spaces))
+        for order, (space, snapshot) in enumerate(zip(spaces, snapshots, strict=True)):
             if snapshot is None:
                 unsearched.append(space)
                 continue
