@@ -1,10 +1,10 @@
 """`python -m bot demo`: the whole bot on this machine, with no Slack workspace or Alibaba account.
 
 It starts the CAMS emulator, a fake Slack and the real bot server on loopback ports, then a
-terminal where a person types `/flowpreview <id or name>` or opens the flow picker, and sees
-the reply. Every request to the bot
-is a real v0-signed HTTP request. The logs go to a file, named once at the start, so that they
-never break into the conversation.
+terminal where a person types `/flowpreview <id or name>`, opens the flow picker, pastes a
+flow link for the bot to unfurl, opens the app's Home tab or runs its workflow step, and sees
+the reply. Every request to the bot is a real v0-signed HTTP request. The logs go to a file,
+named once at the start, so that they never break into the conversation.
 
 With --bot, the terminal talks to bots already serving instead (requests go to each in turn,
 as a load balancer would send them), and only the fake Slack runs here: on --slack-port, the
@@ -96,6 +96,11 @@ Try:
   share 1      (after a preview: post it to the channel)
   picker       (the Preview a WhatsApp Flow shortcut; then: flows sign, pick 1, submit,
                 channel, submit)
+  paste See https://business.facebook.com/wa/manage/flows/9876543210987654/ please
+               (the bot unfurls the link as a card; then: click 1, wait. A pasted
+                .../preview/?token=... link is not unfurled: its poster gets a warning)
+  home         (the app's Home tab; then: home search dental, pin 1, preview 1, wait)
+  step appointment dental   (the workflow step Get a WhatsApp flow preview, and its outputs)
   /flowpreview config             (this channel's space; you are an admin here, so also:
   /flowpreview config space cams-acme   and   config allow cams-acme channel here:
                                   then cams-acme is closed to all but this channel)

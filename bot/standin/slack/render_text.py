@@ -1,4 +1,5 @@
-"""Slack messages, modals and option lists rendered for a terminal, with numbered buttons.
+"""Slack messages, modals, Home views and option lists rendered for a terminal, with numbered
+buttons.
 
 Buttons are numbered from 1 in reading order, so a person can click one by its number; the
 rendering keeps each button's element and block_id to build the block_actions payload. A
@@ -169,12 +170,7 @@ class _Renderer:
         # Slack gives a block without block_id one of its own; any stable value will do here.
         block_id = str(block.get("block_id") or f"block-{index}")
         if kind == "section":
-            self.text(block.get("text"))
-            for field in block.get("fields") or []:
-                self.text(field)
-            accessory = block.get("accessory")
-            if isinstance(accessory, Mapping):
-                self.element(accessory, block_id)
+            self.section(block, block_id)
         elif kind == "header":
             title = _plain(block.get("text"))
             self.lines += [title, "=" * len(title)]
@@ -189,8 +185,20 @@ class _Renderer:
                     self.element(element, block_id)
         elif kind == "image":
             self.lines.append(f"[image: {block.get('alt_text', '')}] {block.get('image_url', '')}")
+        elif kind == "input":
+            # Only a Home view has inputs among the blocks rendered here; a modal's go through
+            # render_view, which knows what is picked in them.
+            self.input(block, None)
         else:
             self.lines.append(f"[{kind} block not shown]")
+
+    def section(self, block: Mapping[str, Any], block_id: str) -> None:
+        self.text(block.get("text"))
+        for field in block.get("fields") or []:
+            self.text(field)
+        accessory = block.get("accessory")
+        if isinstance(accessory, Mapping):
+            self.element(accessory, block_id)
 
     def input(self, block: Mapping[str, Any], picked: Any) -> None:
         element = block.get("element")
@@ -203,6 +211,9 @@ class _Renderer:
         elif kind in ("static_select", "external_select"):
             picked = picked or element.get("initial_option")
             value = option_label(picked) if picked else "(nothing picked)"
+        elif kind == "plain_text_input":
+            typed = picked or element.get("initial_value")
+            value = str(typed) if typed else f"({_plain(element.get('placeholder')) or 'empty'})"
         else:
             value = f"[{kind} not shown]"
         self.lines.append(f"{_plain(block.get('label'))}{optional}: {value}")

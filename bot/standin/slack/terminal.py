@@ -5,6 +5,8 @@ fresh response_url on the fake Slack. The HTTP answer (the ack) and every messag
 to a response_url are rendered as text while input is still being read, and so is every modal
 the bot opens or updates through the fake's Web API: `picker` opens the flow picker, `flows`
 types into its list, `pick`, `space` and `channel` choose, `submit` presses its button.
+`paste` posts a message whose flow links the bot unfurls as cards; `home` opens the app's Home
+tab and `home search` searches it; `step` runs the app's workflow step (terminal_surfaces).
 Problems (the bot is down, rejects the signature, answers too slowly) are one line each, never
 a traceback. Channels show by name, as in Slack's client.
 """
@@ -24,7 +26,15 @@ from typing import Any, TextIO
 
 import aiohttp
 
-from bot.slack.constants import COMMAND, EVENTS_PATH, OPEN_ACTION_ID, SHARE_ACTION_ID
+from bot.slack.constants import (
+    COMMAND,
+    EVENTS_PATH,
+    HOME_PIN_ACTION_ID,
+    HOME_PREVIEW_ACTION_ID,
+    HOME_UNPIN_ACTION_ID,
+    OPEN_ACTION_ID,
+    SHARE_ACTION_ID,
+)
 from bot.standin.slack import limits, payloads
 from bot.standin.slack.fake_slack import TRIGGER_LIFE_S, FakeSlack, ResponseUrlPost, ViewChange
 from bot.standin.slack.line_editor import LineEditor
@@ -33,6 +43,7 @@ from bot.standin.slack.mrkdwn import LOCAL_VIEWER, Viewer
 from bot.standin.slack.payloads import CHANNELS, DEFAULT_WHO, Who
 from bot.standin.slack.render_text import Rendered, render_message, render_options
 from bot.standin.slack.signing import signed_headers
+from bot.standin.slack.terminal_surfaces import Screen, Shown, SurfaceVerbs
 
 # Slack gives up on an ack after 3 seconds and shows the person operation_timeout.
 ACK_TIMEOUT_S = 3.0
@@ -45,6 +56,11 @@ _COMMANDS = (
     ("open [N]", "click the N-th open button of the latest message that has one"),
     ("share [N]", "click the N-th share button of the latest message that has one"),
     ("click N", "click button [N] of the latest message with buttons"),
+    ("paste <text with a flow link>", "post a message; the bot unfurls its flow links as cards"),
+    ("home", "open the app's Home tab"),
+    ("home search [WORDS]", "type WORDS into the Home tab's search box and press Enter"),
+    ("preview N / pin N / unpin N", "click the N-th such button of the Home tab"),
+    ("step <flow> [space:ID]", "run the workflow step Get a WhatsApp flow preview"),
     ("picker", "open the flow picker (the Preview a WhatsApp Flow shortcut)"),
     ("flows [WORDS]", "type WORDS into the picker's flow list and see its options"),
     ("pick N", "pick option N of that list"),
@@ -57,25 +73,22 @@ _COMMANDS = (
     ("quit", "leave (so does the end of the input)"),
 )
 HELP = "Commands:\n" + "\n".join(f"  {usage:<32} {what}" for usage, what in _COMMANDS)
-_CLICKS = {"open": OPEN_ACTION_ID, "share": SHARE_ACTION_ID, "click": None}
+_CLICKS = {
+    "open": OPEN_ACTION_ID,
+    "share": SHARE_ACTION_ID,
+    "click": None,
+    "preview": HOME_PREVIEW_ACTION_ID,
+    "pin": HOME_PIN_ACTION_ID,
+    "unpin": HOME_UNPIN_ACTION_ID,
+}
 _MODAL_COMMANDS = frozenset({"flows", "pick", "space", "channel", "submit", "close"})
 _Json = dict[str, Any]
-
-
-@dataclass(slots=True)
-class _Shown:
-    number: int
-    rendered: Rendered
-    # The message as Slack stores it, for block_actions payloads on channel messages.
-    stored: _Json
-    ts: str
-    gone: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class _Origin:
     label: str
-    clicked: _Shown | None
+    clicked: Shown | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +151,7 @@ class Terminal:
         self._editor = editor
         self._ack_timeout = ack_timeout
         self._linger = linger
-        self._shown: list[_Shown] = []
+        self._shown: list[Shown] = []
         self._origins: dict[str, _Origin] = {}
         self._latest_url: str | None = None
         self._arrived: Counter[str] = Counter()
@@ -148,6 +161,21 @@ class Terminal:
         self._session: aiohttp.ClientSession | None = None
         self._modal: Modal | None = None
         self._opened = 0
+        screen = Screen(
+            say=self._say,
+            show=self._add,
+            post=self._post,
+            until=self._until,
+            opened=lambda: self._opened,
+            follow_modal=self._follow_modal,
+        )
+        self._surfaces = SurfaceVerbs(fake, who, self._viewer, screen, self._changed)
+        self._verbs: dict[str, Callable[[str], Awaitable[None]]] = {
+            "shortcut": self._shortcut,
+            "paste": self._surfaces.paste,
+            "home": self._surfaces.home,
+            "step": self._surfaces.step,
+        }
 
     async def run(self, lines: AsyncIterable[str], *, local_bot: LocalBot | None = None) -> None:
         """Read and run commands from `lines` until `quit` or the end, printing what arrives.
@@ -162,20 +190,26 @@ class Terminal:
                 asyncio.create_task(self._print_views(changes)),
             ]
             try:
-                async with aiohttp.ClientSession() as session:
-                    self._session = session
-                    if self._interactive:
-                        bots = ", ".join(self.events_urls)
-                        self._say(f"Talking to the bot at {bots}. Type help for help.")
-                    await self._read(aiter(lines))
-                    if local_bot is None:
-                        await self._drain()
-                if local_bot is not None:
-                    await self._stop(local_bot)
-                # Everything delivered so far is in the queues: show it before leaving.
-                printed: asyncio.Future[Any] = asyncio.gather(deliveries.join(), changes.join())
-                await asyncio.wait([printed, *printers], return_when=asyncio.FIRST_COMPLETED)
-                printed.cancel()
+                async with self._surfaces.watching():
+                    # A connection per request, as Slack makes them: one kept alive would race
+                    # the bot's closing it after a quiet spell, such as a wait for a card.
+                    connector = aiohttp.TCPConnector(force_close=True)
+                    async with aiohttp.ClientSession(connector=connector) as session:
+                        self._session = session
+                        if self._interactive:
+                            bots = ", ".join(self.events_urls)
+                            self._say(f"Talking to the bot at {bots}. Type help for help.")
+                        await self._read(aiter(lines))
+                        if local_bot is None:
+                            await self._drain()
+                    if local_bot is not None:
+                        await self._stop(local_bot)
+                    # Everything delivered so far is in the queues: show it before leaving.
+                    printed: asyncio.Future[Any] = asyncio.gather(
+                        deliveries.join(), changes.join(), self._surfaces.settled()
+                    )
+                    await asyncio.wait([printed, *printers], return_when=asyncio.FIRST_COMPLETED)
+                    printed.cancel()
             finally:
                 self._session = None
                 for printer in printers:
@@ -199,8 +233,8 @@ class Terminal:
             self._say(HELP)
         elif name.startswith("/"):
             await self._slash_command(name, rest)
-        elif name == "shortcut":
-            await self._shortcut(rest)
+        elif name in self._verbs:
+            await self._verbs[name](rest)
         elif name in _CLICKS:
             await self._click(name, rest)
         elif name == "picker":
@@ -288,15 +322,30 @@ class Terminal:
         if button.url:
             self._say(f"(a browser would open {button.url})")
         label = f"{verb} {number} on #{shown.number}"
+        if shown.home:
+            await self._surfaces.click_home(shown, button, label)
+            return
         url = self._new_response_url(label, shown)
-        body = payloads.block_actions(
-            button.element,
-            block_id=button.block_id,
-            response_url=url,
-            message_ts=shown.ts,
-            message=shown.stored if shown.rendered.in_channel else None,
-            who=self._who,
-        )
+        if shown.unfurl_url is not None:
+            body = payloads.unfurl_block_actions(
+                button.element,
+                block_id=button.block_id,
+                response_url=url,
+                message_ts=shown.ts,
+                url=shown.unfurl_url,
+                who=self._who,
+                trigger_id=self._fake.new_trigger_id(),
+                blocks=shown.stored["blocks"],
+            )
+        else:
+            body = payloads.block_actions(
+                button.element,
+                block_id=button.block_id,
+                response_url=url,
+                message_ts=shown.ts,
+                message=shown.stored if shown.rendered.in_channel else None,
+                who=self._who,
+            )
         # A button's ack only has to be a 200; without one Slack shows a warning icon.
         await self._post(body, label, url)
 
@@ -408,6 +457,16 @@ class Terminal:
     def _show_modal(self, modal: Modal, how: str) -> None:
         self._say(f"modal {how}:\n{indent(modal.render().body, '    ')}")
 
+    def _follow_modal(self) -> None:
+        """Have `wait` wait for the next update of the modal just opened (its opening was
+        its first arrival), such as the preview it fetches."""
+        modal = self._modal
+        if modal is None:
+            return
+        self._origins.setdefault(modal.view_id, _Origin("the modal", None))
+        self._waited[modal.view_id] = max(self._waited[modal.view_id], 1)
+        self._latest_url = modal.view_id
+
     async def _wait(self, rest: str) -> None:
         try:
             seconds = float(rest) if rest else WAIT_S
@@ -427,11 +486,14 @@ class Terminal:
 
     async def _drain(self) -> None:
         if self._linger > 0:
-            while await self._arrival_after(self._arrived.total()):
+            while await self._arrival_after(self._arrivals()):
                 pass
 
     async def _arrival_after(self, seen: int) -> bool:
-        return await self._until(lambda: self._arrived.total() > seen, self._linger)
+        return await self._until(lambda: self._arrivals() > seen, self._linger)
+
+    def _arrivals(self) -> int:
+        return self._arrived.total() + self._surfaces.arrivals
 
     async def _until(self, ready: Callable[[], bool], within: float) -> bool:
         """Whether `ready()` became true, as messages arrived, within `within` seconds."""
@@ -501,21 +563,21 @@ class Terminal:
             self._arrived[delivery.url] += 1
             self._changed.notify_all()
 
-    def _new_response_url(self, label: str, clicked: _Shown | None) -> str:
+    def _new_response_url(self, label: str, clicked: Shown | None) -> str:
         url = self._fake.new_response_url()
         self._origins[url] = _Origin(label, clicked)
         return url
 
-    def _show(self, message: Mapping[str, Any], label: str, clicked: _Shown | None) -> None:
+    def _show(self, message: Mapping[str, Any], label: str, clicked: Shown | None) -> None:
         rendered = render_message(message, self._viewer)
-        header = f"#{len(self._shown) + 1} {rendered.marker} {label}"
+        heading = f"{rendered.marker} {label}"
         replaced = (
             clicked if message.get("replace_original") or message.get("delete_original") else None
         )
         if replaced is not None:
             replaced.gone = True
             verb = "deletes" if message.get("delete_original") else "replaces"
-            header += f", {verb} #{replaced.number}"
+            heading += f", {verb} #{replaced.number}"
         ts = replaced.ts if replaced is not None else payloads.new_ts()
         stored: _Json = {
             "type": "message",
@@ -525,8 +587,23 @@ class Terminal:
             "text": message.get("text", ""),
             "blocks": message.get("blocks", []),
         }
-        self._shown.append(_Shown(len(self._shown) + 1, rendered, stored, ts))
-        self._say(f"{header}\n{indent(rendered.body, '    ')}")
+        self._add(rendered, heading, stored, ts)
+
+    def _add(
+        self,
+        rendered: Rendered,
+        heading: str,
+        stored: _Json,
+        ts: str,
+        *,
+        unfurl_url: str | None = None,
+        home: bool = False,
+    ) -> Shown:
+        """Print `rendered` with the next number and `heading`, and keep it for clicks."""
+        shown = Shown(len(self._shown) + 1, rendered, stored, ts, unfurl_url=unfurl_url, home=home)
+        self._shown.append(shown)
+        self._say(f"#{shown.number} {heading}\n{indent(rendered.body, '    ')}")
+        return shown
 
     def _say(self, text: str) -> None:
         # A message that arrives while the person is typing goes on its own lines, and the

@@ -360,7 +360,7 @@ async def test_demo_answers_a_typed_command_with_link_expiry_and_buttons(tmp_pat
     fetched = range(int(asked), int(answered) + 2)
     assert expiry[1] in {_as_the_demo_shows(at + DEFAULT_LINK_TTL_S) for at in fetched}
     assert "(visible to the channel)" in text
-    assert "shared by @Steve" in text
+    assert "Shared by @Steve" in text
     assert "cams:GetFlowPreviewUrl" in text
     assert "Traceback" not in run.err
 
@@ -484,3 +484,76 @@ async def test_without_the_stand_ins_the_demo_and_the_emulator_say_so_in_one_lin
         f"flowpreview: `{command}` is not in this installation: the production image leaves out "
         "the demo, the emulator and their stand-ins (build the Dockerfile's demo target)\n"
     )
+
+
+# A bearer link: the terminal shows it only where the person alone sees it.
+PREVIEW_URL = re.compile(r"https://business\.facebook\.com/wa/manage/flows/\d+/preview/\?token=\w+")
+
+
+def _entries(text: str) -> list[str]:
+    """What the demo printed, one entry per unindented line with the indented lines under it."""
+    entries: list[str] = []
+    for line in text.splitlines():
+        if line.startswith(" ") and entries:
+            entries[-1] += "\n" + line
+        else:
+            entries.append(line)
+    return entries
+
+
+def _the(entries: list[str], heading: str) -> list[str]:
+    found = [entry for entry in entries if heading in entry.partition("\n")[0]]
+    assert found, f"nothing printed under {heading!r}"
+    return found
+
+
+async def test_the_demo_unfurls_a_pasted_link_runs_the_home_tab_and_the_workflow_step(
+    tmp_path: Path,
+) -> None:
+    dental = "9876543210987601"
+    typed = (
+        "paste Ready? https://business.facebook.com/wa/manage/flows/9876543210987654/ and mine "
+        "https://business.facebook.com/wa/manage/flows/1234567890123456/preview/?token=abc\n"
+        "click 1\n"
+        "wait\n"
+        # By name: the step waits for the flow list, which the Home tab's search then finds.
+        "step appointment dental\n"
+        "home\n"
+        "home search dental\n"
+        "pin 1\n"
+        "preview 1\n"
+        "wait\n"
+    )
+    run = await run_bot(
+        "demo", env=_env(None, TZ="UTC", TMPDIR=str(tmp_path)), stdin=typed.encode()
+    )
+    entries = _entries(run.out)
+
+    assert run.code == 0, run.err
+    assert "Traceback" not in run.err
+    [card] = _the(entries, "card unfurling a link of #1")
+    assert "Appointment booking · 9876543210987654" in card
+    assert "[1 Get my preview]" in card
+    [warning] = _the(entries, "(only you can see this) posted by the bot in #")
+    assert "The link you posted is a preview link" in warning
+    [answer] = _the(entries, "via response_url of click 1 on #")
+    assert PREVIEW_URL.search(answer) is not None, answer
+    assert "flows/9876543210987654/preview/?token=" in answer
+    [step] = _the(entries, "step appointment dental: the step completed")
+    assert f"flow_id: {dental}" in step
+    assert f"    preview_url: https://business.facebook.com/wa/manage/flows/{dental}/" in step
+    assert PREVIEW_URL.search(step) is not None, step
+    homes = _the(entries, "(your Home tab) published by the bot")
+    assert len(homes) == 3, "opened, searched, pinned"
+    opened, searched, pinned = homes
+    assert "Find a flow by name: (Type part" in opened
+    assert "Find a flow by name: dental\n    Flows named like dental\n" in searched
+    assert f"Dental · {dental}\n" in searched.partition("Pinned")[0], "the search found it"
+    assert "Pinned\n    Nothing pinned yet" in searched
+    pins = pinned.partition("Pinned\n")[2].partition("Your recent previews")[0]
+    assert f"Dental · {dental}\n" in pins, pinned
+    [_] = _the(entries, "modal opened")
+    [modal] = _the(entries, "modal updated by views.update")
+    assert f"flows/{dental}/preview/?token=" in modal
+    for shown in [card, *homes]:
+        assert PREVIEW_URL.search(shown) is None, shown

@@ -90,3 +90,45 @@ async def test_quit_waits_for_what_is_owed_and_for_no_quiet_spell(
     assert "ack to /flowpreview 1234567890123456\n" in output
     assert "leaving once" not in output, "nothing was owed"
     assert "4030000000000000\n#" not in output, "nothing is read after quit"
+
+
+async def test_paste_home_and_step_say_how_they_are_used_and_what_a_step_gave() -> None:
+    out = io.StringIO()
+    await run_demo(
+        typed_lines(
+            "paste",
+            "paste no flow here: https://example.com/flows/1234567890123456/",
+            "home search dental",
+            "home bogus",
+            "step",
+            "step newsletter düsseldorf space:cams-acme",
+            "step 4040000000000000",
+        ),
+        out,
+        preview_settings=PreviewSettings.from_env({}),
+        interactive=False,
+    )
+    output = out.getvalue()
+
+    assert "> paste\nUsage: paste <message text with a flow link>\n" in output
+    # Slack sends link_shared only for the app's domain: the message stays as it is.
+    assert (
+        "#1 (visible to the channel) you posted\n"
+        "    no flow here: https://example.com/flows/1234567890123456/\n"
+        "> home search dental\n"
+    ) in output
+    assert "The Home tab is not open; type home to open it.\n" in output
+    assert "Usage: home, or home search [WORDS]\n" in output
+    assert "Usage: step <flow ID, link or name> [space:ID]\n" in output
+    completed = re.search(
+        r"step newsletter düsseldorf space:cams-acme: the step completed with these outputs:\n"
+        r"    preview_url: (\S+)\n    expires_at: \d+\n    flow_id: (\d+)\n"
+        r"    flow_name: (.+)\n    status: \w*\n",
+        output,
+    )
+    assert completed is not None, output
+    assert completed[1].startswith(
+        f"https://business.facebook.com/wa/manage/flows/{completed[2]}/preview/?token="
+    )
+    assert "Düsseldorf" in completed[3], "the flow of the space the step was given"
+    assert "step 4040000000000000: the step failed: CAMS has no such flow" in output
