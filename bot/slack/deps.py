@@ -49,7 +49,8 @@ class Deps:
     # Work still owed to someone after the ack, which shutdown waits for.
     inflight: InFlight
     replies: ReplyPoster
-    # Cards for pasted flow links, and each person's Home tab.
+    # What a whole channel may see; cards for pasted flow links; each person's Home tab.
+    channels: ChannelAccess
     unfurler: Unfurler
     home: HomeTab
     # The time the previews' expiry is told from.
@@ -103,6 +104,7 @@ def wire(
         finder=Finder(delivery, service),
         inflight=inflight,
         replies=replies,
+        channels=channels,
         unfurler=unfurler,
         home=home,
         wall_clock=wall_clock,

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from bot.ids import BARE_FLOW_ID, FLOW_ID, FLOW_LINK_ID, SPACE_ID, TYPED_FLOW_ID
 
@@ -124,9 +124,15 @@ class FlowLink:
 
 def flow_link(url: str) -> FlowLink | None:
     """The flow an https link to `business.facebook.com/wa/manage/flows/<id>/…` names, with or
-    without a query; None for any other link, on that host or another."""
+    without a query; None for any other link, on that host or another.
+
+    Whether it carries a token is decided to fail closed: a link counts as a preview link when
+    its query or fragment mentions a token in any spelling or encoding, or it leads to a
+    preview page with a query at all. Slack sends links entity-encoded (`&amp;`).
+    """
     if len(url) > MAX_LINK_LENGTH:
         return None
+    url = html.unescape(url)
     try:
         parts = urlsplit(url)
         host = parts.hostname
@@ -140,8 +146,10 @@ def flow_link(url: str) -> FlowLink | None:
     flow_id = steps[3]
     if not FLOW_ID.fullmatch(flow_id):
         return None
-    token = parse_qs(parts.query).get("token")
-    return FlowLink(flow_id, has_token=bool(token and any(token)))
+    after_path = unquote(f"{parts.query}#{parts.fragment}").lower()
+    preview_page = "preview" in (step.lower() for step in steps[4:])
+    has_token = "token" in after_path or (preview_page and bool(parts.query or parts.fragment))
+    return FlowLink(flow_id, has_token=has_token)
 
 
 def _split_space(tokens: list[str]) -> tuple[str | None, list[str]] | UsageRequest:

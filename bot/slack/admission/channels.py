@@ -29,7 +29,8 @@ DEFAULT_TIMEOUT_S = 1.0
 
 
 class ChannelDirectory:
-    """conversations.info's `is_ext_shared`, cached per (workspace, channel)."""
+    """Whether conversations.info says a channel is shared outside, cached per (workspace,
+    channel)."""
 
     def __init__(
         self,
@@ -69,8 +70,11 @@ class ChannelDirectory:
         channel = response.data.get("channel") if isinstance(response.data, dict) else None
         if not isinstance(channel, dict):
             return None
-        shared = (
-            channel.get("is_ext_shared") is True or channel.get("is_pending_ext_shared") is True
+        # Shared with another organisation, about to be, or across an Enterprise Grid org's
+        # workspaces (which may hold other customers'): all count.
+        shared = any(
+            channel.get(flag) is True
+            for flag in ("is_ext_shared", "is_pending_ext_shared", "is_org_shared")
         )
         self._shared[key] = shared
         return shared

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence, Set
+from dataclasses import dataclass, field
 
 from cachetools import TTLCache
 from slack_sdk.web.async_client import AsyncWebClient
@@ -65,6 +66,9 @@ class HomeTab:
         self.pins = pins
         self.inflight = inflight
         self._opened: TTLCache[tuple[str, str], bool] = TTLCache(DEBOUNCED_KEPT, debounce, clock)
+        # Each person's publishes, one at a time: two at once (an open and a pin) could
+        # otherwise land out of order, the older view last. Kept only while in use.
+        self._turns: dict[tuple[str, str], _Turn] = {}
 
     def opened(self, client: AsyncWebClient, asker: Asker, query: str | None) -> None:
         """The person opened the tab: publish it (showing `query`'s results) unless it was
@@ -84,7 +88,22 @@ class HomeTab:
         query: str | None = None,
         notice: str | None = None,
     ) -> None:
-        """Publish `asker`'s Home view, with `query`'s matches and `notice` on top."""
+        """Publish `asker`'s Home view, with `query`'s matches and `notice` on top, after any
+        publish for them still under way."""
+        key = (asker.team_id, asker.user_id)
+        turn = self._turns.setdefault(key, _Turn())
+        turn.users += 1
+        try:
+            async with turn.lock:
+                await self._publish(client, asker, query=query, notice=notice)
+        finally:
+            turn.users -= 1
+            if not turn.users:
+                del self._turns[key]
+
+    async def _publish(
+        self, client: AsyncWebClient, asker: Asker, *, query: str | None, notice: str | None
+    ) -> None:
         content = await self.content(client, asker, query=query, notice=notice)
         try:
             async with asyncio.timeout(PUBLISH_TIMEOUT_S):
@@ -228,3 +247,11 @@ class HomeTab:
 
     def _flow(self, flow_id: str, space: str, *, pinned: bool) -> HomeFlow:
         return HomeFlow(flow_id, space, self.service.known(flow_id, space), pinned)
+
+
+@dataclass(slots=True)
+class _Turn:
+    """One person's publishes waiting or under way."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0

@@ -30,7 +30,7 @@ from bot.slack.answers.delivery import Delivery, settle
 from bot.slack.blocks import cards
 from bot.slack.edge.inflight import InFlight
 from bot.slack.edge.pacing import Pacer, PacingError
-from bot.slack.edge.web_api import SlackWebError, as_web_client
+from bot.slack.edge.web_api import SlackWebError, WebErrorKind, as_web_client
 from bot.slack.parsing import FlowLink, flow_link
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,9 @@ class SharedLinks:
     links: tuple[tuple[str, FlowLink], ...]
     # Whether a preview link (one with a token) was among them.
     preview_pasted: bool = False
+    # The thread the message is in, if any, and whether the bot is in the channel.
+    thread_ts: str | None = None
+    bot_member: bool = False
 
     @property
     def in_composer(self) -> bool:
@@ -96,7 +99,7 @@ def shared_links(event: Mapping[str, Any], team_id: str) -> SharedLinks | None:
             break
     if not found and not preview_pasted:
         return None
-    unfurl_id, source = event.get("unfurl_id"), event.get("source")
+    unfurl_id, source, thread = event.get("unfurl_id"), event.get("source"), event.get("thread_ts")
     return SharedLinks(
         team_id=team_id,
         user_id=str(fields[0]),
@@ -106,6 +109,8 @@ def shared_links(event: Mapping[str, Any], team_id: str) -> SharedLinks | None:
         source=source if isinstance(source, str) else "",
         links=tuple(found),
         preview_pasted=preview_pasted,
+        thread_ts=thread if isinstance(thread, str) and thread else None,
+        bot_member=event.get("is_bot_user_member") is True,
     )
 
 
@@ -219,8 +224,25 @@ class Unfurler:
         _SENT.inc(len(unfurls))
 
     async def _warn(self, shared: SharedLinks, client: AsyncWebClient) -> None:
+        """Tell whoever pasted a preview link, beside it; where the bot may not post (it is not
+        in the channel), in a direct message from the app."""
         message = cards.pasted_preview_message()
+        if shared.bot_member:
+            try:
+                await client.chat_postEphemeral(
+                    channel=shared.channel,
+                    user=shared.user_id,
+                    thread_ts=shared.thread_ts,
+                    **message,
+                )
+            except SlackWebError as error:
+                if error.kind is not WebErrorKind.REFUSED:
+                    log.warning("could not warn about a pasted preview link: %s", error)
+                    return
+                log.info("warning about a pasted preview link directly: %s", error)
+            else:
+                return
         try:
-            await client.chat_postEphemeral(channel=shared.channel, user=shared.user_id, **message)
+            await client.chat_postMessage(channel=shared.user_id, **message)
         except SlackWebError as error:
             log.warning("could not warn about a pasted preview link: %s", error)

@@ -56,12 +56,22 @@ def unfurl_blocks(
     return _card(section(text), value)
 
 
-def shared_message(flow_id: str, space: str | None, user_id: str, about: Known | None) -> Message:
-    """A preview shared by `user_id` in a conversation: the flow as they saw it, and the
-    button that gives everyone their own link."""
-    text = f"{flow_title(flow_id, about)}\nShared by <@{escape(user_id)}>."
-    if space is not None:
-        text += f" Space `{escape(space)}`"
+def shared_message(
+    flow_id: str, space: str, user_id: str, about: Known | None, *, visible: bool
+) -> Message:
+    """A preview shared by `user_id` in a conversation, with the button that gives everyone
+    their own link. `visible`: the conversation may see `space`, so the card names the flow,
+    its status and the space; otherwise only that a flow was shared.
+
+    The button carries the space the preview came from either way: the sharer chose to share
+    it, and a click elsewhere would look in another space.
+    """
+    if visible:
+        text = (
+            f"{flow_title(flow_id, about)}\nShared by <@{escape(user_id)}>. Space `{escape(space)}`"
+        )
+    else:
+        text = f"<@{escape(user_id)}> shared a WhatsApp flow. Get your own preview to see it."
     blocks = _card(section(text), card_value(flow_id, space))
     fallback = f"<@{escape(user_id)}> shared WhatsApp flow {flow_id}: get your own preview."
     return {"response_type": "in_channel", "text": fallback, "blocks": blocks}
@@ -70,8 +80,8 @@ def shared_message(flow_id: str, space: str | None, user_id: str, about: Known |
 def pasted_preview_message() -> Message:
     """To the person who pasted a preview link, alone: it is a bearer link."""
     text = (
-        ":warning: The link you posted is a *preview link*: anyone in this conversation can "
-        "open the flow with it until it expires, and it cannot be revoked. Next time, use "
+        ":warning: The link you just posted is a *preview link*: anyone in the conversation "
+        "can open the flow with it until it expires, and it cannot be revoked. Next time, use "
         "*Share in channel* under a preview: everyone then gets their own link instead."
     )
     return {"text": text, "blocks": [section(text)]}

@@ -29,7 +29,13 @@ _Item = TypeVar("_Item")
 DEFAULT_WAIT_S = 5.0
 FUNCTION_METHODS = ("functions.completeSuccess", "functions.completeError")
 # Methods answered for the bot token (or a token the fake's OAuth issued).
-BOT_METHODS = ("chat.unfurl", "views.publish", "chat.postEphemeral", "conversations.info")
+BOT_METHODS = (
+    "chat.unfurl",
+    "views.publish",
+    "chat.postEphemeral",
+    "chat.postMessage",
+    "conversations.info",
+)
 # Slack documents this for a function execution that can no longer be completed (the
 # execution_not_in_running_state of functions.completeSuccess and completeError); there is no
 # error named for a second completion as such.
@@ -78,6 +84,16 @@ class Ephemeral:
 
 
 @dataclass(frozen=True, slots=True)
+class Posted:
+    """One accepted chat.postMessage: `message` (its text and blocks) in `channel`, which is a
+    person's ID for a direct message from the app."""
+
+    channel: str
+    message: _Json
+    team_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class ChannelInfo:
     """What conversations.info tells of a channel."""
 
@@ -86,6 +102,8 @@ class ChannelInfo:
     is_archived: bool = False
     is_im: bool = False
     name: str = ""
+    # Whether the bot is in it: posting there needs that.
+    is_member: bool = True
 
     def as_slack(self, channel_id: str) -> _Json:
         """The `channel` object of conversations.info."""
@@ -100,7 +118,7 @@ class ChannelInfo:
             "is_shared": self.is_ext_shared,
             "is_org_shared": False,
             "is_archived": self.is_archived,
-            "is_member": True,
+            "is_member": self.is_member,
         }
 
 
@@ -205,6 +223,7 @@ class Surfaces:
         self._published: Recorder[Published] = Recorder("Home tab was published")
         self._results: Recorder[FunctionResult] = Recorder("function execution was completed")
         self._ephemerals: Recorder[Ephemeral] = Recorder("ephemeral message")
+        self._posts: Recorder[Posted] = Recorder("message posted")
         self._executions: dict[str, _Execution] = {}
         self._rate_limits: dict[str, _RateLimit] = {}
 
@@ -227,6 +246,15 @@ class Surfaces:
     def ephemerals(self) -> list[Ephemeral]:
         """Every accepted chat.postEphemeral, in order."""
         return self._ephemerals.items
+
+    @property
+    def posts(self) -> list[Posted]:
+        """Every accepted chat.postMessage, in order."""
+        return self._posts.items
+
+    async def next_post(self, *, within: float = DEFAULT_WAIT_S) -> Posted:
+        """The next accepted chat.postMessage not yet returned here, waiting up to `within` s."""
+        return await self._posts.next(within)
 
     async def next_unfurl(self, *, within: float = DEFAULT_WAIT_S) -> Unfurl:
         """The next accepted chat.unfurl not yet returned here, waiting up to `within` s."""
@@ -326,6 +354,8 @@ class Surfaces:
             return self._publish(params, team_id)
         if method == "chat.postEphemeral":
             return self._post_ephemeral(params, team_id)
+        if method == "chat.postMessage":
+            return self._post_message(params, team_id)
         return self._conversation_info(params)
 
     def _unfurl(self, params: Mapping[str, str], team_id: str) -> _Json:
@@ -376,19 +406,46 @@ class Surfaces:
         channel, user = params.get("channel", ""), params.get("user", "")
         if not channel or not user:
             return _error("invalid_arguments")
+        message, refusal = self._message(params, channel)
+        if message is None:
+            return refusal
+        self._ephemerals.record(Ephemeral(channel, user, message, team_id))
+        return {"ok": True, "message_ts": new_ts()}
+
+    def _post_message(self, params: Mapping[str, str], team_id: str) -> _Json:
+        channel = params.get("channel", "")
+        # A person's ID: Slack posts to the app's direct message with them.
+        direct = channel.startswith(("U", "W"))
+        message, refusal = self._message(params, None if direct else channel)
+        if message is None:
+            return refusal
+        self._posts.record(Posted(channel, message, team_id))
+        ts = new_ts()
+        return {"ok": True, "channel": channel, "ts": ts, "message": {**message, "ts": ts}}
+
+    def _message(
+        self, params: Mapping[str, str], channel: str | None
+    ) -> tuple[_Json | None, _Json]:
+        """The message `params` describe for `channel` (None: a direct message), or None and
+        Slack's refusal: the channel unknown or without the bot, or Block Kit's limits."""
+        if channel is not None:
+            info = self.channels.get(channel)
+            if info is None:
+                return None, _error("channel_not_found")
+            if not info.is_member and not info.is_im:
+                return None, _error("not_in_channel")
         message: _Json = {"text": params.get("text", "")}
         if "blocks" in params:
             try:
                 message["blocks"] = json.loads(params["blocks"])
             except ValueError:
-                return _error("invalid_blocks_format")
+                return None, _error("invalid_blocks_format")
         if "thread_ts" in params:
             message["thread_ts"] = params["thread_ts"]
         found = limits.problems(message)
         if found:
-            return _error("invalid_blocks" if message.get("blocks") else "no_text", found)
-        self._ephemerals.record(Ephemeral(channel, user, message, team_id))
-        return {"ok": True, "message_ts": new_ts()}
+            return None, _error("invalid_blocks" if message.get("blocks") else "no_text", found)
+        return message, {}
 
     def _conversation_info(self, params: Mapping[str, str]) -> _Json:
         channel_id = params.get("channel", "")

@@ -4,6 +4,7 @@ PostgreSQL for pins, recent previews and access rules."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from bot.cams.actions import Action
 from bot.preview.limiter import LimiterSettings
 from bot.preview.service import PreviewService
 from bot.preview.settings import PreviewSettings
+from bot.preview.spaces import SpaceChoice
 from bot.slack.admission.asker import Asker
 from bot.slack.answers.home_tab import DEBOUNCE_S, SEARCH_RESULTS, HomeTab
 from bot.slack.blocks import messages
@@ -214,6 +216,33 @@ async def test_opening_again_within_the_debounce_publishes_nothing_more() -> Non
     assert_no_link(fake.published)
 
 
+async def test_a_persons_publishes_land_in_the_order_they_were_asked_for() -> None:
+    asker = Asker(MEMBER.team_id, MEMBER.user_id, "")
+    async with (
+        running_emulator() as cams,
+        running_fake_slack(bot_token=BOT_TOKEN) as fake,
+    ):
+        service = PreviewService.create(
+            DEMO_CREDENTIALS,
+            cams.settings(default_space=SPACE),
+            PreviewSettings(limiter=LimiterSettings()),
+        )
+        service.spaces = (SpaceChoice(SPACE, "Demo"),)
+        home = HomeTab(service, None, None, None, InFlight())
+        client = AsyncWebClient(token=BOT_TOKEN, base_url=fake.api_url)
+        # The search waits for the flow list, which comes late; the later publish has nothing
+        # to wait for, and would land first, leaving the older view on top.
+        cams.fault("latency:0.5@action:ListFlow")
+        searching = asyncio.create_task(home.publish(client, asker, query="appointment"))
+        await asyncio.sleep(0)
+        await home.publish(client, asker, notice="Pinned.")
+        await searching
+        await service.close()
+
+    assert [p.view["private_metadata"] for p in fake.published] == ['{"q":"appointment"}', "{}"]
+    assert "Pinned." in json.dumps(fake.published[-1].view)
+
+
 async def test_a_guest_sees_no_search_and_no_flows(tmp_path: Path) -> None:
     async with home_bot(sqlite_url(tmp_path)) as (bot, _):
         published = await open_home(bot, GUEST)
@@ -250,6 +279,17 @@ async def test_a_search_that_matches_nothing_says_so(tmp_path: Path) -> None:
 
     assert "No flow is named like" in text_of(found)
     assert flows_of(found, HOME_PREVIEW_ACTION_ID) == []
+
+
+async def test_a_link_typed_in_the_search_box_is_never_shown_back(tmp_path: Path) -> None:
+    link = "https://business.facebook.com/wa/manage/flows/1234567890123456/preview/?token=abc"
+    async with home_bot(sqlite_url(tmp_path)) as (bot, _):
+        home = await open_home(bot)
+        found = await search(bot, home.view, link)
+
+    assert "abc" not in json.dumps(found)
+    assert "finds flows by name" in text_of(found)
+    assert json.loads(found["private_metadata"]) == {}
 
 
 # Preview

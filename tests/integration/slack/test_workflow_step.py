@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bot.access.ids import Kind
 from bot.cams.actions import Action
 from bot.cams.errors import ErrorKind
 from bot.config import Secret
@@ -23,7 +24,7 @@ from bot.standin.harness.slack_bot import Bot
 from bot.standin.slack import payloads
 from bot.standin.slack.surfaces import FunctionResult
 from tests.fake_clock import HANG_GUARD_S
-from tests.shared.access import MEMBER, SPACE, guarded_bot
+from tests.shared.access import MEMBER, OTHER, SPACE, guarded_bot
 
 SIGN_UP_V3 = FEATURED[0]
 GUEST = payloads.GUEST_WHO
@@ -195,3 +196,22 @@ async def test_the_step_runs_over_socket_mode(tmp_path: Path) -> None:
     assert outputs["flow_id"] == SIGN_UP_V3.flow_id
     assert "token=" in outputs["preview_url"]
     assert error == messages.REFUSED_TEXT
+
+
+async def test_a_failure_never_repeats_a_link_given_as_the_flow(tmp_path: Path) -> None:
+    link = f"https://business.facebook.com/wa/manage/flows/{SIGN_UP_V3.flow_id}/?token=abc"
+    async with step_bot(tmp_path) as bot:
+        error = failed(await run_step(bot, inputs(f"{link} space:a space:b")))
+
+    assert "abc" not in error
+    assert error.startswith("The flow input")
+
+
+async def test_a_look_alike_space_fails_as_the_command_says_it(tmp_path: Path) -> None:
+    async with step_bot(tmp_path) as bot:
+        assert bot.gate is not None
+        await bot.gate.book.allow(OTHER, Kind.USER, [MEMBER.user_id], by="operator")
+        error = failed(await run_step(bot, inputs(SIGN_UP_V3.flow_id, space=OTHER.upper())))
+
+    assert "is not a space I can use" in error
+    assert preview_calls(bot) == 0

@@ -24,6 +24,7 @@ from bot.standin.slack.surfaces import (
     ChannelInfo,
     Ephemeral,
     FunctionResult,
+    Posted,
     Published,
     Unfurl,
 )
@@ -267,6 +268,24 @@ async def test_ephemeral_messages_are_checked_and_recorded() -> None:
     assert too_many["error"] == "invalid_blocks"
     assert empty["error"] == "no_text"
     assert fake.ephemerals == [ephemeral]
+
+
+async def test_posting_needs_the_bot_in_the_channel_but_a_direct_message_does_not() -> None:
+    async with running_fake_slack(bot_token=TOKEN) as fake:
+        fake.channels["C0NOTIN001"] = ChannelInfo(name="elsewhere", is_member=False)
+        client = _bot(fake)
+        not_in = await _refusal(
+            client.chat_postEphemeral(channel="C0NOTIN001", user="U1", text="x")
+        )
+        unknown = await _refusal(client.chat_postMessage(channel="C0NOWHERE1", text="x"))
+        direct = await client.chat_postMessage(channel="U1", text="Only you")
+        posted = await fake.next_post()
+
+    assert not_in["error"] == "not_in_channel"
+    assert unknown["error"] == "channel_not_found"
+    assert direct["channel"] == "U1"
+    assert posted == Posted("U1", {"text": "Only you"}, payloads.DEFAULT_WHO.team_id)
+    assert fake.ephemerals == []
 
 
 # conversations.info

@@ -174,9 +174,18 @@ def test_ids_are_deduplicated_in_order_and_capped() -> None:
     [
         ("https://business.facebook.com/wa/manage/flows/1234567890123456/", False),
         ("https://business.facebook.com/wa/manage/flows/1234567890123456", False),
-        ("https://business.facebook.com/wa/manage/flows/1234567890123456/preview/?x=1", False),
+        ("https://business.facebook.com/wa/manage/flows/1234567890123456/preview/", False),
+        ("https://business.facebook.com/wa/manage/flows/1234567890123456/?lang=en", False),
         ("https://business.facebook.com/wa/manage/flows/1234567890123456/preview/?token=t", True),
-        ("https://business.facebook.com/wa/manage/flows/1234567890123456/?token=", False),
+        # Every spelling of a token counts, and a preview page with any query: failing closed.
+        ("https://business.facebook.com/wa/manage/flows/1234567890123456/?token=", True),
+        ("https://business.facebook.com/wa/manage/flows/1234567890123456/preview/?x=1", True),
+        ("https://business.facebook.com/wa/manage/flows/1234567890123456/?l=en&amp;token=t", True),
+        ("https://business.facebook.com/wa/manage/flows/1234567890123456/?Token=t", True),
+        ("https://business.facebook.com/wa/manage/flows/1234567890123456/?x=1;token=t", True),
+        ("https://business.facebook.com/wa/manage/flows/1234567890123456/#token=t", True),
+        ("https://business.facebook.com/wa/manage/flows/1234567890123456/?token%3Dt", True),
+        ("https://business.facebook.com/wa/manage/flows/1234567890123456/?%74oken=t", True),
     ],
 )
 def test_a_flow_link_names_its_flow_and_whether_it_carries_a_token(

@@ -9,8 +9,20 @@ from slack_bolt.async_app import AsyncAck, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.admission.asker import Asker
+from bot.slack.constants import COMMAND
 from bot.slack.deps import Deps
 from bot.slack.parsing import MAX_NAME_LENGTH
+
+NOT_A_NAME = (
+    ":information_source: The search box finds flows by name. For a flow link or ID, use "
+    f"`{COMMAND} <link or ID>`, which answers you alone."
+)
+
+
+def looks_like_a_link(words: str) -> bool:
+    """Whether the search box holds a link or a token rather than a name."""
+    lowered = words.lower()
+    return "://" in lowered or "token" in lowered or "www." in lowered
 
 
 def listener(deps: Deps) -> Callable[..., Awaitable[None]]:
@@ -22,7 +34,13 @@ def listener(deps: Deps) -> Callable[..., Awaitable[None]]:
         await ack()
         value = action.get("value")
         words = value.strip()[:MAX_NAME_LENGTH] if isinstance(value, str) else ""
+        notice: str | None = None
+        if looks_like_a_link(words):
+            # Never shown back: a pasted preview link would land on the view, and in the
+            # view's metadata, which Slack keeps.
+            words, notice = "", NOT_A_NAME
         query = words or None
-        deps.inflight.spawn(deps.home.publish(client, Asker.of(context), query=query))
+        work = deps.home.publish(client, Asker.of(context), query=query, notice=notice)
+        deps.inflight.spawn(work)
 
     return home_search

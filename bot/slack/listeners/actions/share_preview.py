@@ -13,9 +13,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.cams.errors import CamsError
 from bot.cams.models import FlowPreview
 from bot.preview.errors import BusyError
-from bot.slack.blocks import cards, messages
+from bot.slack.admission.asker import Asker
+from bot.slack.answers.sharing import shared_card
+from bot.slack.blocks import messages
 from bot.slack.deps import Deps
-from bot.slack.listeners.actions.clicks import admitted_click
+from bot.slack.listeners.actions.clicks import Click, admitted_click
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +39,17 @@ def listener(deps: Deps) -> Callable[..., Awaitable[None]]:
             return
         click = await admitted_click(deps, action, body, client, context)
         if click is not None:
-            work = _share(deps, click.response_url, click.flow_id, click.space, user_id)
+            asker = Asker.of(context)
+            work = _share(deps, client, asker, click, user_id)
             deps.inflight.spawn(work, click.response_url)
 
     return share_preview
 
 
 async def _share(
-    deps: Deps, response_url: str, flow_id: str, space: str | None, user_id: str
+    deps: Deps, client: AsyncWebClient, asker: Asker, click: Click, user_id: str
 ) -> None:
+    flow_id, space, response_url = click.flow_id, click.space, click.response_url
     shared: FlowPreview | None = None
     try:
         shared = await deps.service.get(flow_id, space)
@@ -56,8 +60,16 @@ async def _share(
         log.exception("sharing the preview of flow %r failed", flow_id)
         message = messages.internal_error_message()
     else:
-        known = deps.delivery.known([flow_id], space).get(flow_id)
-        message = cards.shared_message(flow_id, space, user_id, known)
+        message = await shared_card(
+            deps.channels,
+            client,
+            team_id=asker.team_id,
+            channel_id=asker.channel_id,
+            flow_id=flow_id,
+            space=deps.service.client.space_for(space) or "",
+            user_id=user_id,
+            about=deps.delivery.known([flow_id], space).get(flow_id),
+        )
     posted = await deps.replies.post(response_url, {**message, "replace_original": False})
     if posted and shared is not None:
         deps.auditor.outcomes([(flow_id, shared)], space, shared=True)

@@ -24,13 +24,22 @@ from bot.cams.models import FlowDetails, FlowPreview
 from bot.errors import FlowpreviewError
 from bot.ids import SLACK_USER_ID, SPACE_ID
 from bot.metrics import STEP_RUNS
+from bot.preview.catalog import CatalogStatus
 from bot.preview.errors import BusyError
 from bot.slack.admission.asker import Asker
 from bot.slack.answers.delivery import settle
 from bot.slack.blocks import messages
 from bot.slack.deps import Deps
 from bot.slack.edge.web_api import SlackWebError
-from bot.slack.parsing import MAX_FLOWS, PreviewRequest, SearchRequest, UsageRequest, parse_command
+from bot.slack.listeners.commands.flowpreview import LOOK_ALIKE
+from bot.slack.parsing import (
+    MAX_FLOWS,
+    PreviewRequest,
+    SearchRequest,
+    UsageRequest,
+    clip,
+    parse_command,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +49,12 @@ DETAILS_WAIT_S = 2.0
 # The whole step, from the event to complete or fail.
 STEP_TIMEOUT_S = 60.0
 NAMES_LISTED = 5
+# A fail() at shutdown waits at most this long.
+LAST_WORD_S = 2.0
+RESTARTED = "flowpreview restarted before the preview was ready. Run the step again."
+INTERNAL = (
+    "Something went wrong inside flowpreview; its maintainers can find the details in its logs."
+)
 
 
 class StepError(FlowpreviewError):
@@ -88,13 +103,26 @@ async def _run(
     except TimeoutError:
         sentence = f"The step took longer than {STEP_TIMEOUT_S:.0f} s. Try again in a minute."
         await _finish(fail(error=sentence), "failed")
+    except asyncio.CancelledError:
+        # Shutdown cut the step short: a last word, so that the workflow does not wait on
+        # Slack's own timeout, then the cancellation goes on.
+        await _finish(fail(error=RESTARTED), "failed")
+        raise
+    except Exception:
+        # A bug, not the person's doing: the workflow still gets an answer.
+        log.exception("the workflow step failed")
+        await _finish(fail(error=INTERNAL), "failed")
     else:
         await _finish(complete(outputs=outputs), "completed")
 
 
 async def _finish(call: Awaitable[Any], outcome: str) -> None:
     try:
-        await call
+        async with asyncio.timeout(LAST_WORD_S if outcome == "failed" else STEP_TIMEOUT_S):
+            await call
+    except TimeoutError:
+        log.warning("could not tell Slack the step %s: no answer in time", outcome)
+        return
     except SlackWebError as error:
         log.warning("could not tell Slack the step %s: %s", outcome, error)
         return
@@ -121,13 +149,15 @@ async def _outputs(
     request = parse_command(asked.flow)
     if isinstance(request, UsageRequest):
         problem = request.problem or "that is not a flow ID, link or name"
-        about = f"{asked.flow!r}: " if request.token is None else f"{request.token!r} "
-        raise StepError(f"{about}{problem}.")
+        said = request.token if request.token is not None else asked.flow
+        raise StepError(f"{echo(said)}: {problem}.")
     space = asked.space or request.space
     gate = deps.gate
     flow_ids = request.flow_ids if isinstance(request, PreviewRequest) else ()
     if gate is not None:
         verdict = await gate.check(client, Asker(team_id, asked.user, ""), space, flow_ids)
+        if verdict.look_alike and space is not None:
+            raise StepError(f"{echo(space)} {LOOK_ALIKE}.")
         if not verdict.allowed:
             raise StepError(messages.refused_text(unverified=verdict.unverified))
         space = verdict.space
@@ -147,6 +177,14 @@ async def _outputs(
     await settle(lookups, DETAILS_WAIT_S)
     deps.auditor.outcomes([(flow_id, preview)], space, user=asked.user)
     return step_outputs(preview, deps.service.known(flow_id, space))
+
+
+def echo(text: str) -> str:
+    """What the person gave, as a failure repeats it: never a link, which may carry a token
+    into the workflow's activity, which its collaborators see."""
+    if "://" in text or "token" in text.lower():
+        return "The flow input"
+    return repr(clip(text, 64))
 
 
 def step_outputs(preview: FlowPreview, about: messages.Known | None) -> dict[str, Any]:
@@ -169,6 +207,8 @@ async def _named(deps: Deps, words: str, space: str | None) -> str:
         raise StepError("Finding a flow by name needs a space: give the step's space input.")
     snapshot = await service.catalog.wait(space_id, CATALOG_WAIT_S)
     if snapshot is None:
+        if service.catalog.state(space_id).status is CatalogStatus.DENIED:
+            raise StepError(f"Search by name is not available: {messages.search_denied_sentence()}")
         raise StepError(f"The flow list of space {space_id!r} cannot be loaded right now.")
     result = snapshot.index.search(words, MAX_FLOWS)
     if result.clear is not None:

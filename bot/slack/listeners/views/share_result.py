@@ -11,8 +11,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.cams.errors import CamsError
 from bot.ids import SLACK_USER_ID
 from bot.preview.errors import BusyError
+from bot.slack.admission.asker import Asker
 from bot.slack.admission.gate import admitted
-from bot.slack.blocks import cards, modals
+from bot.slack.answers.sharing import shared_card
+from bot.slack.blocks import modals
 from bot.slack.deps import Deps
 from bot.slack.listeners.views.answering import answer, listed_in, view_of
 
@@ -49,7 +51,7 @@ def listener(deps: Deps) -> Callable[..., Awaitable[None]]:
         await answer(
             ack,
             deps,
-            _share(deps, metadata, target, user_id),
+            _share(deps, client, Asker.of(context)._replace(user_id=user_id), metadata, target),
             waiting=modals.sharing_view(target),
             client=client,
             view=view,
@@ -59,7 +61,11 @@ def listener(deps: Deps) -> Callable[..., Awaitable[None]]:
 
 
 async def _share(
-    deps: Deps, metadata: modals.Metadata, target: modals.ShareTarget, user_id: str
+    deps: Deps,
+    client: AsyncWebClient,
+    asker: Asker,
+    metadata: modals.Metadata,
+    target: modals.ShareTarget,
 ) -> modals.View:
     """Post the preview to the conversation picked; the view saying how that went."""
     flow_id, space = metadata.flow_id, metadata.space
@@ -70,7 +76,16 @@ async def _share(
     except (CamsError, BusyError) as failure:
         deps.auditor.outcomes([(flow_id, failure)], space, shared=True, channel=target.channel_id)
         return modals.failure_view(flow_id, about, space, failure)
-    message = cards.shared_message(flow_id, space, user_id, about)
+    message = await shared_card(
+        deps.channels,
+        client,
+        team_id=asker.team_id,
+        channel_id=target.channel_id,
+        flow_id=flow_id,
+        space=space,
+        user_id=asker.user_id,
+        about=about,
+    )
     posted = await deps.replies.post(target.response_url, message)
     if posted:
         deps.auditor.outcomes([(flow_id, preview)], space, shared=True, channel=target.channel_id)

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from bot.access.ids import Kind
-from bot.slack.constants import GET_MY_PREVIEW_ACTION_ID
+from bot.slack.constants import GET_MY_PREVIEW_ACTION_ID, SHARE_ACTION_ID
 from bot.standin.harness.slack_bot import Bot, running_bot
 from bot.standin.slack import payloads
-from bot.standin.slack.surfaces import Unfurl
+from bot.standin.slack.surfaces import ChannelInfo, Unfurl
 from bot.store.audit import AuditOutcome
 from tests.fake_clock import HANG_GUARD_S
 from tests.shared.access import SPACE, guarded_bot
@@ -142,15 +142,27 @@ async def test_a_pasted_preview_link_is_not_unfurled_and_its_poster_is_warned(
 
     assert warning.user == payloads.DEFAULT_WHO.user_id
     assert warning.channel == payloads.DEFAULT_WHO.channel_id
-    assert "anyone in this conversation can open" in json.dumps(warning.message)
+    assert "anyone in the conversation can open" in json.dumps(warning.message)
     # chat.unfurl names a card by the URL pasted: the preview link gets none, so its token
     # never goes back out; the other link in the message does.
     assert list(unfurl.unfurls) == [LINK.replace(FLOW, OTHER_FLOW)]
     _no_link_anywhere(open_bot)
 
 
-async def test_a_message_with_only_a_preview_link_gets_the_warning_alone(open_bot: Bot) -> None:
-    body = payloads.event_callback(payloads.link_shared([PREVIEW_LINK]))
+@pytest.mark.parametrize(
+    "link",
+    [
+        PREVIEW_LINK,
+        # Slack sends links entity-encoded; a token in any spelling counts.
+        f"https://business.facebook.com/wa/manage/flows/{FLOW}/preview/?lang=en&amp;token=abc123",
+        f"https://business.facebook.com/wa/manage/flows/{FLOW}/?Token=abc123",
+        f"https://business.facebook.com/wa/manage/flows/{FLOW}/#token=abc123",
+    ],
+)
+async def test_a_message_with_only_a_preview_link_gets_the_warning_alone(
+    open_bot: Bot, link: str
+) -> None:
+    body = payloads.event_callback(payloads.link_shared([link]))
     assert (await open_bot.post(body)).status == 200
     await open_bot.slack.next_ephemeral(within=HANG_GUARD_S)
     assert await open_bot.inflight.idle(HANG_GUARD_S)
@@ -227,3 +239,51 @@ async def test_without_a_space_configured_the_card_names_nothing() -> None:
         unfurl = await _paste(bot, LINK)
     assert "WhatsApp flow link" in _card_text(unfurl, LINK)
     assert bot.cams.emulator.by_action == {}
+
+
+async def test_a_share_into_a_channel_shared_outside_names_only_the_sharer(
+    open_bot: Bot,
+) -> None:
+    who = payloads.Who(channel_id=payloads.SHARED_CHANNEL_ID, channel_name="partner-shared")
+    answer, _ = await open_bot.command(FLOW, who=who)
+    share = next(
+        element
+        for block in answer.json()["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if element["action_id"] == SHARE_ACTION_ID
+    )
+    response_url = open_bot.slack.new_response_url()
+    click = payloads.block_actions(
+        share, block_id="a", response_url=response_url, message_ts=payloads.new_ts(), who=who
+    )
+    assert (await open_bot.post(click)).status == 200
+    posted = await open_bot.slack.next_response(response_url, within=HANG_GUARD_S)
+
+    assert posted.message is not None
+    card = json.dumps(posted.message["blocks"])
+    assert "shared a WhatsApp flow" in card
+    assert f"`{SPACE}`" not in card
+    assert "https://" not in json.dumps(posted.message)
+
+
+async def test_the_warning_goes_into_the_thread_the_link_was_pasted_in(open_bot: Bot) -> None:
+    body = payloads.event_callback(payloads.link_shared([PREVIEW_LINK], thread_ts="1700000000.1"))
+    assert (await open_bot.post(body)).status == 200
+    warning = await open_bot.slack.next_ephemeral(within=HANG_GUARD_S)
+    assert warning.message["thread_ts"] == "1700000000.1"
+
+
+@pytest.mark.parametrize("member", [True, False])
+async def test_where_the_bot_may_not_post_the_warning_comes_as_a_direct_message(
+    open_bot: Bot, member: bool
+) -> None:
+    open_bot.slack.channels["C0NOTIN001"] = ChannelInfo(name="elsewhere", is_member=False)
+    event = payloads.link_shared([PREVIEW_LINK], channel="C0NOTIN001", is_bot_user_member=member)
+    assert (await open_bot.post(payloads.event_callback(event))).status == 200
+    direct = await open_bot.slack.next_post(within=HANG_GUARD_S)
+
+    assert direct.channel == payloads.DEFAULT_WHO.user_id
+    assert "preview link" in direct.message["text"]
+    assert "abc123" not in json.dumps(direct.message)
+    assert open_bot.slack.ephemerals == []

@@ -55,12 +55,25 @@ def test_a_card_the_channel_may_not_see_says_only_what_the_link_is() -> None:
 
 
 def test_a_shared_card_is_for_the_channel_and_holds_no_link() -> None:
-    message = cards.shared_message(FLOW, "acme", "U123", ABOUT)
+    message = cards.shared_message(FLOW, "acme", "U123", ABOUT, visible=True)
     _rebuild(message["blocks"])
 
     assert message["response_type"] == "in_channel"
     assert "Shared by <@U123>" in json.dumps(message["blocks"])
+    assert "`acme`" in json.dumps(message["blocks"])
     assert "https://" not in json.dumps(message)
+    assert button_target(_button(message["blocks"])["value"]) == (FLOW, "acme", False)
+
+
+def test_a_card_shared_where_the_space_is_not_seen_names_only_the_sharer() -> None:
+    message = cards.shared_message(FLOW, "acme", "U123", ABOUT, visible=False)
+    _rebuild(message["blocks"])
+    text = json.dumps(message["blocks"])
+
+    assert "<@U123> shared a WhatsApp flow" in text
+    assert "Sign up" not in text
+    assert "Draft" not in text
+    # The button still names the space the preview came from: a click looks there.
     assert button_target(_button(message["blocks"])["value"]) == (FLOW, "acme", False)
 
 
@@ -71,5 +84,5 @@ def test_a_button_value_both_here_and_with_a_space_is_not_ours() -> None:
 def test_the_pasted_preview_warning_says_why_and_what_to_do() -> None:
     message = cards.pasted_preview_message()
     _rebuild(message["blocks"])
-    assert "anyone in this conversation can open" in message["text"]
+    assert "anyone in the conversation can open" in message["text"]
     assert "Share in channel" in message["text"]
