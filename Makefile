@@ -60,6 +60,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.bench_client
 	$(BIN)/python -m bench.bench_limiter
 	$(BIN)/python -m bench.bench_slack
+	$(BIN)/python -m bench.bench_surfaces
 	$(BIN)/python -m bench.bench_replicas
 	$(BIN)/python -m bench.bench_search
 	$(BIN)/python -m bench.bench_catalog
