@@ -535,7 +535,7 @@ async def test_the_demo_unfurls_a_pasted_link_runs_the_home_tab_and_the_workflow
     assert "Appointment booking · 9876543210987654" in card
     assert "[1 Get my preview]" in card
     [warning] = _the(entries, "(only you can see this) posted by the bot in #")
-    assert "The link you posted is a preview link" in warning
+    assert "The link you just posted is a preview link" in warning
     [answer] = _the(entries, "via response_url of click 1 on #")
     assert PREVIEW_URL.search(answer) is not None, answer
     assert "flows/9876543210987654/preview/?token=" in answer

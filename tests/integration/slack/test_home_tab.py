@@ -8,6 +8,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,10 +34,10 @@ from bot.slack.edge.inflight import InFlight
 from bot.slack.listeners.commands.config import PENDING
 from bot.standin.cams.catalog import FEATURED, default_catalog
 from bot.standin.cams.server import DEMO_CREDENTIALS
-from bot.standin.harness.emulator import running_emulator
+from bot.standin.harness.emulator import RunningEmulator, running_emulator
 from bot.standin.harness.slack_bot import BOT_TOKEN, Bot
 from bot.standin.slack import limits, payloads
-from bot.standin.slack.fake_slack import running_fake_slack
+from bot.standin.slack.fake_slack import FakeSlack, running_fake_slack
 from bot.standin.slack.surfaces import Published
 from bot.store.store import Store
 from tests.fake_clock import HANG_GUARD_S, FakeClock
@@ -185,39 +186,21 @@ async def test_the_messages_tab_publishes_nothing(tmp_path: Path) -> None:
     assert bot.slack.published == []
 
 
-async def test_opening_again_within_the_debounce_publishes_nothing_more() -> None:
-    clock = FakeClock(1000.0)
-    asker = Asker(MEMBER.team_id, MEMBER.user_id, "")
-    async with (
-        running_emulator() as cams,
-        running_fake_slack(bot_token=BOT_TOKEN) as fake,
-    ):
-        service = PreviewService.create(
-            DEMO_CREDENTIALS,
-            cams.settings(default_space=SPACE),
-            PreviewSettings(limiter=LimiterSettings()),
-        )
-        inflight = InFlight()
-        home = HomeTab(service, None, None, None, inflight, clock=clock.time)
-        client = AsyncWebClient(token=BOT_TOKEN, base_url=fake.api_url)
+@dataclass
+class LoneHome:
+    """A HomeTab of its own, outside any server, on the emulator and a fake Slack."""
 
-        home.opened(client, asker, None)
-        await inflight.drain(HANG_GUARD_S)
-        clock.advance(DEBOUNCE_S - 0.5)
-        home.opened(client, asker, None)
-        within = len(inflight)
-        clock.advance(1.0)
-        home.opened(client, asker, None)
-        await inflight.drain(HANG_GUARD_S)
-        await service.close()
-
-    assert within == 0, "nothing more to publish within the debounce"
-    assert len(fake.published) == 2
-    assert_no_link(fake.published)
+    home: HomeTab
+    client: AsyncWebClient
+    cams: RunningEmulator
+    fake: FakeSlack
+    inflight: InFlight
 
 
-async def test_a_persons_publishes_land_in_the_order_they_were_asked_for() -> None:
-    asker = Asker(MEMBER.team_id, MEMBER.user_id, "")
+@asynccontextmanager
+async def lone_home(**kwargs: Any) -> AsyncIterator[LoneHome]:
+    """A HomeTab (keyword arguments as its own) with the default space offered, no gate and
+    no store."""
     async with (
         running_emulator() as cams,
         running_fake_slack(bot_token=BOT_TOKEN) as fake,
@@ -228,19 +211,47 @@ async def test_a_persons_publishes_land_in_the_order_they_were_asked_for() -> No
             PreviewSettings(limiter=LimiterSettings()),
         )
         service.spaces = (SpaceChoice(SPACE, "Demo"),)
-        home = HomeTab(service, None, None, None, InFlight())
+        inflight = InFlight()
+        home = HomeTab(service, None, None, None, inflight, **kwargs)
         client = AsyncWebClient(token=BOT_TOKEN, base_url=fake.api_url)
+        try:
+            yield LoneHome(home, client, cams, fake, inflight)
+        finally:
+            await inflight.drain(HANG_GUARD_S)
+            await service.close()
+
+
+async def test_opening_again_within_the_debounce_publishes_nothing_more() -> None:
+    clock = FakeClock(1000.0)
+    asker = Asker(MEMBER.team_id, MEMBER.user_id, "")
+    async with lone_home(clock=clock.time) as lone:
+        lone.home.opened(lone.client, asker, None)
+        await lone.inflight.drain(HANG_GUARD_S)
+        clock.advance(DEBOUNCE_S - 0.5)
+        lone.home.opened(lone.client, asker, None)
+        within = len(lone.inflight)
+        clock.advance(1.0)
+        lone.home.opened(lone.client, asker, None)
+
+    assert within == 0, "nothing more to publish within the debounce"
+    assert len(lone.fake.published) == 2
+    assert_no_link(lone.fake.published)
+
+
+async def test_a_persons_publishes_land_in_the_order_they_were_asked_for() -> None:
+    asker = Asker(MEMBER.team_id, MEMBER.user_id, "")
+    async with lone_home() as lone:
         # The search waits for the flow list, which comes late; the later publish has nothing
         # to wait for, and would land first, leaving the older view on top.
-        cams.fault("latency:0.5@action:ListFlow")
-        searching = asyncio.create_task(home.publish(client, asker, query="appointment"))
+        lone.cams.fault("latency:0.5@action:ListFlow")
+        searching = asyncio.create_task(lone.home.publish(lone.client, asker, query="appointment"))
         await asyncio.sleep(0)
-        await home.publish(client, asker, notice="Pinned.")
+        await lone.home.publish(lone.client, asker, notice="Pinned.")
         await searching
-        await service.close()
 
-    assert [p.view["private_metadata"] for p in fake.published] == ['{"q":"appointment"}', "{}"]
-    assert "Pinned." in json.dumps(fake.published[-1].view)
+    published = lone.fake.published
+    assert [p.view["private_metadata"] for p in published] == ['{"q":"appointment"}', "{}"]
+    assert "Pinned." in json.dumps(published[-1].view)
 
 
 async def test_a_guest_sees_no_search_and_no_flows(tmp_path: Path) -> None:

@@ -242,13 +242,13 @@ async def test_wrong_token_and_other_methods_fail() -> None:
         with pytest.raises(SlackApiError) as wrong:
             await AsyncWebClient(token="xoxb-wrong", base_url=fake.api_url).auth_test()
         with pytest.raises(SlackApiError) as unknown:
-            await AsyncWebClient(token="xoxb-right", base_url=fake.api_url).chat_postMessage(
-                channel="C1", text="hi"
+            await AsyncWebClient(token="xoxb-right", base_url=fake.api_url).chat_delete(
+                channel="C1", ts="1.2"
             )
 
     assert wrong.value.response["error"] == "invalid_auth"
     assert unknown.value.response["error"] == "unknown_method"
-    assert [call.method for call in fake.api_calls] == ["auth.test", "chat.postMessage"]
+    assert [call.method for call in fake.api_calls] == ["auth.test", "chat.delete"]
     assert fake.api_calls[1].params["channel"] == "C1"
 
 
