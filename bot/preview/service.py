@@ -21,6 +21,7 @@ from bot.preview.catalog import LEASE_S, FlowCatalog
 from bot.preview.details import FlowDetailsCache
 from bot.preview.errors import BusyError
 from bot.preview.limiter import LocalLimiter
+from bot.preview.marks import Marks
 from bot.preview.metered import metered
 from bot.preview.settings import PreviewSettings
 from bot.preview.singleflight import SingleFlight
@@ -77,6 +78,7 @@ class PreviewService(AsyncCloseable):
         connection: Connection | None = None,
         catalog: FlowCatalog | None = None,
         spaces: tuple[SpaceChoice, ...] = (),
+        marks: Marks | None = None,
     ) -> None:
         self.client = client
         self.cache = cache
@@ -85,6 +87,8 @@ class PreviewService(AsyncCloseable):
         self.details = FlowDetailsCache(client)
         # The spaces a person may pick from: the default one, then CAMS_SPACES.
         self.spaces = spaces
+        # What was done lately, seen by every replica with Redis (an unfurl, say).
+        self.marks = marks if marks is not None else Marks()
         self._shared = shared
         self._connection = connection
         self._flights: SingleFlight[CacheKey, FlowPreview] = SingleFlight()
@@ -124,6 +128,7 @@ class PreviewService(AsyncCloseable):
             connection=shared.breaker if shared is not None else None,
             catalog=catalog,
             spaces=spaces,
+            marks=Marks(shared.marks if shared is not None else None),
         )
 
     @classmethod

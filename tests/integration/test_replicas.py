@@ -64,6 +64,14 @@ class Fleet:
         delivery = await self.slack.next_response(response_url, within=90)
         return json.dumps(delivery.message)
 
+    async def post_event(self, replica: ServeProcess, event: dict[str, Any]) -> None:
+        """Send `event` to `replica` as Slack's Events API would."""
+        body = payloads.event_callback(event)
+        async with self.session.post(
+            replica.url + EVENTS_PATH, data=body, headers=signed_headers(SECRET, body)
+        ) as response:
+            assert response.status == 200
+
     async def ask_all(self, flow_ids: Sequence[str]) -> list[str]:
         """Ask each flow once, spread round-robin over the replicas, all at once."""
         return await asyncio.gather(
@@ -187,3 +195,21 @@ async def test_redis_killed_mid_run_stays_within_budget_and_recovers() -> None:
     assert "/preview/" in shared
     assert seen["by_flow"]["8000000070"] == 1, "the shared cache works again"
     _assert_within_budget(seen)
+
+
+async def test_a_flow_link_is_unfurled_once_in_a_channel_whichever_replica_gets_it() -> None:
+    link = "https://business.facebook.com/wa/manage/flows/1234567890123456/"
+    later = "https://business.facebook.com/wa/manage/flows/2234567890123456/"
+    async with fleet(2, CAMS_REPLICAS="2") as f:
+        first, second = f.replicas
+        await f.post_event(first, payloads.link_shared([link]))
+        unfurled = await f.slack.next_unfurl(within=30)
+        # The same flow pasted again in the channel reaches the other replica, then another
+        # flow: only the other flow is unfurled.
+        await f.post_event(second, payloads.link_shared([link]))
+        await f.post_event(second, payloads.link_shared([later]))
+        then = await f.slack.next_unfurl(within=30)
+
+    assert list(unfurled.unfurls) == [link]
+    assert list(then.unfurls) == [later]
+    assert len(f.slack.unfurls) == 2

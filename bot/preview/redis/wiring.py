@@ -14,6 +14,7 @@ from bot.preview.redis.cache import SharedCache
 from bot.preview.redis.catalog import SharedCatalog
 from bot.preview.redis.circuit_breaker import REDIS_TIMEOUT_S, RedisCircuitBreaker
 from bot.preview.redis.limiter import SharedLimiter
+from bot.preview.redis.marks import SharedMarks
 from bot.preview.settings import PreviewSettings
 
 POOL_SIZE = 32
@@ -23,12 +24,13 @@ POOL_WAIT_S = 2.0
 @dataclass(frozen=True, slots=True)
 class Shared:
     """What a replica shares with the others: one circuit breaker, a limiter per action, the
-    cache."""
+    cache, the catalogs and marks."""
 
     breaker: RedisCircuitBreaker
     limiters: dict[Action, SharedLimiter]
     cache: SharedCache
     catalog: SharedCatalog
+    marks: SharedMarks
 
 
 def redis_client(redis_url: str) -> Redis:
@@ -68,4 +70,5 @@ def connect(redis_url: str, settings: PreviewSettings) -> Shared:
         },
         SharedCache(breaker, negative_ttl=settings.negative_ttl),
         SharedCatalog(breaker),
+        SharedMarks(breaker),
     )

@@ -4,22 +4,20 @@ On `link_shared` the links that name a flow are picked out (at most MAX_LINKS pe
 and each gets a card by `chat.unfurl`: the flow's name and status when the channel may see its
 space, found in the caches or by GetFlow within the ack budget, and a **Get my preview**
 button. A card never holds a preview link. The same flow is not unfurled twice in a channel
-within REPEAT_S. A pasted preview link itself is not unfurled: chat.unfurl names each card by
-the exact URL pasted, which would send its token back out; whoever pasted it is told,
-privately, that anyone in the channel can open it. `chat.unfurl` is paced per workspace to
-its rate tier.
+within REPEAT_S, whichever replica gets the event (marks on Redis). A pasted preview link
+itself is not unfurled: chat.unfurl names each card by the exact URL pasted, which would send
+its token back out; whoever pasted it is told, privately, that anyone in the channel can open
+it. `chat.unfurl` is paced per workspace to its rate tier.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cachetools import TTLCache
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cams.models import FlowDetails
@@ -39,8 +37,8 @@ log = logging.getLogger(__name__)
 MAX_LINKS = 5
 # The same flow in the same channel is unfurled again only after this long (as GitHub's app).
 REPEAT_S = 30 * 60.0
-# Channel and flow pairs remembered for REPEAT_S; beyond this many, the oldest are forgotten.
-REPEATS_KEPT = 10_000
+# The marks of flows unfurled lately, per workspace, channel and flow.
+MARK_SCOPE = "unfurl"
 # What link_shared calls a message still in the message box.
 COMPOSER = "COMPOSER"
 
@@ -125,14 +123,12 @@ class Unfurler:
         inflight: InFlight,
         *,
         pacer: Pacer | None = None,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.service = service
         self.delivery = delivery
         self.channels = channels
         self.inflight = inflight
         self.pacer = pacer or Pacer()
-        self._recent: TTLCache[tuple[str, str, str], bool] = TTLCache(REPEATS_KEPT, REPEAT_S, clock)
 
     def handle(self, shared: SharedLinks, client: AsyncWebClient) -> None:
         """Unfurl `shared`'s flow links and warn about preview links, in the background."""
@@ -143,7 +139,7 @@ class Unfurler:
         deadline = self.delivery.deadline()
         if shared.preview_pasted and not shared.in_composer:
             self.inflight.spawn(self._warn(shared, client))
-        links = self._not_repeated(shared)
+        links = await self._not_repeated(shared)
         if not links:
             return
         space = (
@@ -172,17 +168,18 @@ class Unfurler:
         }
         await self._send(shared, client, unfurls, flow_ids)
 
-    def _not_repeated(self, shared: SharedLinks) -> list[tuple[str, FlowLink]]:
-        """The links whose flow was not unfurled in the channel within REPEAT_S; marks them."""
+    async def _not_repeated(self, shared: SharedLinks) -> list[tuple[str, FlowLink]]:
+        """The links whose flow was not unfurled in the channel within REPEAT_S, by this
+        replica or (with Redis) another; marks them."""
         if shared.in_composer:
             return list(shared.links)
+        marks = self.service.marks
         fresh = []
         for url, link in shared.links:
             key = (shared.team_id, shared.channel, link.flow_id)
-            if key in self._recent:
+            if not await marks.claim(MARK_SCOPE, key, REPEAT_S):
                 _REPEAT.inc()
                 continue
-            self._recent[key] = True
             fresh.append((url, link))
         return fresh
 
@@ -217,9 +214,11 @@ class Unfurler:
         except (SlackWebError, PacingError) as error:
             _FAILED.inc(len(unfurls))
             log.warning("could not unfurl %d flow links: %s", len(unfurls), error)
-            for flow_id in flow_ids:
-                # Unfurled nowhere: a later paste of the flow may try again.
-                self._recent.pop((shared.team_id, shared.channel, flow_id), None)
+            if not shared.in_composer:
+                for flow_id in flow_ids:
+                    # Unfurled nowhere: a later paste of the flow may try again.
+                    key = (shared.team_id, shared.channel, flow_id)
+                    await self.service.marks.release(MARK_SCOPE, key)
             return
         _SENT.inc(len(unfurls))
 
