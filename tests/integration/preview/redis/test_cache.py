@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-
-import pytest
-from redis.asyncio import Redis
 
 from bot.cams.errors import CamsError, ErrorKind
 from bot.cams.models import FlowPreview
@@ -17,15 +13,6 @@ from bot.standin.harness.redis_server import RedisServer
 
 NOW = 1_800_000_000.0
 KEY = ("acct", "space", "1234567890123456")
-
-
-@pytest.fixture
-async def link(redis_server: RedisServer) -> AsyncIterator[RedisCircuitBreaker]:
-    link = RedisCircuitBreaker(
-        Redis.from_url(redis_server.url, socket_timeout=0.2), retry_after=0.0
-    )
-    yield link
-    await link.close()
 
 
 def _preview(life: float) -> FlowPreview:

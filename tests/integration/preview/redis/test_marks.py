@@ -3,38 +3,25 @@ falls back on its own memory while Redis is out."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from redis.asyncio import Redis
 
 from bot.preview.marks import Marks
 from bot.preview.redis.circuit_breaker import RedisCircuitBreaker
 from bot.preview.redis.marks import KEY_PREFIX, SharedMarks
-from bot.standin.harness.redis_server import RedisServer
 
 KEY = ("T1", "C1", "1234567890123456")
 
 
-@pytest.fixture
-async def breaker(redis_server: RedisServer) -> AsyncIterator[RedisCircuitBreaker]:
-    breaker = RedisCircuitBreaker(
-        Redis.from_url(redis_server.url, socket_timeout=0.2), retry_after=0.0
-    )
-    yield breaker
-    await breaker.close()
-
-
 async def test_a_claim_holds_for_every_replica_until_released(
-    breaker: RedisCircuitBreaker,
+    link: RedisCircuitBreaker,
 ) -> None:
-    one, other = Marks(SharedMarks(breaker)), Marks(SharedMarks(breaker))
+    one, other = Marks(SharedMarks(link)), Marks(SharedMarks(link))
 
     assert await one.claim("unfurl", KEY, 1800)
     assert not await other.claim("unfurl", KEY, 1800)
     assert not await one.claim("unfurl", KEY, 1800)
-    (name,) = [k async for k in breaker.client.scan_iter(f"{KEY_PREFIX}:*")]
-    assert 1_799_000 < await breaker.client.pttl(name) <= 1_800_000
+    (name,) = [k async for k in link.client.scan_iter(f"{KEY_PREFIX}:*")]
+    assert 1_799_000 < await link.client.pttl(name) <= 1_800_000
     assert b"1234567890123456" not in name, "IDs never shape the key"
 
     await one.release("unfurl", KEY)
