@@ -18,11 +18,17 @@ class FlowPreview:
 
 
 class FlowStatus(StrEnum):
-    """A flow's lifecycle state as GetFlow reports it."""
+    """A flow's lifecycle state as GetFlow reports it.
+
+    CAMS documents the first three. THROTTLED and BLOCKED are Meta's, set by Meta when a flow's
+    endpoint misbehaves; CAMS may pass them through, and they need someone most.
+    """
 
     PUBLISHED = "PUBLISHED"
     DRAFT = "DRAFT"
     DEPRECATED = "DEPRECATED"
+    THROTTLED = "THROTTLED"
+    BLOCKED = "BLOCKED"
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,6 +75,12 @@ STATUS_WORDS: dict[FlowStatus, str] = {
         ":construction: *Draft*: not published yet, so what the preview shows may still change"
     ),
     FlowStatus.DEPRECATED: ":no_entry_sign: *Deprecated*: no longer sent to customers",
+    FlowStatus.THROTTLED: (
+        ":snail: *Throttled* by Meta: at most 10 new sends an hour until its endpoint recovers"
+    ),
+    FlowStatus.BLOCKED: (
+        ":octagonal_sign: *Blocked* by Meta: no new sends, and people cannot open it"
+    ),
 }
 # What each read action enables, for the sentences that say which one is missing.
 ENABLES: dict[Action, str] = {

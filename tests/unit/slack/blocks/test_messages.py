@@ -175,3 +175,10 @@ def test_a_match_without_a_name_is_listed_as_such() -> None:
     assert "(no name) · `1234567890123456`" in text
     assert "(nothing)" not in text
     assert message["text"].endswith("(no name), Sign-up")
+
+
+@pytest.mark.parametrize("status", list(FlowStatus))
+def test_every_status_has_plain_words(status: FlowStatus) -> None:
+    about = FlowDetails("1234567890123456", "Sign up", status, (), "R")
+    title = messages.flow_title("1234567890123456", about)
+    assert messages.STATUS_WORDS[status] in title
