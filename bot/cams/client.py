@@ -274,14 +274,22 @@ class CamsClient(AsyncCloseable):
             f"page {page} of space {space!r}",
         )
 
-    async def get_flow(self, flow_id: str, space: str | None = None) -> FlowDetails:
+    async def get_flow(
+        self, flow_id: str, space: str | None = None, *, yield_within: float | None = None
+    ) -> FlowDetails:
         """The name, status and categories of `flow_id` in `space` (default: the configured
-        space). Raises CamsError as every call does."""
+        space). Raises CamsError as every call does.
+
+        `yield_within`: a call that can wait (a background poll) takes a slot of the budget only
+        if one is free within this many seconds, and is refused with BusyError otherwise,
+        booking nothing: it never queues ahead of a person's lookup.
+        """
         return await self._call(
             Action.GET_FLOW,
             self._flow_parameters(flow_id, space),
             lambda answer: flow_details(flow_id, answer),
             f"flow {flow_id!r}",
+            yield_within=yield_within,
         )
 
     def _flow_parameters(self, flow_id: str, space: str | None) -> dict[str, str]:
@@ -297,11 +305,14 @@ class CamsClient(AsyncCloseable):
         params: Mapping[str, str],
         interpret: Callable[[Answer], T],
         subject: str,
+        *,
+        yield_within: float | None = None,
     ) -> T:
         """Call `action` with `params` until `interpret` yields its result, or raise CamsError.
 
-        Every attempt passes the action's gate; what may succeed later is retried with fresh
-        signatures, within the retry policy. `subject` names the call in log lines.
+        Every attempt passes the action's gate, waiting for its slot at most `yield_within`
+        seconds when given; what may succeed later is retried with fresh signatures, within
+        the retry policy. `subject` names the call in log lines.
         """
         for name, value in params.items():
             validate_parameter(name, value, action)
@@ -316,7 +327,8 @@ class CamsClient(AsyncCloseable):
         attempt = 0
         while True:
             attempt += 1
-            send_by = await gate.admit(key, time_left())
+            within = time_left() if yield_within is None else min(time_left(), yield_within)
+            send_by = await gate.admit(key, within)
             token = _send_by.set(send_by)
             try:
                 answer = await self._reported_attempt(gate, key, action, query, time_left())

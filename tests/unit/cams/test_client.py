@@ -25,6 +25,7 @@ from bot.cams.models import FlowStatus, FlowSummary
 from bot.cams.retry import RetryPolicy
 from bot.cams.settings import CamsSettings
 from bot.config import Endpoint, Secret
+from bot.preview.errors import BusyError
 from bot.preview.limiter import LimiterSettings, LocalLimiter
 from bot.standin.cams.catalog import SeededFlow
 from bot.standin.cams.server import DEMO_CREDENTIALS
@@ -648,6 +649,25 @@ async def test_get_flow_gives_name_status_and_categories(cams: RunningEmulator) 
     assert details.categories == ("SIGN_UP",)
     assert details.request_id
     assert cams.emulator.recorded[0].raw_path == f"/?CustSpaceId={DEMO_SPACE}&FlowId={DEMO_FLOW}"
+
+
+async def test_a_yielding_get_flow_takes_only_a_free_slot_and_books_nothing_else(
+    cams: RunningEmulator,
+) -> None:
+    gate = LocalLimiter(LimiterSettings(rate=1, period=60.0, max_wait=120.0))
+    settings = cams.settings(default_space=DEMO_SPACE)
+    async with cams.client(settings=settings, gates=dict.fromkeys(Action, gate)) as client:
+        first = await client.get_flow(DEMO_FLOW, yield_within=0.05)
+        key = client.budget_key(Action.GET_FLOW)
+        horizon = gate.horizon(key)
+        with pytest.raises(BusyError):
+            await client.get_flow(DEMO_FLOW, yield_within=0.05)
+        after = gate.horizon(key)
+
+    assert first.flow_id == DEMO_FLOW
+    assert after == horizon, "the refused poll booked no slot a person would then wait behind"
+    assert gate.queued(key) == 0
+    assert cams.emulator.by_action == {Action.GET_FLOW: 1}
 
 
 async def test_get_flow_of_an_unknown_flow_is_not_found(cams: RunningEmulator) -> None:
