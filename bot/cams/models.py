@@ -50,10 +50,15 @@ class FlowPage:
 
 @dataclass(frozen=True, slots=True)
 class FlowDetails:
-    """A flow as GetFlow describes it; `status` is None when CAMS sent one the bot does not know."""
+    """A flow as GetFlow describes it; `status` is None when CAMS sent one the bot does not know.
+
+    `status_text` is the Status as CAMS sent it (short words of capitals, digits and `_`), known
+    or not, so that a status nobody foresaw is still reported as given; None when there was none.
+    """
 
     flow_id: str
     name: str
     status: FlowStatus | None
     categories: tuple[str, ...]
     request_id: str
+    status_text: str | None = None

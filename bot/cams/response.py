@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +24,8 @@ MAX_EXPIRES_MS = 253_402_300_799_000
 # CAMS asks for pauses of a few seconds; a longer hint is garbage, not a plan.
 MAX_RETRY_AFTER_S = 3600.0
 _STATUSES = frozenset(status.value for status in FlowStatus)
+# A status as CAMS writes them, known or not: anything else is not kept (it is shown to people).
+STATUS_TEXT = re.compile(r"[A-Z][A-Z0-9_]{0,31}")
 
 
 def clean_text(value: object) -> str:
@@ -164,6 +167,7 @@ def flow_details(flow_id: str, answer: Answer) -> FlowDetails:
         status=FlowStatus(status) if isinstance(status, str) and status in _STATUSES else None,
         categories=_categories(data.get("Categories"), "Data", answer),
         request_id=answer.request_id,
+        status_text=status if isinstance(status, str) and STATUS_TEXT.fullmatch(status) else None,
     )
 
 

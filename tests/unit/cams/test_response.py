@@ -239,6 +239,7 @@ def test_a_flows_details() -> None:
         FlowStatus.DRAFT,
         ("APPOINTMENT_BOOKING",),
         "R",
+        "DRAFT",
     )
 
 
@@ -246,6 +247,22 @@ def test_a_flows_details() -> None:
 def test_a_status_this_bot_does_not_know_is_none(status: object) -> None:
     assert _details(_answer(DETAILS | {"Status": status})).status is None
     assert _details(_answer({k: v for k, v in DETAILS.items() if k != "Status"})).status is None
+
+
+@pytest.mark.parametrize(
+    ("status", "text"),
+    [
+        ("DRAFT", "DRAFT"),
+        ("ARCHIVED", "ARCHIVED"),
+        ("published", None),
+        ("A" * 33, None),
+        (3, None),
+    ],
+)
+def test_the_status_as_sent_is_kept_when_it_looks_like_one(
+    status: object, text: str | None
+) -> None:
+    assert _details(_answer(DETAILS | {"Status": status})).status_text == text
 
 
 def test_details_without_a_name_keep_their_status() -> None:
