@@ -14,6 +14,13 @@ from bot.config import ConfigError, env_str
 from bot.standin.cams.catalog import MAX_FLOWS, SeededFlow, catalog_of_size, default_catalog
 from bot.standin.cams.faults import FaultRule
 from bot.standin.cams.server import DEFAULT_LINK_TTL_S, DEMO_CREDENTIALS, Emulator
+from bot.standin.cams.statuses import (
+    AmbiguousFlowError,
+    InvalidStatusError,
+    StatusChange,
+    StatusSchedule,
+    UnknownFlowError,
+)
 
 MAX_PORT = 65535
 MAX_LINK_TTL_S = 100 * 365 * 86400
@@ -64,6 +71,16 @@ def add_parser(commands: Any, summary: str) -> None:
             "catalog of about 60"
         ),
     )
+    parser.add_argument(
+        "--status-change",
+        action="append",
+        default=[],
+        metavar="FLOW_ID=STATUS@SECONDS",
+        help=(
+            "SECONDS after start, GetFlow reports STATUS for the flow (any text, e.g. BLOCKED; "
+            "`removed` makes it disappear); repeatable (see docs/emulator.md)"
+        ),
+    )
     parser.add_argument("--seed", type=int, help="seed for rate-based faults")
     parser.add_argument("--tls-cert", metavar="PEM", help="serve https with this certificate chain")
     parser.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
@@ -87,6 +104,10 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> int:
         catalog=catalog,
         seed=args.seed,
     )
+    schedule = _schedule(args.status_change, emulator)
+    app = emulator.app()
+    if schedule.pending:
+        app.cleanup_ctx.append(schedule.background)
     spaces = ", ".join(f"{space} ({len(flows)} flows)" for space, flows in catalog.items())
     print(
         f"CAMS emulator on {'https' if args.tls_cert else 'http'}://{args.host}:{args.port} "
@@ -98,7 +119,7 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> int:
     )
     try:
         web.run_app(
-            emulator.app(),
+            app,
             host=args.host,
             port=args.port,
             ssl_context=_tls_context(args.tls_cert, args.tls_key),
@@ -126,6 +147,25 @@ def _check_numbers(args: argparse.Namespace) -> None:
             f"must be at most {MAX_LINK_TTL_S:,} seconds (100 years) either way, "
             f"got {args.link_ttl:g}",
         )
+
+
+def _schedule(texts: list[str], emulator: Emulator) -> StatusSchedule:
+    """The `--status-change` entries as a schedule, each checked against the catalog served."""
+    changes = []
+    for text in texts:
+        try:
+            change = StatusChange.parse(text)
+            emulator.flow_state(change.flow_id)
+        except (InvalidStatusError, UnknownFlowError, AmbiguousFlowError) as exc:
+            raise ConfigError("--status-change", str(exc)) from None
+        changes.append(change)
+    return StatusSchedule(changes, emulator, announce=_announce)
+
+
+def _announce(change: StatusChange) -> None:
+    # The person trying the demo watches this terminal to see when the bot should notice.
+    now = "removed" if change.status is None else f"now {change.status}"
+    print(f"status change: flow {change.flow_id} is {now}", file=sys.stderr, flush=True)
 
 
 def _catalog(size: int | None) -> dict[str, list[SeededFlow]]:

@@ -1,7 +1,8 @@
 """A local stand-in for the CAMS endpoint: GetFlowPreviewUrl, ListFlow and GetFlow.
 
 It verifies signatures, throttles each (account, action) pair, injects faults, and answers the
-flow actions from a seeded catalog of flows per CustSpaceId.
+flow actions from a seeded catalog of flows per CustSpaceId, whose statuses can change while it
+runs.
 """
 
 from __future__ import annotations
@@ -30,7 +31,13 @@ from bot.config import Secret
 from bot.standin.alibaba.keys import KeyMint
 from bot.standin.cams.catalog import SeededFlow, default_catalog
 from bot.standin.cams.faults import KNOWN_ERRORS, Call, Fault, FaultRule
-from bot.standin.cams.flows import Spaces, details, page_index, read_page
+from bot.standin.cams.flows import FlowState, Spaces, details, page_index, read_page
+from bot.standin.cams.statuses import (
+    AmbiguousFlowError,
+    InvalidStatusError,
+    UnknownFlowError,
+    read_control_body,
+)
 from bot.standin.cams.window import SlidingWindow, max_in_window
 
 DEFAULT_LINK_TTL_S = 30 * 24 * 3600
@@ -89,6 +96,9 @@ class Emulator:
     With `mint`, temporary credentials it issued (by the stand-in STS, metadata service or
     credentials URI) are accepted until they expire, as the account (uid) they were issued for:
     that account, not their changing AccessKey ID, is what is throttled and counted.
+
+    A flow's status changes with `set_status` (any short text, as CAMS passes Meta's through),
+    and `remove_flow` makes it disappear until its status is set again.
     """
 
     def __init__(
@@ -117,8 +127,34 @@ class Emulator:
         self.reset()
 
     def set_catalog(self, catalog: Mapping[str, Sequence[SeededFlow]]) -> None:
-        """Answer ListFlow and GetFlow from `catalog` from now on; other spaces have no flows."""
+        """Answer ListFlow and GetFlow from `catalog` from now on; other spaces have no flows.
+
+        Statuses set and flows removed in the catalog before are forgotten.
+        """
         self._spaces = Spaces(catalog)
+
+    def flow_state(self, flow_id: str, space: str | None = None) -> FlowState:
+        """The flow's state, in `space` or in the one space that holds it.
+
+        Raises UnknownFlowError, or AmbiguousFlowError when several spaces hold it and `space`
+        is None.
+        """
+        return self._spaces.state(flow_id, space)
+
+    def set_status(self, flow_id: str, status: str, space: str | None = None) -> FlowState:
+        """GetFlow reports `status` for the flow from now on; a removed flow comes back.
+
+        Raises InvalidStatusError for an empty, unprintable or over-long status, and as
+        `flow_state` does.
+        """
+        return self._spaces.set_status(flow_id, status, space)
+
+    def remove_flow(self, flow_id: str, space: str | None = None) -> FlowState:
+        """ListFlow leaves the flow out and GetFlow answers Flow.NotFound, until `set_status`.
+
+        Raises as `flow_state` does.
+        """
+        return self._spaces.remove(flow_id, space)
 
     def reset(self) -> None:
         """Forget arrivals, windows, issued links and recorded requests (not the catalog)."""
@@ -128,8 +164,9 @@ class Emulator:
         # Nonces seen within the allowed clock skew, oldest first.
         self._nonces: OrderedDict[str, float] = OrderedDict()
         self.counts: dict[str, int] = {}
-        # GetFlowPreviewUrl calls per FlowId; other actions are only counted in by_action.
+        # GetFlowPreviewUrl calls per FlowId, and GetFlow calls per FlowId (a poller's).
         self.by_flow: dict[str, int] = {}
+        self.get_flow_by_flow: dict[str, int] = {}
         self.by_action: dict[str, int] = {}
         self.recorded: deque[RecordedRequest] = deque(maxlen=MAX_RECORDED)
 
@@ -140,6 +177,8 @@ class Emulator:
         app.router.add_get("/_emulator/stats", self._stats)
         app.router.add_post("/_emulator/reset", self._reset)
         app.router.add_put("/_emulator/faults", self._set_faults)
+        app.router.add_get("/_emulator/flows/{flow_id}", self._get_flow_state)
+        app.router.add_put("/_emulator/flows/{flow_id}/status", self._put_flow_status)
         return app
 
     def stats(self) -> _Json:
@@ -147,6 +186,7 @@ class Emulator:
         return {
             "counts": dict(self.counts),
             "by_flow": dict(self.by_flow),
+            "get_flow_by_flow": dict(self.get_flow_by_flow),
             "by_action": dict(self.by_action),
             "received": sum(len(times) for times in self._arrivals.values()),
             "max_in_any_second": {key: max_in_window(t) for key, t in self._arrivals.items()},
@@ -167,6 +207,23 @@ class Emulator:
         except (ValueError, KeyError, TypeError) as exc:
             return web.json_response({"error": str(exc)}, status=400)
         return web.json_response({"rules": [rule.text for rule in self.rules]})
+
+    async def _get_flow_state(self, request: web.Request) -> web.Response:
+        flow_id = request.match_info["flow_id"]
+        space = request.query.get("space") or None
+        return _controlled(lambda: self.flow_state(flow_id, space))
+
+    async def _put_flow_status(self, request: web.Request) -> web.Response:
+        flow_id = request.match_info["flow_id"]
+        try:
+            space, status = read_control_body(await request.json())
+        except ValueError:
+            return web.json_response({"error": "the body is not JSON"}, status=400)
+        except InvalidStatusError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        if status is None:
+            return _controlled(lambda: self.remove_flow(flow_id, space))
+        return _controlled(lambda: self.set_status(flow_id, status, space))
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         request_id = str(uuid.uuid4()).upper()
@@ -199,8 +256,12 @@ class Emulator:
     def _arrive(self, account: str, action: Action, flow_id: str | None) -> None:
         self._arrivals.setdefault(arrival_key(account, action), []).append(self._clock())
         self.by_action[action] = self.by_action.get(action, 0) + 1
-        if action is Action.GET_FLOW_PREVIEW_URL and flow_id is not None:
+        if flow_id is None:
+            return
+        if action is Action.GET_FLOW_PREVIEW_URL:
             self.by_flow[flow_id] = self.by_flow.get(flow_id, 0) + 1
+        elif action is Action.GET_FLOW:
+            self.get_flow_by_flow[flow_id] = self.get_flow_by_flow.get(flow_id, 0) + 1
 
     def _authenticate(
         self, request: web.Request, body: bytes, request_id: str
@@ -334,10 +395,10 @@ class Emulator:
     ) -> web.StreamResponse:
         flow_id = _required(query, "FlowId", request_id)
         space = _required(query, "CustSpaceId", request_id)
-        flow = self._spaces.find(space, flow_id)
-        if flow is None:
+        state = self._spaces.find(space, flow_id)
+        if state is None:
             raise _error(request_id, "Flow.NotFound")
-        return _ok(request_id, details(flow, *self._link(account, space, flow_id)))
+        return _ok(request_id, details(state, *self._link(account, space, flow_id)))
 
     def _misbehave(self, call: Call, fault: Fault, request_id: str) -> web.StreamResponse:
         if fault.name == "drop":
@@ -379,6 +440,17 @@ class Emulator:
             if len(self._links) > MAX_LINKS:
                 self._links.popitem(last=False)
         return link
+
+
+def _controlled(change: Callable[[], FlowState]) -> web.Response:
+    """The control route's answer: the flow's state after `change`, or why there is none."""
+    try:
+        state = change()
+    except UnknownFlowError as exc:
+        return web.json_response({"error": str(exc)}, status=404)
+    except AmbiguousFlowError as exc:
+        return web.json_response({"error": str(exc)}, status=400)
+    return web.json_response(state.as_json())
 
 
 def _outcome(name: str) -> dict[str, str]:

@@ -14,6 +14,7 @@ from bot.cams.settings import CamsSettings
 from bot.config import Endpoint, Secret
 from bot.serving import serving
 from bot.standin.cams.faults import FaultRule
+from bot.standin.cams.flows import FlowState
 from bot.standin.cams.server import DEMO_CREDENTIALS, Emulator
 
 STS_CREDENTIALS = Credentials(
@@ -43,6 +44,18 @@ class RunningEmulator:
 
     def outcomes(self) -> list[str]:
         return [r.outcome for r in self.emulator.recorded]
+
+    def set_status(self, flow_id: str, status: str, space: str | None = None) -> FlowState:
+        """GetFlow reports `status` for the flow from now on (see Emulator.set_status)."""
+        return self.emulator.set_status(flow_id, status, space)
+
+    def remove_flow(self, flow_id: str, space: str | None = None) -> FlowState:
+        """The flow disappears until its status is set again (see Emulator.remove_flow)."""
+        return self.emulator.remove_flow(flow_id, space)
+
+    def get_flow_calls(self, flow_id: str) -> int:
+        """How many GetFlow calls for `flow_id` arrived since the last reset."""
+        return self.emulator.get_flow_by_flow.get(flow_id, 0)
 
 
 @asynccontextmanager

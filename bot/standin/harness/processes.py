@@ -15,6 +15,8 @@ import tempfile
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import trustme
@@ -353,6 +355,20 @@ class EmulatorControl:
         """Replace the fault rules."""
         async with self.session.put(f"{self.url}/_emulator/faults", json={"rules": rules}) as put:
             put.raise_for_status()
+
+    async def set_status(
+        self, flow_id: str, status: str | None, space: str | None = None
+    ) -> dict[str, Any]:
+        """Give the flow `status` (remove it, when None) over the control route; its new state."""
+        body: dict[str, Any] = {"status": status} if status is not None else {"removed": True}
+        if space is not None:
+            body["space"] = space
+        async with self.session.put(
+            f"{self.url}/_emulator/flows/{quote(flow_id, safe='')}/status", json=body
+        ) as put:
+            put.raise_for_status()
+            state: dict[str, Any] = await put.json()
+        return state
 
 
 @contextlib.asynccontextmanager
