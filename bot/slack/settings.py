@@ -24,9 +24,21 @@ DEFAULT_PORT = 3000
 # Where Slack's response_urls live, commercial and GovSlack.
 DEFAULT_RESPONSE_URL_HOSTS = ("hooks.slack.com", "hooks.slack-gov.com")
 DEFAULT_SHUTDOWN_DRAIN_S = 10.0
-# The manifest's bot scope, and what the access checks read: who a person is (users.info) and
-# which user groups they are in (usergroups.users.list).
-DEFAULT_SCOPES = ("commands", "users:read", "usergroups:read")
+# The manifest's bot scopes (tests/unit/project/test_manifest.py checks they are the same): the
+# command; who a person is and their user groups (access); chat:write for the warning about a
+# pasted preview link and for watches; link unfurls; whether a conversation is shared outside.
+DEFAULT_SCOPES = (
+    "commands",
+    "users:read",
+    "usergroups:read",
+    "chat:write",
+    "links:read",
+    "links:write",
+    "channels:read",
+    "groups:read",
+    "im:read",
+    "mpim:read",
+)
 DEFAULT_INSTALL_PATH = "/slack/install"
 DEFAULT_REDIRECT_PATH = "/slack/oauth_redirect"
 # slack_sdk's installation tables hold a client ID in 32 characters and the scopes in 1,000.

@@ -23,6 +23,7 @@ from bot.slack.constants import (
     STEP_CALLBACK_ID,
     UNFURL_DOMAIN,
 )
+from bot.slack.settings import DEFAULT_SCOPES
 from tests.support import DATA, ROOT
 
 MANIFEST_PATH = ROOT / "manifest.yml"
@@ -196,6 +197,11 @@ def test_bot_scopes_are_what_the_features_need(manifest: Manifest) -> None:
             "mpim:read",
         ]
     }
+
+
+def test_oauth_installs_ask_for_the_manifests_scopes(manifest: Manifest) -> None:
+    # An install through SLACK_CLIENT_ID asks for DEFAULT_SCOPES: missing one, a feature fails.
+    assert list(DEFAULT_SCOPES) == manifest["oauth_config"]["scopes"]["bot"]
 
 
 def test_flow_links_unfurl_and_the_home_tab_is_on(manifest: Manifest) -> None:

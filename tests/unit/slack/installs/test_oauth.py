@@ -25,6 +25,7 @@ from bot.slack.blocks import messages
 from bot.slack.constants import PICKER_FLOW_BLOCK_ID, PICKER_SPACE_BLOCK_ID
 from bot.slack.installs.oauth import authorize_url, oauth_routes
 from bot.slack.installs.states import PURGE_GRACE_S, SignedStateStore, state_key
+from bot.slack.settings import DEFAULT_SCOPES
 from bot.standin.harness.emulator import RunningEmulator
 from bot.standin.slack import oauth as slack_oauth
 from bot.standin.slack import payloads
@@ -78,7 +79,7 @@ async def test_an_install_begins_at_slacks_consent_screen(bot: OAuthBot) -> None
     url = URL(authorize)
     assert str(url.with_query(None)) == f"{bot.slack.url}/oauth/v2/authorize"
     assert url.query["client_id"] == CLIENT_ID
-    assert url.query["scope"] == "commands,users:read,usergroups:read"
+    assert url.query["scope"] == ",".join(DEFAULT_SCOPES)
     # The state in the URL is the browser's cookie; it is signed, and nothing is written.
     assert len(url.query["state"]) >= 40
     assert url.query["state"] == cookie
@@ -101,7 +102,7 @@ async def test_two_workspaces_install_and_each_keeps_its_token(bot: OAuthBot) ->
         assert installation.team_name == workspace.team_name
         assert installation.bot_user_id == workspace.bot_user_id
         assert installation.bot_id == workspace.bot_id
-        assert installation.bot_scopes == ["commands", "users:read", "usergroups:read"]
+        assert installation.bot_scopes == list(DEFAULT_SCOPES)
         assert installation.bot_refresh_token is None
     # Each state used, recorded once.
     assert await recorded_states(bot.store.engine) == 2
