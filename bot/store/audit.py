@@ -51,12 +51,16 @@ QUERY_LIMIT = 1000
 
 
 class AuditOutcome(StrEnum):
-    """What became of a request for a preview."""
+    """What became of a request for a preview, or of a watch."""
 
     GIVEN = "given"
     SHARED = "shared"
     REFUSED = "refused"
     FAILED = "failed"
+    # A channel started or stopped watching a flow or a space; a change was posted to it.
+    WATCHED = "watched"
+    UNWATCHED = "unwatched"
+    POSTED = "posted"
 
 
 class AuditRecord(NamedTuple):

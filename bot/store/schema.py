@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Dialect,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Table,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 
 # Slack IDs are a dozen characters and CAMS IDs a few dozen; Slack promises no fixed length,
@@ -29,6 +31,12 @@ ID_LENGTH = 64
 OUTCOME_LENGTH = 16
 KIND_LENGTH = 16
 REASON_LENGTH = 200
+# A flow's name, and a flow's status as CAMS gives it (PUBLISHED, THROTTLED, ...).
+NAME_LENGTH = 200
+STATUS_LENGTH = 32
+# A Slack message's ts ("1700000000.123456") and a lease's name.
+TS_LENGTH = 32
+LEASE_LENGTH = 64
 # The nonce of an OAuth state: 22 characters as bot.slack.installs.states makes them.
 STATE_LENGTH = 64
 
@@ -158,4 +166,99 @@ pins = Table(
     Column("pinned_at", UtcDateTime(), nullable=False),
     # A person's pins, newest first, and their count.
     Index(None, "team_id", "user_id", "pinned_at"),
+)
+
+# The flows, and whole spaces, each channel hears about (bot.store.watches). IDs only: never a
+# preview's link.
+watches = Table(
+    "watches",
+    metadata,
+    Column("id", _BIG_ID, primary_key=True, autoincrement=True),
+    Column("team_id", String(ID_LENGTH), nullable=False),
+    Column("channel_id", String(ID_LENGTH), nullable=False),
+    Column("space_id", String(ID_LENGTH), nullable=False),
+    # "" for a watch of the whole space: a unique constraint would let NULLs repeat.
+    Column("flow_id", String(ID_LENGTH), nullable=False),
+    Column("created_by", String(ID_LENGTH), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    # Why the watch stopped hearing (CAMS refused its flow); NULL while it is active.
+    Column("paused_reason", String(REASON_LENGTH), nullable=True),
+    UniqueConstraint("team_id", "channel_id", "space_id", "flow_id"),
+    # Who watches a flow, or its space, when it changes.
+    Index(None, "space_id", "flow_id"),
+)
+
+# Each flow's state as last seen: what the next look compares with, across restarts.
+flow_states = Table(
+    "flow_states",
+    metadata,
+    Column("space_id", String(ID_LENGTH), primary_key=True),
+    Column("flow_id", String(ID_LENGTH), primary_key=True),
+    Column("name", String(NAME_LENGTH), nullable=False),
+    # NULL while no look has told the status.
+    Column("status", String(STATUS_LENGTH), nullable=True),
+    Column("removed", Boolean(), nullable=False, server_default=false()),
+    Column("seen_at", UtcDateTime(), nullable=False),
+)
+
+# The spaces whose whole flow list was recorded once: a flow first seen after that is new, one
+# first seen before it was merely there already.
+listed_spaces = Table(
+    "listed_spaces",
+    metadata,
+    Column("space_id", String(ID_LENGTH), primary_key=True),
+    Column("listed_at", UtcDateTime(), nullable=False),
+)
+
+# Each change seen: a status changed, a flow appeared, or one was removed.
+flow_changes = Table(
+    "flow_changes",
+    metadata,
+    Column("id", _BIG_ID, primary_key=True, autoincrement=True),
+    Column("space_id", String(ID_LENGTH), nullable=False),
+    Column("flow_id", String(ID_LENGTH), nullable=False),
+    Column("name", String(NAME_LENGTH), nullable=False),
+    # status, new or removed (bot.store.watches.ChangeKind)
+    Column("kind", String(KIND_LENGTH), nullable=False),
+    Column("old_status", String(STATUS_LENGTH), nullable=True),
+    Column("new_status", String(STATUS_LENGTH), nullable=True),
+    Column("seen_at", UtcDateTime(), nullable=False),
+    Index(None, "seen_at"),
+)
+
+# One row per change and channel to tell: the message's progress, so that each is posted once.
+watch_deliveries = Table(
+    "watch_deliveries",
+    metadata,
+    Column("change_id", BigInteger(), primary_key=True, autoincrement=False),
+    Column("team_id", String(ID_LENGTH), primary_key=True),
+    Column("channel_id", String(ID_LENGTH), primary_key=True),
+    # pending, posting, posted or failed (bot.store.watches.DeliveryState)
+    Column("state", String(KIND_LENGTH), nullable=False),
+    Column("reason", String(REASON_LENGTH), nullable=True),
+    Column("claimed_at", UtcDateTime(), nullable=True),
+    Column("posted_at", UtcDateTime(), nullable=True),
+    Column("message_ts", String(TS_LENGTH), nullable=True),
+    # The pending ones, and the ones a replica may have left posting.
+    Index(None, "state"),
+)
+
+# The message in each channel whose thread holds a flow's later changes.
+watch_threads = Table(
+    "watch_threads",
+    metadata,
+    Column("team_id", String(ID_LENGTH), primary_key=True),
+    Column("channel_id", String(ID_LENGTH), primary_key=True),
+    Column("space_id", String(ID_LENGTH), primary_key=True),
+    Column("flow_id", String(ID_LENGTH), primary_key=True),
+    Column("parent_ts", String(TS_LENGTH), nullable=False),
+)
+
+# Work that one replica at a time does (polling the watched flows): who holds it, and until when.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(LEASE_LENGTH), primary_key=True),
+    Column("holder", String(LEASE_LENGTH), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
 )

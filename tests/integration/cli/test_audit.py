@@ -58,10 +58,10 @@ async def test_migrate_prints_the_revision_before_and_after(database_url: str) -
     second = await run_bot("migrate", env=env)
 
     assert first.code == 0, first.err
-    assert first.out.splitlines()[1:] == ["revision before: none", "revision after: 0003"]
+    assert first.out.splitlines()[1:] == ["revision before: none", "revision after: 0004"]
     assert first.out.startswith("database: ")
     assert second.code == 0, second.err
-    assert second.out.splitlines()[1:] == ["revision before: 0003", "revision after: 0003"]
+    assert second.out.splitlines()[1:] == ["revision before: 0004", "revision after: 0004"]
     assert first.err == second.err == ""
 
 

@@ -35,7 +35,7 @@ async def test_a_migration_on_postgresql_waits_for_one_in_progress(
             await holder.commit()
             run = await migrating
         assert run.code == 0, run.err
-        assert await current(engine) == "0003"
+        assert await current(engine) == "0004"
     finally:
         await engine.dispose()
 
@@ -66,7 +66,7 @@ async def test_a_migration_on_sqlite_takes_the_write_lock_before_reading(tmp_pat
         holder.close()
 
     assert run.code == 0, run.err
-    assert run.out.endswith("revision after: 0003\n")
+    assert run.out.endswith("revision after: 0004\n")
 
 
 async def test_postgresql_sessions_have_a_statement_timeout(

@@ -400,7 +400,7 @@ async def test_the_store_migrates_writes_and_closes(database_url: str) -> None:
     store.audit.record(make_record(datetime.now(UTC)))
     await store.start()
     try:
-        assert await current(store.engine) == "0003"
+        assert await current(store.engine) == "0004"
         assert await store.audit.flush(WAIT_S)
         assert len(await store.audit.query()) == 1
     finally:

@@ -40,7 +40,7 @@ async def test_the_migrated_schema_is_schema_py(engine: AsyncEngine) -> None:
 
     await upgrade(engine)
 
-    assert await current(engine) == "0003"
+    assert await current(engine) == "0004"
     async with engine.connect() as connection:
         assert await connection.run_sync(_differences) == []
         assert await connection.run_sync(_tables) == {
@@ -53,6 +53,13 @@ async def test_the_migrated_schema_is_schema_py(engine: AsyncEngine) -> None:
             "slack_bots",
             "oauth_states",
             "pins",
+            "watches",
+            "flow_states",
+            "listed_spaces",
+            "flow_changes",
+            "watch_deliveries",
+            "watch_threads",
+            "leases",
         }
 
 
@@ -65,7 +72,7 @@ async def test_upgrading_twice_changes_nothing(engine: AsyncEngine) -> None:
 
     await upgrade(engine)
 
-    assert await current(engine) == "0003"
+    assert await current(engine) == "0004"
     async with engine.connect() as connection:
         assert (
             await connection.execute(text("SELECT count(*) FROM workspace_spaces"))
@@ -79,7 +86,7 @@ async def test_an_empty_database_differs_from_schema_py(engine: AsyncEngine) -> 
         differences = await connection.run_sync(_differences)
 
     added = sorted(difference[0] for difference in differences)
-    assert added == ["add_index"] * 8 + ["add_table"] * len(metadata.tables)
+    assert added == ["add_index"] * 11 + ["add_table"] * len(metadata.tables)
 
 
 async def test_sqlite_makes_its_folder_and_sets_its_pragmas(tmp_path: Path) -> None:
