@@ -327,3 +327,28 @@ STEP_RUNS = Counter(
     ["outcome"],
     registry=REGISTRY,
 )
+
+# Watches: the flows polled, how long a cycle over them really takes, and the changes posted.
+WATCHED_FLOWS = Gauge(
+    "flowpreview_watched_flows",
+    "Flows the watches poll (watched flows and every flow of a watched space).",
+    registry=REGISTRY,
+)
+WATCH_CYCLE_SECONDS = Gauge(
+    "flowpreview_watch_cycle_seconds",
+    "How long the last full cycle over the watched flows took (at least WATCH_POLL_S; "
+    "flows / WATCH_MAX_QPS when that is longer).",
+    registry=REGISTRY,
+)
+WATCH_CHANGES_POSTED = Counter(
+    "flowpreview_watch_changes_posted_total",
+    "Changes of status posted to watching channels.",
+    registry=REGISTRY,
+)
+WATCH_POST_FAILURES = Counter(
+    "flowpreview_watch_post_failures_total",
+    "Changes that could not be posted, by reason (not_in_channel, channel_not_found, "
+    "is_archived, refused, rate_limited, unavailable).",
+    ["reason"],
+    registry=REGISTRY,
+)

@@ -16,6 +16,7 @@ from bot.serving import listen, serve_until_signalled
 from bot.slack.constants import EVENTS_PATH, HEALTH_PATH
 from bot.slack.server import create_server, runner_options
 from bot.slack.settings import SlackSettings
+from bot.slack.watching.settings import WatchSettings
 from bot.store.settings import StoreSettings
 from bot.store.store import Store
 
@@ -42,8 +43,11 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> int:
     metrics = MetricsSettings.from_env(env, slack_port=settings.port)
     service = PreviewService.from_env(env)
     store_settings = StoreSettings.from_env(env)
-    store = Store(store_settings)
     access = AccessSettings.from_env(env)
+    watch = WatchSettings.from_env(env)
+    store = Store(
+        store_settings, max_watches_per_channel=watch.per_channel, max_watches=watch.total
+    )
     try:
         sock = listen(args.host, settings.port)
     except OSError as exc:
@@ -71,7 +75,7 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> int:
                 "DATABASE_URL to one PostgreSQL database for all of them"
             )
 
-    server = create_server(settings, service, store=store, access=access)
+    server = create_server(settings, service, store=store, access=access, watch=watch)
 
     async def serve() -> None:
         # Metrics outlive the Slack server's shutdown, so a draining replica can be watched.

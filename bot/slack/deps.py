@@ -29,6 +29,7 @@ from bot.slack.edge.replies import ReplyPoster
 from bot.slack.edge.reply_hosts import ReplyHosts
 from bot.slack.settings import SlackSettings
 from bot.store.store import Store
+from bot.store.watches import Watches
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,8 @@ class Deps:
     # Work still owed to someone after the ack, which shutdown waits for.
     inflight: InFlight
     replies: ReplyPoster
+    # Each channel's watches of flows and spaces; None without a store to keep them in.
+    watches: Watches | None
     # What a whole channel may see; cards for pasted flow links; each person's Home tab.
     channels: ChannelAccess
     unfurler: Unfurler
@@ -104,6 +107,7 @@ def wire(
         finder=Finder(delivery, service),
         inflight=inflight,
         replies=replies,
+        watches=store.watches if store is not None else None,
         channels=channels,
         unfurler=unfurler,
         home=home,

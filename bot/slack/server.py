@@ -37,6 +37,8 @@ from bot.slack.edge.refusals import MalformedRequests, RefusalLog
 from bot.slack.edge.verification import SignatureCheck
 from bot.slack.installs.oauth import oauth_routes
 from bot.slack.settings import SlackSettings
+from bot.slack.watching.runner import Watching, build_watching
+from bot.slack.watching.settings import WatchSettings
 from bot.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,8 @@ def runner_options(*, headers_timeout: float = HEADERS_TIMEOUT_S) -> dict[str, A
 
 # What a server's listeners work with, for whoever holds the application (tests, the demo).
 DEPS = web.AppKey("deps", Deps)
+# Its poller and poster of watches, when it has a store.
+WATCHING = web.AppKey("watching", Watching)
 
 
 def create_server(
@@ -82,6 +86,7 @@ def create_server(
     body_timeout: float = BODY_TIMEOUT_S,
     store: Store | None = None,
     access: AccessSettings | None = None,
+    watch: WatchSettings | None = None,
 ) -> web.Application:
     """The web application serving the bot; in Socket Mode it serves only the health check.
 
@@ -128,7 +133,24 @@ def create_server(
     _keep_word_at_shutdown(server, settings, deps, refusals)
     if store is not None:
         _open_store(server, store, deps.gate)
+        watching = build_watching(
+            settings, service, store.watches, watch or WatchSettings(), bolt, trail=store.audit
+        )
+        server[WATCHING] = watching
+        _watch(server, watching)
     return server
+
+
+def _watch(server: web.Application, watching: Watching) -> None:
+    async def start(_: web.Application) -> None:
+        # After the store opened (on_startup runs in order): the schema is up to date.
+        watching.start()
+
+    async def stop(_: web.Application) -> None:
+        await watching.stop()
+
+    server.on_startup.append(start)
+    server.on_shutdown.append(stop)
 
 
 def _summarise_malformed_requests(server: web.Application, refusals: RefusalLog) -> None:

@@ -100,6 +100,24 @@ class Auditor:
                 )
             )
 
+    def watch(
+        self, asker: Asker, space_id: str, flow_id: str | None, outcome: AuditOutcome
+    ) -> None:
+        """Record a channel starting or stopping a watch (of a whole space when no flow)."""
+        if self.trail is None:
+            return
+        self.trail.record(
+            AuditRecord(
+                at=self._clock(),
+                team_id=asker.team_id,
+                channel_id=asker.channel_id,
+                user_id=asker.user_id,
+                flow_id=flow_id,
+                space_id=space_id,
+                outcome=outcome,
+            )
+        )
+
 
 def _reason(failure: object) -> str:
     if isinstance(failure, CamsError):

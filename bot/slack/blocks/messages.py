@@ -164,6 +164,8 @@ def usage_message(
         "(`…/flows/&lt;id&gt;/…`).\n"
         f"{search}"
         "• `space:&lt;id&gt;` asks in that CAMS space instead of the default one.\n"
+        f"• `{COMMAND} watch &lt;flow or space:id&gt;` tells this channel when a flow's status "
+        f"changes; `{COMMAND} watching` lists its watches.\n"
         f"• Example: `{COMMAND} {EXAMPLE_ID}`\n"
         "• Or pick *Get flow preview* from a message's ⋯ menu to preview the flows it mentions, "
         f"or *{PICKER_NAME}* from the shortcuts menu to pick a flow from a list."

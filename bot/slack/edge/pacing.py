@@ -75,7 +75,9 @@ class Pacer:
                     if error.kind is WebErrorKind.RATE_LIMITED:
                         raise PacingError(f"{error.method}: still rate-limited") from error
                     raise
-                wait = float(error.retry_after or DEFAULT_RETRY_AFTER_S)
+                wait = float(
+                    DEFAULT_RETRY_AFTER_S if error.retry_after is None else error.retry_after
+                )
                 # This call and every other for the workspace wait as long as Slack asked
                 # (_turn lets `burst - 1` intervals of debt through at once).
                 held = self._clock() + wait + (self.burst - 1) * self.interval

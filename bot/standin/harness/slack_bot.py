@@ -20,8 +20,10 @@ from bot.serving import serving
 from bot.slack.admission.gate import Gate
 from bot.slack.constants import EVENTS_PATH
 from bot.slack.edge.inflight import InFlight
-from bot.slack.server import DEPS, create_server, runner_options
+from bot.slack.server import DEPS, WATCHING, create_server, runner_options
 from bot.slack.settings import SlackSettings
+from bot.slack.watching.runner import Watching
+from bot.slack.watching.settings import WatchSettings
 from bot.standin.cams.server import DEMO_CREDENTIALS
 from bot.standin.harness.emulator import RunningEmulator, running_emulator
 from bot.standin.slack import payloads
@@ -59,6 +61,8 @@ class Bot:
     gate: Gate | None = None
     # The work that runs after an ack (a modal opened or updated, a reply), to wait for.
     inflight: InFlight = field(default_factory=InFlight)
+    # The poller and poster of watches, when the bot has a store.
+    watching: Watching | None = None
 
     async def post(
         self, body: bytes, *, secret: str = SIGNING_SECRET, headers: dict[str, str] | None = None
@@ -89,6 +93,7 @@ async def running_bot(
     request_timeout: float = 5.0,
     store: Store | None = None,
     access: AccessSettings | None = None,
+    watch: WatchSettings | None = None,
     **cams_settings: Any,
 ) -> AsyncIterator[Bot]:
     """Emulator, fake Slack and the bot's real web application, each on a loopback port."""
@@ -111,10 +116,12 @@ async def running_bot(
             body_timeout=request_timeout,
             store=store,
             access=access,
+            watch=watch,
         )
         async with (
             serving(server, **runner_options(headers_timeout=request_timeout)) as url,
             aiohttp.ClientSession() as session,
         ):
             deps = server[DEPS]
-            yield Bot(url, cams, slack, session, service, deps.gate, deps.inflight)
+            watching = server.get(WATCHING)
+            yield Bot(url, cams, slack, session, service, deps.gate, deps.inflight, watching)

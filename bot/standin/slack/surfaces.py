@@ -256,6 +256,12 @@ class Surfaces:
         """The next accepted chat.postMessage not yet returned here, waiting up to `within` s."""
         return await self._posts.next(within)
 
+    @contextmanager
+    def subscribe_posts(self) -> Iterator[asyncio.Queue[Posted]]:
+        """A queue that receives every later accepted chat.postMessage while in use."""
+        with self._posts.subscribe() as queue:
+            yield queue
+
     async def next_unfurl(self, *, within: float = DEFAULT_WAIT_S) -> Unfurl:
         """The next accepted chat.unfurl not yet returned here, waiting up to `within` s."""
         return await self._unfurls.next(within)
@@ -432,6 +438,8 @@ class Surfaces:
             info = self.channels.get(channel)
             if info is None:
                 return None, _error("channel_not_found")
+            if info.is_archived:
+                return None, _error("is_archived")
             if not info.is_member and not info.is_im:
                 return None, _error("not_in_channel")
         message: _Json = {"text": params.get("text", "")}

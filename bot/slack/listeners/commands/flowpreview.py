@@ -13,6 +13,7 @@ from bot.slack.admission.gate import admitted
 from bot.slack.blocks import messages
 from bot.slack.deps import Deps
 from bot.slack.listeners.commands.config import answer_config, is_config
+from bot.slack.listeners.commands.watch import answer_watch, is_watch
 from bot.slack.parsing import PreviewRequest, SearchRequest, UsageRequest, parse_command
 
 # Said of a typed space that differs from a known one only in case or '_' versus '-', without
@@ -33,6 +34,9 @@ def listener(deps: Deps) -> Callable[..., Awaitable[None]]:
         response_url = str(command.get("response_url", ""))
         if is_config(text):
             await answer_config(ack, deps, client, context, text, response_url=response_url)
+            return
+        if is_watch(text):
+            await answer_watch(ack, deps, client, context, text)
             return
         request = parse_command(text)
         if isinstance(request, UsageRequest):
