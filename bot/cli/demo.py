@@ -3,8 +3,10 @@
 It starts the CAMS emulator, a fake Slack and the real bot server on loopback ports, then a
 terminal where a person types `/flowpreview <id or name>`, opens the flow picker, pastes a
 flow link for the bot to unfurl, opens the app's Home tab or runs its workflow step, and sees
-the reply. Every request to the bot is a real v0-signed HTTP request. The logs go to a file,
-named once at the start, so that they never break into the conversation.
+the reply. A channel can watch a flow: `status` changes the flow's status in the emulator, and
+the bot's message about it shows in the channel at its next poll (every few seconds here), or
+at once after `poll`. Every request to the bot is a real v0-signed HTTP request. The logs go
+to a file, named once at the start, so that they never break into the conversation.
 
 With --bot, the terminal talks to bots already serving instead (requests go to each in turn,
 as a load balancer would send them), and only the fake Slack runs here: on --slack-port, the
@@ -32,14 +34,16 @@ from bot.preview.service import PreviewService
 from bot.preview.settings import PreviewSettings
 from bot.preview.spaces import parse_spaces
 from bot.serving import serving
-from bot.slack.server import DEPS, create_server, runner_options
+from bot.slack.server import DEPS, WATCHING, create_server, runner_options
 from bot.slack.settings import SlackSettings
+from bot.slack.watching.settings import WatchSettings
 from bot.standin.cams.faults import FaultRule
 from bot.standin.cams.server import DEMO_CREDENTIALS, Emulator
 from bot.standin.slack.fake_slack import FakeSlack
 from bot.standin.slack.line_editor import LineEditor
 from bot.standin.slack.payloads import DEFAULT_WHO
 from bot.standin.slack.terminal import PROMPT, LocalBot, Terminal, stdin_lines
+from bot.standin.slack.terminal_watch import LocalWatching
 from bot.store.settings import StoreSettings
 from bot.store.store import Store
 
@@ -52,6 +56,9 @@ DEMO_DEADLINE_S = 10.0
 # printing what arrives until it has been quiet this long, longer than the 2 s between the
 # slow story's ack and its reply.
 PIPED_LINGER_S = 3.0
+# Watched flows are polled every few seconds, not every 15 minutes, so that a status changed
+# from the terminal shows in the channel while the person waits; `poll` needs no wait at all.
+DEMO_WATCH = WatchSettings(poll_s=5.0, max_qps=4.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +108,11 @@ Try:
                 .../preview/?token=... link is not unfurled: its poster gets a warning)
   home         (the app's Home tab; then: home search dental, pin 1, preview 1, wait)
   step appointment dental   (the workflow step Get a WhatsApp flow preview, and its outputs)
+  /flowpreview watch 1234567890123456   (this channel hears when the flow's status changes;
+                                  also: watch space:cams-demo, watching, unwatch ...)
+  status 1234567890123456 BLOCKED  (Meta blocks the flow, in the emulator; the bot posts it
+                                  here within {poll_s:g} s, or at once after: poll; then click 1 on
+                                  its message for your own preview. status ... removed removes it)
   /flowpreview config             (this channel's space; you are an admin here, so also:
   /flowpreview config space cams-acme   and   config allow cams-acme channel here:
                                   then cams-acme is closed to all but this channel)
@@ -170,7 +182,7 @@ def intro(log_path: str | None, bots: Sequence[str] = ()) -> str:
     headline = HEADLINE
     if bots:
         headline = f"flowpreview demo: a fake Slack here, and the bots at {', '.join(bots)}."
-    text = INTRO.format(headline=headline, stories=stories)
+    text = INTRO.format(headline=headline, stories=stories, poll_s=DEMO_WATCH.poll_s)
     return text if log_path is None else f"{text}\nLogs go to {log_path}\n"
 
 
@@ -203,6 +215,7 @@ async def run_demo(
             await _serve_and_converse(
                 lines,
                 out,
+                cams,
                 cams_url,
                 slack,
                 preview_settings=preview_settings,
@@ -229,6 +242,7 @@ async def _start_fake_slack(port: int) -> FakeSlack:
 async def _serve_and_converse(
     lines: AsyncIterable[str],
     out: TextIO,
+    cams: Emulator,
     cams_url: str,
     slack: FakeSlack,
     *,
@@ -237,7 +251,7 @@ async def _serve_and_converse(
     log_path: str | None,
     editor: LineEditor | None,
 ) -> None:
-    """Serve the bot on the emulator at `cams_url` and `slack`, and run the terminal."""
+    """Serve the bot on the emulator `cams` at `cams_url` and `slack`, and run the terminal."""
     service = PreviewService.create(
         DEMO_CREDENTIALS,
         CamsSettings(
@@ -260,12 +274,19 @@ async def _serve_and_converse(
     with tempfile.TemporaryDirectory(prefix="flowpreview-demo-db-") as home:
         store = Store(StoreSettings.from_env({"DATABASE_PATH": str(Path(home) / "demo.sqlite3")}))
         access = AccessSettings(admin_users=frozenset({DEFAULT_WHO.user_id}))
-        server = create_server(settings, service, store=store, access=access)
+        server = create_server(settings, service, store=store, access=access, watch=DEMO_WATCH)
         async with contextlib.AsyncExitStack() as running:
             bot_url = await running.enter_async_context(serving(server, **runner_options()))
             # Leaving stops the bot while the terminal still shows what its shutdown delivers.
             bot = LocalBot(stop=running.aclose, owed=lambda: len(server[DEPS].inflight))
-            terminal = _terminal(out, [bot_url], slack, interactive=interactive, editor=editor)
+            terminal = _terminal(
+                out,
+                [bot_url],
+                slack,
+                interactive=interactive,
+                editor=editor,
+                local_watching=LocalWatching(cams, server[WATCHING]),
+            )
             await _converse(terminal, lines, out, intro(log_path), local_bot=bot)
 
 
@@ -276,6 +297,7 @@ def _terminal(
     *,
     interactive: bool,
     editor: LineEditor | None,
+    local_watching: LocalWatching | None = None,
 ) -> Terminal:
     return Terminal(
         bot_url=bots,
@@ -285,6 +307,7 @@ def _terminal(
         interactive=interactive,
         editor=editor,
         linger=0.0 if interactive else PIPED_LINGER_S,
+        local_watching=local_watching,
     )
 
 

@@ -7,6 +7,9 @@ the bot opens or updates through the fake's Web API: `picker` opens the flow pic
 types into its list, `pick`, `space` and `channel` choose, `submit` presses its button.
 `paste` posts a message whose flow links the bot unfurls as cards; `home` opens the app's Home
 tab and `home search` searches it; `step` runs the app's workflow step (terminal_surfaces).
+What the bot posts in the person's channel (a watched flow's change) is printed as it arrives;
+`status` changes a flow's status in the emulator and `poll` has the bot poll at once, when both
+run in this process (terminal_watch).
 Problems (the bot is down, rejects the signature, answers too slowly) are one line each, never
 a traceback. Channels show by name, as in Slack's client.
 """
@@ -44,6 +47,7 @@ from bot.standin.slack.payloads import CHANNELS, DEFAULT_WHO, Who
 from bot.standin.slack.render_text import Rendered, render_message, render_options
 from bot.standin.slack.signing import signed_headers
 from bot.standin.slack.terminal_surfaces import Screen, Shown, SurfaceVerbs
+from bot.standin.slack.terminal_watch import LocalWatching, WatchVerbs
 
 # Slack gives up on an ack after 3 seconds and shows the person operation_timeout.
 ACK_TIMEOUT_S = 3.0
@@ -61,6 +65,8 @@ _COMMANDS = (
     ("home search [WORDS]", "type WORDS into the Home tab's search box and press Enter"),
     ("preview N / pin N / unpin N", "click the N-th such button of the Home tab"),
     ("step <flow> [space:ID]", "run the workflow step Get a WhatsApp flow preview"),
+    ("status <flow> <STATUS|removed>", "change a flow's status in the emulator (watch it first)"),
+    ("poll", "have the bot poll its watched flows now, and post what changed"),
     ("picker", "open the flow picker (the Preview a WhatsApp Flow shortcut)"),
     ("flows [WORDS]", "type WORDS into the picker's flow list and see its options"),
     ("pick N", "pick option N of that list"),
@@ -112,7 +118,8 @@ class Terminal:
     the terminal keeps printing messages until none arrived for `linger` seconds, unless the
     bot runs in this process (see `run`). Mentions of the person and of the bot, and the
     `channels` the person knows (channel ID to name), show by name; `styled` (by default:
-    whether `out` is a terminal) shows bold, italics and code as ANSI styles.
+    whether `out` is a terminal) shows bold, italics and code as ANSI styles. `local_watching`,
+    when the bot and the emulator run in this process, is what `status` and `poll` drive.
     """
 
     def __init__(
@@ -130,6 +137,7 @@ class Terminal:
         styled: bool | None = None,
         editor: LineEditor | None = None,
         channels: Mapping[str, str] = CHANNELS,
+        local_watching: LocalWatching | None = None,
     ) -> None:
         urls = (bot_url,) if isinstance(bot_url, str) else tuple(bot_url)
         if not urls:
@@ -170,11 +178,16 @@ class Terminal:
             follow_modal=self._follow_modal,
         )
         self._surfaces = SurfaceVerbs(fake, who, self._viewer, screen, self._changed)
+        self._watch = WatchVerbs(
+            fake, who, self._viewer, screen, self._changed, local=local_watching
+        )
         self._verbs: dict[str, Callable[[str], Awaitable[None]]] = {
             "shortcut": self._shortcut,
             "paste": self._surfaces.paste,
             "home": self._surfaces.home,
             "step": self._surfaces.step,
+            "status": self._watch.status,
+            "poll": self._watch.poll,
         }
 
     async def run(self, lines: AsyncIterable[str], *, local_bot: LocalBot | None = None) -> None:
@@ -190,7 +203,7 @@ class Terminal:
                 asyncio.create_task(self._print_views(changes)),
             ]
             try:
-                async with self._surfaces.watching():
+                async with self._surfaces.watching(), self._watch.following():
                     # A connection per request, as Slack makes them: one kept alive would race
                     # the bot's closing it after a quiet spell, such as a wait for a card.
                     connector = aiohttp.TCPConnector(force_close=True)
@@ -206,7 +219,10 @@ class Terminal:
                         await self._stop(local_bot)
                     # Everything delivered so far is in the queues: show it before leaving.
                     printed: asyncio.Future[Any] = asyncio.gather(
-                        deliveries.join(), changes.join(), self._surfaces.settled()
+                        deliveries.join(),
+                        changes.join(),
+                        self._surfaces.settled(),
+                        self._watch.settled(),
                     )
                     await asyncio.wait([printed, *printers], return_when=asyncio.FIRST_COMPLETED)
                     printed.cancel()
@@ -493,7 +509,7 @@ class Terminal:
         return await self._until(lambda: self._arrivals() > seen, self._linger)
 
     def _arrivals(self) -> int:
-        return self._arrived.total() + self._surfaces.arrivals
+        return self._arrived.total() + self._surfaces.arrivals + self._watch.arrivals
 
     async def _until(self, ready: Callable[[], bool], within: float) -> bool:
         """Whether `ready()` became true, as messages arrived, within `within` seconds."""

@@ -557,3 +557,28 @@ async def test_the_demo_unfurls_a_pasted_link_runs_the_home_tab_and_the_workflow
     assert f"flows/{dental}/preview/?token=" in modal
     for shown in [card, *homes]:
         assert PREVIEW_URL.search(shown) is None, shown
+
+
+async def test_the_demo_watches_a_flow_and_shows_its_change_in_the_channel(
+    tmp_path: Path,
+) -> None:
+    flow = "1234567890123456"
+    typed = f"/flowpreview watch {flow}\nstatus {flow} BLOCKED\npoll\nclick 1\nwait\n"
+    run = await run_bot(
+        "demo", env=_env(None, TZ="UTC", TMPDIR=str(tmp_path)), stdin=typed.encode()
+    )
+    entries = _entries(run.out)
+
+    assert run.code == 0, run.err
+    assert "Traceback" not in run.err
+    [watched] = _the(entries, f"ack to /flowpreview watch {flow}")
+    assert "This channel now watches" in watched
+    [posted] = _the(entries, "(visible to the channel) posted by the bot in #test")
+    assert "Flow Sign-up v3: Published → " in posted, posted
+    assert "Blocked" in posted.partition("\n")[2], posted
+    assert "token=" not in posted
+    assert "[1 Get my preview]" in posted
+    number = posted.partition(" ")[0]
+    [answer] = _the(entries, f"(only you can see this) via response_url of click 1 on {number}")
+    assert PREVIEW_URL.search(answer) is not None, answer
+    assert f"flows/{flow}/preview/?token=" in answer

@@ -15,6 +15,8 @@ from bot.preview.settings import PreviewSettings
 from bot.slack.blocks import messages
 from bot.slack.parsing import UsageRequest, parse_command
 from bot.standin.slack.payloads import CHANNELS, DEFAULT_WHO
+from bot.standin.slack.terminal import HELP
+from bot.standin.slack.terminal_watch import STATUS_USAGE
 from tests.shared.cli import typed_lines
 
 
@@ -132,3 +134,92 @@ async def test_paste_home_and_step_say_how_they_are_used_and_what_a_step_gave() 
     )
     assert "Düsseldorf" in completed[3], "the flow of the space the step was given"
     assert "step 4040000000000000: the step failed: CAMS has no such flow" in output
+
+
+def test_the_intro_and_the_help_list_the_watch_verbs() -> None:
+    text = demo.intro(None)
+
+    assert "/flowpreview watch 1234567890123456" in text
+    assert "status 1234567890123456 BLOCKED" in text
+    assert "poll" in text
+    assert "status <flow> <STATUS|removed>" in HELP
+    assert "\n  poll " in HELP
+
+
+async def test_status_and_poll_say_how_they_are_used_and_what_they_did() -> None:
+    out = io.StringIO()
+    await run_demo(
+        typed_lines(
+            "status",
+            "status 1234567890123456 BLOCKED space:a space:b",
+            "status 1111111111111111 BLOCKED",
+            "status 1234567890123456 BLOCKED",
+            f"status 9876543210987654 {'X' * 33}",
+            "poll now",
+            "poll",
+        ),
+        out,
+        preview_settings=PreviewSettings.from_env({}),
+        interactive=False,
+    )
+    output = out.getvalue()
+
+    assert output.count(f"{STATUS_USAGE}\n") == 2
+    assert "status: flow '1111111111111111' is not in any space.\n" in output
+    assert (
+        "(the emulator: flow 1234567890123456 'Sign-up v3' in space cams-demo went "
+        "PUBLISHED → BLOCKED; GetFlow says so from now on)\n"
+        "(no channel watches it: /flowpreview watch 1234567890123456 first, to hear of it)\n"
+    ) in output
+    assert "status: status must be printable text" in output
+    assert "> poll now\nUsage: poll\n" in output
+    assert "> poll\n(the bot polled every watched flow once, and posted no message)\n" in output
+    assert "posted by the bot" not in output, "nobody watches a flow"
+
+
+async def test_a_watched_flow_s_later_changes_are_replies_in_its_thread() -> None:
+    flow = "9876543210987654"
+    out = io.StringIO()
+    await run_demo(
+        typed_lines(
+            f"/flowpreview watch {flow}",
+            f"status {flow} DEPRECATED",
+            "poll",
+            f"status {flow} removed",
+            "poll",
+        ),
+        out,
+        preview_settings=PreviewSettings.from_env({}),
+        interactive=False,
+    )
+    output = out.getvalue()
+
+    assert "(the bot sees it at its next poll, within 5 s; poll looks now)\n" in output
+    assert "went DEPRECATED → removed;" in output
+    parent, reply = re.findall(
+        r"^#\d+ \(visible to the channel\) posted by the bot.*$", output, re.M
+    )
+    assert parent.endswith(f" in #{DEFAULT_WHO.channel_name}")
+    assert reply.endswith(f" in #{DEFAULT_WHO.channel_name}, a reply in a thread")
+    gone = output.partition(reply)[2]
+    assert "is gone from space cams-demo" in gone
+    assert "Get my preview" not in gone.partition("\n> ")[0], "a removed flow has no preview"
+    assert "token=" not in output.partition(f"> /flowpreview watch {flow}\n")[2]
+
+
+async def test_status_and_poll_need_the_bot_and_the_emulator_in_this_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(demo, "PIPED_LINGER_S", 0.0)
+    out = io.StringIO()
+    await run_demo(
+        typed_lines("status 1234567890123456 BLOCKED", "poll"),
+        out,
+        preview_settings=PreviewSettings.from_env({}),
+        interactive=False,
+        # Never asked: neither command reaches a bot.
+        bots=["http://127.0.0.1:9"],
+    )
+    output = out.getvalue()
+
+    assert output.count("works when the demo runs the bot and the emulator itself") == 2
