@@ -348,7 +348,7 @@ WATCH_CHANGES_POSTED = Counter(
 WATCH_POST_FAILURES = Counter(
     "flowpreview_watch_post_failures_total",
     "Changes that could not be posted, by reason (not_in_channel, channel_not_found, "
-    "is_archived, refused, rate_limited, unavailable).",
+    "is_archived, not_installed, not_seen, refused, rate_limited, unavailable).",
     ["reason"],
     registry=REGISTRY,
 )

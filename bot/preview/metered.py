@@ -27,7 +27,13 @@ class MeteredGate:
         self._busy = BUSY.labels(action)
 
     async def admit(self, account: str, within: float = math.inf) -> float:
-        """The gate's `admit`, timed on the event loop's clock, as the limiters keep time."""
+        """The gate's `admit`, timed on the event loop's clock, as the limiters keep time.
+
+        A call that will not wait at all (`within` 0: a background poll that steps aside for
+        people) is neither a person refused nor a wait: it is left out of both metrics.
+        """
+        if within <= 0:
+            return await self._gate.admit(account, within)
         loop = asyncio.get_running_loop()
         started = loop.time()
         try:

@@ -134,7 +134,13 @@ def create_server(
     if store is not None:
         _open_store(server, store, deps.gate)
         watching = build_watching(
-            settings, service, store.watches, watch or WatchSettings(), bolt, trail=store.audit
+            settings,
+            service,
+            store.watches,
+            watch or WatchSettings(),
+            bolt,
+            channels=deps.channels,
+            trail=store.audit,
         )
         server[WATCHING] = watching
         _watch(server, watching)

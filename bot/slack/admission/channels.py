@@ -103,7 +103,15 @@ class ChannelAccess:
     async def sees(
         self, client: AsyncWebClient, team_id: str, channel_id: str, space: str | None
     ) -> bool:
-        """Whether everyone in `channel_id` may see `space` (None: the deployment's default)."""
+        """Whether everyone in `channel_id` may see `space` (None: the deployment's default);
+        when Slack cannot say whether the channel is shared, it may not."""
+        return await self.seen(client, team_id, channel_id, space) is True
+
+    async def seen(
+        self, client: AsyncWebClient, team_id: str, channel_id: str, space: str | None
+    ) -> bool | None:
+        """As `sees`, but None when it turns on whether the channel is shared outside and
+        Slack could not say."""
         gate = self.gate
         effective = self._default_space(space) or NO_SPACE
         snapshot = gate.book.snapshot() if gate is not None else self._no_rules
@@ -122,4 +130,4 @@ class ChannelAccess:
             # Refused even if unshared, or admitted by a channel rule: Slack need not be asked.
             return decided
         shared = await self.directory.shared_externally(client, team_id, channel_id)
-        return shared is False
+        return None if shared is None else not shared

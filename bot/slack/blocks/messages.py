@@ -66,6 +66,9 @@ SENTENCES: dict[ErrorKind, str] = {
         "tell the bot's maintainers."
     ),
 }
+# Said of a typed space that differs from a known one only in case or '_' versus '-', without
+# naming the known one: whoever typed it may not be let in there.
+LOOK_ALIKE = "is not a space I can use: space IDs are written exactly as CAMS gives them"
 # How a flow CAMS sent without a name is listed.
 NO_NAME = "(no name)"
 BUSY_SENTENCE = "Many previews are being fetched right now. Try again {when}."

@@ -29,8 +29,11 @@ from bot.store.watches import Watch, Watches
 log = logging.getLogger(__name__)
 
 LEASE = "watch-poller"
-# How long a poll waits for a free slot before it steps aside for a person's lookup.
-YIELD_S = 0.05
+# How soon a poll that stepped aside for a person's lookup tries again.
+BUSY_RETRY_S = 0.2
+# A poll takes a slot of the budget only if one is free now: waiting for one, even briefly,
+# would book it ahead of a person who asks meanwhile.
+YIELD_S = 0.0
 # How long a watched space's flow list may take to load when nobody has loaded it yet.
 CATALOG_WAIT_S = 30.0
 # A permission error pauses the watch: CAMS would refuse every poll the same way.
@@ -95,6 +98,10 @@ class Poller:
             WATCH_CYCLE_SECONDS.set(max(took, self.settings.poll_s))
             await self._wait_holding(started + max(took, self.settings.poll_s))
 
+    def holds(self) -> bool:
+        """Whether this replica held the lease when it last looked, and it has not run out."""
+        return self._clock() - self._renewed_at < self._lease_s
+
     async def stop(self) -> None:
         """Let the lease go, so that another replica takes over at once."""
         # Held no longer: should this poller run again, it asks for the lease first.
@@ -120,8 +127,11 @@ class Poller:
                     target.flow_id, target.space_id, yield_within=YIELD_S
                 )
             except BusyError:
-                # Someone's lookup comes first: this flow waits its turn again.
-                queue.append(target)
+                # Someone's lookup comes first. The flow is tried again shortly, without
+                # spending a turn of WATCH_MAX_QPS: nothing went out, and a change to it
+                # should not wait a whole cycle.
+                queue.insert(0, target)
+                self._next_call = self._clock() + BUSY_RETRY_S
                 continue
             except CamsError as error:
                 await self._failed(target, error, paused)
@@ -132,7 +142,7 @@ class Poller:
 
     async def targets(self, paused: set[int] | None = None) -> list[Target]:
         """Every flow to poll, with the watches that want it; a watched space's flows come
-        from its catalog, and flows it no longer lists are recorded as removed.
+        from its catalog, with those it no longer lists (GetFlow says whether they are gone).
 
         The watches of a space whose flow list CAMS refuses are paused (their IDs added to
         `paused`), each with one message to its channel.
@@ -163,18 +173,23 @@ class Poller:
         ]
 
     async def _listed(self, space: str) -> dict[str, str] | None:
-        """The space's flows by ID with their names, once its catalog is at hand; flows known
-        before and no longer listed are recorded as removed (unless the list was cut short)."""
+        """The space's flows by ID with their names, once its catalog is at hand, and the
+        flows known before that it no longer lists.
+
+        A flow missing from the list is polled, not taken for removed: the list may be older
+        than what was seen of the flow (a cached one, or one another replica kept), and only
+        GetFlow's not-found says a flow is gone.
+        """
         snapshot = await self.service.catalog.wait(space, CATALOG_WAIT_S)
         if snapshot is None:
             log.info("watch: the flow list of space %r is not at hand; polled next cycle", space)
             return None
         listed = {flow.flow_id: flow.name for flow in snapshot.flows}
-        if not snapshot.truncated and await self.watches.is_listed(space):
+        if await self.watches.is_listed(space):
             known = await self.watches.known(space)
-            for flow_id, (name, status, removed) in known.items():
+            for flow_id, (name, _, removed) in known.items():
                 if flow_id not in listed and not removed:
-                    await self._observe(space, flow_id, name, status, removed=True)
+                    listed[flow_id] = name
         elif not snapshot.truncated:
             # The first listing is the baseline: flows appearing after it are new.
             for flow_id, name in listed.items():

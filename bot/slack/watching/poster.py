@@ -19,6 +19,7 @@ from enum import Enum, auto
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.metrics import WATCH_CHANGES_POSTED, WATCH_POST_FAILURES
+from bot.slack.admission.channels import ChannelAccess
 from bot.slack.blocks.watching import URGENT, change_message, paused_message
 from bot.slack.edge.pacing import Pacer, PacingError
 from bot.slack.edge.web_api import SlackWebError, WebErrorKind
@@ -27,15 +28,15 @@ from bot.store.watches import Delivery, Watch, Watches
 
 log = logging.getLogger(__name__)
 
-# Deliveries claimed at a time, and how long one claimed by a replica that died waits.
+# Deliveries claimed at a time, and how long one claimed by a replica that died waits: far
+# longer than a batch takes (a channel's posts go a second apart, each waiting at most a minute
+# for its turn), so that a replica still posting never has its posts taken from it.
 BATCH = 50
-STALE_S = 120.0
+STALE_S = 900.0
 # With nothing to post, how often the store is looked at (a change found here wakes it at once).
 IDLE_S = 5.0
 # Slack's answers that mean the channel is gone for the bot: its watches end.
-GONE = frozenset(
-    {"not_in_channel", "channel_not_found", "is_archived", "channel_is_archived", "missing_scope"}
-)
+GONE = frozenset({"not_in_channel", "channel_not_found", "is_archived", "channel_is_archived"})
 
 Clients = Callable[[str], Awaitable[AsyncWebClient | None]]
 
@@ -66,10 +67,18 @@ class ChangePoster:
         *,
         trail: AuditTrail | None = None,
         pacer: Pacer | None = None,
+        leading: Callable[[], bool] | None = None,
+        channels: ChannelAccess | None = None,
         clock: Callable[[], datetime] = _NOW,
     ) -> None:
         self.watches = watches
         self.trail = trail
+        # Whether this replica is the one that posts (the poller's lease holder): with one
+        # poster, a channel's posts keep Slack's pace whatever the number of replicas.
+        self._leading = leading
+        # Whether a channel may still see a space, checked again before each post.
+        self._channels = channels
+        self._stopping = False
         self._clients = clients
         self._clock = clock
         # chat.postMessage allows about one message a second per channel.
@@ -81,9 +90,10 @@ class ChangePoster:
         self._wake.set()
 
     async def run(self) -> None:
-        """Post what is pending, then wait for more."""
-        while True:
-            claimed, put_back = await self._post_batch()
+        """Post what is pending, then wait for more, while this replica leads; until `finish`."""
+        while not self._stopping:
+            leads = self._leading is None or self._leading()
+            claimed, put_back = await self._post_batch() if leads else (0, 0)
             if claimed > put_back:
                 continue
             # Nothing to post, or nothing Slack would take now (put back to try later): wait,
@@ -94,6 +104,12 @@ class ChangePoster:
                     await self._wake.wait()
             except TimeoutError:
                 pass
+
+    def finish(self) -> None:
+        """Stop once the batch being posted is done: a post cut short after Slack took it
+        would be posted again by the next poster."""
+        self._stopping = True
+        self._wake.set()
 
     async def post_pending(self) -> int:
         """Post one batch of pending deliveries, each channel's in order; how many were claimed."""
@@ -143,9 +159,25 @@ class ChangePoster:
         key = (change.id, delivery.team_id, delivery.channel_id)
         client = await self._clients(delivery.team_id)
         if client is None:
+            WATCH_POST_FAILURES.labels("not_installed").inc()
             await self.watches.failed(*key, "not_installed")
-            await self.watches.end_channel(delivery.team_id, delivery.channel_id)
+            ended = await self.watches.end_channel(delivery.team_id, delivery.channel_id)
+            log.warning(
+                "watch: the app is no longer installed in %s; %d watches of %s ended",
+                delivery.team_id,
+                ended,
+                delivery.channel_id,
+            )
             return _Outcome.GONE
+        channels = self._channels
+        if channels is not None and (
+            await channels.seen(client, delivery.team_id, delivery.channel_id, change.space_id)
+            is False
+        ):
+            # Shared outside, or no longer let in by a rule, since the watch began. When Slack
+            # cannot say, the post itself will tell whether the channel is there.
+            await self._unseen(delivery)
+            return _Outcome.FAILED
         message = change_message(change)
         try:
             answer = await self._pacer.call(
@@ -194,6 +226,25 @@ class ChangePoster:
                 outcome=AuditOutcome.POSTED,
                 reason=f"{change.kind.value}: {change.old_status} -> {change.new_status}",
             )
+        )
+
+    async def _unseen(self, delivery: Delivery) -> None:
+        """The channel may no longer see the change's space: its watches of it end."""
+        change = delivery.change
+        WATCH_POST_FAILURES.labels("not_seen").inc()
+        await self.watches.failed(change.id, delivery.team_id, delivery.channel_id, "not_seen")
+        ended = 0
+        for watch in await self.watches.for_channel(delivery.team_id, delivery.channel_id):
+            if watch.space_id == change.space_id:
+                await self.watches.remove(
+                    watch.team_id, watch.channel_id, watch.space_id, watch.flow_id
+                )
+                ended += 1
+        log.warning(
+            "watch: %s may no longer see space %r; its %d watches of it ended",
+            delivery.channel_id,
+            change.space_id,
+            ended,
         )
 
     async def _refused(self, delivery: Delivery, error: SlackWebError) -> _Outcome:

@@ -15,6 +15,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.preview.service import PreviewService
+from bot.slack.admission.channels import ChannelAccess
 from bot.slack.edge.web_api import SlackWebClient
 from bot.slack.installs.oauth import SLACK_API_URL
 from bot.slack.settings import SlackSettings
@@ -25,6 +26,9 @@ from bot.store.audit import AuditTrail
 from bot.store.watches import Watches
 
 log = logging.getLogger(__name__)
+
+# How long a shutdown lets the posts under way finish.
+FINISH_S = 5.0
 
 
 class Watching:
@@ -43,17 +47,24 @@ class Watching:
         ]
 
     async def stop(self) -> None:
-        """Stop both and let the lease go, so that another replica polls at once."""
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
+        """Stop polling, let the posts under way finish (for a while), and let the lease go,
+        so that another replica takes over at once."""
+        if self._tasks:
+            polling, posting = self._tasks
+            self._tasks = []
+            polling.cancel()
+            self.poster.finish()
+            _, late = await asyncio.wait({posting}, timeout=FINISH_S)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(polling, posting, return_exceptions=True)
         with contextlib.suppress(Exception):
             await self.poller.stop()
 
     @staticmethod
     async def _forever(what: str, run: Callable[[], Awaitable[None]]) -> None:
-        # A database or Slack outage must not end watching for good: it starts again.
+        # A database or Slack outage must not end watching for good: it starts again. Only a
+        # run asked to finish returns.
         while True:
             try:
                 await run()
@@ -62,6 +73,8 @@ class Watching:
             except Exception:
                 log.exception("watch: %s failed; starting again in a minute", what)
                 await asyncio.sleep(60.0)
+            else:
+                return
 
 
 def build_watching(
@@ -71,6 +84,7 @@ def build_watching(
     settings: WatchSettings,
     bolt: AsyncApp,
     *,
+    channels: ChannelAccess | None = None,
     trail: AuditTrail | None = None,
 ) -> Watching:
     """The poller and poster for this replica, posting with each workspace's bot token."""
@@ -91,7 +105,10 @@ def build_watching(
             return None
         return SlackWebClient(token=bot.bot_token, base_url=api_url)
 
-    poster = ChangePoster(watches, client_for, trail=trail)
+    def leading() -> bool:
+        return poller.holds()
+
+    poster = ChangePoster(watches, client_for, trail=trail, leading=leading, channels=channels)
     holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
     poller = Poller(
         service, watches, settings, holder=holder, notify=poster.notify_paused, found=poster.wake

@@ -16,10 +16,6 @@ from bot.slack.listeners.commands.config import answer_config, is_config
 from bot.slack.listeners.commands.watch import answer_watch, is_watch
 from bot.slack.parsing import PreviewRequest, SearchRequest, UsageRequest, parse_command
 
-# Said of a typed space that differs from a known one only in case or '_' versus '-', without
-# naming the known one: whoever typed it may not be let in there.
-LOOK_ALIKE = "is not a space I can use: space IDs are written exactly as CAMS gives them"
-
 
 def listener(deps: Deps) -> Callable[..., Awaitable[None]]:
     """The command's listener."""
@@ -50,7 +46,7 @@ def listener(deps: Deps) -> Callable[..., Awaitable[None]]:
         flow_ids = request.flow_ids if isinstance(request, PreviewRequest) else ()
         verdict = await admitted(deps.gate, client, context, request.space, flow_ids)
         if verdict.look_alike and request.space is not None:
-            await ack(**messages.usage_message(LOOK_ALIKE, request.space))
+            await ack(**messages.usage_message(messages.LOOK_ALIKE, request.space))
             return
         if not verdict.allowed:
             await ack(**messages.refused_message(unverified=verdict.unverified))

@@ -30,7 +30,6 @@ from bot.slack.parsing import (
     MAX_FLOWS,
     SPACE_PREFIX,
     PreviewRequest,
-    SearchRequest,
     UsageRequest,
     parse_command,
 )
@@ -47,10 +46,6 @@ NO_STORE = "Watches are kept in the bot's database, which is not configured."
 NOT_IN_CHANNEL = (
     "I'm not in this channel, so I could not post its changes here. Invite me first "
     "(`/invite @flowpreview`), then ask again."
-)
-CHANNEL_MAY_NOT = (
-    ":no_entry: This channel may not see that space's flows, so it cannot watch them here. "
-    "A flowpreview admin can let the channel in."
 )
 NOT_A_CHANNEL = "Watches post to a channel: ask in the channel that should hear the changes."
 
@@ -85,25 +80,31 @@ async def _answer(
     watches = deps.watches
     if watches is None:
         return messages.private_message(NO_STORE)
-    words = text.split(maxsplit=1)
-    verb, rest = words[0].lower(), (words[1] if len(words) > 1 else "")
+    parts = text.split(maxsplit=1)
+    verb, rest = parts[0].lower(), (parts[1] if len(parts) > 1 else "")
     asker = Asker.of(context)
     if not asker.channel_id:
         return messages.private_message(NOT_A_CHANNEL)
     if verb == "watching":
         return watching_message(await watches.for_channel(asker.team_id, asker.channel_id))
-    target = await _target(deps, rest)
+    target = _target(rest)
     if isinstance(target, str):
         return messages.private_message(target)
-    if isinstance(target, dict):
-        return target
-    space, flow_id = target
+    space, flow_id, words = target
+    # Admitted first: a name is looked for only in a space the person may see.
     verdict = await admitted(deps.gate, client, context, space, (flow_id,) if flow_id else ())
+    if verdict.look_alike and space is not None:
+        return messages.usage_message(messages.LOOK_ALIKE, space)
     if not verdict.allowed:
         return messages.refused_message(unverified=verdict.unverified)
     shown = deps.service.client.space_for(verdict.space)
     if shown is None:
         return messages.no_space_message()
+    if words is not None:
+        named = await _named(deps, words, shown)
+        if not isinstance(named, str):
+            return named
+        flow_id = named
     if verb == "unwatch":
         removed = await watches.remove(asker.team_id, asker.channel_id, shown, flow_id)
         if removed:
@@ -113,7 +114,8 @@ async def _answer(
     if not await deps.channels.sees(client, asker.team_id, asker.channel_id, verdict.space):
         why = "refused: the channel may not see the space"
         deps.auditor.refused(asker, shown, why, (flow_id,) if flow_id else ())
-        return messages.private_message(CHANNEL_MAY_NOT)
+        # The same sentence as a refused preview: nothing about the space or the channel.
+        return messages.refused_message()
     return await _start(deps, client, asker, shown, flow_id)
 
 
@@ -148,49 +150,44 @@ async def _start(
     )
 
 
-async def _target(deps: Deps, rest: str) -> tuple[str | None, str | None] | str | messages.Message:
-    """(space, flow ID or None for the whole space), a sentence saying what is wrong, or the
-    matches of a name that means several flows."""
+def _target(rest: str) -> tuple[str | None, str | None, str | None] | str:
+    """(space typed, flow ID, name words), at most one of the last two, neither for a whole
+    space; or a sentence saying what is wrong."""
     tokens = rest.split()
     if len(tokens) == 1 and tokens[0].lower().startswith(SPACE_PREFIX):
         space = tokens[0][len(SPACE_PREFIX) :]
         if not SPACE_ID.fullmatch(space):
             return f"That is not a space ID. {USAGE}"
-        return space, None
+        return space, None, None
     request = parse_command(rest)
     if isinstance(request, UsageRequest):
         return USAGE
     if isinstance(request, PreviewRequest):
         if len(request.flow_ids) != 1:
             return f"Watch one flow at a time. {USAGE}"
-        return request.space, request.flow_ids[0]
-    return await _named(deps, request)
+        return request.space, request.flow_ids[0], None
+    return request.space, None, request.words
 
 
-async def _named(
-    deps: Deps, request: SearchRequest
-) -> tuple[str | None, str | None] | str | messages.Message:
-    service = deps.service
-    space_id = service.client.space_for(request.space)
-    if space_id is None:
-        return messages.no_space_message()
-    snapshot = await service.catalog.wait(space_id, deps.delivery.ack_budget / 2)
+async def _named(deps: Deps, words: str, space: str) -> str | messages.Message:
+    """The one flow of `space` that `words` name, or the answer listing the matches."""
+    snapshot = await deps.service.catalog.wait(space, deps.delivery.ack_budget / 2)
     if snapshot is None:
-        return (
-            f"The flow list of space {messages.quote(space_id)} is not at hand yet: try again in "
+        return messages.private_message(
+            f"The flow list of space {messages.quote(space)} is not at hand yet: try again in "
             "a moment, or give the flow's ID."
         )
-    result = snapshot.index.search(request.words, MAX_FLOWS)
+    result = snapshot.index.search(words, MAX_FLOWS)
     if result.clear is not None:
-        return request.space, result.clear.flow_id
+        return result.clear.flow_id
     flows = [match.flow for match in result.matches]
     if len(flows) == 1:
-        return request.space, flows[0].flow_id
+        return flows[0].flow_id
     if not flows:
         return messages.no_match_message(
-            request.words, space_id, len(snapshot.flows), truncated=snapshot.truncated
+            words, space, len(snapshot.flows), truncated=snapshot.truncated
         )
-    return messages.matches_message(request.words, space_id, flows, {})
+    return messages.matches_message(words, space, flows, {})
 
 
 async def _looked_up(deps: Deps, watches: Watches, space: str, flow_id: str) -> bool:

@@ -31,7 +31,6 @@ from bot.slack.answers.delivery import settle
 from bot.slack.blocks import messages
 from bot.slack.deps import Deps
 from bot.slack.edge.web_api import SlackWebError
-from bot.slack.listeners.commands.flowpreview import LOOK_ALIKE
 from bot.slack.parsing import (
     MAX_FLOWS,
     PreviewRequest,
@@ -157,7 +156,7 @@ async def _outputs(
     if gate is not None:
         verdict = await gate.check(client, Asker(team_id, asked.user, ""), space, flow_ids)
         if verdict.look_alike and space is not None:
-            raise StepError(f"{echo(space)} {LOOK_ALIKE}.")
+            raise StepError(f"{echo(space)} {messages.LOOK_ALIKE}.")
         if not verdict.allowed:
             raise StepError(messages.refused_text(unverified=verdict.unverified))
         space = verdict.space

@@ -21,6 +21,7 @@ from bot.access.policy import AccessDefault
 from bot.access.settings import AccessSettings
 from bot.preview.limiter import LimiterSettings
 from bot.preview.spaces import SpaceChoice
+from bot.slack.admission.channels import ChannelAccess, ChannelDirectory
 from bot.slack.edge.pacing import Pacer
 from bot.slack.edge.web_api import SlackWebClient
 from bot.slack.watching.poller import Poller
@@ -167,12 +168,14 @@ def ack_text(answer: Answer) -> str:
 
 
 def poster_of(bot: Bot, store: Store, clock: FakeClock, token: str = BOT_TOKEN) -> ChangePoster:
-    """A poster on the fake Slack with `token`, paced as the bot's is, on `clock`."""
+    """A poster on the fake Slack with `token`, paced as the bot's is, on `clock`, checking
+    as the bot's does that a channel may still see a space."""
     return ChangePoster(
         store.watches,
         slack_clients(bot, token),
         trail=store.audit,
         pacer=Pacer(60, burst=1, max_wait=60.0, clock=clock.time, sleep=clock.sleep),
+        channels=ChannelAccess(bot.gate, ChannelDirectory(), bot.service.client.space_for),
     )
 
 

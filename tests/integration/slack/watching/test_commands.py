@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 from bot.slack.blocks import messages
-from bot.slack.listeners.commands.watch import CHANNEL_MAY_NOT, NOT_IN_CHANNEL
+from bot.slack.blocks.messages import REFUSED_TEXT
+from bot.slack.listeners.commands.watch import NOT_IN_CHANNEL
 from bot.standin.slack import payloads
 from bot.standin.slack.surfaces import ChannelInfo
 from bot.store.audit import AuditOutcome
@@ -130,7 +131,7 @@ async def test_a_channel_shared_outside_may_not_watch(database_url: str) -> None
         watched = await r.watches(IN_SHARED)
         records = await r.records()
 
-    assert CHANNEL_MAY_NOT in answer
+    assert REFUSED_TEXT in answer, "the same sentence as a refused preview"
     assert watched == []
     assert [(r.outcome, r.flow_id, r.channel_id, r.reason) for r in records] == [
         (
@@ -204,3 +205,14 @@ async def test_a_change_before_the_first_poll_is_not_missed(database_url: str) -
         (posted,) = await r.poll_and_post()
 
     assert "Published → *:octagonal_sign: Blocked*" in text_of(posted)
+
+
+async def test_a_name_is_looked_for_only_once_the_person_is_admitted(database_url: str) -> None:
+    async with rig(database_url) as r:
+        answer = await r.command("watch sign up", who=payloads.GUEST_WHO)
+        listed = r.bot.cams.emulator.by_action
+
+    assert REFUSED_TEXT in answer
+    assert "match" not in answer
+    assert FLOW.flow_id not in answer, "a refused person learns no flow of the space"
+    assert not listed, "nor does the bot ask CAMS for its flows"

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from bot.cams.actions import Action
 from bot.metrics import REGISTRY
 from bot.preview.limiter import LimiterSettings
+from bot.slack.watching.poller import BUSY_RETRY_S
 from bot.slack.watching.settings import WatchSettings
 from bot.standin.cams.catalog import FEATURED
 from tests.fake_clock import FakeClock
@@ -221,6 +224,7 @@ async def test_a_poll_steps_aside_for_a_persons_lookup_and_is_tried_again(
         calls = r.bot.cams.get_flow_calls(FLOW.flow_id) - looked_up
         known = await r.store.watches.known(SPACE)
 
-    assert _busy(Action.GET_FLOW) > busy, "the poll found the budget booked and stepped aside"
+    assert pytest.approx(r.clock.sleeps[0]) == BUSY_RETRY_S, "the poll found the budget booked"
+    assert _busy(Action.GET_FLOW) == busy, "which is not a person refused"
     assert calls == 2, "the person's, then the poll's: one that stepped aside never went out"
     assert known[FLOW.flow_id][1] == "THROTTLED", "the poll went through later in the cycle"

@@ -248,3 +248,20 @@ async def test_get_my_preview_answers_the_clicker_alone(database_url: str) -> No
     refused = json.dumps(answers[payloads.GUEST_WHO.user_id])
     assert "don't have access" in refused
     assert "token=" not in refused
+
+
+async def test_a_channel_shared_outside_since_the_watch_began_hears_no_more(
+    database_url: str,
+) -> None:
+    async with rig(database_url) as r:
+        await r.command(f"watch {FLOW.flow_id}")
+        r.bot.slack.channels[CHANNEL] = ChannelInfo(name="test", is_ext_shared=True)
+        r.bot.cams.set_status(FLOW.flow_id, "BLOCKED")
+        await r.cycle()
+        with log_capture() as logs:
+            posted = await r.post()
+        watched = await r.watches()
+
+    assert posted == []
+    assert watched == []
+    assert "may no longer see space" in logs.getvalue()
