@@ -66,6 +66,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.bench_catalog
 	$(BIN)/python -m bench.bench_credentials
 	$(BIN)/python -m bench.bench_access
+	$(BIN)/python -m bench.bench_watch
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache site

@@ -431,3 +431,12 @@ async def ask_all(ask: Ask, flow_ids: Sequence[str], *, one_at_a_time: bool = Fa
             for flow_id in flow_ids:
                 group.create_task(one(flow_id))
     return Asks(waits, outcomes, errors[0] if errors else None, time.perf_counter() - started)
+
+
+async def get_flow_calls(emulator: EmulatorControl) -> dict[str, int]:
+    """GetFlow calls the emulator has received per flow ID since its last reset."""
+    async with emulator.session.get(f"{emulator.url}/_emulator/stats") as response:
+        response.raise_for_status()
+        body = await response.json()
+    calls: dict[str, int] = body["get_flow_by_flow"]
+    return calls
