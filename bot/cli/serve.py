@@ -9,9 +9,11 @@ import os
 from typing import Any
 
 from bot.access.settings import AccessSettings
+from bot.cams.actions import Action
 from bot.config import ConfigError, env_str
 from bot.metrics_server import METRICS_PATH, MetricsSettings, serving_metrics
 from bot.preview.service import PreviewService
+from bot.preview.settings import PreviewSettings, rate_variable
 from bot.serving import listen, serve_until_signalled
 from bot.slack.constants import EVENTS_PATH, HEALTH_PATH
 from bot.slack.server import create_server, runner_options
@@ -45,6 +47,13 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> int:
     store_settings = StoreSettings.from_env(env)
     access = AccessSettings.from_env(env)
     watch = WatchSettings.from_env(env)
+    get_flow = PreviewSettings.from_env(env).limiter_for(Action.GET_FLOW)
+    if watch.max_qps >= get_flow.rate / get_flow.period:
+        raise ConfigError(
+            "WATCH_MAX_QPS",
+            f"must be below GetFlow's budget of {get_flow.rate} calls a second "
+            f"({rate_variable(Action.GET_FLOW)}), or polls would leave people none",
+        )
     store = Store(
         store_settings, max_watches_per_channel=watch.per_channel, max_watches=watch.total
     )

@@ -93,9 +93,11 @@ class Poller:
                 await self._sleep(self._lease_s / 2)
                 continue
             started = self._clock()
-            await self.cycle()
+            whole = await self.cycle()
             took = self._clock() - started
-            WATCH_CYCLE_SECONDS.set(max(took, self.settings.poll_s))
+            if whole:
+                # A cycle cut short by losing the lease says nothing of how long one takes.
+                WATCH_CYCLE_SECONDS.set(max(took, self.settings.poll_s))
             await self._wait_holding(started + max(took, self.settings.poll_s))
 
     def holds(self) -> bool:
@@ -108,8 +110,9 @@ class Poller:
         self._renewed_at = -float("inf")
         await self.watches.drop_lease(LEASE, self.holder)
 
-    async def cycle(self) -> None:
-        """Poll every watched flow once; changes are recorded as they are found."""
+    async def cycle(self) -> bool:
+        """Poll every watched flow once; changes are recorded as they are found. Whether the
+        cycle went through: False when the lease was lost on the way."""
         paused: set[int] = set()
         targets = await self.targets(paused)
         WATCHED_FLOWS.set(len(targets))
@@ -120,7 +123,7 @@ class Poller:
                 # Its watches were paused earlier in this cycle: CAMS refuses it the same way.
                 continue
             if not await self._hold():
-                return
+                return False
             await self._pace()
             try:
                 details = await self.service.client.get_flow(
@@ -139,6 +142,7 @@ class Poller:
             await self._observe(
                 target.space_id, target.flow_id, details.name or target.name, details.status_text
             )
+        return True
 
     async def targets(self, paused: set[int] | None = None) -> list[Target]:
         """Every flow to poll, with the watches that want it; a watched space's flows come

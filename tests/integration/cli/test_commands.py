@@ -374,6 +374,39 @@ async def test_serve_refuses_to_start_without_its_settings() -> None:
     assert "ALIBABA_CLOUD_ACCESS_KEY_ID" in run.err
 
 
+@pytest.mark.parametrize(
+    ("setting", "value", "said"),
+    [
+        ("WATCH_POLL_S", "0.5", "WATCH_POLL_S: must be 1 to 86400 seconds"),
+        ("WATCH_MAX_QPS", "4.5", "WATCH_MAX_QPS: must be at most 4"),
+        ("WATCH_MAX_TOTAL", "0", "WATCH_MAX_TOTAL: must be at least 1"),
+    ],
+)
+async def test_serve_refuses_a_bad_watch_setting_in_one_line(
+    cams: RunningEmulator, setting: str, value: str, said: str
+) -> None:
+    slack = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
+    run = await run_bot("serve", env=_env(cams.url, **slack, **{setting: value}))
+    assert run.code == 2
+    assert run.err.startswith(f"flowpreview: {said}"), run.err
+    assert len(run.err.strip().splitlines()) == 1
+
+
+async def test_serve_refuses_polls_that_would_leave_people_no_getflow(
+    cams: RunningEmulator,
+) -> None:
+    env = _env(
+        cams.url,
+        SLACK_BOT_TOKEN="xoxb-1",
+        SLACK_SIGNING_SECRET="s",
+        WATCH_MAX_QPS="3",
+        CAMS_QPS_GETFLOW="3",
+    )
+    run = await run_bot("serve", env=env)
+    assert run.code == 2
+    assert run.err.startswith("flowpreview: WATCH_MAX_QPS: must be below GetFlow's budget"), run.err
+
+
 @dataclass
 class Served:
     """A `python -m bot serve` process, the fake Slack it talks to, and how it ended."""
