@@ -1,10 +1,12 @@
 """Posting the changes the poller found: once per watching channel, in the flow's thread.
 
-Deliveries are claimed from the store (no two replicas get the same one), posted with
-`chat.postMessage` paced to Slack's one message a second per channel, and marked posted with
-the message's ts. A flow's first message in a channel starts its thread; later changes are
-replies, and those to BLOCKED or THROTTLED are also sent to the channel (`reply_broadcast`). A
-channel that was archived, or that the bot is no longer in, ends its watches with one log line.
+The replica holding the poller's lease posts: it claims deliveries from the store (no two
+posters get the same one), posts them with `chat.postMessage` paced to Slack's one message a
+second per channel, and marks each posted with the message's ts. A flow's first message in a
+channel starts its thread; later changes are replies, and those to BLOCKED or THROTTLED are also
+sent to the channel (`reply_broadcast`). A channel that was archived, or that the bot is no
+longer in, ends its watches with one log line; one that may no longer see a space stops hearing
+of it.
 """
 
 from __future__ import annotations
