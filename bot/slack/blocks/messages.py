@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from bot.cams.actions import Action
@@ -407,12 +408,14 @@ def open_button(preview: FlowPreview) -> Block | None:
 
 def expiry_text(preview: FlowPreview, now: float) -> str:
     """When the link expires, in the viewer's time zone, and how long is left."""
-    epoch = int(preview.expires_at.timestamp())
-    fallback = preview.expires_at.strftime("%Y-%m-%d %H:%M UTC")
-    return (
-        f"Link expires <!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}> "
-        f"({time_left(preview, now)})"
-    )
+    return f"Link expires {slack_date(preview.expires_at)} ({time_left(preview, now)})"
+
+
+def slack_date(at: datetime) -> str:
+    """`at` (an aware UTC time) as Slack's date token: shown in the viewer's time zone, with
+    the UTC time where a client cannot."""
+    fallback = at.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(at.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
 
 
 def time_left(preview: FlowPreview, now: float) -> str:

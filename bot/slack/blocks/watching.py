@@ -7,7 +7,6 @@ gives each person who clicks their own, after an access check.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 from bot.cams.actions import Action
 from bot.cams.errors import ErrorKind
@@ -23,6 +22,7 @@ from bot.slack.blocks.messages import (
     private_message,
     quote,
     section,
+    slack_date,
 )
 from bot.slack.constants import COMMAND, GET_MY_PREVIEW_ACTION_ID
 from bot.slack.parsing import clip
@@ -81,7 +81,7 @@ def change_message(change: Change) -> Message:
         {
             "type": "context",
             "elements": [
-                mrkdwn(f"`{escape(change.flow_id)}` · {where} · seen {_when(change.seen_at)}")
+                mrkdwn(f"`{escape(change.flow_id)}` · {where} · seen {slack_date(change.seen_at)}")
             ],
         }
     )
@@ -138,7 +138,7 @@ def watching_message(watches: Sequence[Watch]) -> Message:
         paused = f" (paused: {escape(watch.paused_reason)})" if watch.paused_reason else ""
         line = (
             f"\n• {what} in space `{escape(watch.space_id)}`, by <@{escape(watch.created_by)}> "
-            f"{_when(watch.created_at)}{paused}"
+            f"{slack_date(watch.created_at)}{paused}"
         )
         if len(text) + len(line) > LIST_ROOM:
             # Whole lines only: a cut one could leave a mention or a date half written.
@@ -146,9 +146,3 @@ def watching_message(watches: Sequence[Watch]) -> Message:
             break
         text += line
     return private_message(text)
-
-
-def _when(at: datetime) -> str:
-    epoch = int(at.timestamp())
-    fallback = at.strftime("%Y-%m-%d %H:%M UTC")
-    return f"<!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}>"
