@@ -152,6 +152,13 @@ def flow_link(url: str) -> FlowLink | None:
     return FlowLink(flow_id, has_token=has_token)
 
 
+def may_hold_a_link(text: str) -> bool:
+    """Whether `text` someone typed may hold a link or a token, and so must never be shown
+    back where others see it or it is kept: it might be a preview link."""
+    lowered = text.lower()
+    return "://" in lowered or "token" in lowered or "www." in lowered
+
+
 def _split_space(tokens: list[str]) -> tuple[str | None, list[str]] | UsageRequest:
     """The `space:<id>` among `tokens`, if any, and the other tokens."""
     space: str | None = None

@@ -17,6 +17,7 @@ from bot.slack.parsing import (
     UsageRequest,
     extract_flow_ids,
     flow_link,
+    may_hold_a_link,
     parse_command,
 )
 from tests.support import DATA
@@ -210,3 +211,18 @@ def test_a_flow_link_names_its_flow_and_whether_it_carries_a_token(
 )
 def test_other_links_name_no_flow(url: str) -> None:
     assert flow_link(url) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "held"),
+    [
+        ("sign up", False),
+        ("Appointment booking 2", False),
+        ("https://business.facebook.com/wa/manage/flows/1/preview/?token=t", True),
+        ("HTTP://example", True),
+        ("www.example.com/x", True),
+        ("my TOKEN=abc", True),
+    ],
+)
+def test_typed_text_that_may_hold_a_link_is_told_apart(text: str, held: bool) -> None:
+    assert may_hold_a_link(text) is held

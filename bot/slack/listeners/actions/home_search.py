@@ -11,18 +11,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.slack.admission.asker import Asker
 from bot.slack.constants import COMMAND
 from bot.slack.deps import Deps
-from bot.slack.parsing import MAX_NAME_LENGTH
+from bot.slack.parsing import MAX_NAME_LENGTH, may_hold_a_link
 
 NOT_A_NAME = (
     ":information_source: The search box finds flows by name. For a flow link or ID, use "
     f"`{COMMAND} <link or ID>`, which answers you alone."
 )
-
-
-def looks_like_a_link(words: str) -> bool:
-    """Whether the search box holds a link or a token rather than a name."""
-    lowered = words.lower()
-    return "://" in lowered or "token" in lowered or "www." in lowered
 
 
 def listener(deps: Deps) -> Callable[..., Awaitable[None]]:
@@ -35,7 +29,7 @@ def listener(deps: Deps) -> Callable[..., Awaitable[None]]:
         value = action.get("value")
         words = value.strip()[:MAX_NAME_LENGTH] if isinstance(value, str) else ""
         notice: str | None = None
-        if looks_like_a_link(words):
+        if may_hold_a_link(words):
             # Never shown back: a pasted preview link would land on the view, and in the
             # view's metadata, which Slack keeps.
             words, notice = "", NOT_A_NAME

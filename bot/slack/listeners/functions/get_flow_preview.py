@@ -37,6 +37,7 @@ from bot.slack.parsing import (
     SearchRequest,
     UsageRequest,
     clip,
+    may_hold_a_link,
     parse_command,
 )
 
@@ -181,7 +182,7 @@ async def _outputs(
 def echo(text: str) -> str:
     """What the person gave, as a failure repeats it: never a link, which may carry a token
     into the workflow's activity, which its collaborators see."""
-    if "://" in text or "token" in text.lower():
+    if may_hold_a_link(text):
         return "The flow input"
     return repr(clip(text, 64))
 
