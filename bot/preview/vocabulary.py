@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from bisect import bisect_left
 
-from rapidfuzz import process
-from rapidfuzz.distance import OSA
-
 from bot.preview.normalise import is_number
 
 # Points a typed word earns for the name word it matches; a flow's score adds them up.
@@ -126,6 +123,10 @@ class Vocabulary:
             found[exact] = EXACT
         if number or len(typed) < MIN_TYPO:
             return found
+        # Loaded by the first search that looks for typos, not by every replica at start.
+        from rapidfuzz import process  # noqa: PLC0415
+        from rapidfuzz.distance import OSA  # noqa: PLC0415
+
         begins_a_word = bool(found)
         edits = 1 if len(typed) < LONG_WORD else 2
         for size in range(len(typed) - edits, len(typed) + edits + 1):

@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.logs import BOLT_LOGGER
 from bot.slack import listeners
 from bot.slack.blocks import messages
+from bot.slack.constants import SLACK_API_URL
 from bot.slack.deps import Deps
 from bot.slack.edge.replies import ReplyPoster
 from bot.slack.edge.web_api import SlackWebClient, as_web_client
-from bot.slack.installs.oauth import SLACK_API_URL, install_flow
 from bot.slack.settings import SlackSettings
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,9 @@ def build_app(
     else:
         if engine is None:
             raise ValueError("installs in several workspaces are kept in the database: give engine")
+        # Only a replica that installs into several workspaces loads the OAuth modules.
+        from bot.slack.installs.oauth import install_flow  # noqa: PLC0415
+
         flow = install_flow(settings.oauth, engine, api_url=settings.api_url, logger=bolt_logger)
         app = AsyncApp(client=client, oauth_flow=flow, **common)
         app.enable_token_revocation_listeners()

@@ -34,3 +34,5 @@ HOME_UNPIN_ACTION_ID = "home_unpin"
 # The Workflow Builder step (a custom function); a function's callback ID lives apart from
 # the message shortcut's, so the two may share a name.
 STEP_CALLBACK_ID = "get_flow_preview"
+# Slack's Web API, unless SLACK_API_URL says otherwise.
+SLACK_API_URL = "https://slack.com/api/"

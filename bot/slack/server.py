@@ -17,7 +17,6 @@ from typing import Any
 from aiohttp import web
 from aiohttp.log import server_logger
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
-from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
@@ -35,7 +34,6 @@ from bot.slack.edge import request_metrics
 from bot.slack.edge.intake import RefusedRequestError, check_shape, decode, read_body
 from bot.slack.edge.refusals import MalformedRequests, RefusalLog
 from bot.slack.edge.verification import SignatureCheck
-from bot.slack.installs.oauth import oauth_routes
 from bot.slack.settings import SlackSettings
 from bot.slack.watching.runner import Watching, build_watching
 from bot.slack.watching.settings import WatchSettings
@@ -107,6 +105,9 @@ def create_server(
 
     server.router.add_get(HEALTH_PATH, healthz)
     if settings.multi_workspace:
+        # Only a replica that installs into several workspaces loads the OAuth modules.
+        from bot.slack.installs.oauth import oauth_routes  # noqa: PLC0415
+
         # Browser GETs in either mode: installing is a person following links, not Slack.
         server.router.add_routes(oauth_routes(bolt))
 
@@ -310,13 +311,16 @@ def _bolt_request(request: web.Request, text: str) -> AsyncBoltRequest:
 
 
 def _connect_socket_mode(server: web.Application, bolt: AsyncApp, settings: SlackSettings) -> None:
+    # Only a replica in Socket Mode loads slack_sdk's WebSocket client.
+    from bot.slack.edge.socket_mode import MeteredSocketModeHandler  # noqa: PLC0415
+
     assert settings.app_token is not None
     app_token = settings.app_token.reveal()
-    handlers: list[AsyncSocketModeHandler] = []
+    handlers: list[MeteredSocketModeHandler] = []
 
     async def connect(_: web.Application) -> None:
         # The handler must be created inside the running loop.
-        handler = request_metrics.MeteredSocketModeHandler(bolt, app_token, web_client=bolt.client)
+        handler = MeteredSocketModeHandler(bolt, app_token, web_client=bolt.client)
         handlers.append(handler)
         await handler.connect_async()  # type: ignore[no-untyped-call]  # untyped in slack_bolt
         log.info("connected to Slack over Socket Mode")

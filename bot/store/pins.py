@@ -15,12 +15,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Integer, bindparam, delete, func, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.errors import FlowpreviewError
 from bot.store.engine import WRITE_LOCK
 from bot.store.schema import pins
+from bot.store.upsert import insert_new
 
 MAX_PINS = 25
 # The first key of the PostgreSQL advisory locks on people's pins; the second is the person's.
@@ -96,7 +96,7 @@ class Pins:
         }
         async with self._writer.begin() as connection:
             await _lock_person(connection, team_id, user_id)
-            inserted = await connection.execute(_insert_new(connection).values(row))
+            inserted = await connection.execute(insert_new(connection, pins).values(row))
             if inserted.rowcount != 1:
                 return False
             held = await connection.scalar(
@@ -121,13 +121,6 @@ class Pins:
 
 def _person(team_id: str, user_id: str) -> tuple[Any, Any]:
     return pins.c.team_id == team_id, pins.c.user_id == user_id
-
-
-def _insert_new(connection: AsyncConnection) -> postgresql.Insert | sqlite.Insert:
-    """An INSERT into pins that leaves an existing pin as it is, in the connection's dialect."""
-    if connection.dialect.name == "postgresql":
-        return postgresql.insert(pins).on_conflict_do_nothing()
-    return sqlite.insert(pins).on_conflict_do_nothing()
 
 
 async def _lock_person(connection: AsyncConnection, team_id: str, user_id: str) -> None:

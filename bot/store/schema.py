@@ -1,13 +1,13 @@
 """The tables, in SQLAlchemy Core: the hot path is one insert, and Core keeps it one statement.
 
-The migrations in versions/ create exactly this; tests/unit/store/test_migrations.py compares them.
+The migrations in versions/ create exactly this, with slack_sdk's installation tables
+(bot.store.install_tables); tests/unit/store/test_migrations.py compares them.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -132,16 +132,6 @@ workspace_spaces = Table(
     Column("team_id", String(ID_LENGTH), primary_key=True),
     Column("space_id", String(ID_LENGTH), primary_key=True),
     Column("created_at", UtcDateTime(), nullable=False),
-)
-
-# Multi-workspace installs: slack_sdk's installation store reads and writes these two in its
-# own shape, so they are built by its own code (an upgrade of slack_sdk that changes them
-# shows in the migration tests, and needs a migration).
-slack_installations = SQLAlchemyInstallationStore.build_installations_table(
-    metadata, SQLAlchemyInstallationStore.default_installations_table_name
-)
-slack_bots = SQLAlchemyInstallationStore.build_bots_table(
-    metadata, SQLAlchemyInstallationStore.default_bots_table_name
 )
 
 # The nonces of OAuth states already used, each until its state expires: a state is good once.

@@ -38,7 +38,6 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.errors import FlowpreviewError
@@ -55,6 +54,7 @@ from bot.store.schema import (
     watch_threads,
     watches,
 )
+from bot.store.upsert import insert_new, upsert
 
 MAX_PER_CHANNEL = 200
 MAX_TOTAL = 5000
@@ -206,7 +206,7 @@ class Watches:
             "created_at": self._clock(),
         }
         async with self._writing(WATCH_LOCK) as connection:
-            inserted = await connection.execute(_insert(connection, watches).values(row))
+            inserted = await connection.execute(insert_new(connection, watches).values(row))
             found = (await connection.execute(select(watches).where(*key))).mappings().one()
             if inserted.rowcount != 1:
                 return _watch(found), False
@@ -363,7 +363,7 @@ class Watches:
         """Mark the space's flow list as recorded: flows first seen in it from now on are new."""
         row = {"space_id": space_id, "listed_at": self._clock()}
         async with self._writer.begin() as connection:
-            await connection.execute(_insert(connection, listed_spaces).values(row))
+            await connection.execute(insert_new(connection, listed_spaces).values(row))
 
     async def is_listed(self, space_id: str) -> bool:
         """Whether the space's flow list was recorded at least once."""
@@ -488,7 +488,7 @@ class Watches:
             "parent_ts": parent_ts,
         }
         async with self._writer.begin() as connection:
-            statement = _upsert(connection, watch_threads).values(row)
+            statement = upsert(connection, watch_threads).values(row)
             await connection.execute(
                 statement.on_conflict_do_update(
                     index_elements=list(watch_threads.primary_key.columns),
@@ -505,7 +505,7 @@ class Watches:
         now = self._clock()
         row = {"name": name, "holder": holder, "expires_at": now + timedelta(seconds=ttl)}
         async with self._writer.begin() as connection:
-            statement = _upsert(connection, leases).values(row)
+            statement = upsert(connection, leases).values(row)
             taken = await connection.execute(
                 statement.on_conflict_do_update(
                     index_elements=[leases.c.name],
@@ -694,18 +694,6 @@ def _kind(before: _State, after: _State) -> ChangeKind | None:
 async def _count(connection: AsyncConnection, table: Table, *where: Any) -> int:
     statement = select(func.count()).select_from(table).where(*where)
     return int((await connection.execute(statement)).scalar_one())
-
-
-def _insert(connection: AsyncConnection, table: Table) -> postgresql.Insert | sqlite.Insert:
-    """An INSERT that leaves a row already there as it is, in the connection's dialect."""
-    return _upsert(connection, table).on_conflict_do_nothing()
-
-
-def _upsert(connection: AsyncConnection, table: Table) -> postgresql.Insert | sqlite.Insert:
-    """An INSERT that can say what to do on a conflict, in the connection's dialect."""
-    if connection.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
 
 
 def _digest(space_id: str, flow_id: str) -> int:

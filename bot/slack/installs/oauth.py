@@ -30,6 +30,7 @@ from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstall
 from sqlalchemy.ext.asyncio import AsyncEngine
 from yarl import URL
 
+from bot.slack.constants import SLACK_API_URL
 from bot.slack.edge.web_api import SlackWebClient
 from bot.slack.installs.rotation import SerialisedRotation
 from bot.slack.installs.states import STATE_EXPIRATION_S, SignedStateStore, state_key
@@ -38,7 +39,6 @@ from bot.store.engine import WRITE_LOCK
 
 log = logging.getLogger(__name__)
 
-SLACK_API_URL = "https://slack.com/api/"
 # Slack's consent screen lives beside its Web API: slack.com, or slack-gov.com for GovSlack.
 AUTHORIZE_PATH = "/oauth/v2/authorize"
 # An install step makes a few statements and at most two Slack calls (the code exchange and

@@ -16,8 +16,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.preview.service import PreviewService
 from bot.slack.admission.channels import ChannelAccess
+from bot.slack.constants import SLACK_API_URL
 from bot.slack.edge.web_api import SlackWebClient
-from bot.slack.installs.oauth import SLACK_API_URL
 from bot.slack.settings import SlackSettings
 from bot.slack.watching.poller import Poller
 from bot.slack.watching.poster import ChangePoster

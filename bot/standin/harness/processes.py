@@ -105,27 +105,38 @@ async def run_bot(*args: str, env: Mapping[str, str], stdin: bytes | None = None
 
 
 class ServeProcess:
-    """One bot replica on its own port."""
+    """One bot replica on its own port.
 
-    def __init__(self, env: Mapping[str, str]) -> None:
+    `interpreter` options go to Python before `-m bot` (`-X importtime`, say). Its working
+    directory, where the default SQLite database goes, is `home` when given (kept after it
+    stops, so that another replica may start on the same database), else a new one of its own.
+    """
+
+    def __init__(
+        self, env: Mapping[str, str], *, interpreter: Sequence[str] = (), home: str | None = None
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._env = dict(env) | {"PORT": str(self.port)}
+        self._interpreter = tuple(interpreter)
         self._process: asyncio.subprocess.Process | None = None
-        # Its working directory, where the default SQLite database goes: one per replica.
-        self._home = tempfile.TemporaryDirectory(prefix="flowpreview-serve-")
+        self._own_home = (
+            tempfile.TemporaryDirectory(prefix="flowpreview-serve-") if home is None else None
+        )
+        self.home = home if self._own_home is None else self._own_home.name
 
     async def start(self, session: aiohttp.ClientSession) -> None:
         """Start it and wait until /healthz answers."""
         self._process = await asyncio.create_subprocess_exec(
             sys.executable,
+            *self._interpreter,
             "-m",
             "bot",
             "serve",
             "--host",
             "127.0.0.1",
             env=self._env,
-            cwd=self._home.name,
+            cwd=self.home,
             stderr=asyncio.subprocess.PIPE,
         )
         deadline = asyncio.get_running_loop().time() + STARTUP_S
@@ -159,7 +170,8 @@ class ServeProcess:
             return None, b""
         self.terminate()
         _, err = await asyncio.wait_for(self._process.communicate(), timeout=within)
-        self._home.cleanup()
+        if self._own_home is not None:
+            self._own_home.cleanup()
         return self._process.returncode, err
 
 

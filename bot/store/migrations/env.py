@@ -8,7 +8,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from bot.store.schema import metadata
+# The schema's metadata, with slack_sdk's installation tables on it.
+from bot.store.install_tables import metadata
 
 
 def _run() -> None:

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from importlib.resources import as_file, files
 from pathlib import Path
 from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.store.engine import open_engine
-from bot.store.migrate import current, upgrade
-from bot.store.schema import metadata
+from bot.store.install_tables import metadata
+from bot.store.migrate import HEAD_REVISION, current, is_current, upgrade
 from bot.store.settings import StoreSettings
 from tests.shared.store import engine_for
 
@@ -37,10 +40,12 @@ def _tables(connection: Connection) -> set[str]:
 
 async def test_the_migrated_schema_is_schema_py(engine: AsyncEngine) -> None:
     assert await current(engine) is None
+    assert not await is_current(engine)
 
     await upgrade(engine)
 
-    assert await current(engine) == "0004"
+    assert await current(engine) == HEAD_REVISION
+    assert await is_current(engine)
     async with engine.connect() as connection:
         assert await connection.run_sync(_differences) == []
         assert await connection.run_sync(_tables) == {
@@ -78,6 +83,23 @@ async def test_upgrading_twice_changes_nothing(engine: AsyncEngine) -> None:
             await connection.execute(text("SELECT count(*) FROM workspace_spaces"))
         ).scalar() == 1
         assert await connection.run_sync(_differences) == []
+
+
+def test_the_head_revision_is_the_newest_migration() -> None:
+    # A start checks the revision against HEAD_REVISION before loading Alembic: a migration
+    # added without moving it would never run.
+    with as_file(files("bot.store") / "migrations") as folder:
+        config = Config()
+        config.set_main_option("script_location", str(folder))
+        assert ScriptDirectory.from_config(config).get_heads() == [HEAD_REVISION]
+
+
+async def test_a_database_of_another_revision_is_not_current(engine: AsyncEngine) -> None:
+    await upgrade(engine)
+    async with engine.begin() as connection:
+        await connection.execute(text("UPDATE alembic_version SET version_num = '0003'"))
+
+    assert not await is_current(engine)
 
 
 async def test_an_empty_database_differs_from_schema_py(engine: AsyncEngine) -> None:
