@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -58,12 +59,19 @@ class RuleSnapshot:
         channel_spaces: Mapping[tuple[str, str], str] | None = None,
         bindings: Iterable[tuple[str, str]] = (),
     ) -> None:
-        """`channel_spaces` maps (team, channel) to a space; `bindings` are (team, space) pairs."""
+        """`channel_spaces` maps (team, channel) to a space; `bindings` are (team, space) pairs.
+
+        Teams and spaces are kept as the one string Python interns for each: read from the
+        database, every row brings its own copy of a team or space that thousands of rows may
+        name. Channels, users and groups are left as they are: most are named once, and an
+        interned string costs a place in Python's table besides.
+        """
+        intern = sys.intern
         by_space: defaultdict[str, dict[Kind, set[str]]] = defaultdict(
             lambda: {kind: set() for kind in Kind}
         )
         for rule in rules:
-            by_space[rule.space_id][rule.kind].add(rule.subject)
+            by_space[intern(rule.space_id)][rule.kind].add(rule.subject)
         self._spaces = {
             space: SpaceRules(
                 frozenset(kinds[Kind.CHANNEL]),
@@ -75,10 +83,13 @@ class RuleSnapshot:
         self._groups = frozenset(
             group for space in self._spaces.values() for group in space.usergroups
         )
-        self._channel_spaces = dict(channel_spaces or {})
+        self._channel_spaces = {
+            (intern(team), channel): intern(space)
+            for (team, channel), space in (channel_spaces or {}).items()
+        }
         bound: defaultdict[str, set[str]] = defaultdict(set)
         for team, space in bindings:
-            bound[team].add(space)
+            bound[intern(team)].add(intern(space))
         self._bound = {team: frozenset(spaces) for team, spaces in bound.items()}
         self._keys = SpaceKeys(
             (*self._spaces, *self._channel_spaces.values(), *(s for b in bound.values() for s in b))

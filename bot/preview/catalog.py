@@ -31,7 +31,7 @@ from bot.errors import FlowpreviewError
 from bot.lifecycle import AsyncCloseable
 from bot.logs import background
 from bot.preview.catalog_listing import FlowLister, Listing, list_all
-from bot.preview.catalog_settings import CatalogSettings
+from bot.preview.catalog_settings import DEFAULT_MAX_SPACES, CatalogSettings
 from bot.preview.errors import BusyError
 from bot.preview.search import SearchIndex
 
@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 SpaceKey = tuple[str, str]
 """(account, space): whose flows, in which CustSpaceId ("" for no space at all)."""
 
-DEFAULT_MAX_SPACES = 64
 # After a failed refresh the next waits this long, doubling with each failure up to the ttl.
 FIRST_RETRY_S = 5.0
 MAX_DOUBLINGS = 16
@@ -211,6 +210,7 @@ class FlowCatalog(AsyncCloseable):
             ttl=settings.ttl,
             page_size=settings.page_size,
             max_flows=settings.max_flows,
+            max_spaces=settings.max_spaces,
             shared=shared,
             lease=lease,
             pinned=pinned,

@@ -32,6 +32,8 @@ NOT_FOUND_TTL_S = 30.0
 # How long a space where RAM denies GetFlow goes without asking again.
 DENIED_FOR_S = 300.0
 MAX_DENIED_SPACES = 1024
+# Flows whose details (or "not found") are kept at most: about 600 bytes each.
+DEFAULT_MAXSIZE = 10_000
 
 
 class FlowDescriber(Protocol):
@@ -65,7 +67,7 @@ class FlowDetailsCache:
         ttl: float = DEFAULT_TTL_S,
         not_found_ttl: float = NOT_FOUND_TTL_S,
         denied_for: float = DENIED_FOR_S,
-        maxsize: int = 10_000,
+        maxsize: int = DEFAULT_MAXSIZE,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client

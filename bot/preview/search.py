@@ -64,7 +64,12 @@ class SearchIndex:
     too weak to find unless set apart. Safe to share between tasks.
 
     Flows are held in ranking order for ties: fewer name words first, then by name, then by
-    ID. Their position in that order is the index every structure here refers to.
+    ID. Their position in that order is the index every structure here refers to; flows of
+    the same name are therefore side by side.
+
+    A catalog may hold tens of thousands of flows, so what is kept per flow is kept lean: a
+    name's word IDs are looked up when needed rather than kept, a name maps to its first flow
+    rather than to a list, and what many flows hold alike is held once.
     """
 
     def __init__(
@@ -73,21 +78,27 @@ class SearchIndex:
         flows: tuple[FlowSummary, ...],
         names: tuple[tuple[str, ...], ...],
         vocabulary: Vocabulary,
-        word_ids: tuple[tuple[int, ...], ...],
-        compounds: dict[int, tuple[tuple[int, int], ...]],
+        compounds: tuple[tuple[tuple[int, int], ...], ...],
         alphabetical: tuple[FlowSummary, ...],
+        by_name: dict[tuple[str, ...], int],
     ) -> None:
+        """`by_name` maps each name to its first flow; `compounds` holds, per flow, its joined
+        pairs of words with the position of each pair's first word."""
         self._flows = flows
         self._names = names
         self._vocabulary = vocabulary
-        self._word_ids = word_ids
         self._compounds = compounds
         self._alphabetical = alphabetical
         self._by_id = {flow.flow_id: flow for flow in flows}
         self._weak: dict[tuple[str, ...], bool] = {}
-        self._by_name: dict[tuple[str, ...], list[int]] = {}
-        for index, name in enumerate(names):
-            self._by_name.setdefault(name, []).append(index)
+        self._by_name = by_name
+        # How many flows share a name, for the names more than one flow has: a name's flows
+        # run up to the next name's first.
+        self._repeats = {
+            first: following - first
+            for first, following in pairwise((*by_name.values(), len(flows)))
+            if following - first > 1
+        }
         # For the message scan: the name lengths (in words) that begin with each word,
         # longest first, so that the longest name at a position wins.
         lengths: dict[str, set[int]] = {}
@@ -113,29 +124,37 @@ class SearchIndex:
         alphabetical = tuple(entry[5] for entry in sorted(entries, key=itemgetter(1, 2, 3)))
         entries.sort()
         vocabulary = Vocabulary()
-        word_ids: list[tuple[int, ...]] = []
-        compounds: dict[int, tuple[tuple[int, int], ...]] = {}
+        names: list[tuple[str, ...]] = []
+        by_name: dict[tuple[str, ...], int] = {}
+        compounds: list[tuple[tuple[int, int], ...]] = []
+        # Many flows join the same words at the same place ("sign up" first): one copy of each.
+        pairs: dict[tuple[int, int], tuple[int, int]] = {}
+        joins: dict[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]] = {}
         for index, (*_, name, _) in enumerate(entries):
-            word_ids.append(vocabulary.add_all(name, index))
-            if len(name) > 1:
-                joined = tuple(
+            # Spelled with the vocabulary's own strings, so each word is kept once.
+            spelled = tuple(map(vocabulary.words.__getitem__, vocabulary.add_all(name, index)))
+            names.append(spelled)
+            # Flows of one name are side by side: the first stands for them all.
+            by_name.setdefault(spelled, index)
+            joined = tuple(
+                pairs.setdefault(pair, pair)
+                for pair in (
                     (vocabulary.add(first + second, index, joined=True), at)
                     for at, (first, second) in enumerate(pairwise(name))
                     if min(len(first), len(second)) <= MAX_COMPOUND_PART
                     and first.isalpha()
                     and second.isalpha()
                 )
-                if joined:
-                    compounds[index] = joined
+            )
+            compounds.append(joins.setdefault(joined, joined))
         vocabulary.freeze()
         return cls(
             flows=tuple(entry[5] for entry in entries),
-            # Spelled with the vocabulary's own strings, so each word is kept once.
-            names=tuple(tuple(map(vocabulary.words.__getitem__, ids)) for ids in word_ids),
+            names=tuple(names),
             vocabulary=vocabulary,
-            word_ids=tuple(word_ids),
-            compounds=compounds,
+            compounds=tuple(compounds),
             alphabetical=alphabetical,
+            by_name=by_name,
         )
 
     def __len__(self) -> int:
@@ -203,7 +222,7 @@ class SearchIndex:
                 if name is None:
                     at += 1
                     continue
-                for index in self._by_name[name]:
+                for index in self._named(name):
                     found.setdefault(self._flows[index].flow_id, self._flows[index])
                 at += len(name)
         return tuple(found.values())[:wanted]
@@ -220,6 +239,13 @@ class SearchIndex:
             ):
                 return name
         return None
+
+    def _named(self, name: tuple[str, ...]) -> range:
+        """The flows named `name` (as words), by index."""
+        first = self._by_name.get(name)
+        if first is None:
+            return range(0)
+        return range(first, first + self._repeats.get(first, 1))
 
     def _is_weak(self, name: tuple[str, ...]) -> bool:
         # Remembered per name (at most one entry per name in the index): a message that
@@ -259,7 +285,7 @@ class SearchIndex:
         """
         # Flows named exactly as typed rank first in the first level; rank them up front so
         # that the cut-off below never has to consider them.
-        exact = self._by_name.get(query.name, [])
+        exact = self._named(query.name)
         top: list[_Key] = []
         for flow in exact:
             if (key := self._rank(flow, query)) is not None:
@@ -271,7 +297,7 @@ class SearchIndex:
                 if flow in exact:
                     continue
                 if len(top) >= wanted:
-                    extra_at_least = len(self._word_ids[flow]) - (len(query.words) - misses)
+                    extra_at_least = len(self._names[flow]) - (len(query.words) - misses)
                     if (misses, -points, True, extra_at_least, False, flow) > top[wanted - 1]:
                         return top[:wanted]
                 if (key := self._rank(flow, query)) is not None:
@@ -280,8 +306,8 @@ class SearchIndex:
 
     def _rank(self, flow: int, query: _Query) -> _Key | None:
         """`flow`'s full ranking key for this query; None if it has no word in common."""
-        word_ids = self._word_ids[flow]
-        compounds = self._compounds.get(flow, ())
+        word_ids = self._vocabulary.ids_of(self._names[flow])
+        compounds = self._compounds[flow]
         points = misses = covered = 0
         previous = -1
         ordered = True
@@ -312,7 +338,7 @@ class SearchIndex:
         """The one flow the query clearly means: see "Search by name" in docs/using.md."""
         top = best[0]
         misses, points, not_exact, flow = top[0], -top[1], top[2], top[5]
-        if misses or len(self._by_name[self._names[flow]]) > 1:
+        if misses or len(self._named(self._names[flow])) > 1:
             return None
         if not not_exact or matched == 1:
             return self._flows[flow]

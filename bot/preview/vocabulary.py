@@ -98,6 +98,10 @@ class Vocabulary:
                 dict.fromkeys(word[:size] for _, word in letters if len(word) > size)
             )
 
+    def ids_of(self, words: tuple[str, ...]) -> list[int]:
+        """The IDs of `words`, every one of which some name holds."""
+        return list(map(self._ids.__getitem__, words))
+
     def id_of(self, word: str) -> int | None:
         """The ID of `word`, if some name holds it."""
         return self._ids.get(word)

@@ -293,9 +293,12 @@ def test_settings_come_from_the_environment_and_name_a_bad_variable() -> None:
     assert CatalogSettings.from_env({}) == CatalogSettings(300.0, 100, 50_000)
     env = {"CATALOG_TTL_S": "60", "CATALOG_PAGE_SIZE": "50", "CATALOG_MAX_FLOWS": "10000"}
     assert CatalogSettings.from_env(env) == CatalogSettings(60.0, 50, 10_000)
+    env["CATALOG_MAX_SPACES"] = "8"
+    assert CatalogSettings.from_env(env) == CatalogSettings(60.0, 50, 10_000, 8)
     client = CamsClient(DEMO_CREDENTIALS, CamsSettings(Endpoint.parse("http://127.0.0.1:9")))
-    catalog = FlowCatalog.create(client, CatalogSettings(60.0, 50, 10_000))
+    catalog = FlowCatalog.create(client, CatalogSettings(60.0, 50, 10_000, 8))
     assert (catalog.ttl, catalog.page_size, catalog.max_flows) == (60.0, 50, 10_000)
+    assert catalog.max_spaces == 8
 
 
 @pytest.mark.parametrize(
@@ -307,6 +310,10 @@ def test_settings_come_from_the_environment_and_name_a_bad_variable() -> None:
         ("CATALOG_PAGE_SIZE", "0"),
         ("CATALOG_MAX_FLOWS", "0"),
         ("CATALOG_MAX_FLOWS", "1000000"),
+        ("CATALOG_MAX_SPACES", "0"),
+        ("CATALOG_MAX_SPACES", "10001"),
+        ("CATALOG_MAX_SPACES", "many"),
+        ("CATALOG_MAX_SPACES", "2.5"),
     ],
 )
 def test_bad_settings_are_refused_naming_the_variable(name: str, value: str) -> None:

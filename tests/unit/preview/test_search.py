@@ -353,6 +353,18 @@ def test_find_in_text_lists_every_flow_of_a_shared_name() -> None:
     assert len(index.find_in_text("Sign up v3 is live")) == 2
 
 
+def test_flows_sharing_a_name_are_found_together_wherever_their_name_sorts() -> None:
+    # The index holds each name once, with its first flow: the others follow it in order.
+    shared = {"Survey": 2, "Sign up v3": 3, "Zoo": 1, "Booking form": 2}
+    catalog = ["survey", "Survey", "Sign-up v3", "sign up V3", "SIGN UP v3", "Zoo"]
+    index = SearchIndex.build(flows_named([*catalog, "Booking form", "booking-form"]))
+    for name, count in shared.items():
+        assert len(index.find_in_text(f'see "{name}" now')) == count, name
+        result = index.search(name)
+        assert len(result.matches) >= count
+        assert (result.clear is None) == (count > 1), name
+
+
 # Properties
 
 WORDS = ["sign", "up", "signup", "booking", "book", "café", "cafe", "v3", "3", "dental", "form"]
