@@ -43,7 +43,7 @@ SPACE = "cams-demo"
 ADDED_P99_TARGET_MS = 1.0
 FLUSH_S = 60.0
 WITH, WITHOUT = "with the store", "without the store"
-DISTRIBUTIONS = ("sqlalchemy", "asyncpg", "slack-bolt")
+DISTRIBUTIONS = ("asyncpg", "slack-bolt")
 
 
 @dataclass

@@ -335,9 +335,9 @@ async def prepare(
     try:
         # As the bot keeps them: each transaction takes SQLite's write lock first, since the
         # audit trail's purge may be writing too.
-        locking = store.engine.execution_options(**{WRITE_LOCK: True})
+        locking = store.sqlalchemy_engine().execution_options(**{WRITE_LOCK: True})
         installations = AsyncSQLAlchemyInstallationStore(client_id=CLIENT_ID, engine=locking)
-        book = RuleBook(store.engine, known=[DEMO_SPACE])
+        book = RuleBook(store.database, known=[DEMO_SPACE])
         for team in teams:
             await installations.async_save(await installed(fake, team))
             await book.bind(team, DEMO_SPACE)

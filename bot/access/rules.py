@@ -16,14 +16,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-
-from sqlalchemy import delete, func, insert, literal, select, text, union, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.access.errors import RuleError, RuleErrorKind
 from bot.access.ids import (
@@ -38,14 +34,63 @@ from bot.access.settings import DEFAULT_CACHE_S
 from bot.access.snapshot import Rule, RuleSnapshot
 from bot.ids import space_key
 from bot.lifecycle import AsyncCloseable
-from bot.store.engine import WRITE_LOCK, describe_error
-from bot.store.schema import ID_LENGTH, access_rules, channel_settings, workspace_spaces
+from bot.store.database import (
+    Connection,
+    Database,
+    DatabaseError,
+    Dialect,
+    Row,
+    one_line,
+    read_time,
+)
+from bot.store.limits import ID_LENGTH
 
 log = logging.getLogger(__name__)
 
 # Any number will do, as long as it is always the same one (and not the migrations' key): on
 # PostgreSQL, writers take turns so that two replicas cannot both take a bound's last place.
 WRITE_LOCK_KEY = 0x61636373  # "accs"
+_LOCK = "SELECT pg_advisory_xact_lock($1)"
+
+_SUBJECTS = "SELECT subject FROM access_rules WHERE space_id = $1 AND kind = $2"
+_COUNT_IN_SPACE = "SELECT count(*) FROM access_rules WHERE space_id = $1"
+_COUNT_RULES = "SELECT count(*) FROM access_rules"
+_INSERT_RULE = (
+    "INSERT INTO access_rules (space_id, kind, subject, created_by, created_at) "
+    "VALUES ($1, $2, $3, $4, $5)"
+)
+_DELETE_RULE = "DELETE FROM access_rules WHERE space_id = $1 AND kind = $2 AND subject = $3"
+_UPDATE_CHANNEL = (
+    "UPDATE channel_settings SET space_id = $3, updated_by = $4, updated_at = $5 "
+    "WHERE team_id = $1 AND channel_id = $2"
+)
+_COUNT_CHANNELS = "SELECT count(*) FROM channel_settings"
+_INSERT_CHANNEL = (
+    "INSERT INTO channel_settings (team_id, channel_id, space_id, updated_by, updated_at) "
+    "VALUES ($1, $2, $3, $4, $5)"
+)
+_DELETE_CHANNEL = "DELETE FROM channel_settings WHERE team_id = $1 AND channel_id = $2"
+_IS_BOUND = "SELECT count(*) FROM workspace_spaces WHERE team_id = $1 AND space_id = $2"
+_COUNT_BINDINGS = "SELECT count(*) FROM workspace_spaces"
+_INSERT_BINDING = "INSERT INTO workspace_spaces (team_id, space_id, created_at) VALUES ($1, $2, $3)"
+_DELETE_BINDING = "DELETE FROM workspace_spaces WHERE team_id = $1 AND space_id = $2"
+# What rules() and bindings() list: $1 is the bound, $2 the space.
+_RULE_RECORDS = "SELECT space_id, kind, subject, created_by, created_at FROM access_rules"
+_RULE_ORDER = " ORDER BY space_id, kind, subject LIMIT $1"
+_BINDING_RECORDS = "SELECT team_id, space_id, created_at FROM workspace_spaces"
+_BINDING_ORDER = " ORDER BY space_id, team_id LIMIT $1"
+_OF_SPACE = " WHERE space_id = $2"
+# What a reload reads; $1 is one more than the bound.
+_READ_RULES = "SELECT space_id, kind, subject FROM access_rules LIMIT $1"
+_READ_CHANNELS = "SELECT team_id, channel_id, space_id FROM channel_settings LIMIT $1"
+_READ_BINDINGS = "SELECT team_id, space_id FROM workspace_spaces LIMIT $1"
+# The spaces the database names whose space_key is $1. SQLite's and PostgreSQL's lower() agree
+# on the ASCII letters that space IDs are made of.
+_SPELLINGS = (
+    "SELECT space_id FROM access_rules WHERE lower(replace(space_id, '_', '-')) = $1 "
+    "UNION SELECT space_id FROM channel_settings WHERE lower(replace(space_id, '_', '-')) = $1 "
+    "UNION SELECT space_id FROM workspace_spaces WHERE lower(replace(space_id, '_', '-')) = $1"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +133,7 @@ class RuleBook(AsyncCloseable):
 
     def __init__(
         self,
-        engine: AsyncEngine,
+        database: Database,
         *,
         cache_s: float = DEFAULT_CACHE_S,
         clock: Callable[[], float] = time.time,
@@ -97,7 +142,7 @@ class RuleBook(AsyncCloseable):
     ) -> None:
         self.bounds = bounds
         self._known = SpaceKeys(known)
-        self._engine = engine
+        self._database = database
         self._cache_s = cache_s
         self._clock = clock
         self._snapshot: RuleSnapshot | None = None
@@ -137,29 +182,18 @@ class RuleBook(AsyncCloseable):
         if not wanted:
             raise RuleError(RuleErrorKind.INVALID, "name at least one ID to allow")
         _room(len(wanted), self.bounds.per_space, f"rules for space {space_id!r}")
-        same = access_rules.c.space_id == space_id
-        of_kind = select(access_rules.c.subject).where(same, access_rules.c.kind == kind.value)
         async with self._writing() as connection:
             await self._not_look_alike(connection, space_id)
-            present = set((await connection.scalars(of_kind)).all())
+            present = {row[0] for row in await connection.fetch(_SUBJECTS, space_id, kind.value)}
             added = tuple(subject for subject in wanted if subject not in present)
             if added:
-                in_space = await _count(connection, access_rules, same)
+                in_space = await _count(connection, _COUNT_IN_SPACE, space_id)
                 _room(in_space + len(added), self.bounds.per_space, f"rules for space {space_id!r}")
-                total = await _count(connection, access_rules)
+                total = await _count(connection, _COUNT_RULES)
                 _room(total + len(added), self.bounds.rules, "rules in all")
                 at = self._now()
-                rows = [
-                    {
-                        "space_id": space_id,
-                        "kind": kind.value,
-                        "subject": subject,
-                        "created_by": by[:ID_LENGTH],
-                        "created_at": at,
-                    }
-                    for subject in added
-                ]
-                await connection.execute(insert(access_rules), rows)
+                rows = [(space_id, kind.value, subject, by[:ID_LENGTH], at) for subject in added]
+                await connection.execute_many(_INSERT_RULE, rows)
         await self._refresh()
         return added
 
@@ -167,12 +201,7 @@ class RuleBook(AsyncCloseable):
         """Remove one rule; False when there was no such rule."""
         check_space(space_id)
         check_subject(kind, subject)
-        return await self._delete(
-            access_rules,
-            access_rules.c.space_id == space_id,
-            access_rules.c.kind == kind.value,
-            access_rules.c.subject == subject,
-        )
+        return await self._delete(_DELETE_RULE, space_id, kind.value, subject)
 
     async def set_channel_space(
         self, team_id: str, channel_id: str, space_id: str, *, by: str
@@ -181,41 +210,32 @@ class RuleBook(AsyncCloseable):
         check_team(team_id)
         _check_channel(channel_id)
         check_space(space_id)
-        key = (channel_settings.c.team_id == team_id, channel_settings.c.channel_id == channel_id)
-        values = {"space_id": space_id, "updated_by": by[:ID_LENGTH], "updated_at": self._now()}
+        row = (team_id, channel_id, space_id, by[:ID_LENGTH], self._now())
         async with self._writing() as connection:
             await self._not_look_alike(connection, space_id)
-            updated = await connection.execute(update(channel_settings).where(*key), values)
-            if not updated.rowcount:
-                held = await _count(connection, channel_settings)
+            if not await connection.execute(_UPDATE_CHANNEL, *row):
+                held = await _count(connection, _COUNT_CHANNELS)
                 _room(held + 1, self.bounds.channel_spaces, "channel spaces")
-                row = {"team_id": team_id, "channel_id": channel_id, **values}
-                await connection.execute(insert(channel_settings), row)
+                await connection.execute(_INSERT_CHANNEL, *row)
         await self._refresh()
 
     async def clear_channel_space(self, team_id: str, channel_id: str) -> bool:
         """Forget the channel's space; False when it had none."""
         check_team(team_id)
         _check_channel(channel_id)
-        return await self._delete(
-            channel_settings,
-            channel_settings.c.team_id == team_id,
-            channel_settings.c.channel_id == channel_id,
-        )
+        return await self._delete(_DELETE_CHANNEL, team_id, channel_id)
 
     async def bind(self, team_id: str, space_id: str) -> bool:
         """Let the workspace use the space (multi-workspace mode); False when it already could."""
         check_team(team_id)
         check_space(space_id)
-        key = (workspace_spaces.c.team_id == team_id, workspace_spaces.c.space_id == space_id)
         async with self._writing() as connection:
             await self._not_look_alike(connection, space_id)
-            if await _count(connection, workspace_spaces, *key):
+            if await _count(connection, _IS_BOUND, team_id, space_id):
                 return False
-            held = await _count(connection, workspace_spaces)
+            held = await _count(connection, _COUNT_BINDINGS)
             _room(held + 1, self.bounds.bindings, "workspace bindings")
-            row = {"team_id": team_id, "space_id": space_id, "created_at": self._now()}
-            await connection.execute(insert(workspace_spaces), row)
+            await connection.execute(_INSERT_BINDING, team_id, space_id, self._now())
         await self._refresh()
         return True
 
@@ -223,83 +243,60 @@ class RuleBook(AsyncCloseable):
         """Stop the workspace using the space; False when it was not bound to it."""
         check_team(team_id)
         check_space(space_id)
-        return await self._delete(
-            workspace_spaces,
-            workspace_spaces.c.team_id == team_id,
-            workspace_spaces.c.space_id == space_id,
-        )
+        return await self._delete(_DELETE_BINDING, team_id, space_id)
 
     async def rules(self, space_id: str | None = None) -> list[RuleRecord]:
         """The rules as the database holds them now (of `space_id` when given), by space,
         kind and subject."""
-        table = access_rules
-        statement = (
-            select(table)
-            .order_by(table.c.space_id, table.c.kind, table.c.subject)
-            .limit(self.bounds.rules)
-        )
-        if space_id is not None:
-            statement = statement.where(table.c.space_id == space_id)
-        async with self._engine.connect() as connection:
-            rows = (await connection.execute(statement)).mappings().all()
+        rows = await self._listed(_RULE_RECORDS, _RULE_ORDER, self.bounds.rules, space_id)
         return [
-            RuleRecord(
-                row["space_id"],
-                Kind(row["kind"]),
-                row["subject"],
-                row["created_by"],
-                row["created_at"],
-            )
-            for row in rows
+            RuleRecord(space, Kind(kind), subject, by, read_time(at))
+            for space, kind, subject, by, at in rows
         ]
 
     async def bindings(self, space_id: str | None = None) -> list[Binding]:
         """The workspace bindings as the database holds them now (to `space_id` when given), by
         space and team."""
-        table = workspace_spaces
-        statement = (
-            select(table).order_by(table.c.space_id, table.c.team_id).limit(self.bounds.bindings)
-        )
-        if space_id is not None:
-            statement = statement.where(table.c.space_id == space_id)
-        async with self._engine.connect() as connection:
-            rows = (await connection.execute(statement)).mappings().all()
-        return [Binding(row["team_id"], row["space_id"], row["created_at"]) for row in rows]
+        rows = await self._listed(_BINDING_RECORDS, _BINDING_ORDER, self.bounds.bindings, space_id)
+        return [Binding(team, space, read_time(at)) for team, space, at in rows]
 
     async def close(self) -> None:
         """Stop a reload in progress and start no more (the copy in hand is still served); the
-        engine is the caller's to dispose of."""
+        database is the caller's to close."""
         self._closed = True
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
-    async def _delete(self, table: Any, *where: Any) -> bool:
-        """Delete the rows of `table` matching `where`; whether there were any."""
+    async def _listed(self, select: str, order: str, bound: int, space_id: str | None) -> list[Row]:
+        """The rows of `select` in `order`, at most `bound`; of `space_id` when given."""
+        async with self._database.connection() as connection:
+            if space_id is None:
+                return await connection.fetch(select + order, bound)
+            return await connection.fetch(select + _OF_SPACE + order, bound, space_id)
+
+    async def _delete(self, statement: str, *args: object) -> bool:
+        """Run the DELETE `statement`; whether it deleted any row."""
         async with self._writing() as connection:
-            result = await connection.execute(delete(table).where(*where))
+            deleted = await connection.execute(statement, *args)
         await self._refresh()
-        return bool(result.rowcount)
+        return bool(deleted)
 
     @asynccontextmanager
-    async def _writing(self) -> AsyncIterator[AsyncConnection]:
+    async def _writing(self) -> AsyncIterator[Connection]:
         # One writer at a time, so that a bound checked is still true when the insert lands:
         # SQLite's IMMEDIATE transaction, PostgreSQL's advisory lock.
-        async with self._engine.connect() as connection:
-            await connection.execution_options(**{WRITE_LOCK: True})
-            async with connection.begin():
-                if connection.dialect.name == "postgresql":
-                    await connection.execute(
-                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK_KEY}
-                    )
-                yield connection
+        async with self._database.transaction(write=True) as connection:
+            if connection.dialect is Dialect.POSTGRESQL:
+                await connection.execute(_LOCK, WRITE_LOCK_KEY)
+            yield connection
 
     def configured_look_alike(self, space_id: str) -> str | None:
         """The configured space that `space_id` differs from only in case or '_' versus '-';
         None when there is none, or `space_id` is itself configured."""
         return self._known.look_alike(space_id)
 
-    async def _not_look_alike(self, connection: AsyncConnection, space_id: str) -> None:
+    async def _not_look_alike(self, connection: Connection, space_id: str) -> None:
         """Raise RuleError (look_alike) when `space_id` differs from a configured space, or one
         the database names, only in case or '_' versus '-'; inside the write's transaction, so
         that two writers cannot each add one spelling."""
@@ -341,23 +338,13 @@ class RuleBook(AsyncCloseable):
 
     async def _read(self) -> RuleSnapshot:
         bounds = self.bounds
-        rules = access_rules.c
-        channels = channel_settings.c
-        async with self._engine.connect() as connection:
-            rule_rows = await _fetch(
-                connection, (rules.space_id, rules.kind, rules.subject), bounds.rules, "rules"
-            )
+        async with self._database.connection() as connection:
+            rule_rows = await _fetch(connection, _READ_RULES, bounds.rules, "rules")
             channel_rows = await _fetch(
-                connection,
-                (channels.team_id, channels.channel_id, channels.space_id),
-                bounds.channel_spaces,
-                "channel spaces",
+                connection, _READ_CHANNELS, bounds.channel_spaces, "channel spaces"
             )
             binding_rows = await _fetch(
-                connection,
-                (workspace_spaces.c.team_id, workspace_spaces.c.space_id),
-                bounds.bindings,
-                "workspace bindings",
+                connection, _READ_BINDINGS, bounds.bindings, "workspace bindings"
             )
         return RuleSnapshot(
             (Rule(space, Kind(kind), subject) for space, kind, subject in rule_rows),
@@ -369,9 +356,8 @@ class RuleBook(AsyncCloseable):
         return datetime.fromtimestamp(self._clock(), UTC)
 
 
-async def _count(connection: AsyncConnection, table: Any, *where: Any) -> int:
-    statement = select(func.count()).select_from(table).where(*where)
-    return int((await connection.execute(statement)).scalar_one())
+async def _count(connection: Connection, statement: str, *args: object) -> int:
+    return int(await connection.fetch_value(statement, *args))
 
 
 def _room(count: int, bound: int, what: str) -> None:
@@ -379,40 +365,23 @@ def _room(count: int, bound: int, what: str) -> None:
         raise RuleError(RuleErrorKind.TOO_MANY, f"{what} would number {count:,}; at most {bound:,}")
 
 
-async def _fetch(
-    connection: AsyncConnection, columns: Sequence[Any], bound: int, what: str
-) -> list[tuple[str, ...]]:
+async def _fetch(connection: Connection, statement: str, bound: int, what: str) -> list[Row]:
     # One row past the bound tells a table filled beyond it (by hand, or by another version)
     # from one filled to it.
-    rows = (await connection.execute(select(*columns).limit(bound + 1))).all()
+    rows = await connection.fetch(statement, bound + 1)
     if len(rows) > bound:
         raise RuleError(
             RuleErrorKind.TOO_MANY,
             f"the database holds more than {bound:,} {what}; at most that many can be loaded",
         )
-    return [tuple(row) for row in rows]
+    return rows
 
 
-async def _stored_look_alike(connection: AsyncConnection, space_id: str) -> str | None:
-    """A space the database names that `space_id` is a look-alike of, if any.
-
-    SQLite's and PostgreSQL's lower() agree on the ASCII letters that space IDs are made of.
-    """
-    columns = (
-        access_rules.c.space_id,
-        channel_settings.c.space_id,
-        workspace_spaces.c.space_id,
-    )
-    key = literal(space_key(space_id))
-    named = union(
-        *(
-            select(column.label("space_id")).where(
-                func.lower(func.replace(column, "_", "-")) == key
-            )
-            for column in columns
-        )
-    ).subquery()
-    spellings: set[str] = set((await connection.scalars(select(named.c.space_id))).all())
+async def _stored_look_alike(connection: Connection, space_id: str) -> str | None:
+    """A space the database names that `space_id` is a look-alike of, if any."""
+    spellings: set[str] = {
+        row[0] for row in await connection.fetch(_SPELLINGS, space_key(space_id))
+    }
     if not spellings or space_id in spellings:
         return None
     return min(spellings)
@@ -423,4 +392,6 @@ def _check_channel(channel_id: str) -> None:
 
 
 def _why(exc: Exception) -> str:
-    return exc.message if isinstance(exc, RuleError) else describe_error(exc)
+    if isinstance(exc, RuleError):
+        return exc.message
+    return str(exc) if isinstance(exc, DatabaseError) else one_line(exc)

@@ -16,18 +16,16 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from bot.access.errors import RuleError, RuleErrorKind
 from bot.access.ids import Kind, check_space, check_subject, check_team
 from bot.access.rules import RuleBook
-from bot.cli.migrate import DATABASE_ERRORS
 from bot.cli.reading import read
 from bot.cli.table import cell, table
 from bot.ids import space_key
 from bot.preview.spaces import listed_only, spaces_from_env
-from bot.store.engine import describe_error, open_engine
-from bot.store.migrate import upgrade
+from bot.store.database import Database, DatabaseError, one_line
+from bot.store.migrate import bring_up_to_date
+from bot.store.opening import open_database
 from bot.store.settings import StoreSettings
 
 # The words of the command line; the database says `usergroup`.
@@ -85,7 +83,7 @@ def run_list(args: argparse.Namespace, env: dict[str, str]) -> int:
     settings = StoreSettings.from_env(env)
     if args.space is not None and (code := _invalid(lambda: check_space(args.space))):
         return code
-    rows = read(settings, lambda engine: _list(engine, args.space))
+    rows = read(settings, lambda database: _list(database, args.space))
     if rows is None:
         return 1
     if args.json:
@@ -194,8 +192,9 @@ def _change(env: dict[str, str], change: Callable[[RuleBook], Awaitable[int]]) -
         print(f"error: {exc.message}", file=sys.stderr)
         usage = exc.kind in {RuleErrorKind.INVALID, RuleErrorKind.LOOK_ALIKE}
         return 2 if usage else 1
-    except DATABASE_ERRORS as exc:
-        print(f"error: {describe_error(exc)}", file=sys.stderr)
+    except (DatabaseError, OSError) as exc:
+        why = str(exc) if isinstance(exc, DatabaseError) else one_line(exc)
+        print(f"error: {why}", file=sys.stderr)
         return 1
 
 
@@ -210,17 +209,25 @@ def _report(changed: bool, done: str, missing: str) -> int:
 async def _with_book(
     settings: StoreSettings, change: Callable[[RuleBook], Awaitable[int]], known: list[str]
 ) -> int:
-    engine = open_engine(settings)
+    database = open_database(settings)
     try:
-        await upgrade(engine)
-        async with RuleBook(engine, known=known) as book:
+        await _up_to_date(database, settings)
+        async with RuleBook(database, known=known) as book:
             return await change(book)
     finally:
-        await engine.dispose()
+        await database.close()
 
 
-async def _list(engine: AsyncEngine, space: str | None) -> list[dict[str, Any]]:
-    async with RuleBook(engine) as book:
+async def _up_to_date(database: Database, settings: StoreSettings) -> None:
+    """Migrate the database if need be; DatabaseError when it cannot be reached or migrated."""
+    # A database that cannot be reached says so here, through the bot's own driver.
+    async with database.connection() as connection:
+        await connection.fetch_value("SELECT 1")
+    await bring_up_to_date(database, settings)
+
+
+async def _list(database: Database, space: str | None) -> list[dict[str, Any]]:
+    async with RuleBook(database) as book:
         rules, bindings = await book.rules(space), await book.bindings(space)
     rows = [
         _row(rule.space_id, _WORDS[rule.kind], rule.subject, rule.created_by, rule.created_at)

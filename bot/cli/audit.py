@@ -70,7 +70,7 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> int:
     since = datetime.now(UTC) - args.since if isinstance(args.since, timedelta) else args.since
     records = read(
         settings,
-        lambda engine: AuditTrail(engine).query(
+        lambda database: AuditTrail(database).query(
             since=since, user=args.user, flow=args.flow, limit=args.limit
         ),
     )

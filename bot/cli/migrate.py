@@ -10,7 +10,8 @@ from typing import Any
 from alembic.util import CommandError
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.store.engine import describe_error, open_engine
+from bot.store.database import one_line
+from bot.store.engine import open_engine
 from bot.store.migrate import current, upgrade
 from bot.store.settings import StoreSettings
 
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> int:
     try:
         before, after = asyncio.run(_migrate(settings))
     except DATABASE_ERRORS as exc:
-        print(f"error: {describe_error(exc)}", file=sys.stderr)
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return 1
     print(f"revision before: {before or 'none'}")
     print(f"revision after: {after or 'none'}")

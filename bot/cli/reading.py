@@ -7,17 +7,15 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from bot.cli.migrate import DATABASE_ERRORS
-from bot.store.engine import describe_error, open_engine
-from bot.store.migrate import current
+from bot.store.database import Database, DatabaseError, one_line
+from bot.store.migrate import revision
+from bot.store.opening import open_database
 from bot.store.settings import StoreSettings
 
 T = TypeVar("T")
 
 
-def read(settings: StoreSettings, query: Callable[[AsyncEngine], Awaitable[T]]) -> T | None:
+def read(settings: StoreSettings, query: Callable[[Database], Awaitable[T]]) -> T | None:
     """What `query` reads from the database `settings` name; None, after one line on stderr
     saying why, when there is no database, it cannot be reached, or it has no tables yet."""
     path = settings.sqlite_path
@@ -27,8 +25,11 @@ def read(settings: StoreSettings, query: Callable[[AsyncEngine], Awaitable[T]]) 
         return None
     try:
         migrated, value = asyncio.run(_read(settings, query))
-    except DATABASE_ERRORS as exc:
-        print(f"error: {describe_error(exc)}", file=sys.stderr)
+    except DatabaseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    except OSError as exc:
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return None
     if not migrated:
         print("error: the database has no tables yet; run `flowpreview migrate`", file=sys.stderr)
@@ -37,12 +38,15 @@ def read(settings: StoreSettings, query: Callable[[AsyncEngine], Awaitable[T]]) 
 
 
 async def _read(
-    settings: StoreSettings, query: Callable[[AsyncEngine], Awaitable[T]]
+    settings: StoreSettings, query: Callable[[Database], Awaitable[T]]
 ) -> tuple[bool, T | None]:
-    engine = open_engine(settings)
+    database = open_database(settings)
     try:
-        if await current(engine) is None:
+        # A database that cannot be reached says so here; one without tables has no revision.
+        async with database.connection() as connection:
+            await connection.fetch_value("SELECT 1")
+        if await revision(database) is None:
             return False, None
-        return True, await query(engine)
+        return True, await query(database)
     finally:
-        await engine.dispose()
+        await database.close()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.logs import BOLT_LOGGER
 from bot.slack import listeners
@@ -20,6 +20,9 @@ from bot.slack.deps import Deps
 from bot.slack.edge.replies import ReplyPoster
 from bot.slack.edge.web_api import SlackWebClient, as_web_client
 from bot.slack.settings import SlackSettings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +40,8 @@ def build_app(
     """An AsyncApp whose listeners work with `deps`.
 
     With one workspace it uses the bot token; with several (`settings.oauth`) each request is
-    authorised with its workspace's installation, kept on `engine` (the store's), which is then
-    required, and uninstalling or revoking the app deletes what it kept.
+    authorised with its workspace's installation, kept on `engine` (the store's SQLAlchemy
+    engine), which is then required, and uninstalling or revoking the app deletes what it kept.
     """
     bolt_logger = logging.getLogger(BOLT_LOGGER)
     common: dict[str, Any] = {
@@ -59,7 +62,14 @@ def build_app(
     client = SlackWebClient(token=token, base_url=settings.api_url or SLACK_API_URL)
     if settings.oauth is None:
         assert token is not None  # SlackSettings holds one or the other
-        app = AsyncApp(client=client, **common)
+        # Bolt reads SLACK_BOT_TOKEN from the environment itself, finds it beside the client
+        # that holds the same token, and would warn at every start that it goes unused.
+        unused_token = _Dropping(warning_client_prioritized_and_token_skipped())
+        bolt_logger.addFilter(unused_token)
+        try:
+            app = AsyncApp(client=client, **common)
+        finally:
+            bolt_logger.removeFilter(unused_token)
     else:
         if engine is None:
             raise ValueError("installs in several workspaces are kept in the database: give engine")
@@ -76,6 +86,18 @@ def build_app(
     app.error(log_error)
     listeners.register(app, deps)
     return app
+
+
+class _Dropping(logging.Filter):
+    """Drops the log records whose message is `message`."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self._message = message
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for the message dropped."""
+        return record.getMessage() != self._message
 
 
 class _OurClients(AsyncMiddleware):

@@ -78,7 +78,7 @@ def wire(
     if store is not None:
         policy = access or AccessSettings()
         gate = Gate(
-            RuleBook(store.engine, cache_s=policy.cache_s, known=[s.id for s in service.spaces]),
+            RuleBook(store.database, cache_s=policy.cache_s, known=[s.id for s in service.spaces]),
             Directory(),
             policy,
             auditor,

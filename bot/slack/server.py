@@ -92,7 +92,9 @@ def create_server(
     preview given, shared or refused goes on its audit trail. Serve it with `runner_options()`.
     """
     deps = wire(settings, service, ack_budget=ack_budget, store=store, access=access)
-    bolt = build_app(settings, deps, engine=store.engine if store is not None else None)
+    # Only installs into several workspaces need SQLAlchemy (slack_sdk's installation store).
+    engine = store.sqlalchemy_engine() if store is not None and settings.oauth else None
+    bolt = build_app(settings, deps, engine=engine)
     mode = "socket" if settings.socket_mode else "http"
     server = web.Application()
     server[DEPS] = deps

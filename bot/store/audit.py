@@ -16,25 +16,24 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, NamedTuple
-
-from sqlalchemy import RowMapping, delete, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from typing import NamedTuple
 
 from bot.lifecycle import AsyncCloseable
 from bot.metrics import AUDIT_RECORDS
-from bot.store.audit_insert import Row, encode, insert, utc_text
-from bot.store.engine import describe_error
-from bot.store.schema import audit_records
-from bot.store.settings import DEFAULT_RETENTION_DAYS
+from bot.store.audit_insert import Row, encode, insert
+from bot.store.database import Connection, Database, DatabaseError, one_line, read_time, utc_text
+from bot.store.database import Row as FetchedRow
+from bot.store.settings import DEFAULT_AUDIT_QUEUE_MAX, DEFAULT_RETENTION_DAYS
 
 log = logging.getLogger(__name__)
 _WRITTEN = AUDIT_RECORDS.labels("written")
 _DROPPED = AUDIT_RECORDS.labels("dropped")
 
-MAX_QUEUE = 10_000
+# The default bound of the queue; AUDIT_QUEUE_MAX sets it.
+MAX_QUEUE = DEFAULT_AUDIT_QUEUE_MAX
 BATCH = 500
 # How long the writer lets records gather after the first before it writes them.
 LINGER_S = 0.2
@@ -48,6 +47,21 @@ PURGE_EVERY_S = 6 * 3600.0
 PURGE_CHUNK = 10_000
 CLOSE_WAIT_S = 5.0
 QUERY_LIMIT = 1000
+
+_COLUMNS = "at, team_id, channel_id, user_id, flow_id, space_id, outcome, reason, request_id"
+# A chunk of the records past retention; the subquery bounds what one statement deletes.
+_PURGE = (
+    "DELETE FROM audit_records WHERE id IN (SELECT id FROM audit_records WHERE at < $1 LIMIT $2)"
+)
+# The records of one request share their time: the IDs break such ties, so the order is the
+# same on every call.
+_RECENT_FLOWS = (
+    "SELECT flow_id, space_id FROM audit_records "
+    "WHERE team_id = $1 AND user_id = $2 AND outcome IN ($3, $4) AND flow_id IS NOT NULL "
+    "GROUP BY flow_id, space_id "
+    "ORDER BY max(at) DESC, flow_id, space_id "
+    "LIMIT $5"
+)
 
 
 class AuditOutcome(StrEnum):
@@ -91,7 +105,7 @@ class AuditTrail(AsyncCloseable):
 
     def __init__(
         self,
-        engine: AsyncEngine,
+        database: Database,
         *,
         retention_days: int = DEFAULT_RETENTION_DAYS,
         max_queue: int = MAX_QUEUE,
@@ -104,7 +118,7 @@ class AuditTrail(AsyncCloseable):
         self.retention = timedelta(days=retention_days)
         self.written = 0
         self.dropped = 0
-        self._engine = engine
+        self._database = database
         # A deque and an event rather than an asyncio.Queue: appending is one C call, and the
         # writer is woken once per batch, not handed each record through a future.
         self._queue: deque[AuditRecord] = deque()
@@ -128,10 +142,10 @@ class AuditTrail(AsyncCloseable):
         self._drop_report: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
-        # The writer's own connection, held between batches, and its driver's connection;
+        # The writer's own connection, held between batches, and the lease that gives it back;
         # `_in_doubt` while a statement on it has not finished (it was cut short, say).
-        self._connection: AsyncConnection | None = None
-        self._driver: Any = None
+        self._lease: AbstractAsyncContextManager[Connection] | None = None
+        self._connection: Connection | None = None
         self._in_doubt = False
 
     @property
@@ -188,7 +202,7 @@ class AuditTrail(AsyncCloseable):
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             # A write cut short leaves its connection in an unknown state: it is not reused.
-            await self._release(broken=self._in_doubt)
+            await self._release()
         report = self._drop_report
         if report is not None:
             report.cancel()
@@ -204,16 +218,11 @@ class AuditTrail(AsyncCloseable):
 
     async def purge(self, now: datetime) -> int:
         """Delete the records older than the retention period; how many went."""
-        doomed = (
-            select(audit_records.c.id)
-            .where(audit_records.c.at < now - self.retention)
-            .limit(self._purge_chunk)
-        )
-        statement = delete(audit_records).where(audit_records.c.id.in_(doomed))
+        before = now - self.retention
         total = 0
         while True:
-            async with self._engine.begin() as connection:
-                deleted = (await connection.execute(statement)).rowcount
+            async with self._database.transaction(write=True) as connection:
+                deleted = await connection.execute(_PURGE, before, self._purge_chunk)
             total += deleted
             if deleted < self._purge_chunk:
                 return total
@@ -225,7 +234,7 @@ class AuditTrail(AsyncCloseable):
                 purged = await self.purge(datetime.fromtimestamp(self._clock(), UTC))
             # Whatever went wrong, the next turn tries again; the loop must not end.
             except Exception as exc:
-                log.warning("audit trail: purge failed: %s", describe_error(exc))
+                log.warning("audit trail: purge failed: %s", _described(exc))
             else:
                 if purged:
                     log.info("audit trail: purged %d records past the retention period", purged)
@@ -240,16 +249,21 @@ class AuditTrail(AsyncCloseable):
         limit: int = QUERY_LIMIT,
     ) -> list[AuditRecord]:
         """Records at or after `since`, for `user` and `flow` when given: newest first."""
-        table = audit_records
-        statement = select(table).order_by(table.c.at.desc(), table.c.id.desc()).limit(limit)
-        if since is not None:
-            statement = statement.where(table.c.at >= since)
-        if user is not None:
-            statement = statement.where(table.c.user_id == user)
-        if flow is not None:
-            statement = statement.where(table.c.flow_id == flow)
-        async with self._engine.connect() as connection:
-            rows = (await connection.execute(statement)).mappings().all()
+        conditions: list[str] = []
+        args: list[object] = []
+        for condition, value in (("at >=", since), ("user_id =", user), ("flow_id =", flow)):
+            if value is not None:
+                args.append(value)
+                conditions.append(f"{condition} ${len(args)}")
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        args.append(limit)
+        # Only the fixed conditions above are part of the text; every value is a parameter.
+        statement = (
+            f"SELECT {_COLUMNS} FROM audit_records{where} "  # noqa: S608
+            f"ORDER BY at DESC, id DESC LIMIT ${len(args)}"
+        )
+        async with self._database.connection() as connection:
+            rows = await connection.fetch(statement, *args)
         return [_from_row(row) for row in rows]
 
     async def recent_flows(
@@ -257,24 +271,15 @@ class AuditTrail(AsyncCloseable):
     ) -> list[tuple[str, str | None]]:
         """The last `limit` distinct (flow_id, space_id) the person was given or shared a
         preview of, newest first by when they last were."""
-        table = audit_records
-        latest = func.max(table.c.at)
-        statement = (
-            select(table.c.flow_id, table.c.space_id)
-            .where(
-                table.c.team_id == team_id,
-                table.c.user_id == user_id,
-                table.c.outcome.in_((AuditOutcome.GIVEN.value, AuditOutcome.SHARED.value)),
-                table.c.flow_id.is_not(None),
+        async with self._database.connection() as connection:
+            rows = await connection.fetch(
+                _RECENT_FLOWS,
+                team_id,
+                user_id,
+                AuditOutcome.GIVEN.value,
+                AuditOutcome.SHARED.value,
+                limit,
             )
-            .group_by(table.c.flow_id, table.c.space_id)
-            # The records of one request share their time: the IDs break such ties, so the
-            # order is the same on every call.
-            .order_by(latest.desc(), table.c.flow_id, table.c.space_id)
-            .limit(limit)
-        )
-        async with self._engine.connect() as connection:
-            rows = (await connection.execute(statement)).all()
         return [(flow, space) for flow, space in rows]
 
     async def _write_forever(self) -> None:
@@ -316,7 +321,7 @@ class AuditTrail(AsyncCloseable):
             # migrated, or a bug; the batch waits, and the queue bounds what waits behind it.
             except Exception as exc:
                 # Whatever the connection's state, the next attempt starts on a fresh one.
-                await self._release(broken=True)
+                await self._release(exc)
                 if kept:
                     # The connection kept since the last batch may have been closed meanwhile
                     # (a restart, an idle timeout): a fresh one is tried at once, unremarked.
@@ -324,7 +329,7 @@ class AuditTrail(AsyncCloseable):
                 if not self._failing:
                     log.warning(
                         "audit trail: cannot write (%s); keeping %d records and retrying",
-                        describe_error(exc),
+                        _described(exc),
                         len(batch),
                     )
                     self._failing = True
@@ -340,24 +345,27 @@ class AuditTrail(AsyncCloseable):
     async def _insert(self, payload: str) -> None:
         connection = self._connection
         if connection is None:
-            connection = await self._engine.connect()
-            try:
-                self._driver = (await connection.get_raw_connection()).driver_connection
-            except BaseException:
-                await connection.close()
-                raise
-            self._connection = connection
+            # Entered here and left in _release: the connection outlives any one batch.
+            lease = self._database.connection()
+            connection = await lease.__aenter__()
+            self._lease, self._connection = lease, connection
         self._in_doubt = True
-        await insert(self._driver, connection.dialect.name, payload)
+        await insert(connection, payload)
         self._in_doubt = False
 
-    async def _release(self, *, broken: bool = False) -> None:
-        connection, self._connection, self._driver = self._connection, None, None
+    async def _release(self, error: BaseException | None = None) -> None:
+        """Give the writer's connection back to the database's pool; `error`, what its last
+        statement failed with, tells the pool whether to keep it."""
+        lease, self._lease, self._connection = self._lease, None, None
+        if self._in_doubt and error is None:
+            # Cut short: a statement may still be running on it, and the pool must not
+            # hand it out again.
+            error = _CutShort()
         self._in_doubt = False
-        if connection is not None:
+        if lease is not None:
             # Shielded: once detached, the connection must be given back even if the writer
             # is cancelled meanwhile.
-            await asyncio.shield(_give_back(connection, broken=broken))
+            await asyncio.shield(_give_back(lease, error))
 
     def _drop(self, why: str) -> None:
         self.dropped += 1
@@ -400,14 +408,27 @@ class AuditTrail(AsyncCloseable):
         self._unwarned = 0
 
 
-async def _give_back(connection: AsyncConnection, *, broken: bool) -> None:
-    # Giving back a connection that failed may fail again; it is gone either way, and each
-    # step is tried whatever the one before did.
-    if broken:
-        with contextlib.suppress(Exception):
-            await connection.invalidate()
+class _CutShort(BaseException):
+    """What a connection whose statement was cut short is given back with: as a
+    cancellation would, it tells the pool not to reuse the connection."""
+
+
+async def _give_back(
+    lease: AbstractAsyncContextManager[Connection], error: BaseException | None
+) -> None:
+    # The lease ends as a block that raised `error` would: the pool keeps a connection after
+    # a statement that failed only if it still works. Giving back a connection that failed
+    # may fail again; it is gone either way.
     with contextlib.suppress(Exception):
-        await connection.close()
+        if error is None:
+            await lease.__aexit__(None, None, None)
+        else:
+            await lease.__aexit__(type(error), error, error.__traceback__)
+
+
+def _described(exc: BaseException) -> str:
+    # A DatabaseError's text is already one line that names the driver's error.
+    return str(exc) if isinstance(exc, DatabaseError) else one_line(exc)
 
 
 def _complete(record: AuditRecord) -> bool:
@@ -422,15 +443,16 @@ def _complete(record: AuditRecord) -> bool:
     )
 
 
-def _from_row(row: RowMapping) -> AuditRecord:
+def _from_row(row: FetchedRow) -> AuditRecord:
+    at, team_id, channel_id, user_id, flow_id, space_id, outcome, reason, request_id = row
     return AuditRecord(
-        at=row["at"],
-        team_id=row["team_id"],
-        channel_id=row["channel_id"],
-        user_id=row["user_id"],
-        flow_id=row["flow_id"],
-        space_id=row["space_id"],
-        outcome=AuditOutcome(row["outcome"]),
-        reason=row["reason"],
-        request_id=row["request_id"],
+        read_time(at),
+        team_id,
+        channel_id,
+        user_id,
+        flow_id,
+        space_id,
+        AuditOutcome(outcome),
+        reason,
+        request_id,
     )

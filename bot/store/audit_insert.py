@@ -3,11 +3,10 @@
 Under load the writer shares the process, and its GIL, with the event loop that answers
 Slack. Binding a batch value by value costs Python work, and every call into aiosqlite's
 thread costs a GIL handover, which the event loop pays as much as the thread. So a batch is
-one JSON text, made by the json module's C encoder, and one statement, sent in one call on the
-driver's own connection outside any transaction (a single statement is atomic by itself). The
-database takes the rows apart (SQLite's json_each, PostgreSQL's json_array_elements) and
-clips values to their columns' lengths, so Python only has to clean the rare value a
-database would refuse.
+one JSON text, made by the json module's C encoder, and one statement, sent in one call on a
+connection outside any transaction (a single statement is atomic by itself). The database
+takes the rows apart (SQLite's json_each, PostgreSQL's json_array_elements) and clips values
+to their columns' lengths, so Python only has to clean the rare value a database would refuse.
 """
 
 from __future__ import annotations
@@ -15,29 +14,30 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import String
+from bot.store.database import Connection, Dialect
+from bot.store.limits import ID_LENGTH, OUTCOME_LENGTH, REASON_LENGTH
 
-from bot.store.schema import audit_records
-
-# A row as it is sent: the time as UTC text, then every other column, in the table's order.
+# A row as it is sent: the time as UTC text (bot.store.database.utc_text), then every other
+# column, in the table's order.
 Row = Sequence[str | None]
 
-_COLUMNS = [column for column in audit_records.columns if column.name != "id"]
+# The columns a row fills, in the table's order, each with the length it is clipped to (None:
+# not clipped). tests/unit/store/test_audit.py holds them to bot.store.schema.audit_records.
+COLUMNS: tuple[tuple[str, int | None], ...] = (
+    ("at", None),
+    ("team_id", ID_LENGTH),
+    ("channel_id", ID_LENGTH),
+    ("user_id", ID_LENGTH),
+    ("flow_id", ID_LENGTH),
+    ("space_id", ID_LENGTH),
+    ("outcome", OUTCOME_LENGTH),
+    ("reason", REASON_LENGTH),
+    ("request_id", ID_LENGTH),
+)
 # What json.dumps writes, with its default ensure_ascii, for a NUL and for any UTF-16
 # surrogate: either may need cleaning (see encode).
 _SUSPECT_ESCAPES = ("\\u0000", "\\ud")
-
-
-def utc_text(at: datetime) -> str:
-    """`at` as both databases read it here: naive UTC, to the microsecond.
-
-    It is also the text SQLAlchemy writes and parses for a DateTime on SQLite, so rows
-    inserted here read back as those it inserts.
-    """
-    return at.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def encode(rows: Sequence[Row]) -> str:
@@ -71,41 +71,35 @@ def clean(value: str | None) -> str | None:
     return value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
 
 
-async def insert(driver: Any, dialect: str, payload: str) -> None:
-    """Insert the rows `payload` holds (see encode) in one statement.
-
-    `driver` is the driver's own connection, aiosqlite's ("sqlite") or asyncpg's
-    ("postgresql"), with no transaction open.
-    """
-    if dialect == "sqlite":
-        # One call into the connection's thread: execute_fetchall runs the statement and
-        # drops its cursor there.
-        await driver.execute_fetchall(insert_sql(dialect), (payload,))
-    else:
-        await driver.execute(insert_sql(dialect), payload)
+async def insert(connection: Connection, payload: str) -> None:
+    """Insert the rows `payload` holds (see encode) in one statement, on `connection`, which
+    has no transaction open."""
+    # fetch, not execute: on SQLite, execute calls into the connection's thread a second
+    # time to close its cursor; fetch runs the statement and drops its cursor in one call.
+    await connection.fetch(insert_sql(connection.dialect), payload)
 
 
 @functools.cache
-def insert_sql(dialect: str) -> str:
-    """The INSERT, for `dialect` ("sqlite" or "postgresql"), of the rows in its one parameter."""
-    names = ", ".join(column.name for column in _COLUMNS)
-    if dialect == "sqlite":
+def insert_sql(dialect: Dialect) -> str:
+    """The INSERT, for `dialect`, of the rows in its one parameter."""
+    names = ", ".join(name for name, _ in COLUMNS)
+    if dialect is Dialect.SQLITE:
         values = [
-            _clipped(f"json_extract(value, '$[{index}]')", column.type, "substr({}, 1, {})")
-            for index, column in enumerate(_COLUMNS)
+            _clipped(f"json_extract(value, '$[{index}]')", length, "substr({}, 1, {})")
+            for index, (_, length) in enumerate(COLUMNS)
         ]
-        source = "json_each(?)"
+        source = "json_each($1)"
     else:
         values = [
-            _clipped(f"(r ->> {index})", column.type, "left({}, {})")
-            for index, column in enumerate(_COLUMNS)
+            _clipped(f"(r ->> {index})", length, "left({}, {})")
+            for index, (_, length) in enumerate(COLUMNS)
         ]
         values[0] = f"({values[0]}::timestamp AT TIME ZONE 'UTC')"
+        # asyncpg sends a str for a text parameter; json would want it encoded by a codec.
         source = "json_array_elements($1::text::json) AS r"
-    # Names and positions from the schema only: no value is ever part of the text.
+    # Names and positions from COLUMNS only: no value is ever part of the text.
     return f"INSERT INTO audit_records ({names}) SELECT {', '.join(values)} FROM {source}"  # noqa: S608
 
 
-def _clipped(value: str, kind: object, clip: str) -> str:
-    length = kind.length if isinstance(kind, String) else None
+def _clipped(value: str, length: int | None, clip: str) -> str:
     return clip.format(value, length) if length else value

@@ -1,4 +1,6 @@
-"""The one AsyncEngine a process uses, tuned for SQLite or PostgreSQL."""
+"""A SQLAlchemy AsyncEngine, tuned for SQLite or PostgreSQL, for what needs SQLAlchemy: Alembic's
+migrations and slack_sdk's installation store. The bot's own tables go through
+bot.store.database."""
 
 from __future__ import annotations
 
@@ -8,21 +10,17 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+# The same bounds as the bot's own connections (bot.store.database).
+from bot.store.database import (
+    BUSY_TIMEOUT_MS,
+    CONNECT_TIMEOUT_S,
+    POOL_OVERFLOW,
+    POOL_SIZE,
+    POOL_WAIT_S,
+    STATEMENT_TIMEOUT_MS,
+)
 from bot.store.settings import StoreSettings
 
-# A writer that finds the SQLite file locked waits this long for the lock, then fails (and
-# the audit trail retries) rather than failing at once.
-SQLITE_BUSY_TIMEOUT_MS = 5_000
-# The bot does a few small statements at a time: a handful of connections is plenty (the audit
-# trail's writer keeps one of them), and a bound keeps several replicas within the server's
-# max_connections.
-POOL_SIZE = 5
-POOL_OVERFLOW = 5
-POOL_WAIT_S = 10.0
-CONNECT_TIMEOUT_S = 10.0
-# No statement of ours should take long; one that does is stuck, and holds a connection.
-STATEMENT_TIMEOUT_MS = 30_000
-ERROR_LENGTH = 200
 # An execution option: on SQLite, a transaction begun with it holds the write lock from the
 # start (PostgreSQL locks what it writes as it goes).
 WRITE_LOCK = "flowpreview_write_lock"
@@ -36,12 +34,12 @@ def open_engine(settings: StoreSettings) -> AsyncEngine:
     path = settings.sqlite_path
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(settings.url, hide_parameters=True)
+        engine = create_async_engine(_sqlalchemy_url(settings), hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_connect)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     return create_async_engine(
-        settings.url,
+        _sqlalchemy_url(settings),
         hide_parameters=True,
         # A connection the server dropped (restart, failover, idle timeout) is replaced
         # before use instead of failing the statement.
@@ -59,6 +57,10 @@ def open_engine(settings: StoreSettings) -> AsyncEngine:
     )
 
 
+def _sqlalchemy_url(settings: StoreSettings) -> str:
+    return settings.url.render_as_string(hide_password=False)
+
+
 def _sqlite_connect(connection: Any, _record: Any) -> None:
     # The sqlite3 module would begin transactions itself, and only before INSERT, UPDATE or
     # DELETE: a migration's DDL would run outside any. _sqlite_begin begins them instead.
@@ -67,7 +69,7 @@ def _sqlite_connect(connection: Any, _record: Any) -> None:
     # WAL lets the CLI read while the bot writes; foreign keys are off in SQLite by default.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     # In WAL mode NORMAL syncs at checkpoints, not at every commit: a power cut may lose the
     # last moments of the audit trail, never corrupt it, and each batch costs no fsync.
     cursor.execute("PRAGMA synchronous=NORMAL")
@@ -79,14 +81,3 @@ def _sqlite_begin(connection: Connection) -> None:
     # both write after, and the one refused would not wait for the lock (busy_timeout).
     immediate = connection.get_execution_options().get(WRITE_LOCK, False)
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-
-def describe_error(exc: BaseException) -> str:
-    """A database error as one short line for a log or a terminal.
-
-    SQLAlchemy's messages run on with the statement (never the parameters: see open_engine);
-    the first line says what went wrong.
-    """
-    lines = str(exc).strip().splitlines()
-    first = lines[0][:ERROR_LENGTH] if lines else ""
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__

@@ -1,24 +1,63 @@
 """Bringing a database's schema up to date with Alembic, from code: no alembic.ini needed.
 
-A start with the schema already current costs one query and loads no Alembic: only a database
-behind the code's migrations loads it.
+A start with the schema already current costs one query and loads neither Alembic nor
+SQLAlchemy: only a database behind the code's migrations loads them.
 """
 
 from __future__ import annotations
 
 from importlib.resources import as_file, files
+from typing import TYPE_CHECKING
 
-from sqlalchemy import text
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from bot.store.database import Database, DatabaseError, one_line
+from bot.store.settings import StoreSettings
 
-from bot.store.engine import WRITE_LOCK
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 # Any number will do, as long as it is always the same one: the key of the advisory lock.
 MIGRATION_LOCK = 0x666C6F77  # "flow"
 # The newest migration in versions/; tests/unit/store/test_migrations.py keeps it so.
 HEAD_REVISION = "0004"
+
+
+async def bring_up_to_date(database: Database, settings: StoreSettings) -> None:
+    """Migrate `database` (the one `settings` name) unless its revision is HEAD_REVISION.
+
+    The revision is read with one query; Alembic runs, on a SQLAlchemy engine of its own,
+    only when the schema is behind or the revision cannot be read. DatabaseError when the
+    database cannot be reached or migrated.
+    """
+    if await revision(database) == HEAD_REVISION:
+        return
+    from bot.store.engine import open_engine  # noqa: PLC0415  # see the module's docstring
+
+    engine = open_engine(settings)
+    try:
+        await upgrade(engine)
+    except Exception as exc:
+        # Alembic's and SQLAlchemy's errors, known only once they are loaded, become the
+        # store's own: callers catch DatabaseError whatever the path.
+        from alembic.util import CommandError  # noqa: PLC0415
+        from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
+
+        if isinstance(exc, SQLAlchemyError | CommandError | OSError):
+            raise DatabaseError(one_line(exc)) from exc
+        raise
+    finally:
+        await engine.dispose()
+
+
+async def revision(database: Database) -> str | None:
+    """The database's revision, read with one query; None when it has none, or cannot be
+    read this way (no table yet, or no connection: migrating says what is wrong)."""
+    try:
+        async with database.connection() as connection:
+            found = await connection.fetch_value("SELECT version_num FROM alembic_version")
+    except DatabaseError:
+        return None
+    return found if isinstance(found, str) else None
 
 
 async def upgrade(engine: AsyncEngine) -> None:
@@ -28,8 +67,10 @@ async def upgrade(engine: AsyncEngine) -> None:
     others then find the schema up to date. Within a process, one at a time: Alembic keeps
     its state in module globals.
     """
-    if await is_current(engine):
-        return
+    from sqlalchemy import text  # noqa: PLC0415
+
+    from bot.store.engine import WRITE_LOCK  # noqa: PLC0415
+
     async with engine.connect() as connection:
         await connection.execution_options(**{WRITE_LOCK: True})
         async with connection.begin():
@@ -38,20 +79,6 @@ async def upgrade(engine: AsyncEngine) -> None:
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
                 )
             await connection.run_sync(_upgrade)
-
-
-async def is_current(engine: AsyncEngine) -> bool:
-    """Whether the database's revision is HEAD_REVISION, read with one query.
-
-    A database that cannot be read this way (no table yet, or no connection) is not known to be
-    current: upgrading it says what is wrong.
-    """
-    try:
-        async with engine.connect() as connection:
-            found = await connection.scalar(text("SELECT version_num FROM alembic_version"))
-    except DBAPIError:
-        return False
-    return bool(found == HEAD_REVISION)
 
 
 async def current(engine: AsyncEngine) -> str | None:

@@ -12,15 +12,9 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-
-from sqlalchemy import Integer, bindparam, delete, func, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.errors import FlowpreviewError
-from bot.store.engine import WRITE_LOCK
-from bot.store.schema import pins
-from bot.store.upsert import insert_new
+from bot.store.database import Connection, Database, Dialect, read_time
 
 MAX_PINS = 25
 # The first key of the PostgreSQL advisory locks on people's pins; the second is the person's.
@@ -28,9 +22,18 @@ PIN_LOCK = 0x70696E73  # "pins"
 # The primary key cannot hold NULL: the default space is stored as this.
 _DEFAULT_SPACE = ""
 
-_LOCK_PERSON = text("SELECT pg_advisory_xact_lock(:kind, :person)").bindparams(
-    bindparam("kind", type_=Integer()), bindparam("person", type_=Integer())
+_LIST = (
+    "SELECT flow_id, space_id, pinned_at FROM pins WHERE team_id = $1 AND user_id = $2 "
+    "ORDER BY pinned_at DESC, flow_id, space_id"
 )
+_INSERT = (
+    "INSERT INTO pins (team_id, user_id, flow_id, space_id, pinned_at) "
+    "VALUES ($1, $2, $3, $4, $5) "
+    "ON CONFLICT (team_id, user_id, flow_id, space_id) DO NOTHING"
+)
+_COUNT = "SELECT count(*) FROM pins WHERE team_id = $1 AND user_id = $2"
+_DELETE = "DELETE FROM pins WHERE team_id = $1 AND user_id = $2 AND flow_id = $3 AND space_id = $4"
+_LOCK_PERSON = "SELECT pg_advisory_xact_lock($1, $2)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,49 +62,37 @@ class Pins:
 
     def __init__(
         self,
-        engine: AsyncEngine,
+        database: Database,
         *,
         max_pins: int = MAX_PINS,
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
-        self._engine = engine
-        # On SQLite a write takes the lock at once: a pin that counted first could otherwise be
-        # refused its insert, or count a number another writer is about to change.
-        self._writer = engine.execution_options(**{WRITE_LOCK: True})
+        self._database = database
         self._max_pins = max_pins
         self._clock = clock
 
     async def list(self, team_id: str, user_id: str) -> list[Pin]:
         """The person's pins, newest first."""
-        statement = (
-            select(pins.c.flow_id, pins.c.space_id, pins.c.pinned_at)
-            .where(*_person(team_id, user_id))
-            .order_by(pins.c.pinned_at.desc(), pins.c.flow_id, pins.c.space_id)
-        )
-        async with self._engine.connect() as connection:
-            rows = (await connection.execute(statement)).all()
-        return [Pin(flow, space or None, at) for flow, space, at in rows]
+        async with self._database.connection() as connection:
+            rows = await connection.fetch(_LIST, team_id, user_id)
+        return [Pin(flow, space or None, read_time(at)) for flow, space, at in rows]
 
     async def pin(self, team_id: str, user_id: str, flow_id: str, space_id: str | None) -> bool:
         """Pin the flow for the person: True if newly pinned, False if it already was.
 
         Raises PinLimitError when the person already holds `max_pins` other pins.
         """
-        row = {
-            "team_id": team_id,
-            "user_id": user_id,
-            "flow_id": flow_id,
-            "space_id": space_id or _DEFAULT_SPACE,
-            "pinned_at": self._clock(),
-        }
-        async with self._writer.begin() as connection:
+        pinned_at = self._clock()
+        # On SQLite a write takes the lock at BEGIN: a pin that counted first could otherwise
+        # be refused its insert, or count a number another writer is about to change.
+        async with self._database.transaction(write=True) as connection:
             await _lock_person(connection, team_id, user_id)
-            inserted = await connection.execute(insert_new(connection, pins).values(row))
-            if inserted.rowcount != 1:
-                return False
-            held = await connection.scalar(
-                select(func.count()).select_from(pins).where(*_person(team_id, user_id))
+            inserted = await connection.execute(
+                _INSERT, team_id, user_id, flow_id, space_id or _DEFAULT_SPACE, pinned_at
             )
+            if inserted != 1:
+                return False
+            held = await connection.fetch_value(_COUNT, team_id, user_id)
             # Raised inside the transaction, which takes the insert back with it.
             if int(held or 0) > self._max_pins:
                 raise PinLimitError(self._max_pins)
@@ -109,25 +100,18 @@ class Pins:
 
     async def unpin(self, team_id: str, user_id: str, flow_id: str, space_id: str | None) -> bool:
         """Unpin the flow for the person: True if it was pinned."""
-        statement = delete(pins).where(
-            *_person(team_id, user_id),
-            pins.c.flow_id == flow_id,
-            pins.c.space_id == (space_id or _DEFAULT_SPACE),
-        )
-        async with self._writer.begin() as connection:
-            deleted = await connection.execute(statement)
-        return bool(deleted.rowcount)
+        async with self._database.transaction(write=True) as connection:
+            deleted = await connection.execute(
+                _DELETE, team_id, user_id, flow_id, space_id or _DEFAULT_SPACE
+            )
+        return bool(deleted)
 
 
-def _person(team_id: str, user_id: str) -> tuple[Any, Any]:
-    return pins.c.team_id == team_id, pins.c.user_id == user_id
-
-
-async def _lock_person(connection: AsyncConnection, team_id: str, user_id: str) -> None:
+async def _lock_person(connection: Connection, team_id: str, user_id: str) -> None:
     # SQLite's write lock, taken at BEGIN, already keeps every other writer out.
-    if connection.dialect.name != "postgresql":
+    if connection.dialect is not Dialect.POSTGRESQL:
         return
     # A 32-bit digest of the person: people sharing one merely take turns.
     digest = zlib.crc32(f"{team_id}\x00{user_id}".encode())
     person = digest - (1 << 32) if digest >= 1 << 31 else digest
-    await connection.execute(_LOCK_PERSON, {"kind": PIN_LOCK, "person": person})
+    await connection.execute(_LOCK_PERSON, PIN_LOCK, person)

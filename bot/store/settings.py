@@ -1,4 +1,5 @@
-"""DATABASE_URL (or DATABASE_PATH) and AUDIT_RETENTION_DAYS, read once at start-up."""
+"""DATABASE_URL (or DATABASE_PATH), AUDIT_RETENTION_DAYS and AUDIT_QUEUE_MAX, read once at
+start-up."""
 
 from __future__ import annotations
 
@@ -8,19 +9,28 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
-
 from bot.config import ConfigError, Secret, env_int, env_str
+from bot.store.database_url import (
+    PORT_RANGE,
+    POSTGRESQL,
+    SQLITE,
+    DatabaseUrl,
+    UnreadableUrlError,
+)
 
-SQLITE = "sqlite+aiosqlite"
-POSTGRESQL = "postgresql+asyncpg"
 # Hosting platforms hand out libpq URLs; they mean PostgreSQL through our driver.
 _POSTGRESQL_ALIASES = ("postgresql", "postgres", POSTGRESQL)
 DEFAULT_PATH = "flowpreview.sqlite3"
 DEFAULT_RETENTION_DAYS = 90
 # A century: beyond it the cut-off date would fall before year 1 and overflow.
 MAX_RETENTION_DAYS = 36_500
+# Audit records waiting for the database at most (bot.store.audit.MAX_QUEUE): a few hundred
+# bytes each, so the default holds a few megabytes through an outage.
+DEFAULT_AUDIT_QUEUE_MAX = 10_000
+# Fewer would drop records in an ordinary burst, as the writer lets records gather for a moment
+# before it writes them; more would hold hundreds of megabytes through an outage.
+MIN_AUDIT_QUEUE_MAX = 100
+MAX_AUDIT_QUEUE_MAX = 1_000_000
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*(?=://)")
 _USAGE = "use sqlite+aiosqlite:///PATH or postgresql://USER:PASSWORD@HOST[:PORT]/DATABASE"
 # PostgreSQL's driver comes with an extra, so that SQLite users need not install it.
@@ -29,10 +39,11 @@ _DRIVER = "asyncpg"
 
 @dataclass(frozen=True, slots=True)
 class StoreSettings:
-    """Which database, and how long audit records are kept."""
+    """Which database, how long audit records are kept, and how many may wait to be written."""
 
-    url: URL
+    url: DatabaseUrl
     retention_days: int = DEFAULT_RETENTION_DAYS
+    audit_queue_max: int = DEFAULT_AUDIT_QUEUE_MAX
     # Held so that log redaction masks the password wherever a library might print it.
     password: Secret | None = None
 
@@ -53,7 +64,8 @@ class StoreSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> StoreSettings:
         """DATABASE_URL when set, else the SQLite file DATABASE_PATH (default flowpreview.sqlite3
-        in the working directory); raise ConfigError naming the variable, never its password."""
+        in the working directory), AUDIT_RETENTION_DAYS and AUDIT_QUEUE_MAX; raise ConfigError
+        naming the variable, never its password."""
         raw = env_str(env, "DATABASE_URL")
         url = (
             _sqlite_url(env_str(env, "DATABASE_PATH") or DEFAULT_PATH) if raw is None else _url(raw)
@@ -61,11 +73,16 @@ class StoreSettings:
         retention = env_int(env, "AUDIT_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)
         if retention > MAX_RETENTION_DAYS:
             raise ConfigError("AUDIT_RETENTION_DAYS", f"must be at most {MAX_RETENTION_DAYS}")
+        queue_max = env_int(
+            env, "AUDIT_QUEUE_MAX", DEFAULT_AUDIT_QUEUE_MAX, minimum=MIN_AUDIT_QUEUE_MAX
+        )
+        if queue_max > MAX_AUDIT_QUEUE_MAX:
+            raise ConfigError("AUDIT_QUEUE_MAX", f"must be at most {MAX_AUDIT_QUEUE_MAX}")
         password = Secret(url.password) if url.password else None
-        return cls(url=url, retention_days=retention, password=password)
+        return cls(url=url, retention_days=retention, audit_queue_max=queue_max, password=password)
 
 
-def _url(raw: str) -> URL:
+def _url(raw: str) -> DatabaseUrl:
     scheme = _SCHEME.match(raw)
     if scheme is None:
         raise ConfigError("DATABASE_URL", f"not a database URL; {_USAGE}")
@@ -73,9 +90,11 @@ def _url(raw: str) -> URL:
     if scheme[0].lower() not in (SQLITE, *_POSTGRESQL_ALIASES):
         raise ConfigError("DATABASE_URL", f"unsupported scheme {scheme[0]!r}; {_USAGE}")
     try:
-        url = make_url(raw)
+        url = DatabaseUrl.parse(raw)
         port = url.port
-    except (ArgumentError, ValueError):
+    except UnreadableUrlError as exc:
+        if str(exc) == PORT_RANGE:
+            raise ConfigError("DATABASE_URL", PORT_RANGE) from None
         raise ConfigError("DATABASE_URL", f"cannot be read as a URL; {_USAGE}") from None
     if url.drivername.lower() == SQLITE:
         if url.host or url.username or url.port:
@@ -86,7 +105,7 @@ def _url(raw: str) -> URL:
     if not url.host:
         raise ConfigError("DATABASE_URL", f"names no host; {_USAGE}")
     if port is not None and not 0 < port <= 65535:
-        raise ConfigError("DATABASE_URL", "the port must be from 1 to 65535")
+        raise ConfigError("DATABASE_URL", PORT_RANGE)
     if not url.database:
         raise ConfigError("DATABASE_URL", f"names no database; {_USAGE}")
     _require_driver()
@@ -110,9 +129,9 @@ def _require_driver() -> None:
         ) from None
 
 
-def _sqlite_url(path: str, *, variable: str = "DATABASE_PATH") -> URL:
+def _sqlite_url(path: str, *, variable: str = "DATABASE_PATH") -> DatabaseUrl:
     if not path or path == ":memory:":
         # Each pooled connection would get a database of its own, and all of it lost at exit.
         raise ConfigError(variable, "needs a file path, not an in-memory database")
     # Absolute, so that start-up logs say where the file is whatever the working directory.
-    return URL.create(SQLITE, database=str(Path(path).expanduser().absolute()))
+    return DatabaseUrl.sqlite(Path(path).expanduser().absolute())

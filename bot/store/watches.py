@@ -20,41 +20,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
-
-from sqlalchemy import (
-    BigInteger,
-    Integer,
-    String,
-    Table,
-    bindparam,
-    cast,
-    delete,
-    func,
-    literal,
-    or_,
-    select,
-    text,
-    tuple_,
-    update,
-)
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.errors import FlowpreviewError
-from bot.store.engine import WRITE_LOCK
-from bot.store.schema import (
-    NAME_LENGTH,
-    REASON_LENGTH,
-    STATUS_LENGTH,
-    flow_changes,
-    flow_states,
-    leases,
-    listed_spaces,
-    watch_deliveries,
-    watch_threads,
-    watches,
-)
-from bot.store.upsert import insert_new, upsert
+from bot.store.database import Connection, Database, Dialect, Row, read_time
+from bot.store.limits import NAME_LENGTH, REASON_LENGTH, STATUS_LENGTH
 
 MAX_PER_CHANNEL = 200
 MAX_TOTAL = 5000
@@ -69,12 +38,114 @@ _WHOLE_SPACE = ""
 # Why end_channel marks a channel's undelivered changes failed.
 CHANNEL_ENDED = "the channel's watches ended"
 
-_LOCK_ONE = text("SELECT pg_advisory_xact_lock(:key)").bindparams(
-    bindparam("key", type_=BigInteger())
+_LOCK_ONE = "SELECT pg_advisory_xact_lock($1)"
+_LOCK_TWO = "SELECT pg_advisory_xact_lock($1, $2)"
+
+# A watch's columns, in the order _watch reads them.
+_WATCH = (
+    "SELECT id, team_id, channel_id, space_id, flow_id, created_by, created_at, paused_reason "
+    "FROM watches"
 )
-_LOCK_TWO = text("SELECT pg_advisory_xact_lock(:kind, :item)").bindparams(
-    bindparam("kind", type_=Integer()), bindparam("item", type_=Integer())
+_ADD = (
+    "INSERT INTO watches (team_id, channel_id, space_id, flow_id, created_by, created_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING"
 )
+_FOUND = f"{_WATCH} WHERE team_id = $1 AND channel_id = $2 AND space_id = $3 AND flow_id = $4"
+_REMOVE = (
+    "DELETE FROM watches WHERE team_id = $1 AND channel_id = $2 AND space_id = $3 AND flow_id = $4"
+)
+_IN_CHANNEL = f"{_WATCH} WHERE team_id = $1 AND channel_id = $2 ORDER BY created_at, id"
+_ACTIVE = f"{_WATCH} WHERE paused_reason IS NULL ORDER BY created_at, id"
+_COUNT = "SELECT count(*) FROM watches"
+_COUNT_IN_CHANNEL = "SELECT count(*) FROM watches WHERE team_id = $1 AND channel_id = $2"
+_PAUSE = "UPDATE watches SET paused_reason = $2 WHERE id = $1"
+_RESUME = "UPDATE watches SET paused_reason = NULL WHERE id = $1"
+_END_WATCHES = "DELETE FROM watches WHERE team_id = $1 AND channel_id = $2"
+_END_DELIVERIES = (
+    "UPDATE watch_deliveries SET state = $3, reason = $4 "
+    "WHERE team_id = $1 AND channel_id = $2 AND state IN ($5, $6)"
+)
+_END_THREADS = "DELETE FROM watch_threads WHERE team_id = $1 AND channel_id = $2"
+_END_FLOW = "DELETE FROM watches WHERE space_id = $1 AND flow_id = $2"
+
+_KNOWN = "SELECT flow_id, name, status, removed FROM flow_states WHERE space_id = $1"
+_STATE = "SELECT name, status, removed FROM flow_states WHERE space_id = $1 AND flow_id = $2"
+_FIRST_STATE = (
+    "INSERT INTO flow_states (space_id, flow_id, name, status, removed, seen_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6)"
+)
+_NEXT_STATE = (
+    "UPDATE flow_states SET name = $3, status = $4, removed = $5, seen_at = $6 "
+    "WHERE space_id = $1 AND flow_id = $2"
+)
+_CHANGE = (
+    "INSERT INTO flow_changes (space_id, flow_id, name, kind, old_status, new_status, seen_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id"
+)
+# One delivery for each channel actively watching the flow or its space: a channel watching
+# both hears of the change once. The casts tell PostgreSQL the types of values it selects.
+_DELIVERIES = (
+    "INSERT INTO watch_deliveries (change_id, team_id, channel_id, state) "
+    "SELECT DISTINCT CAST($1 AS BIGINT), team_id, channel_id, CAST($2 AS TEXT) FROM watches "
+    "WHERE space_id = $3 AND flow_id IN ($4, $5) AND paused_reason IS NULL"
+)
+_LISTED = "INSERT INTO listed_spaces (space_id, listed_at) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+_IS_LISTED = "SELECT count(*) FROM listed_spaces WHERE space_id = $1"
+
+# The (channel, flow) pairs a change is being posted to, claimed less than `stale_after` ago.
+_BUSY = (
+    "SELECT DISTINCT d.team_id, d.channel_id, c.space_id, c.flow_id "
+    "FROM watch_deliveries d JOIN flow_changes c ON c.id = d.change_id "
+    "WHERE d.state = $1 AND d.claimed_at >= $2"
+)
+# The oldest claimable change of each (channel, flow) pair, oldest first, with the flow's
+# thread in the channel: at most $4 of them.
+_CLAIMABLE = (
+    "SELECT f.id, f.space_id, f.flow_id, f.name, f.kind, f.old_status, f.new_status, "
+    "f.seen_at, o.team_id, o.channel_id, t.parent_ts "
+    "FROM ("
+    "SELECT min(d.change_id) AS first, d.team_id, d.channel_id, c.space_id, c.flow_id "
+    "FROM watch_deliveries d JOIN flow_changes c ON c.id = d.change_id "
+    "WHERE d.state = $1 OR (d.state = $2 AND d.claimed_at < $3) "
+    "GROUP BY d.team_id, d.channel_id, c.space_id, c.flow_id "
+    "ORDER BY first, d.team_id, d.channel_id LIMIT $4"
+    ") o "
+    "JOIN flow_changes f ON f.id = o.first "
+    "LEFT OUTER JOIN watch_threads t ON t.team_id = o.team_id AND t.channel_id = o.channel_id "
+    "AND t.space_id = o.space_id AND t.flow_id = o.flow_id "
+    "ORDER BY o.first, o.team_id, o.channel_id"
+)
+_CLAIM = (
+    "UPDATE watch_deliveries SET state = $4, claimed_at = $5 "
+    "WHERE change_id = $1 AND team_id = $2 AND channel_id = $3"
+)
+_POSTED = (
+    "UPDATE watch_deliveries SET state = $4, posted_at = $5, message_ts = $6 "
+    "WHERE change_id = $1 AND team_id = $2 AND channel_id = $3"
+)
+_FAILED = (
+    "UPDATE watch_deliveries SET state = $4, reason = $5 "
+    "WHERE change_id = $1 AND team_id = $2 AND channel_id = $3"
+)
+_RELEASE = (
+    "UPDATE watch_deliveries SET state = $4, claimed_at = NULL "
+    "WHERE change_id = $1 AND team_id = $2 AND channel_id = $3"
+)
+_SET_THREAD = (
+    "INSERT INTO watch_threads (team_id, channel_id, space_id, flow_id, parent_ts) "
+    "VALUES ($1, $2, $3, $4, $5) "
+    "ON CONFLICT (team_id, channel_id, space_id, flow_id) "
+    "DO UPDATE SET parent_ts = excluded.parent_ts"
+)
+
+# Taken when free, when the holder's own, or when another's has expired; otherwise the
+# conflict's WHERE leaves it, and no row changes.
+_TAKE_LEASE = (
+    "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) "
+    "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at "
+    "WHERE leases.holder = $2 OR leases.expires_at <= $4"
+)
+_DROP_LEASE = "DELETE FROM leases WHERE name = $1 AND holder = $2"
 
 
 class ChangeKind(StrEnum):
@@ -171,16 +242,13 @@ class Watches:
 
     def __init__(
         self,
-        engine: AsyncEngine,
+        database: Database,
         *,
         max_per_channel: int = MAX_PER_CHANNEL,
         max_total: int = MAX_TOTAL,
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
-        self._engine = engine
-        # On SQLite a write takes the lock at once: a write that read first could otherwise be
-        # refused its write, or act on a row another writer is about to change.
-        self._writer = engine.execution_options(**{WRITE_LOCK: True})
+        self._database = database
         self._max_per_channel = max_per_channel
         self._max_total = max_total
         self._clock = clock
@@ -196,27 +264,18 @@ class Watches:
         Raises WatchLimitError when the channel, or all channels together, already hold as many
         watches as allowed.
         """
-        key = _watch_key(team_id, channel_id, space_id, flow_id)
-        row = {
-            "team_id": team_id,
-            "channel_id": channel_id,
-            "space_id": space_id,
-            "flow_id": flow_id or _WHOLE_SPACE,
-            "created_by": by,
-            "created_at": self._clock(),
-        }
+        key = (team_id, channel_id, space_id, flow_id or _WHOLE_SPACE)
+        created_at = self._clock()
         async with self._writing(WATCH_LOCK) as connection:
-            inserted = await connection.execute(insert_new(connection, watches).values(row))
-            found = (await connection.execute(select(watches).where(*key))).mappings().one()
-            if inserted.rowcount != 1:
+            inserted = await connection.execute(_ADD, *key, by, created_at)
+            (found,) = await connection.fetch(_FOUND, *key)
+            if inserted != 1:
                 return _watch(found), False
-            in_channel = await _count(
-                connection, watches, *_in_channel(watches, team_id, channel_id)
-            )
+            in_channel = await _count(connection, _COUNT_IN_CHANNEL, team_id, channel_id)
             # Raised inside the transaction, which takes the insert back with it.
             if in_channel > self._max_per_channel:
                 raise WatchLimitError(self._max_per_channel, per_channel=True)
-            if await _count(connection, watches) > self._max_total:
+            if await _count(connection, _COUNT) > self._max_total:
                 raise WatchLimitError(self._max_total, per_channel=False)
         return _watch(found), True
 
@@ -225,46 +284,30 @@ class Watches:
     ) -> bool:
         """Stop the channel's watch of the flow (of the whole space, `flow_id` None): True if
         there was one."""
-        key = _watch_key(team_id, channel_id, space_id, flow_id)
-        return await self._delete(watches, *key) > 0
+        key = (team_id, channel_id, space_id, flow_id or _WHOLE_SPACE)
+        return await self._write(_REMOVE, *key) > 0
 
     async def for_channel(self, team_id: str, channel_id: str) -> list[Watch]:
         """The channel's watches, paused ones included, oldest first."""
-        statement = (
-            select(watches)
-            .where(*_in_channel(watches, team_id, channel_id))
-            .order_by(watches.c.created_at, watches.c.id)
-        )
-        return await self._watches(statement)
+        return await self._watches(_IN_CHANNEL, team_id, channel_id)
 
     async def active(self) -> list[Watch]:
         """Every channel's watches that are not paused, oldest first."""
-        statement = (
-            select(watches)
-            .where(watches.c.paused_reason.is_(None))
-            .order_by(watches.c.created_at, watches.c.id)
-        )
-        return await self._watches(statement)
+        return await self._watches(_ACTIVE)
 
     async def count(self) -> int:
         """How many watches all channels hold, paused ones included."""
-        async with self._engine.connect() as connection:
-            return await _count(connection, watches)
+        async with self._database.connection() as connection:
+            return await _count(connection, _COUNT)
 
     async def pause(self, watch_id: int, reason: str) -> None:
         """Stop the watch hearing of changes (its flow cannot be read, say), saying why; the
         reason is cut to the column's length."""
-        await self._update(
-            update(watches)
-            .where(watches.c.id == watch_id)
-            .values(paused_reason=reason[:REASON_LENGTH])
-        )
+        await self._write(_PAUSE, watch_id, reason[:REASON_LENGTH])
 
     async def resume(self, watch_id: int) -> None:
         """Let a paused watch hear of changes again."""
-        await self._update(
-            update(watches).where(watches.c.id == watch_id).values(paused_reason=None)
-        )
+        await self._write(_RESUME, watch_id)
 
     async def end_channel(self, team_id: str, channel_id: str) -> int:
         """End every watch of a channel the bot can no longer post to (archived, or the bot
@@ -273,22 +316,19 @@ class Watches:
         The channel's undelivered changes are marked failed (CHANNEL_ENDED), so that none is
         tried again, and its threads are forgotten: a later watch starts new ones.
         """
-        async with self._writer.begin() as connection:
-            ended = await connection.execute(
-                delete(watches).where(*_in_channel(watches, team_id, channel_id))
-            )
+        async with self._database.transaction(write=True) as connection:
+            ended = await connection.execute(_END_WATCHES, team_id, channel_id)
             await connection.execute(
-                update(watch_deliveries)
-                .where(
-                    *_in_channel(watch_deliveries, team_id, channel_id),
-                    watch_deliveries.c.state.in_((DeliveryState.PENDING, DeliveryState.POSTING)),
-                )
-                .values(state=DeliveryState.FAILED, reason=CHANNEL_ENDED)
+                _END_DELIVERIES,
+                team_id,
+                channel_id,
+                DeliveryState.FAILED.value,
+                CHANNEL_ENDED,
+                DeliveryState.PENDING.value,
+                DeliveryState.POSTING.value,
             )
-            await connection.execute(
-                delete(watch_threads).where(*_in_channel(watch_threads, team_id, channel_id))
-            )
-        return int(ended.rowcount)
+            await connection.execute(_END_THREADS, team_id, channel_id)
+        return ended
 
     async def end_flow(self, space_id: str, flow_id: str) -> int:
         """End every channel's watch of a flow that no longer exists: how many there were.
@@ -296,20 +336,14 @@ class Watches:
         Watches of its space go on; changes already recorded, its removal among them, are still
         delivered.
         """
-        return await self._delete(
-            watches, watches.c.space_id == space_id, watches.c.flow_id == flow_id
-        )
+        return await self._write(_END_FLOW, space_id, flow_id)
 
     # Flow states and changes
 
     async def known(self, space_id: str) -> dict[str, tuple[str, str | None, bool]]:
         """Each flow of the space seen so far: its ID -> (name, status, removed)."""
-        columns = flow_states.c
-        statement = select(columns.flow_id, columns.name, columns.status, columns.removed).where(
-            columns.space_id == space_id
-        )
-        async with self._engine.connect() as connection:
-            rows = (await connection.execute(statement)).all()
+        async with self._database.connection() as connection:
+            rows = await connection.fetch(_KNOWN, space_id)
         return {flow: (name, status, bool(removed)) for flow, name, status, removed in rows}
 
     async def observe(
@@ -336,7 +370,7 @@ class Watches:
         """
         name = name[:NAME_LENGTH]
         status = status[:STATUS_LENGTH] if status is not None else None
-        async with self._engine.connect() as connection:
+        async with self._database.connection() as connection:
             before = await _state(connection, space_id, flow_id)
         # Most looks find nothing new: they cost one read, and take no lock.
         if before is not None and _after(before, name, status, removed) == before:
@@ -344,9 +378,7 @@ class Watches:
         async with self._writing(FLOW_LOCK, _digest(space_id, flow_id)) as connection:
             before = await _state(connection, space_id, flow_id)
             if before is None:
-                listed = await _count(
-                    connection, listed_spaces, listed_spaces.c.space_id == space_id
-                )
+                listed = await _count(connection, _IS_LISTED, space_id)
                 kind = ChangeKind.NEW if listed and not removed else None
                 first = _State(name, status, removed)
                 return await self._store(
@@ -361,16 +393,12 @@ class Watches:
 
     async def listed(self, space_id: str) -> None:
         """Mark the space's flow list as recorded: flows first seen in it from now on are new."""
-        row = {"space_id": space_id, "listed_at": self._clock()}
-        async with self._writer.begin() as connection:
-            await connection.execute(insert_new(connection, listed_spaces).values(row))
+        await self._write(_LISTED, space_id, self._clock())
 
     async def is_listed(self, space_id: str) -> bool:
         """Whether the space's flow list was recorded at least once."""
-        async with self._engine.connect() as connection:
-            return bool(
-                await _count(connection, listed_spaces, listed_spaces.c.space_id == space_id)
-            )
+        async with self._database.connection() as connection:
+            return bool(await _count(connection, _IS_LISTED, space_id))
 
     # Deliveries and threads
 
@@ -387,114 +415,57 @@ class Watches:
             return []
         now = self._clock()
         cutoff = now - timedelta(seconds=stale_after)
-        deliveries, changes = watch_deliveries.c, flow_changes.c
-        joined = watch_deliveries.join(flow_changes, changes.id == deliveries.change_id)
-        posting = deliveries.state == DeliveryState.POSTING
-        busy = select(deliveries.team_id, deliveries.channel_id, changes.space_id, changes.flow_id)
-        busy = busy.select_from(joined).where(posting, deliveries.claimed_at >= cutoff).distinct()
-        claimable = or_(
-            deliveries.state == DeliveryState.PENDING, posting & (deliveries.claimed_at < cutoff)
-        )
-        first = func.min(deliveries.change_id).label("first")
-        groups = (deliveries.team_id, deliveries.channel_id, changes.space_id, changes.flow_id)
+        posting = DeliveryState.POSTING.value
         async with self._writing(CLAIM_LOCK) as connection:
-            held = {tuple(row) for row in await connection.execute(busy)}
+            held = set(await connection.fetch(_BUSY, posting, cutoff))
             # At most len(held) of the oldest flows are skipped: fetching that many more fills
             # `limit` whenever there is enough to claim.
-            oldest = (
-                select(first, *groups)
-                .select_from(joined)
-                .where(claimable)
-                .group_by(*groups)
-                .order_by(first)
-                .limit(limit + len(held))
+            rows = await connection.fetch(
+                _CLAIMABLE, DeliveryState.PENDING.value, posting, cutoff, limit + len(held)
             )
-            rows = (await connection.execute(oldest)).all()
-            chosen = [
-                (change, team, channel)
-                for change, team, channel, space, flow in rows
-                if (team, channel, space, flow) not in held
-            ][:limit]
+            chosen = [row for row in rows if (row[8], row[9], row[1], row[2]) not in held][:limit]
             if not chosen:
                 return []
-            picked = tuple_(deliveries.change_id, deliveries.team_id, deliveries.channel_id).in_(
-                chosen
+            await connection.execute_many(
+                _CLAIM, [(row[0], row[8], row[9], posting, now) for row in chosen]
             )
-            await connection.execute(
-                update(watch_deliveries)
-                .where(picked)
-                .values(state=DeliveryState.POSTING, claimed_at=now)
-            )
-            threads = watch_threads.c
-            detailed = (
-                select(flow_changes, deliveries.team_id, deliveries.channel_id, threads.parent_ts)
-                .select_from(
-                    joined.outerjoin(
-                        watch_threads,
-                        (threads.team_id == deliveries.team_id)
-                        & (threads.channel_id == deliveries.channel_id)
-                        & (threads.space_id == changes.space_id)
-                        & (threads.flow_id == changes.flow_id),
-                    )
-                )
-                .where(picked)
-                .order_by(deliveries.change_id, deliveries.team_id, deliveries.channel_id)
-            )
-            found = (await connection.execute(detailed)).mappings().all()
-        return [
-            Delivery(_change(row), row["team_id"], row["channel_id"], row["parent_ts"])
-            for row in found
-        ]
+        return [Delivery(_change(row), row[8], row[9], row[10]) for row in chosen]
 
     async def posted(self, change_id: int, team_id: str, channel_id: str, message_ts: str) -> None:
         """Record a change posted to the channel, as the message `message_ts`."""
-        await self._settle(
+        await self._write(
+            _POSTED,
             change_id,
             team_id,
             channel_id,
-            state=DeliveryState.POSTED,
-            posted_at=self._clock(),
-            message_ts=message_ts,
+            DeliveryState.POSTED.value,
+            self._clock(),
+            message_ts,
         )
 
     async def failed(self, change_id: int, team_id: str, channel_id: str, reason: str) -> None:
         """Record that a change cannot be posted to the channel, and why (cut to the column's
         length); it is not tried again."""
-        await self._settle(
+        await self._write(
+            _FAILED,
             change_id,
             team_id,
             channel_id,
-            state=DeliveryState.FAILED,
-            reason=reason[:REASON_LENGTH],
+            DeliveryState.FAILED.value,
+            reason[:REASON_LENGTH],
         )
 
     async def release(self, change_id: int, team_id: str, channel_id: str) -> None:
         """Put a claimed change back to pending (Slack asked to wait, say): it is claimed again
         by the next `claim_deliveries`."""
-        await self._settle(
-            change_id, team_id, channel_id, state=DeliveryState.PENDING, claimed_at=None
-        )
+        await self._write(_RELEASE, change_id, team_id, channel_id, DeliveryState.PENDING.value)
 
     async def set_thread(
         self, team_id: str, channel_id: str, space_id: str, flow_id: str, parent_ts: str
     ) -> None:
         """Make the message `parent_ts` the thread of the flow's later changes in the channel
         (replacing the one before, if any)."""
-        row = {
-            "team_id": team_id,
-            "channel_id": channel_id,
-            "space_id": space_id,
-            "flow_id": flow_id,
-            "parent_ts": parent_ts,
-        }
-        async with self._writer.begin() as connection:
-            statement = upsert(connection, watch_threads).values(row)
-            await connection.execute(
-                statement.on_conflict_do_update(
-                    index_elements=list(watch_threads.primary_key.columns),
-                    set_={"parent_ts": statement.excluded.parent_ts},
-                )
-            )
+        await self._write(_SET_THREAD, team_id, channel_id, space_id, flow_id, parent_ts)
 
     # Leases
 
@@ -503,42 +474,27 @@ class Watches:
         was free, already its own and is renewed, or another's that expired); False while
         another holds it."""
         now = self._clock()
-        row = {"name": name, "holder": holder, "expires_at": now + timedelta(seconds=ttl)}
-        async with self._writer.begin() as connection:
-            statement = upsert(connection, leases).values(row)
-            taken = await connection.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[leases.c.name],
-                    set_={
-                        "holder": statement.excluded.holder,
-                        "expires_at": statement.excluded.expires_at,
-                    },
-                    where=or_(leases.c.holder == holder, leases.c.expires_at <= now),
-                )
-            )
-        return taken.rowcount == 1
+        expires_at = now + timedelta(seconds=ttl)
+        return await self._write(_TAKE_LEASE, name, holder, expires_at, now) == 1
 
     async def drop_lease(self, name: str, holder: str) -> None:
         """Give up the lease `name` if `holder` holds it, so that another may take it at once."""
-        await self._delete(leases, leases.c.name == name, leases.c.holder == holder)
+        await self._write(_DROP_LEASE, name, holder)
 
     # Helpers
 
     @asynccontextmanager
-    async def _writing(self, *lock: int) -> AsyncIterator[AsyncConnection]:
+    async def _writing(self, *lock: int) -> AsyncIterator[Connection]:
         """A write transaction that one writer at a time holds: SQLite's write lock, or on
         PostgreSQL the advisory lock of `lock` (one key, or a kind and an item)."""
-        async with self._writer.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                if len(lock) == 1:
-                    await connection.execute(_LOCK_ONE, {"key": lock[0]})
-                else:
-                    await connection.execute(_LOCK_TWO, {"kind": lock[0], "item": lock[1]})
+        async with self._database.transaction(write=True) as connection:
+            if connection.dialect is Dialect.POSTGRESQL:
+                await connection.execute(_LOCK_ONE if len(lock) == 1 else _LOCK_TWO, *lock)
             yield connection
 
     async def _store(
         self,
-        connection: AsyncConnection,
+        connection: Connection,
         space_id: str,
         flow_id: str,
         *,
@@ -548,132 +504,81 @@ class Watches:
     ) -> Change | None:
         """Store the flow's new state and, when it is a change, the change and its deliveries."""
         now = self._clock()
-        values = {
-            "name": after.name,
-            "status": after.status,
-            "removed": after.removed,
-            "seen_at": now,
-        }
-        if before is None:
-            row = {"space_id": space_id, "flow_id": flow_id, **values}
-            await connection.execute(flow_states.insert().values(row))
-        else:
-            await connection.execute(
-                update(flow_states)
-                .where(flow_states.c.space_id == space_id, flow_states.c.flow_id == flow_id)
-                .values(values)
-            )
+        await connection.execute(
+            _FIRST_STATE if before is None else _NEXT_STATE,
+            space_id,
+            flow_id,
+            after.name,
+            after.status,
+            after.removed,
+            now,
+        )
         if kind is None:
             return None
         old = before.status if before is not None and kind is not ChangeKind.NEW else None
         new = None if kind is ChangeKind.REMOVED else after.status
-        row = {
-            "space_id": space_id,
-            "flow_id": flow_id,
-            "name": after.name,
-            "kind": kind.value,
-            "old_status": old,
-            "new_status": new,
-            "seen_at": now,
-        }
-        inserted = flow_changes.insert().values(row).returning(flow_changes.c.id)
-        change_id = int((await connection.execute(inserted)).scalar_one())
-        # A channel watching both the flow and its space hears of the change once.
-        watchers = (
-            select(
-                cast(literal(change_id), BigInteger()),
-                watches.c.team_id,
-                watches.c.channel_id,
-                cast(literal(DeliveryState.PENDING.value), String()),
+        change_id = int(
+            await connection.fetch_value(
+                _CHANGE, space_id, flow_id, after.name, kind.value, old, new, now
             )
-            .where(
-                watches.c.space_id == space_id,
-                watches.c.flow_id.in_((flow_id, _WHOLE_SPACE)),
-                watches.c.paused_reason.is_(None),
-            )
-            .distinct()
         )
         await connection.execute(
-            watch_deliveries.insert().from_select(
-                ["change_id", "team_id", "channel_id", "state"], watchers
-            )
+            _DELIVERIES,
+            change_id,
+            DeliveryState.PENDING.value,
+            space_id,
+            flow_id,
+            _WHOLE_SPACE,
         )
         return Change(change_id, space_id, flow_id, after.name, kind, old, new, now)
 
-    async def _watches(self, statement: Any) -> list[Watch]:
-        async with self._engine.connect() as connection:
-            rows = (await connection.execute(statement)).mappings().all()
+    async def _watches(self, sql: str, *args: object) -> list[Watch]:
+        async with self._database.connection() as connection:
+            rows = await connection.fetch(sql, *args)
         return [_watch(row) for row in rows]
 
-    async def _delete(self, table: Table, *where: Any) -> int:
-        async with self._writer.begin() as connection:
-            deleted = await connection.execute(delete(table).where(*where))
-        return int(deleted.rowcount)
-
-    async def _update(self, statement: Any) -> None:
-        async with self._writer.begin() as connection:
-            await connection.execute(statement)
-
-    async def _settle(self, change_id: int, team_id: str, channel_id: str, **values: Any) -> None:
-        await self._update(
-            update(watch_deliveries)
-            .where(
-                watch_deliveries.c.change_id == change_id,
-                watch_deliveries.c.team_id == team_id,
-                watch_deliveries.c.channel_id == channel_id,
-            )
-            .values(values)
-        )
+    async def _write(self, sql: str, *args: object) -> int:
+        """Run one write in a transaction of its own: how many rows it changed."""
+        async with self._database.transaction(write=True) as connection:
+            return await connection.execute(sql, *args)
 
 
-def _watch_key(
-    team_id: str, channel_id: str, space_id: str, flow_id: str | None
-) -> tuple[Any, ...]:
-    return (
-        watches.c.team_id == team_id,
-        watches.c.channel_id == channel_id,
-        watches.c.space_id == space_id,
-        watches.c.flow_id == (flow_id or _WHOLE_SPACE),
-    )
-
-
-def _in_channel(table: Table, team_id: str, channel_id: str) -> tuple[Any, Any]:
-    return table.c.team_id == team_id, table.c.channel_id == channel_id
-
-
-def _watch(row: Any) -> Watch:
+def _watch(row: Row) -> Watch:
+    """A watch from a row of _WATCH's columns."""
+    watch_id, team_id, channel_id, space_id, flow_id, created_by, created_at, paused = row
     return Watch(
-        id=int(row["id"]),
-        team_id=row["team_id"],
-        channel_id=row["channel_id"],
-        space_id=row["space_id"],
-        flow_id=row["flow_id"] or None,
-        created_by=row["created_by"],
-        created_at=row["created_at"],
-        paused_reason=row["paused_reason"],
+        id=int(watch_id),
+        team_id=team_id,
+        channel_id=channel_id,
+        space_id=space_id,
+        flow_id=flow_id or None,
+        created_by=created_by,
+        created_at=read_time(created_at),
+        paused_reason=paused,
     )
 
 
-def _change(row: Any) -> Change:
+def _change(row: Row) -> Change:
+    """A change from the first eight columns of a row of _CLAIMABLE."""
+    change_id, space_id, flow_id, name, kind, old_status, new_status, seen_at = row[:8]
     return Change(
-        id=int(row["id"]),
-        space_id=row["space_id"],
-        flow_id=row["flow_id"],
-        name=row["name"],
-        kind=ChangeKind(row["kind"]),
-        old_status=row["old_status"],
-        new_status=row["new_status"],
-        seen_at=row["seen_at"],
+        id=int(change_id),
+        space_id=space_id,
+        flow_id=flow_id,
+        name=name,
+        kind=ChangeKind(kind),
+        old_status=old_status,
+        new_status=new_status,
+        seen_at=read_time(seen_at),
     )
 
 
-async def _state(connection: AsyncConnection, space_id: str, flow_id: str) -> _State | None:
-    columns = flow_states.c
-    statement = select(columns.name, columns.status, columns.removed).where(
-        columns.space_id == space_id, columns.flow_id == flow_id
-    )
-    row = (await connection.execute(statement)).first()
-    return None if row is None else _State(row.name, row.status, bool(row.removed))
+async def _state(connection: Connection, space_id: str, flow_id: str) -> _State | None:
+    row = await connection.fetch_one(_STATE, space_id, flow_id)
+    if row is None:
+        return None
+    name, status, removed = row
+    return _State(name, status, bool(removed))
 
 
 def _after(before: _State, name: str, status: str | None, removed: bool) -> _State:
@@ -691,9 +596,8 @@ def _kind(before: _State, after: _State) -> ChangeKind | None:
     return ChangeKind.STATUS
 
 
-async def _count(connection: AsyncConnection, table: Table, *where: Any) -> int:
-    statement = select(func.count()).select_from(table).where(*where)
-    return int((await connection.execute(statement)).scalar_one())
+async def _count(connection: Connection, sql: str, *args: object) -> int:
+    return int(await connection.fetch_value(sql, *args))
 
 
 def _digest(space_id: str, flow_id: str) -> int:

@@ -111,7 +111,7 @@ class OAuthBot:
 
     async def installation(self, workspace: Workspace) -> Installation | None:
         """The installation the store keeps for `workspace`, if any."""
-        return await installation_store(self.store.engine).async_find_installation(
+        return await installation_store(self.store.sqlalchemy_engine()).async_find_installation(
             enterprise_id=None, team_id=workspace.team_id
         )
 

@@ -1,4 +1,5 @@
-"""What the store's unit and integration tests share: audit records, engines, a password."""
+"""What the store's unit and integration tests share: audit records, databases, engines, a
+password."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.store.audit import AuditOutcome, AuditRecord, AuditTrail
+from bot.store.database import Database
 from bot.store.engine import open_engine
+from bot.store.migrate import bring_up_to_date
+from bot.store.opening import open_database
 from bot.store.settings import StoreSettings
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -58,3 +62,30 @@ async def bare_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     engine = engine_for(database_url)
     yield engine
     await engine.dispose()
+
+
+def settings_for(url: str) -> StoreSettings:
+    """The settings of the database at `url`."""
+    return StoreSettings.from_env({"DATABASE_URL": url})
+
+
+def database_for(url: str) -> Database:
+    """The database at `url`, as the bot opens it."""
+    return open_database(settings_for(url))
+
+
+@pytest.fixture
+async def bare_database(database_url: str) -> AsyncIterator[Database]:
+    """An empty database, without tables."""
+    database = database_for(database_url)
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+async def migrated_database(database_url: str) -> AsyncIterator[Database]:
+    """A database with the schema up to date, and nothing in its tables."""
+    database = database_for(database_url)
+    await bring_up_to_date(database, settings_for(database_url))
+    yield database
+    await database.close()

@@ -27,7 +27,7 @@ from bot.ids import (
 )
 from bot.slack.blocks import modals
 from bot.slack.constants import PICKER_SHARE_BLOCK_ID
-from bot.store.schema import ID_LENGTH
+from bot.store.limits import ID_LENGTH
 
 SLACK_SHAPES = [
     (SLACK_CHANNEL_ID, "CGD"),

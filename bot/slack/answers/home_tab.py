@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 
 from cachetools import TTLCache
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy.exc import SQLAlchemyError
 
 from bot.access.policy import Person
 from bot.metrics import HOME_PUBLISHES
@@ -28,6 +27,7 @@ from bot.slack.blocks.home import AdminPart, HomeContent, HomeFlow, home_view
 from bot.slack.edge.inflight import InFlight
 from bot.slack.edge.web_api import SlackWebError, WebErrorKind, as_web_client
 from bot.store.audit import AuditTrail
+from bot.store.database import DatabaseError
 from bot.store.pins import Pins
 
 log = logging.getLogger(__name__)
@@ -201,7 +201,7 @@ class HomeTab:
                 self.trail.recent_flows(asker.team_id, asker.user_id, limit=RECENT_FLOWS),
                 self.pins.list(asker.team_id, asker.user_id),
             )
-        except (SQLAlchemyError, OSError) as error:
+        except (DatabaseError, OSError) as error:
             log.warning("the Home tab shows no pins or recent previews: %s", type(error).__name__)
             return [], [], False
         pinned_keys = {(pin.flow_id, self._space(pin.space_id)) for pin in pinned}
@@ -224,7 +224,7 @@ class HomeTab:
         snapshot = gate.book.snapshot()
         try:
             rules = await gate.book.rules()
-        except (SQLAlchemyError, OSError) as error:
+        except (DatabaseError, OSError) as error:
             log.warning("the Home tab shows no rules: %s", type(error).__name__)
             rules = []
         return AdminPart(

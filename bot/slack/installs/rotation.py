@@ -25,7 +25,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.errors import FlowpreviewError
-from bot.store.engine import describe_error
+from bot.store.database import one_line
 
 log = logging.getLogger(__name__)
 
@@ -177,4 +177,4 @@ async def _advisory_lock(connection: AsyncConnection, workspace: str, wait_s: fl
         )
     except DBAPIError as exc:
         # Most likely the lock_timeout: another replica is rotating.
-        raise _NoTurnError(describe_error(exc)) from None
+        raise _NoTurnError(one_line(exc)) from None

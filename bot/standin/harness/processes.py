@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import quote
 
 import aiohttp
@@ -230,15 +230,16 @@ async def running_process(
     *,
     pipes: bool = False,
     cwd: Path | None = None,
+    stderr: IO[bytes] | None = None,
 ) -> AsyncIterator[asyncio.subprocess.Process]:
     """Run `command` until the block ends; then SIGTERM, and SIGKILL after STOP_S.
 
-    Its stderr is shared, so that a crash shows; its stdout is discarded, or with `pipes` it
-    and stdin are pipes to this process.
+    Its stderr goes to `stderr`, else it is shared, so that a crash shows; its stdout is
+    discarded, or with `pipes` it and stdin are pipes to this process.
     """
     stream = asyncio.subprocess.PIPE if pipes else asyncio.subprocess.DEVNULL
     process = await asyncio.create_subprocess_exec(
-        *command, cwd=cwd, env=dict(env), stdin=stream, stdout=stream
+        *command, cwd=cwd, env=dict(env), stdin=stream, stdout=stream, stderr=stderr
     )
     try:
         yield process

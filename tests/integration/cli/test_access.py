@@ -10,10 +10,9 @@ import pytest
 
 from bot.access.rules import RuleBook
 from bot.standin.harness.processes import Run, clean_env, free_port, run_bot
-from bot.store.engine import open_engine
-from bot.store.migrate import upgrade
-from bot.store.settings import StoreSettings
+from bot.store.migrate import bring_up_to_date
 from tests.fake_clock import FakeClock, eventually
+from tests.shared.store import database_for, settings_for
 
 PASSWORD = "pw-Sup3r-s3cret"
 
@@ -98,11 +97,11 @@ async def test_allow_bind_list_remove_and_unbind(database_url: str) -> None:
 
 
 async def test_a_running_bot_sees_a_change_within_its_cache_period(database_url: str) -> None:
-    engine = open_engine(StoreSettings.from_env({"DATABASE_URL": database_url}))
-    await upgrade(engine)
+    database = database_for(database_url)
     clock = FakeClock()
     try:
-        async with RuleBook(engine, cache_s=10.0, clock=clock.time) as book:
+        await bring_up_to_date(database, settings_for(database_url))
+        async with RuleBook(database, cache_s=10.0, clock=clock.time) as book:
             await book.load()
             run = await run_bot(
                 "access", "allow", "space-a", "user", "U1", env=_env(DATABASE_URL=database_url)
@@ -113,7 +112,7 @@ async def test_a_running_bot_sees_a_change_within_its_cache_period(database_url:
             clock.advance(10.0)
             await eventually(lambda: "U1" in book.snapshot().rules_for("space-a").users)
     finally:
-        await engine.dispose()
+        await database.close()
 
 
 @pytest.mark.parametrize(
@@ -172,10 +171,12 @@ async def test_more_than_a_space_takes_is_refused_in_one_line(database_url: str)
 
 async def test_list_before_migrate_says_to_migrate(database_url: str) -> None:
     # The database exists (a SQLite file is made on first connection), without tables.
-    engine = open_engine(StoreSettings.from_env({"DATABASE_URL": database_url}))
-    async with engine.connect():
-        pass
-    await engine.dispose()
+    database = database_for(database_url)
+    try:
+        async with database.connection() as connection:
+            await connection.fetch_value("SELECT 1")
+    finally:
+        await database.close()
     run = await run_bot("access", "list", env=_env(DATABASE_URL=database_url))
 
     assert (run.code, run.out) == (1, "")

@@ -11,9 +11,8 @@ import pytest
 
 from bot.standin.harness.processes import Run, clean_env, free_port, run_bot
 from bot.store.audit import AuditOutcome, AuditRecord, AuditTrail
-from bot.store.engine import open_engine
-from bot.store.migrate import upgrade
-from bot.store.settings import StoreSettings
+from bot.store.migrate import bring_up_to_date
+from tests.shared.store import database_for, settings_for
 
 PASSWORD = "pw-Sup3r-s3cret"
 
@@ -25,17 +24,17 @@ def _env(**settings: str) -> dict[str, str]:
 
 
 async def _seed(database_url: str, *records: AuditRecord) -> None:
-    engine = open_engine(StoreSettings.from_env({"DATABASE_URL": database_url}))
+    database = database_for(database_url)
     try:
-        await upgrade(engine)
-        trail = AuditTrail(engine)
+        await bring_up_to_date(database, settings_for(database_url))
+        trail = AuditTrail(database)
         trail.start(purge=False)
         for record in records:
             trail.record(record)
         await trail.close()
         assert trail.written == len(records)
     finally:
-        await engine.dispose()
+        await database.close()
 
 
 def _record(at: datetime, user: str, flow: str | None, outcome: AuditOutcome) -> AuditRecord:
@@ -175,10 +174,12 @@ async def test_audit_on_an_empty_trail_prints_nothing(database_url: str) -> None
 
 async def test_audit_before_migrate_says_to_migrate(database_url: str) -> None:
     # The database exists (a SQLite file is made on first connection), without tables.
-    engine = open_engine(StoreSettings.from_env({"DATABASE_URL": database_url}))
-    async with engine.connect():
-        pass
-    await engine.dispose()
+    database = database_for(database_url)
+    try:
+        async with database.connection() as connection:
+            await connection.fetch_value("SELECT 1")
+    finally:
+        await database.close()
     run = await run_bot("audit", env=_env(DATABASE_URL=database_url))
 
     assert run.code == 1

@@ -155,3 +155,12 @@ async def test_replicas_sharing_postgresql_or_one_replica_on_sqlite_get_no_such_
     assert NOT_SHARED not in shared
     assert "database: postgresql+asyncpg://" in shared
     assert NOT_SHARED not in alone
+
+
+async def test_a_start_with_one_workspace_logs_no_warning(cams: RunningEmulator) -> None:
+    # Bolt, finding SLACK_BOT_TOKEN beside the client the bot hands it, warned at every start
+    # that the token went unused.
+    err = await _serve_log(cams)
+
+    assert [line for line in err.splitlines() if "WARNING" in line] == []
+    assert "listening on" in err

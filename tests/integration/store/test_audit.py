@@ -8,20 +8,25 @@ import logging
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.standin.harness.postgres_server import PostgresServer
 from bot.store.audit import AuditOutcome, AuditTrail
-from bot.store.engine import open_engine
-from bot.store.migrate import upgrade
-from bot.store.settings import StoreSettings
+from bot.store.database import Database
+from bot.store.migrate import bring_up_to_date
 from tests.fake_clock import FakeClock
 from tests.shared import store
-from tests.shared.store import NOW, WAIT_S, make_record, write_and_flush
+from tests.shared.store import (
+    NOW,
+    WAIT_S,
+    database_for,
+    make_record,
+    settings_for,
+    write_and_flush,
+)
 
 # Fixtures defined once in tests/shared/store.py, bound here under the names tests take.
-bare_engine = store.bare_engine
+bare_database = store.bare_database
+migrated_database = store.migrated_database
 
 
 async def test_a_kept_connection_the_server_dropped_is_replaced_without_a_warning(
@@ -29,26 +34,24 @@ async def test_a_kept_connection_the_server_dropped_is_replaced_without_a_warnin
 ) -> None:
     # PostgreSQL only: a SQLite file has no server to drop the connection.
     url = await postgres_server.create_database()
-    engine = open_engine(StoreSettings.from_env({"DATABASE_URL": url}))
-    trail = AuditTrail(engine)
+    database = database_for(url)
+    trail = AuditTrail(database)
     try:
-        await upgrade(engine)
+        await bring_up_to_date(database, settings_for(url))
         trail.start(purge=False)
         with caplog.at_level(logging.WARNING, logger="bot.store.audit"):
             await write_and_flush(trail, make_record(user="U1"))
             # As a server restart or an idle timeout would: every other session ends.
-            async with engine.connect() as connection:
+            async with database.connection() as connection:
                 await connection.execute(
-                    text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                    )
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 )
             await write_and_flush(trail, make_record(user="U2"))
         records = await trail.query()
     finally:
         await trail.close()
-        await engine.dispose()
+        await database.close()
         await postgres_server.drop_database(url)
 
     assert sorted(record.user_id for record in records) == ["U1", "U2"]
@@ -57,11 +60,11 @@ async def test_a_kept_connection_the_server_dropped_is_replaced_without_a_warnin
 
 
 async def test_the_writer_keeps_its_batch_and_retries_until_the_database_works(
-    bare_engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+    bare_database: Database, database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     # No tables yet: every insert fails until the migration runs, as in an outage.
     clock = FakeClock(NOW.timestamp())
-    trail = AuditTrail(bare_engine, clock=clock.time, sleep=clock.sleep)
+    trail = AuditTrail(bare_database, clock=clock.time, sleep=clock.sleep)
     trail.start(purge=False)
     with caplog.at_level(logging.WARNING, logger="bot.store.audit"):
         try:
@@ -71,7 +74,7 @@ async def test_the_writer_keeps_its_batch_and_retries_until_the_database_works(
             clock.advance(0.5)
             assert await clock.next_sleep() == 1.0, "backing off"
             assert not await trail.flush(0.05)
-            await upgrade(bare_engine)
+            await bring_up_to_date(bare_database, settings_for(database_url))
             clock.advance(1.0)
             assert await trail.flush(WAIT_S)
             records = await trail.query()
@@ -88,10 +91,9 @@ async def test_the_writer_keeps_its_batch_and_retries_until_the_database_works(
 
 
 async def test_recent_flows_are_the_persons_distinct_previews_newest_first(
-    bare_engine: AsyncEngine,
+    migrated_database: Database,
 ) -> None:
-    await upgrade(bare_engine)
-    trail = AuditTrail(bare_engine)
+    trail = AuditTrail(migrated_database)
     trail.start(purge=False)
 
     def at(minutes: int) -> datetime:

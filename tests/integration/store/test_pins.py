@@ -8,19 +8,16 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.store.migrate import upgrade
+from bot.store.database import Database
 from bot.store.pins import MAX_PINS, Pin, PinLimitError, Pins
-from bot.store.schema import pins
 from bot.store.settings import StoreSettings
 from bot.store.store import Store
 from tests.shared import store
 from tests.shared.store import NOW
 
 # Fixtures defined once in tests/shared/store.py, bound here under the names tests take.
-bare_engine = store.bare_engine
+migrated_database = store.migrated_database
 
 TEAM, USER = "T1", "U1"
 FLOW_A, FLOW_B, FLOW_C = "1000000000000001", "1000000000000002", "1000000000000003"
@@ -37,19 +34,12 @@ class Ticks:
         return next(self._times)
 
 
-@pytest.fixture
-async def engine(bare_engine: AsyncEngine) -> AsyncEngine:
-    """An engine on a migrated database."""
-    await upgrade(bare_engine)
-    return bare_engine
+def _pins(database: Database, *, max_pins: int = MAX_PINS) -> Pins:
+    return Pins(database, max_pins=max_pins, clock=Ticks())
 
 
-def _pins(engine: AsyncEngine, *, max_pins: int = MAX_PINS) -> Pins:
-    return Pins(engine, max_pins=max_pins, clock=Ticks())
-
-
-async def test_pins_are_listed_newest_first_and_unpinned(engine: AsyncEngine) -> None:
-    book = _pins(engine)
+async def test_pins_are_listed_newest_first_and_unpinned(migrated_database: Database) -> None:
+    book = _pins(migrated_database)
 
     assert await book.pin(TEAM, USER, FLOW_A, SPACE)
     assert await book.pin(TEAM, USER, FLOW_B, SPACE)
@@ -65,8 +55,8 @@ async def test_pins_are_listed_newest_first_and_unpinned(engine: AsyncEngine) ->
     assert [pin.flow_id for pin in await book.list(TEAM, USER)] == [FLOW_C, FLOW_A]
 
 
-async def test_pinning_again_changes_nothing(engine: AsyncEngine) -> None:
-    book = _pins(engine)
+async def test_pinning_again_changes_nothing(migrated_database: Database) -> None:
+    book = _pins(migrated_database)
 
     assert await book.pin(TEAM, USER, FLOW_A, SPACE)
     assert not await book.pin(TEAM, USER, FLOW_A, SPACE)
@@ -74,8 +64,10 @@ async def test_pinning_again_changes_nothing(engine: AsyncEngine) -> None:
     assert await book.list(TEAM, USER) == [Pin(FLOW_A, SPACE, NOW)]
 
 
-async def test_the_default_space_is_its_own_pin_and_stored_as_empty(engine: AsyncEngine) -> None:
-    book = _pins(engine)
+async def test_the_default_space_is_its_own_pin_and_stored_as_empty(
+    migrated_database: Database,
+) -> None:
+    book = _pins(migrated_database)
 
     assert await book.pin(TEAM, USER, FLOW_A, None)
     assert await book.pin(TEAM, USER, FLOW_A, SPACE)
@@ -85,15 +77,15 @@ async def test_the_default_space_is_its_own_pin_and_stored_as_empty(engine: Asyn
         (FLOW_A, SPACE),
         (FLOW_A, None),
     ]
-    async with engine.connect() as connection:
-        stored = set((await connection.scalars(select(pins.c.space_id))).all())
+    async with migrated_database.connection() as connection:
+        stored = {space for (space,) in await connection.fetch("SELECT space_id FROM pins")}
     assert stored == {"", SPACE}
     assert await book.unpin(TEAM, USER, FLOW_A, None)
     assert [pin.space_id for pin in await book.list(TEAM, USER)] == [SPACE]
 
 
-async def test_each_person_has_their_own_pins(engine: AsyncEngine) -> None:
-    book = _pins(engine)
+async def test_each_person_has_their_own_pins(migrated_database: Database) -> None:
+    book = _pins(migrated_database)
     await book.pin(TEAM, USER, FLOW_A, SPACE)
     await book.pin(TEAM, "U2", FLOW_B, SPACE)
     await book.pin("T2", USER, FLOW_C, SPACE)
@@ -105,8 +97,8 @@ async def test_each_person_has_their_own_pins(engine: AsyncEngine) -> None:
     assert await book.list("T2", "U2") == []
 
 
-async def test_a_person_holds_at_most_max_pins(engine: AsyncEngine) -> None:
-    book = _pins(engine, max_pins=2)
+async def test_a_person_holds_at_most_max_pins(migrated_database: Database) -> None:
+    book = _pins(migrated_database, max_pins=2)
     await book.pin(TEAM, USER, FLOW_A, SPACE)
     await book.pin(TEAM, USER, FLOW_B, SPACE)
 
@@ -122,9 +114,9 @@ async def test_a_person_holds_at_most_max_pins(engine: AsyncEngine) -> None:
 
 
 async def test_racing_pins_neither_pass_the_bound_nor_fail_on_duplicates(
-    engine: AsyncEngine,
+    migrated_database: Database,
 ) -> None:
-    book = _pins(engine, max_pins=3)
+    book = _pins(migrated_database, max_pins=3)
     flows = [f"20000000000000{n:02d}" for n in range(8)]
 
     outcomes = await asyncio.gather(

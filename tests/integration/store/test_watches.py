@@ -8,11 +8,8 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import Table, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.store.migrate import upgrade
-from bot.store.schema import flow_changes, watch_deliveries, watch_threads, watches
+from bot.store.database import Database, read_time
 from bot.store.settings import StoreSettings
 from bot.store.store import Store
 from bot.store.watches import (
@@ -27,10 +24,10 @@ from bot.store.watches import (
     WatchLimitError,
 )
 from tests.shared import store
-from tests.shared.store import NOW, engine_for
+from tests.shared.store import NOW, database_for
 
 # Fixtures defined once in tests/shared/store.py, bound here under the names tests take.
-bare_engine = store.bare_engine
+migrated_database = store.migrated_database
 
 TEAM, USER = "T1", "U1"
 CHANNEL, OTHER_CHANNEL, THIRD_CHANNEL = "C1", "C2", "C3"
@@ -54,18 +51,17 @@ class Clock:
 
 
 @pytest.fixture
-async def engine(bare_engine: AsyncEngine) -> AsyncEngine:
-    """An engine on a migrated database."""
-    await upgrade(bare_engine)
-    return bare_engine
+def database(migrated_database: Database) -> Database:
+    """A migrated database, as one replica holds it."""
+    return migrated_database
 
 
 @pytest.fixture
-async def replica_engine(engine: AsyncEngine, database_url: str) -> AsyncIterator[AsyncEngine]:
-    """A second engine on the same migrated database, as another replica holds."""
-    second = engine_for(database_url)
+async def replica_database(database: Database, database_url: str) -> AsyncIterator[Database]:
+    """A second pool on the same migrated database, as another replica holds."""
+    second = database_for(database_url)
     yield second
-    await second.dispose()
+    await second.close()
 
 
 @pytest.fixture
@@ -74,27 +70,35 @@ def clock() -> Clock:
 
 
 def _watches(
-    engine: AsyncEngine,
+    database: Database,
     clock: Clock,
     *,
     max_per_channel: int = MAX_PER_CHANNEL,
     max_total: int = MAX_TOTAL,
 ) -> Watches:
-    return Watches(engine, max_per_channel=max_per_channel, max_total=max_total, clock=clock)
+    return Watches(database, max_per_channel=max_per_channel, max_total=max_total, clock=clock)
 
 
-async def _deliveries(engine: AsyncEngine) -> list[tuple[int, str, str, str | None]]:
+async def _deliveries(database: Database) -> list[tuple[int, str, str, str | None]]:
     """Every delivery as (change, channel, state, reason), in that order."""
-    columns = watch_deliveries.c
-    statement = select(columns.change_id, columns.channel_id, columns.state, columns.reason)
-    async with engine.connect() as connection:
-        rows = (await connection.execute(statement.order_by(*statement.selected_columns))).all()
+    async with database.connection() as connection:
+        rows = await connection.fetch(
+            "SELECT change_id, channel_id, state, reason FROM watch_deliveries "
+            "ORDER BY change_id, channel_id, state, reason"
+        )
     return [(change, channel, state, reason) for change, channel, state, reason in rows]
 
 
-async def _rows(engine: AsyncEngine, table: Table) -> int:
-    async with engine.connect() as connection:
-        return int((await connection.execute(select(func.count()).select_from(table))).scalar_one())
+async def _column(database: Database, sql: str) -> list[object]:
+    """The first column of every row `sql` selects."""
+    async with database.connection() as connection:
+        return [row[0] for row in await connection.fetch(sql)]
+
+
+async def _changes(database: Database) -> int:
+    """How many changes are recorded."""
+    async with database.connection() as connection:
+        return int(await connection.fetch_value("SELECT count(*) FROM flow_changes"))
 
 
 async def _changed(book: Watches, flow: str, status: str) -> Change:
@@ -113,9 +117,9 @@ async def _baseline(book: Watches, *flows: str) -> None:
 
 
 async def test_watches_are_added_listed_oldest_first_and_removed(
-    engine: AsyncEngine, clock: Clock
+    database: Database, clock: Clock
 ) -> None:
-    book = _watches(engine, clock)
+    book = _watches(database, clock)
 
     flow, created = await book.add(TEAM, CHANNEL, SPACE, FLOW_A, USER)
     clock.advance(60)
@@ -129,8 +133,7 @@ async def test_watches_are_added_listed_oldest_first_and_removed(
     )
     assert await book.for_channel(TEAM, CHANNEL) == [flow, space]
     assert await book.count() == 3
-    async with engine.connect() as connection:
-        stored = set((await connection.scalars(select(watches.c.flow_id))).all())
+    stored = set(await _column(database, "SELECT flow_id FROM watches"))
     assert stored == {FLOW_A, FLOW_B, ""}, "a whole space is stored as an empty flow ID"
 
     assert await book.remove(TEAM, CHANNEL, SPACE, None)
@@ -140,10 +143,8 @@ async def test_watches_are_added_listed_oldest_first_and_removed(
     assert await book.for_channel("T2", CHANNEL) == [], "another workspace's channel"
 
 
-async def test_adding_a_watch_again_returns_the_one_there(
-    engine: AsyncEngine, clock: Clock
-) -> None:
-    book = _watches(engine, clock)
+async def test_adding_a_watch_again_returns_the_one_there(database: Database, clock: Clock) -> None:
+    book = _watches(database, clock)
     first, _ = await book.add(TEAM, CHANNEL, SPACE, FLOW_A, USER)
     await book.pause(first.id, "no access")
     clock.advance(60)
@@ -155,8 +156,8 @@ async def test_adding_a_watch_again_returns_the_one_there(
     assert await book.count() == 1
 
 
-async def test_a_channel_holds_at_most_max_per_channel(engine: AsyncEngine, clock: Clock) -> None:
-    book = _watches(engine, clock, max_per_channel=2)
+async def test_a_channel_holds_at_most_max_per_channel(database: Database, clock: Clock) -> None:
+    book = _watches(database, clock, max_per_channel=2)
     await book.add(TEAM, CHANNEL, SPACE, FLOW_A, USER)
     await book.add(TEAM, CHANNEL, SPACE, None, USER)
 
@@ -170,8 +171,8 @@ async def test_a_channel_holds_at_most_max_per_channel(engine: AsyncEngine, cloc
     assert await book.count() == 3
 
 
-async def test_all_channels_hold_at_most_max_total(engine: AsyncEngine, clock: Clock) -> None:
-    book = _watches(engine, clock, max_total=2)
+async def test_all_channels_hold_at_most_max_total(database: Database, clock: Clock) -> None:
+    book = _watches(database, clock, max_total=2)
     await book.add(TEAM, CHANNEL, SPACE, FLOW_A, USER)
     await book.add(TEAM, OTHER_CHANNEL, SPACE, FLOW_A, USER)
 
@@ -184,11 +185,11 @@ async def test_all_channels_hold_at_most_max_total(engine: AsyncEngine, clock: C
 
 
 async def test_racing_adds_from_two_replicas_never_pass_the_bounds(
-    engine: AsyncEngine, replica_engine: AsyncEngine, clock: Clock
+    database: Database, replica_database: Database, clock: Clock
 ) -> None:
     books = [
-        _watches(engine, clock, max_per_channel=3, max_total=5),
-        _watches(replica_engine, clock, max_per_channel=3, max_total=5),
+        _watches(database, clock, max_per_channel=3, max_total=5),
+        _watches(replica_database, clock, max_per_channel=3, max_total=5),
     ]
     flows = [f"20000000000000{n:02d}" for n in range(8)]
 
@@ -225,8 +226,8 @@ def _outcomes(outcomes: list[tuple[Watch, bool] | BaseException]) -> dict[str, i
     return counted
 
 
-async def test_paused_watches_are_listed_but_not_active(engine: AsyncEngine, clock: Clock) -> None:
-    book = _watches(engine, clock)
+async def test_paused_watches_are_listed_but_not_active(database: Database, clock: Clock) -> None:
+    book = _watches(database, clock)
     flow, _ = await book.add(TEAM, CHANNEL, SPACE, FLOW_A, USER)
     space, _ = await book.add(TEAM, OTHER_CHANNEL, SPACE, None, USER)
 
@@ -244,9 +245,9 @@ async def test_paused_watches_are_listed_but_not_active(engine: AsyncEngine, clo
 
 
 async def test_ending_a_channel_ends_its_watches_deliveries_and_threads(
-    engine: AsyncEngine, clock: Clock
+    database: Database, clock: Clock
 ) -> None:
-    book = _watches(engine, clock)
+    book = _watches(database, clock)
     await book.add(TEAM, CHANNEL, SPACE, FLOW_A, USER)
     await book.add(TEAM, CHANNEL, SPACE, None, USER)
     await book.add(TEAM, OTHER_CHANNEL, SPACE, FLOW_A, USER)
@@ -260,17 +261,16 @@ async def test_ending_a_channel_ends_its_watches_deliveries_and_threads(
 
     assert await book.for_channel(TEAM, CHANNEL) == []
     assert len(await book.for_channel(TEAM, OTHER_CHANNEL)) == 1
-    assert await _deliveries(engine) == [
+    assert await _deliveries(database) == [
         (change.id, CHANNEL, "failed", CHANNEL_ENDED),
         (change.id, OTHER_CHANNEL, "pending", None),
     ]
-    async with engine.connect() as connection:
-        threads = (await connection.scalars(select(watch_threads.c.channel_id))).all()
+    threads = await _column(database, "SELECT channel_id FROM watch_threads")
     assert threads == [OTHER_CHANNEL]
 
 
-async def test_ending_a_flow_ends_its_watches_only(engine: AsyncEngine, clock: Clock) -> None:
-    book = _watches(engine, clock)
+async def test_ending_a_flow_ends_its_watches_only(database: Database, clock: Clock) -> None:
+    book = _watches(database, clock)
     await book.add(TEAM, CHANNEL, SPACE, FLOW_A, USER)
     await book.add(TEAM, OTHER_CHANNEL, SPACE, FLOW_A, USER)
     await book.add(TEAM, OTHER_CHANNEL, SPACE, FLOW_B, USER)
@@ -288,9 +288,9 @@ async def test_ending_a_flow_ends_its_watches_only(engine: AsyncEngine, clock: C
 
 
 async def test_a_flows_first_look_is_its_baseline_and_a_new_status_a_change(
-    engine: AsyncEngine, clock: Clock
+    database: Database, clock: Clock
 ) -> None:
-    book = _watches(engine, clock)
+    book = _watches(database, clock)
 
     assert await book.observe(SPACE, FLOW_A, "Sign up", "DRAFT") is None
     assert await book.observe(SPACE, FLOW_A, "Sign up", "DRAFT") is None, "nothing new"
@@ -307,13 +307,11 @@ async def test_a_flows_first_look_is_its_baseline_and_a_new_status_a_change(
     assert again is None
     assert await book.known(SPACE) == {FLOW_A: ("Sign up", "PUBLISHED", False)}
     assert await book.known(OTHER_SPACE) == {}
-    assert await _rows(engine, flow_changes) == 1
+    assert await _changes(database) == 1
 
 
-async def test_a_flow_first_seen_in_a_listed_space_is_new(
-    engine: AsyncEngine, clock: Clock
-) -> None:
-    book = _watches(engine, clock)
+async def test_a_flow_first_seen_in_a_listed_space_is_new(database: Database, clock: Clock) -> None:
+    book = _watches(database, clock)
     assert await book.observe(SPACE, FLOW_A, "Sign up", "PUBLISHED") is None
     assert not await book.is_listed(SPACE)
 
@@ -335,9 +333,9 @@ async def test_a_flow_first_seen_in_a_listed_space_is_new(
 
 
 async def test_a_removed_flow_is_told_once_and_again_if_it_comes_back(
-    engine: AsyncEngine, clock: Clock
+    database: Database, clock: Clock
 ) -> None:
-    book = _watches(engine, clock)
+    book = _watches(database, clock)
     await book.observe(SPACE, FLOW_A, "Sign up", "BLOCKED")
 
     removed = await book.observe(SPACE, FLOW_A, "Sign up", None, removed=True)
@@ -358,9 +356,9 @@ async def test_a_removed_flow_is_told_once_and_again_if_it_comes_back(
 
 
 async def test_a_look_without_a_status_or_with_a_new_name_is_no_change(
-    engine: AsyncEngine, clock: Clock
+    database: Database, clock: Clock
 ) -> None:
-    book = _watches(engine, clock)
+    book = _watches(database, clock)
     assert await book.observe(SPACE, FLOW_A, "Sign up", None) is None
 
     assert await book.observe(SPACE, FLOW_A, "Sign up", "DRAFT") is None, "learnt, not changed"
@@ -371,13 +369,13 @@ async def test_a_look_without_a_status_or_with_a_new_name_is_no_change(
     assert await book.observe(SPACE, FLOW_A, long_name, "DRAFT") is None
 
     assert await book.known(SPACE) == {FLOW_A: ("n" * 200, "DRAFT", False)}
-    assert await _rows(engine, flow_changes) == 0
+    assert await _changes(database) == 0
 
 
 async def test_a_change_is_delivered_once_to_each_active_watching_channel(
-    engine: AsyncEngine, clock: Clock
+    database: Database, clock: Clock
 ) -> None:
-    book = _watches(engine, clock)
+    book = _watches(database, clock)
     await book.add(TEAM, CHANNEL, SPACE, FLOW_A, USER)
     # Both a watch of the flow and of its space: one delivery.
     await book.add(TEAM, OTHER_CHANNEL, SPACE, FLOW_A, USER)
@@ -393,20 +391,19 @@ async def test_a_change_is_delivered_once_to_each_active_watching_channel(
 
     change = await _changed(book, FLOW_A, "THROTTLED")
 
-    assert await _deliveries(engine) == [
+    assert await _deliveries(database) == [
         (change.id, CHANNEL, "pending", None),
         (change.id, CHANNEL, "pending", None),
         (change.id, OTHER_CHANNEL, "pending", None),
     ]
-    async with engine.connect() as connection:
-        teams = (await connection.scalars(select(watch_deliveries.c.team_id))).all()
-    assert sorted(teams) == [TEAM, TEAM, "T2"]
+    teams = await _column(database, "SELECT team_id FROM watch_deliveries")
+    assert sorted(map(str, teams)) == [TEAM, TEAM, "T2"]
 
 
 async def test_replicas_looking_at_once_record_one_change(
-    engine: AsyncEngine, replica_engine: AsyncEngine, clock: Clock
+    database: Database, replica_database: Database, clock: Clock
 ) -> None:
-    books = [_watches(engine, clock), _watches(replica_engine, clock)]
+    books = [_watches(database, clock), _watches(replica_database, clock)]
     await books[0].add(TEAM, CHANNEL, SPACE, FLOW_A, USER)
     await books[0].add(TEAM, OTHER_CHANNEL, SPACE, None, USER)
     await _baseline(books[0], FLOW_A)
@@ -417,17 +414,17 @@ async def test_replicas_looking_at_once_record_one_change(
 
     recorded = [change for change in changes if change is not None]
     assert len(recorded) == 1
-    assert await _rows(engine, flow_changes) == 1
-    assert [channel for _, channel, _, _ in await _deliveries(engine)] == [CHANNEL, OTHER_CHANNEL]
+    assert await _changes(database) == 1
+    assert [channel for _, channel, _, _ in await _deliveries(database)] == [CHANNEL, OTHER_CHANNEL]
 
 
 # Deliveries and threads
 
 
 async def test_claims_hand_the_oldest_changes_with_their_threads(
-    engine: AsyncEngine, clock: Clock
+    database: Database, clock: Clock
 ) -> None:
-    book = _watches(engine, clock)
+    book = _watches(database, clock)
     await book.add(TEAM, CHANNEL, SPACE, None, USER)
     await _baseline(book, FLOW_A, FLOW_B)
     first = await _changed(book, FLOW_A, "PUBLISHED")
@@ -445,9 +442,9 @@ async def test_claims_hand_the_oldest_changes_with_their_threads(
 
 
 async def test_a_channel_gets_one_change_of_a_flow_at_a_time(
-    engine: AsyncEngine, clock: Clock
+    database: Database, clock: Clock
 ) -> None:
-    book = _watches(engine, clock)
+    book = _watches(database, clock)
     await book.add(TEAM, CHANNEL, SPACE, FLOW_A, USER)
     await book.add(TEAM, OTHER_CHANNEL, SPACE, FLOW_A, USER)
     await _baseline(book, FLOW_A)
@@ -470,9 +467,9 @@ async def test_a_channel_gets_one_change_of_a_flow_at_a_time(
 
 
 async def test_replicas_claiming_at_once_never_share_a_delivery(
-    engine: AsyncEngine, replica_engine: AsyncEngine, clock: Clock
+    database: Database, replica_database: Database, clock: Clock
 ) -> None:
-    books = [_watches(engine, clock), _watches(replica_engine, clock)]
+    books = [_watches(database, clock), _watches(replica_database, clock)]
     channels = [f"C{n:02d}" for n in range(12)]
     for channel in channels:
         await books[0].add(TEAM, channel, SPACE, None, USER)
@@ -487,13 +484,13 @@ async def test_replicas_claiming_at_once_never_share_a_delivery(
     claimed = [(delivery.change.id, delivery.channel_id) for batch in batches for delivery in batch]
     assert len(claimed) == len(set(claimed)) == 24
     assert all(len(batch) <= 3 for batch in batches)
-    assert {state for _, _, state, _ in await _deliveries(engine)} == {"posting"}
+    assert {state for _, _, state, _ in await _deliveries(database)} == {"posting"}
 
 
 async def test_a_delivery_left_posting_is_claimed_again_once_stale(
-    engine: AsyncEngine, clock: Clock
+    database: Database, clock: Clock
 ) -> None:
-    book = _watches(engine, clock)
+    book = _watches(database, clock)
     await book.add(TEAM, CHANNEL, SPACE, FLOW_A, USER)
     await _baseline(book, FLOW_A)
     change = await _changed(book, FLOW_A, "DEPRECATED")
@@ -508,8 +505,8 @@ async def test_a_delivery_left_posting_is_claimed_again_once_stale(
     assert await book.claim_deliveries(10, stale_after=STALE_S) == [], "claimed anew"
 
 
-async def test_deliveries_are_posted_failed_or_released(engine: AsyncEngine, clock: Clock) -> None:
-    book = _watches(engine, clock)
+async def test_deliveries_are_posted_failed_or_released(database: Database, clock: Clock) -> None:
+    book = _watches(database, clock)
     for channel in (CHANNEL, OTHER_CHANNEL, THIRD_CHANNEL):
         await book.add(TEAM, channel, SPACE, FLOW_A, USER)
     await _baseline(book, FLOW_A)
@@ -520,7 +517,7 @@ async def test_deliveries_are_posted_failed_or_released(engine: AsyncEngine, clo
     await book.failed(change.id, TEAM, OTHER_CHANNEL, "not_in_channel " + "x" * 300)
     await book.release(change.id, TEAM, THIRD_CHANNEL)
 
-    states = await _deliveries(engine)
+    states = await _deliveries(database)
     assert [(channel, state) for _, channel, state, _ in states] == [
         (CHANNEL, "posted"),
         (OTHER_CHANNEL, "failed"),
@@ -529,15 +526,11 @@ async def test_deliveries_are_posted_failed_or_released(engine: AsyncEngine, clo
     reason = states[1][3]
     assert reason is not None
     assert (reason[:15], len(reason)) == ("not_in_channel ", 200)
-    async with engine.connect() as connection:
-        posted = (
-            await connection.execute(
-                select(watch_deliveries.c.message_ts, watch_deliveries.c.posted_at).where(
-                    watch_deliveries.c.channel_id == CHANNEL
-                )
-            )
-        ).one()
-    assert tuple(posted) == ("1700000000.000100", NOW)
+    async with database.connection() as connection:
+        message_ts, posted_at = await connection.fetch_one(
+            "SELECT message_ts, posted_at FROM watch_deliveries WHERE channel_id = $1", CHANNEL
+        ) or (None, None)
+    assert (message_ts, read_time(posted_at)) == ("1700000000.000100", NOW)
     assert await book.claim_deliveries(10, stale_after=STALE_S) == [
         Delivery(change, TEAM, THIRD_CHANNEL, None)
     ]
@@ -547,9 +540,9 @@ async def test_deliveries_are_posted_failed_or_released(engine: AsyncEngine, clo
 
 
 async def test_a_lease_is_held_renewed_refused_and_taken_over_after_expiry(
-    engine: AsyncEngine, replica_engine: AsyncEngine, clock: Clock
+    database: Database, replica_database: Database, clock: Clock
 ) -> None:
-    mine, theirs = _watches(engine, clock), _watches(replica_engine, clock)
+    mine, theirs = _watches(database, clock), _watches(replica_database, clock)
 
     assert await mine.take_lease("watch-poll", "replica-1", 30)
     assert not await theirs.take_lease("watch-poll", "replica-2", 30)
@@ -564,9 +557,9 @@ async def test_a_lease_is_held_renewed_refused_and_taken_over_after_expiry(
 
 
 async def test_racing_replicas_take_a_free_lease_once(
-    engine: AsyncEngine, replica_engine: AsyncEngine, clock: Clock
+    database: Database, replica_database: Database, clock: Clock
 ) -> None:
-    books = [_watches(engine, clock), _watches(replica_engine, clock)]
+    books = [_watches(database, clock), _watches(replica_database, clock)]
 
     taken = await asyncio.gather(
         *(books[n % 2].take_lease("watch-poll", f"replica-{n}", 30) for n in range(8))
@@ -576,9 +569,9 @@ async def test_racing_replicas_take_a_free_lease_once(
 
 
 async def test_a_dropped_lease_is_free_at_once_and_only_its_holder_drops_it(
-    engine: AsyncEngine, clock: Clock
+    database: Database, clock: Clock
 ) -> None:
-    book = _watches(engine, clock)
+    book = _watches(database, clock)
     assert await book.take_lease("watch-poll", "replica-1", 30)
 
     await book.drop_lease("watch-poll", "replica-2")

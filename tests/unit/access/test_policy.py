@@ -19,9 +19,8 @@ from bot.access.policy import (
 )
 from bot.access.rules import RuleBook
 from bot.access.snapshot import Rule, RuleSnapshot
-from bot.store.engine import open_engine
-from bot.store.migrate import upgrade
-from bot.store.settings import StoreSettings
+from bot.store.migrate import bring_up_to_date
+from tests.shared.store import database_for, settings_for
 
 RULED = "space-ruled"
 OPEN = "space-open"
@@ -155,9 +154,9 @@ CASES = {
 async def book(database_url: str) -> AsyncIterator[RuleBook]:
     """A loaded rule book: RULED has one rule of each kind (two groups), OPEN none; BOUND_TEAM
     may use both, LONE_TEAM nothing."""
-    engine = open_engine(StoreSettings.from_env({"DATABASE_URL": database_url}))
-    await upgrade(engine)
-    async with RuleBook(engine) as rule_book:
+    database = database_for(database_url)
+    await bring_up_to_date(database, settings_for(database_url))
+    async with RuleBook(database) as rule_book:
         await rule_book.load()
         await rule_book.allow(RULED, Kind.CHANNEL, [RULE_CHANNEL], by="U0ADMIN")
         await rule_book.allow(RULED, Kind.USER, [RULE_USER], by="U0ADMIN")
@@ -165,7 +164,7 @@ async def book(database_url: str) -> AsyncIterator[RuleBook]:
         await rule_book.bind(BOUND_TEAM, RULED)
         await rule_book.bind(BOUND_TEAM, OPEN)
         yield rule_book
-    await engine.dispose()
+    await database.close()
 
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())

@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import event, text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.access.errors import RuleError, RuleErrorKind
 from bot.access.ids import Kind
 from bot.access.rules import Binding, Bounds, RuleBook, RuleRecord
 from bot.access.snapshot import RuleSnapshot
-from bot.store.engine import open_engine
-from bot.store.migrate import upgrade
+from bot.store.database import Connection, Database, DatabaseError, Row
+from bot.store.migrate import bring_up_to_date
+from bot.store.opening import open_database
 from bot.store.settings import StoreSettings
 from tests.fake_clock import FakeClock, eventually
+from tests.shared.store import database_for, settings_for
 
 CACHE_S = 10.0
 SPACE = "space-a"
@@ -30,23 +30,82 @@ TEAM = "T0001"
 CHANNEL = "C0001"
 ADMIN = "U0ADMIN"
 
-Engines = Callable[[], Awaitable[AsyncEngine]]
+# How a reload's read of the rules begins.
+RULE_READ = "SELECT space_id, kind, subject FROM access_rules LIMIT"
+
+
+class _Watched(Database):
+    """A database, and the statements sent to it and the errors they met, as they happen."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.dialect = database.dialect
+        self.statements: list[str] = []
+        self.failures: list[DatabaseError] = []
+
+    @contextlib.asynccontextmanager
+    async def transaction(self, *, write: bool = False) -> AsyncIterator[Connection]:
+        async with self.database.transaction(write=write) as connection:
+            yield _WatchedConnection(connection, self)
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[Connection]:
+        async with self.database.connection() as connection:
+            yield _WatchedConnection(connection, self)
+
+    async def close(self) -> None:
+        await self.database.close()
+
+    def rule_reads(self) -> list[str]:
+        """The statements that read the rules for a reload."""
+        return [statement for statement in self.statements if statement.startswith(RULE_READ)]
+
+
+class _WatchedConnection(Connection):
+    def __init__(self, connection: Connection, watched: _Watched) -> None:
+        self.dialect = connection.dialect
+        self._connection = connection
+        self._watched = watched
+
+    async def execute(self, sql: str, *args: object) -> int:
+        with self._watching(sql):
+            return await self._connection.execute(sql, *args)
+
+    async def execute_many(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
+        with self._watching(sql):
+            await self._connection.execute_many(sql, rows)
+
+    async def fetch(self, sql: str, *args: object) -> list[Row]:
+        with self._watching(sql):
+            return await self._connection.fetch(sql, *args)
+
+    @contextlib.contextmanager
+    def _watching(self, sql: str) -> Iterator[None]:
+        self._watched.statements.append(sql)
+        try:
+            yield
+        except DatabaseError as error:
+            self._watched.failures.append(error)
+            raise
+
+
+Databases = Callable[[], Awaitable[_Watched]]
 
 
 @pytest.fixture
-async def engines(database_url: str) -> AsyncIterator[Engines]:
-    """Opens engines on one migrated database, as separate processes (replicas) would."""
-    opened: list[AsyncEngine] = []
+async def databases(database_url: str) -> AsyncIterator[Databases]:
+    """Opens databases on one migrated database, as separate processes (replicas) would."""
+    opened: list[_Watched] = []
 
-    async def open_one() -> AsyncEngine:
-        engine = open_engine(StoreSettings.from_env({"DATABASE_URL": database_url}))
-        opened.append(engine)
-        await upgrade(engine)
-        return engine
+    async def open_one() -> _Watched:
+        database = _Watched(database_for(database_url))
+        opened.append(database)
+        await bring_up_to_date(database.database, settings_for(database_url))
+        return database
 
     yield open_one
-    for engine in opened:
-        await engine.dispose()
+    for database in opened:
+        await database.close()
 
 
 @pytest.fixture
@@ -55,27 +114,15 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def engine(engines: Engines) -> AsyncEngine:
-    return await engines()
+async def database(databases: Databases) -> _Watched:
+    return await databases()
 
 
 @pytest.fixture
-async def book(engine: AsyncEngine, clock: FakeClock) -> AsyncIterator[RuleBook]:
-    async with RuleBook(engine, cache_s=CACHE_S, clock=clock.time) as loaded:
+async def book(database: _Watched, clock: FakeClock) -> AsyncIterator[RuleBook]:
+    async with RuleBook(database, cache_s=CACHE_S, clock=clock.time) as loaded:
         await loaded.load()
         yield loaded
-
-
-def _rule_reads(engine: AsyncEngine) -> list[str]:
-    """The statements that read the rules for a reload, as they are sent."""
-    reads: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.lstrip().startswith("SELECT access_rules.space_id"):
-            reads.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", seen)
-    return reads
 
 
 async def test_writes_show_in_this_process_at_once(book: RuleBook) -> None:
@@ -138,13 +185,12 @@ async def test_the_database_keeps_who_added_what_and_when(book: RuleBook, clock:
 
 
 async def test_another_process_sees_a_change_once_its_copy_is_older_than_cache_s(
-    engines: Engines, clock: FakeClock
+    databases: Databases, clock: FakeClock
 ) -> None:
-    reader_engine = await engines()
-    reads = _rule_reads(reader_engine)
+    reader_database = await databases()
     async with (
-        RuleBook(await engines(), cache_s=CACHE_S, clock=clock.time) as writer,
-        RuleBook(reader_engine, cache_s=CACHE_S, clock=clock.time) as reader,
+        RuleBook(await databases(), cache_s=CACHE_S, clock=clock.time) as writer,
+        RuleBook(reader_database, cache_s=CACHE_S, clock=clock.time) as reader,
     ):
         await writer.load()
         await reader.load()
@@ -154,7 +200,7 @@ async def test_another_process_sees_a_change_once_its_copy_is_older_than_cache_s
         clock.advance(CACHE_S - 0.5)
         stale = reader.snapshot()
         await asyncio.sleep(0.05)
-        assert len(reads) == 1
+        assert len(reader_database.rule_reads()) == 1
         assert not stale.rules_for(SPACE)
 
         clock.advance(0.5)
@@ -163,23 +209,18 @@ async def test_another_process_sees_a_change_once_its_copy_is_older_than_cache_s
         served = [reader.snapshot() for _ in range(50)]
         assert all(snapshot is stale for snapshot in served)
         await eventually(lambda: reader.snapshot() is not stale)
-        assert len(reads) == 2
+        assert len(reader_database.rule_reads()) == 2
         assert reader.snapshot().rules_for(SPACE).channels == {"C1"}
         assert reader.snapshot().bound(TEAM) == {SPACE}
 
 
 async def test_a_failing_reload_keeps_the_copy_and_warns_once(
-    engines: Engines, clock: FakeClock, caplog: pytest.LogCaptureFixture
+    databases: Databases, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    engine = await engines()
-    failures: list[BaseException] = []
-    event.listen(
-        engine.sync_engine,
-        "handle_error",
-        lambda context: failures.append(context.original_exception),
-    )
-    admin = await engines()
-    async with RuleBook(engine, cache_s=CACHE_S, clock=clock.time) as book:
+    database = await databases()
+    failures = database.failures
+    admin = await databases()
+    async with RuleBook(database, cache_s=CACHE_S, clock=clock.time) as book:
         await book.load()
         await book.allow(SPACE, Kind.CHANNEL, ["C1"], by=ADMIN)
         kept = book.snapshot()
@@ -208,21 +249,20 @@ async def test_a_failing_reload_keeps_the_copy_and_warns_once(
 
 
 def _failed_with(
-    book: RuleBook, kept: RuleSnapshot, failures: list[BaseException], times: int
+    book: RuleBook, kept: RuleSnapshot, failures: list[DatabaseError], times: int
 ) -> bool:
     return book.snapshot() is kept and len(failures) >= times
 
 
-async def _sql(engine: AsyncEngine, statement: str) -> None:
-    async with engine.begin() as connection:
-        await connection.execute(text(statement))
+async def _sql(database: Database, statement: str) -> None:
+    async with database.transaction(write=True) as connection:
+        await connection.execute(statement)
 
 
 async def test_a_closed_book_serves_its_copy_and_reloads_no_more(
-    engine: AsyncEngine, clock: FakeClock
+    database: _Watched, clock: FakeClock
 ) -> None:
-    reads = _rule_reads(engine)
-    book = RuleBook(engine, cache_s=CACHE_S, clock=clock.time)
+    book = RuleBook(database, cache_s=CACHE_S, clock=clock.time)
     await book.load()
     kept = book.snapshot()
     await book.close()
@@ -230,18 +270,17 @@ async def test_a_closed_book_serves_its_copy_and_reloads_no_more(
 
     assert book.snapshot() is kept
     await asyncio.sleep(0.05)
-    assert len(reads) == 1
+    assert len(database.rule_reads()) == 1
 
 
-async def test_a_write_without_a_loaded_copy_reads_nothing_back(engine: AsyncEngine) -> None:
-    reads = _rule_reads(engine)
-    async with RuleBook(engine) as book:
+async def test_a_write_without_a_loaded_copy_reads_nothing_back(database: _Watched) -> None:
+    async with RuleBook(database) as book:
         assert await book.allow(SPACE, Kind.USER, ["U1"], by="cli") == ("U1",)
         assert await book.bind(TEAM, SPACE)
         with pytest.raises(RuntimeError, match=r"load\(\) has not run"):
             book.snapshot()
 
-    assert reads == []
+    assert database.rule_reads() == []
 
 
 async def test_a_space_takes_at_most_10_000_rules(book: RuleBook) -> None:
@@ -262,9 +301,9 @@ async def test_a_space_takes_at_most_10_000_rules(book: RuleBook) -> None:
     assert await book.allow(OTHER_SPACE, Kind.CHANNEL, ["C1"], by=ADMIN) == ("C1",)
 
 
-async def test_the_bounds_in_all(engine: AsyncEngine) -> None:
+async def test_the_bounds_in_all(database: _Watched) -> None:
     bounds = Bounds(per_space=3, rules=5, channel_spaces=2, bindings=2)
-    async with RuleBook(engine, bounds=bounds) as book:
+    async with RuleBook(database, bounds=bounds) as book:
         await book.load()
         await book.allow(SPACE, Kind.CHANNEL, ["C1", "C2", "C3"], by=ADMIN)
         await book.allow(OTHER_SPACE, Kind.USER, ["U1", "U2"], by=ADMIN)
@@ -299,10 +338,10 @@ async def test_the_bounds_in_all(engine: AsyncEngine) -> None:
     assert snapshot.groups_named() == {"S1"}
 
 
-async def test_a_database_beyond_the_bounds_is_not_loaded(engine: AsyncEngine) -> None:
-    async with RuleBook(engine) as writer:
+async def test_a_database_beyond_the_bounds_is_not_loaded(database: _Watched) -> None:
+    async with RuleBook(database) as writer:
         await writer.allow(SPACE, Kind.CHANNEL, ["C1", "C2", "C3"], by=ADMIN)
-    async with RuleBook(engine, bounds=Bounds(rules=2)) as book:
+    async with RuleBook(database, bounds=Bounds(rules=2)) as book:
         with pytest.raises(RuleError) as caught:
             await book.load()
 
@@ -313,10 +352,10 @@ async def test_a_database_beyond_the_bounds_is_not_loaded(engine: AsyncEngine) -
 
 
 async def test_two_processes_cannot_both_take_the_last_place(
-    engines: Engines,
+    databases: Databases,
 ) -> None:
     bounds = Bounds(per_space=1)
-    books = [RuleBook(await engines(), bounds=bounds) for _ in range(2)]
+    books = [RuleBook(await databases(), bounds=bounds) for _ in range(2)]
     results = await asyncio.gather(
         books[0].allow(SPACE, Kind.USER, ["U1"], by=ADMIN),
         books[1].allow(SPACE, Kind.USER, ["U2"], by=ADMIN),
@@ -334,7 +373,7 @@ async def test_two_processes_cannot_both_take_the_last_place(
 def idle_book(tmp_path: Path) -> RuleBook:
     """A book whose database is never opened: every change here is refused before it."""
     settings = StoreSettings.from_env({"DATABASE_PATH": str(tmp_path / "never.sqlite3")})
-    return RuleBook(open_engine(settings))
+    return RuleBook(open_database(settings))
 
 
 @pytest.mark.parametrize(
@@ -367,9 +406,9 @@ async def test_a_bad_id_is_refused_before_the_database(
 
 
 async def test_a_space_that_differs_from_one_named_only_in_case_or_dashes_is_refused(
-    engine: AsyncEngine,
+    database: _Watched,
 ) -> None:
-    async with RuleBook(engine, known=["C29393993ABCD"]) as book:
+    async with RuleBook(database, known=["C29393993ABCD"]) as book:
         await book.load()
         await book.allow("cams-acme", Kind.USER, ["U1"], by=ADMIN)
         await book.set_channel_space(TEAM, CHANNEL, "cams_demo", by=ADMIN)

@@ -12,44 +12,48 @@ from pathlib import Path
 from typing import cast
 
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import String
 
 from bot.metrics import REGISTRY
 from bot.standin.harness.processes import free_port
 from bot.store.audit import WARN_EVERY_S, AuditOutcome, AuditRecord, AuditTrail
-from bot.store.engine import open_engine
-from bot.store.migrate import current, upgrade
+from bot.store.audit_insert import COLUMNS
+from bot.store.database import Database
+from bot.store.migrate import HEAD_REVISION, bring_up_to_date, revision
+from bot.store.opening import open_database
 from bot.store.schema import audit_records
 from bot.store.settings import StoreSettings
 from bot.store.store import Store
 from tests.fake_clock import FakeClock, eventually
 from tests.shared import store
-from tests.shared.store import NOW, WAIT_S, make_record, write_and_flush
+from tests.shared.store import (
+    NOW,
+    WAIT_S,
+    database_for,
+    make_record,
+    settings_for,
+    write_and_flush,
+)
 
 # Fixtures defined once in tests/shared/store.py, bound here under the names tests take.
-bare_engine = store.bare_engine
+bare_database = store.bare_database
+migrated_database = store.migrated_database
 
 DROPS_LOGGED = re.compile(r"audit trail: (\d+) record\(s\) dropped since the last warning")
 
 
-@pytest.fixture
-async def engine(bare_engine: AsyncEngine) -> AsyncEngine:
-    """An engine on a migrated database."""
-    await upgrade(bare_engine)
-    return bare_engine
+def _sqlite(path: Path) -> StoreSettings:
+    return StoreSettings.from_env({"DATABASE_PATH": str(path)})
 
 
-async def _count(engine: AsyncEngine) -> int:
-    async with engine.connect() as connection:
-        return int(
-            (await connection.execute(select(func.count()).select_from(audit_records))).scalar_one()
-        )
+async def _count(database: Database) -> int:
+    async with database.connection() as connection:
+        return int(await connection.fetch_value("SELECT count(*) FROM audit_records"))
 
 
-async def test_records_are_written_and_read_back_newest_first(engine: AsyncEngine) -> None:
+async def test_records_are_written_and_read_back_newest_first(migrated_database: Database) -> None:
     tokyo = timezone(timedelta(hours=9))
-    trail = AuditTrail(engine)
+    trail = AuditTrail(migrated_database)
     trail.start(purge=False)
     try:
         await write_and_flush(
@@ -81,8 +85,19 @@ def test_a_record_holds_every_written_column_in_the_tables_order() -> None:
     assert list(AuditRecord._fields) == written
 
 
-async def test_many_records_are_written_in_batches(engine: AsyncEngine) -> None:
-    trail = AuditTrail(engine, batch=50)
+def test_the_insert_fills_and_clips_every_column_as_the_schema_declares() -> None:
+    # The INSERT names its columns, and the lengths it clips to, without the schema's
+    # SQLAlchemy tables: they must not drift apart.
+    declared = [
+        (column.name, column.type.length if isinstance(column.type, String) else None)
+        for column in audit_records.columns
+        if column.name != "id"
+    ]
+    assert list(COLUMNS) == declared
+
+
+async def test_many_records_are_written_in_batches(migrated_database: Database) -> None:
+    trail = AuditTrail(migrated_database, batch=50)
     trail.start(purge=False)
     try:
         await write_and_flush(
@@ -92,11 +107,11 @@ async def test_many_records_are_written_in_batches(engine: AsyncEngine) -> None:
         await trail.close()
 
     assert trail.written == 1234
-    assert await _count(engine) == 1234
+    assert await _count(migrated_database) == 1234
 
 
-async def test_query_filters(engine: AsyncEngine) -> None:
-    trail = AuditTrail(engine)
+async def test_query_filters(migrated_database: Database) -> None:
+    trail = AuditTrail(migrated_database)
     trail.start(purge=False)
     try:
         await write_and_flush(
@@ -123,10 +138,10 @@ async def test_query_filters(engine: AsyncEngine) -> None:
     assert none == []
 
 
-async def test_values_the_database_would_refuse_are_cleaned(engine: AsyncEngine) -> None:
+async def test_values_the_database_would_refuse_are_cleaned(migrated_database: Database) -> None:
     # Typed into Slack by anyone: PostgreSQL refuses NUL and lone surrogates, and both
     # databases' columns have a length. Any of these would fail the batch on every retry.
-    trail = AuditTrail(engine)
+    trail = AuditTrail(migrated_database)
     trail.start(purge=False)
     try:
         await write_and_flush(
@@ -148,10 +163,12 @@ async def test_values_the_database_would_refuse_are_cleaned(engine: AsyncEngine)
     assert (kept.flow_id, kept.reason, kept.space_id) == ("sign-up 🙂", "ünïcode", "客户")
 
 
-async def test_quotes_backslashes_and_emoji_come_back_as_they_were(engine: AsyncEngine) -> None:
+async def test_quotes_backslashes_and_emoji_come_back_as_they_were(
+    migrated_database: Database,
+) -> None:
     # The rows travel as JSON: its escapes must not leak into the values. An emoji is escaped
     # as a surrogate pair, which sends its batch through the cleaning, and survives it.
-    trail = AuditTrail(engine)
+    trail = AuditTrail(migrated_database)
     trail.start(purge=False)
     try:
         await write_and_flush(trail, make_record(flow="🙂 booking", reason="quote \" ' \\ end"))
@@ -163,9 +180,9 @@ async def test_quotes_backslashes_and_emoji_come_back_as_they_were(engine: Async
 
 
 async def test_a_record_lacking_a_user_or_a_time_zone_is_dropped_not_written(
-    engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+    migrated_database: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
-    trail = AuditTrail(engine)
+    trail = AuditTrail(migrated_database)
     trail.start(purge=False)
     with caplog.at_level(logging.WARNING, logger="bot.store.audit"):
         try:
@@ -176,12 +193,12 @@ async def test_a_record_lacking_a_user_or_a_time_zone_is_dropped_not_written(
             await trail.close()
 
     assert (trail.written, trail.dropped) == (1, 2)
-    assert await _count(engine) == 1
+    assert await _count(migrated_database) == 1
     assert "lacked its time zone, team, channel or user" in caplog.text
 
 
-async def test_purge_deletes_what_is_past_retention(engine: AsyncEngine) -> None:
-    trail = AuditTrail(engine, retention_days=90)
+async def test_purge_deletes_what_is_past_retention(migrated_database: Database) -> None:
+    trail = AuditTrail(migrated_database, retention_days=90)
     trail.start(purge=False)
     try:
         await write_and_flush(
@@ -201,8 +218,8 @@ async def test_purge_deletes_what_is_past_retention(engine: AsyncEngine) -> None
     assert [record.at for record in left] == [NOW, NOW - timedelta(days=89)]
 
 
-async def test_purge_deletes_a_chunk_at_a_time(engine: AsyncEngine) -> None:
-    trail = AuditTrail(engine, retention_days=1, purge_chunk=2)
+async def test_purge_deletes_a_chunk_at_a_time(migrated_database: Database) -> None:
+    trail = AuditTrail(migrated_database, retention_days=1, purge_chunk=2)
     trail.start(purge=False)
     try:
         await write_and_flush(
@@ -214,12 +231,12 @@ async def test_purge_deletes_a_chunk_at_a_time(engine: AsyncEngine) -> None:
         await trail.close()
 
     assert purged == 5
-    assert await _count(engine) == 1
+    assert await _count(migrated_database) == 1
 
 
-async def test_purges_run_at_start_and_every_six_hours(engine: AsyncEngine) -> None:
+async def test_purges_run_at_start_and_every_six_hours(migrated_database: Database) -> None:
     clock = FakeClock(NOW.timestamp())
-    trail = AuditTrail(engine, retention_days=90, clock=clock.time, sleep=clock.sleep)
+    trail = AuditTrail(migrated_database, retention_days=90, clock=clock.time, sleep=clock.sleep)
     trail.start(purge=False)
     await write_and_flush(
         trail,
@@ -229,26 +246,26 @@ async def test_purges_run_at_start_and_every_six_hours(engine: AsyncEngine) -> N
     purging = asyncio.create_task(trail.run_purges())
     try:
         assert await clock.next_sleep() == 6 * 3600
-        assert await _count(engine) == 1
+        assert await _count(migrated_database) == 1
         clock.advance(6 * 3600)
         assert await clock.next_sleep() == 6 * 3600
-        assert await _count(engine) == 0
+        assert await _count(migrated_database) == 0
     finally:
         purging.cancel()
         await trail.close()
 
 
 async def test_a_failed_purge_is_logged_and_tried_again(
-    bare_engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+    bare_database: Database, database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock = FakeClock(NOW.timestamp())
-    trail = AuditTrail(bare_engine, clock=clock.time, sleep=clock.sleep)
+    trail = AuditTrail(bare_database, clock=clock.time, sleep=clock.sleep)
     with caplog.at_level(logging.WARNING, logger="bot.store.audit"):
         purging = asyncio.create_task(trail.run_purges())
         try:
             assert await clock.next_sleep() == 6 * 3600
             assert "audit trail: purge failed: " in caplog.text
-            await upgrade(bare_engine)
+            await bring_up_to_date(bare_database, settings_for(database_url))
             clock.advance(6 * 3600)
             assert await clock.next_sleep() == 6 * 3600
         finally:
@@ -262,9 +279,9 @@ async def test_an_unreachable_database_bounds_the_queue_and_record_never_waits(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     url = f"postgresql+asyncpg://flowpreview@127.0.0.1:{free_port()}/nowhere"
-    engine = open_engine(StoreSettings.from_env({"DATABASE_URL": url}))
+    database = database_for(url)
     clock = FakeClock(NOW.timestamp())
-    trail = AuditTrail(engine, max_queue=100, batch=10, clock=clock.time, sleep=clock.sleep)
+    trail = AuditTrail(database, max_queue=100, batch=10, clock=clock.time, sleep=clock.sleep)
     trail.start(purge=False)
     with caplog.at_level(logging.WARNING, logger="bot.store.audit"):
         try:
@@ -280,7 +297,7 @@ async def test_an_unreachable_database_bounds_the_queue_and_record_never_waits(
             trail.record(make_record())
             await trail.close(within=0.05)
         finally:
-            await engine.dispose()
+            await database.close()
 
     assert elapsed < 1.0
     drops = [r.getMessage() for r in caplog.records if "since the last warning" in r.getMessage()]
@@ -311,10 +328,10 @@ async def test_every_record_dropped_during_a_lock_is_logged_and_counted(
 ) -> None:
     # The report: 9,500 dropped during a lock, the metric said 9,500 and the log said 1.
     path = tmp_path / "flowpreview.sqlite3"
-    engine = open_engine(StoreSettings.from_env({"DATABASE_PATH": str(path)}))
-    await upgrade(engine)
+    database = open_database(_sqlite(path))
+    await bring_up_to_date(database, _sqlite(path))
     locker = sqlite3.connect(path, isolation_level=None)
-    trail = AuditTrail(engine, linger=0)
+    trail = AuditTrail(database, linger=0)
     before = _dropped_metric()
     try:
         with caplog.at_level(logging.WARNING, logger="bot.store.audit"):
@@ -329,7 +346,7 @@ async def test_every_record_dropped_during_a_lock_is_logged_and_counted(
             await trail.close()
     finally:
         locker.close()
-        await engine.dispose()
+        await database.close()
 
     assert trail.dropped >= 9_500
     assert trail.written + trail.dropped == 19_501
@@ -340,10 +357,10 @@ async def test_every_record_dropped_during_a_lock_is_logged_and_counted(
 async def test_drops_held_back_by_the_rate_limit_are_logged_when_the_minute_is_up(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    engine = open_engine(StoreSettings.from_env({"DATABASE_PATH": str(tmp_path / "a.sqlite3")}))
+    database = open_database(_sqlite(tmp_path / "a.sqlite3"))
     clock = FakeClock(NOW.timestamp())
     # Not started: what is recorded stays queued, and nothing else sleeps on the clock.
-    trail = AuditTrail(engine, max_queue=1, clock=clock.time, sleep=clock.sleep)
+    trail = AuditTrail(database, max_queue=1, clock=clock.time, sleep=clock.sleep)
     try:
         with caplog.at_level(logging.WARNING, logger="bot.store.audit"):
             for _ in range(4):
@@ -354,7 +371,7 @@ async def test_drops_held_back_by_the_rate_limit_are_logged_when_the_minute_is_u
             await eventually(lambda: len(_drops_logged(caplog)) == 2)
             await trail.close()
     finally:
-        await engine.dispose()
+        await database.close()
 
     assert _drops_logged(caplog) == [1, 2]
     assert "the latest because 1 records are waiting for the database" in caplog.text
@@ -364,26 +381,26 @@ async def test_drops_held_back_by_the_rate_limit_are_logged_when_the_minute_is_u
 async def test_close_logs_the_drops_held_back(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    engine = open_engine(StoreSettings.from_env({"DATABASE_PATH": str(tmp_path / "a.sqlite3")}))
-    trail = AuditTrail(engine, max_queue=1)
+    database = open_database(_sqlite(tmp_path / "a.sqlite3"))
+    trail = AuditTrail(database, max_queue=1)
     try:
         with caplog.at_level(logging.WARNING, logger="bot.store.audit"):
             for _ in range(5):
                 trail.record(make_record())
             await trail.close()
     finally:
-        await engine.dispose()
+        await database.close()
 
     assert _drops_logged(caplog) == [1, 3]
     assert "1 records were not written before shutdown" in caplog.text
     assert trail.dropped == 5
 
 
-async def test_close_writes_what_is_queued_then_refuses_more(engine: AsyncEngine) -> None:
+async def test_close_writes_what_is_queued_then_refuses_more(migrated_database: Database) -> None:
     # The purges run too, at NOW: on the real clock, from 90 days after NOW, one could
     # delete these records before they are counted.
     clock = FakeClock(NOW.timestamp())
-    trail = AuditTrail(engine, clock=clock.time, sleep=clock.sleep)
+    trail = AuditTrail(migrated_database, clock=clock.time, sleep=clock.sleep)
     trail.start()
     for second in range(5):
         trail.record(make_record(NOW + timedelta(seconds=second)))
@@ -391,7 +408,7 @@ async def test_close_writes_what_is_queued_then_refuses_more(engine: AsyncEngine
     trail.record(make_record())
 
     assert (trail.written, trail.dropped) == (5, 1)
-    assert await _count(engine) == 5
+    assert await _count(migrated_database) == 5
 
 
 async def test_the_store_migrates_writes_and_closes(database_url: str) -> None:
@@ -400,9 +417,47 @@ async def test_the_store_migrates_writes_and_closes(database_url: str) -> None:
     store.audit.record(make_record(datetime.now(UTC)))
     await store.start()
     try:
-        assert await current(store.engine) == "0004"
+        assert await revision(store.database) == HEAD_REVISION
         assert await store.audit.flush(WAIT_S)
         assert len(await store.audit.query()) == 1
     finally:
         await store.close()
     assert store.audit.written == 1
+
+
+async def test_the_store_bounds_the_queue_by_audit_queue_max(tmp_path: Path) -> None:
+    env = {"DATABASE_PATH": str(tmp_path / "a.sqlite3"), "AUDIT_QUEUE_MAX": "100"}
+    store = Store(StoreSettings.from_env(env))
+    try:
+        # Not started: what is recorded waits in the queue, up to its bound.
+        for _ in range(101):
+            store.audit.record(make_record())
+        assert (store.audit.backlog, store.audit.dropped) == (100, 1)
+    finally:
+        await store.close()
+
+
+async def test_records_that_back_up_are_written_as_they_were_given(
+    migrated_database: Database,
+) -> None:
+    trail = AuditTrail(migrated_database, batch=10)
+    # Each ID a string of its own, as each request brings: past a batch they are shared.
+    given = [
+        make_record(
+            NOW - timedelta(seconds=second),
+            user="".join(("U", str(second % 3))),
+            team="".join(("T", "1")),
+            channel="".join(("C", str(second % 2))),
+        )
+        for second in range(25)
+    ]
+    for record in given:
+        trail.record(record)
+    trail.start(purge=False)
+    try:
+        assert await trail.flush(WAIT_S)
+        written = await trail.query()
+    finally:
+        await trail.close()
+
+    assert written == given

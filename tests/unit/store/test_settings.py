@@ -1,4 +1,5 @@
-"""DATABASE_URL, DATABASE_PATH and AUDIT_RETENTION_DAYS: what is accepted, and one-line errors."""
+"""DATABASE_URL, DATABASE_PATH, AUDIT_RETENTION_DAYS and AUDIT_QUEUE_MAX: what is accepted,
+and one-line errors."""
 
 from __future__ import annotations
 
@@ -129,3 +130,28 @@ def test_a_bad_retention_is_named(value: str, problem: str) -> None:
 
 def test_retention_days() -> None:
     assert StoreSettings.from_env({"AUDIT_RETENTION_DAYS": "7"}).retention_days == 7
+
+
+def test_the_audit_queue_bound() -> None:
+    assert StoreSettings.from_env({}).audit_queue_max == 10_000
+    assert StoreSettings.from_env({"AUDIT_QUEUE_MAX": "100"}).audit_queue_max == 100
+    assert StoreSettings.from_env({"AUDIT_QUEUE_MAX": "250000"}).audit_queue_max == 250_000
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("99", "at least 100"),
+        ("0", "at least 100"),
+        ("1000001", "at most 1000000"),
+        ("lots", "whole number"),
+        ("1e4", "whole number"),
+    ],
+)
+def test_a_bad_audit_queue_bound_is_named_in_one_line(value: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        StoreSettings.from_env({"AUDIT_QUEUE_MAX": value})
+
+    assert caught.value.variable == "AUDIT_QUEUE_MAX"
+    assert problem in str(caught.value)
+    assert "\n" not in str(caught.value)

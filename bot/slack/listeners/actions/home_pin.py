@@ -7,7 +7,6 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy.exc import SQLAlchemyError
 
 from bot.slack.admission.asker import Asker
 from bot.slack.admission.gate import admitted
@@ -15,6 +14,7 @@ from bot.slack.blocks.home import home_metadata
 from bot.slack.blocks.messages import escape
 from bot.slack.deps import Deps
 from bot.slack.listeners.actions.clicks import button_target
+from bot.store.database import DatabaseError
 from bot.store.pins import PinLimitError
 
 CANNOT_KEEP = ":warning: Pins cannot be kept right now. Try again in a minute."
@@ -67,6 +67,6 @@ async def _change(
             await pins.unpin(asker.team_id, asker.user_id, flow_id, space)
     except PinLimitError as error:
         return f":warning: {escape(str(error))}"
-    except (SQLAlchemyError, OSError):
+    except (DatabaseError, OSError):
         return CANNOT_KEEP
     return None

@@ -31,7 +31,6 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy.exc import SQLAlchemyError
 
 from bot.access.errors import RuleError
 from bot.access.ids import Kind, check_space, look_alike_error
@@ -44,6 +43,7 @@ from bot.slack.blocks import messages
 from bot.slack.constants import COMMAND
 from bot.slack.deps import Deps
 from bot.slack.parsing import HELP_WORDS
+from bot.store.database import DatabaseError
 
 log = logging.getLogger(__name__)
 
@@ -204,8 +204,8 @@ async def configure(
         return await _change(gate, client, asker, verb, rest, unusable=unusable)
     except RuleError as error:
         return _reply(f":warning: {messages.escape(error.message)}")
-    except SQLAlchemyError as error:
-        log.warning("could not change the settings: %s", type(error).__name__)
+    except DatabaseError as error:
+        log.warning("could not change the settings: %s", error)
         return _reply("The settings could not be saved just now. Please try again in a minute.")
 
 

@@ -52,7 +52,7 @@ async def test_two_replicas_on_postgresql_rotate_once(
             await refresh_arrived(slack)
             waiting = asyncio.create_task(second.command(ALPHA))
             # The second replica found the token due too, and waits for the first's turn.
-            await _waiting_for_an_advisory_lock(first.store.engine)
+            await _waiting_for_an_advisory_lock(first.store.sqlalchemy_engine())
             held.set()
             answers = [await rotating, await waiting]
 
@@ -86,7 +86,7 @@ async def test_no_number_of_install_page_visits_stops_a_real_install(bot: OAuthB
     for _ in range(100):
         await asyncio.gather(*(visit() for _ in range(100)))
 
-    assert await recorded_states(bot.store.engine) == 0
+    assert await recorded_states(bot.store.sqlalchemy_engine()) == 0
     await bot.install(ALPHA)
     assert await bot.installation(ALPHA) is not None
     status, ack, _ = await bot.command(ALPHA)

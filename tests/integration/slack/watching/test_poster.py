@@ -6,14 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import select
 
 from bot.metrics import REGISTRY
 from bot.standin.slack import payloads
 from bot.standin.slack.garbage import Garbage
 from bot.standin.slack.surfaces import ChannelInfo
 from bot.store.audit import AuditOutcome
-from bot.store.schema import watch_deliveries, watch_threads
 from tests.fake_clock import HANG_GUARD_S, FakeClock
 from tests.integration.slack.watching.harness import (
     CHANNEL,
@@ -45,14 +43,15 @@ def _sent(r: Rig, channel: str = CHANNEL) -> list[dict[str, str]]:
 
 
 async def _threads(r: Rig) -> list[str]:
-    async with r.store.engine.connect() as connection:
-        return list((await connection.scalars(select(watch_threads.c.parent_ts))).all())
+    async with r.store.database.connection() as connection:
+        rows = await connection.fetch("SELECT parent_ts FROM watch_threads")
+    return [parent_ts for (parent_ts,) in rows]
 
 
 async def _message_ts(r: Rig) -> list[str | None]:
-    statement = select(watch_deliveries.c.message_ts).order_by(watch_deliveries.c.change_id)
-    async with r.store.engine.connect() as connection:
-        return list((await connection.scalars(statement)).all())
+    async with r.store.database.connection() as connection:
+        rows = await connection.fetch("SELECT message_ts FROM watch_deliveries ORDER BY change_id")
+    return [message_ts for (message_ts,) in rows]
 
 
 async def test_a_flows_changes_go_to_its_thread_and_urgent_ones_to_the_channel_too(

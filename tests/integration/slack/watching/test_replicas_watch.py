@@ -116,7 +116,7 @@ def _on_clock(store: Store, clock: FakeClock) -> Watches:
     def now() -> datetime:
         return EPOCH + timedelta(seconds=clock.now)
 
-    return Watches(store.engine, clock=now)
+    return Watches(store.database, clock=now)
 
 
 async def test_one_poller_polls_and_another_takes_over_when_it_stops(database_url: str) -> None:

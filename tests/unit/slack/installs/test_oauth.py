@@ -83,7 +83,7 @@ async def test_an_install_begins_at_slacks_consent_screen(bot: OAuthBot) -> None
     # The state in the URL is the browser's cookie; it is signed, and nothing is written.
     assert len(url.query["state"]) >= 40
     assert url.query["state"] == cookie
-    assert await recorded_states(bot.store.engine) == 0
+    assert await recorded_states(bot.store.sqlalchemy_engine()) == 0
 
 
 def test_the_consent_screen_is_on_the_web_api_host() -> None:
@@ -105,7 +105,7 @@ async def test_two_workspaces_install_and_each_keeps_its_token(bot: OAuthBot) ->
         assert installation.bot_scopes == list(DEFAULT_SCOPES)
         assert installation.bot_refresh_token is None
     # Each state used, recorded once.
-    assert await recorded_states(bot.store.engine) == 2
+    assert await recorded_states(bot.store.sqlalchemy_engine()) == 2
 
 
 async def test_a_forged_reused_or_cookieless_state_is_refused(bot: OAuthBot) -> None:
@@ -135,9 +135,11 @@ async def test_a_redirect_without_a_good_state_makes_no_call_to_slack(bot: OAuth
     # A code Slack would exchange: any call made with it would install the workspace.
     redirect = URL(bot.approve(authorize, ALPHA))
     expired = await SignedStateStore(
-        bot.store.engine, KEY, clock=lambda: datetime.now(UTC) - timedelta(hours=1)
+        bot.store.sqlalchemy_engine(), KEY, clock=lambda: datetime.now(UTC) - timedelta(hours=1)
     ).async_issue()
-    foreign = await SignedStateStore(bot.store.engine, state_key("not ours")).async_issue()
+    foreign = await SignedStateStore(
+        bot.store.sqlalchemy_engine(), state_key("not ours")
+    ).async_issue()
     attempts: list[tuple[str, str | None]] = [
         (cookie, None),
         (cookie, "another-state"),
@@ -300,8 +302,8 @@ async def test_a_token_due_is_rotated_once_and_the_new_one_used(rotating_bot: OA
     assert saved is not None
     assert saved.bot_token == new_token
     # Saved in place: one installation, one bot, whatever the rotations.
-    assert await _rows(bot.store.engine, "slack_installations") == 1
-    assert await _rows(bot.store.engine, "slack_bots") == 1
+    assert await _rows(bot.store.sqlalchemy_engine(), "slack_installations") == 1
+    assert await _rows(bot.store.sqlalchemy_engine(), "slack_bots") == 1
 
 
 async def _rows(engine: AsyncEngine, table: str) -> int:
@@ -336,7 +338,7 @@ async def test_uninstalling_deletes_the_installation(bot: OAuthBot) -> None:
 
     assert status == 200
     assert await bot.installation(ALPHA) is None
-    store = installation_store(bot.store.engine)
+    store = installation_store(bot.store.sqlalchemy_engine())
     assert await store.async_find_bot(enterprise_id=None, team_id=ALPHA.team_id) is None
     assert await bot.installation(BETA) is not None
     _, ack, response_url = await bot.command(ALPHA)
@@ -353,7 +355,7 @@ async def test_revoking_the_bot_token_deletes_it(bot: OAuthBot) -> None:
     status, _ = await bot.post(slack_oauth.tokens_revoked(ALPHA.team_id))
 
     assert status == 200
-    store = installation_store(bot.store.engine)
+    store = installation_store(bot.store.sqlalchemy_engine())
     assert await store.async_find_bot(enterprise_id=None, team_id=ALPHA.team_id) is None
 
 
@@ -367,7 +369,7 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     store = Store(StoreSettings.from_env({"DATABASE_URL": database_url}))
     await store.start()
     try:
-        yield store.engine
+        yield store.sqlalchemy_engine()
     finally:
         await store.close()
 
@@ -436,7 +438,7 @@ async def test_two_redirects_with_one_state_succeed_once(
     other = Store(StoreSettings.from_env({"DATABASE_URL": database_url}))
     await other.start()
     try:
-        replicas = [SignedStateStore(engine, KEY), SignedStateStore(other.engine, KEY)]
+        replicas = [SignedStateStore(engine, KEY), SignedStateStore(other.sqlalchemy_engine(), KEY)]
         state = await replicas[0].async_issue()
 
         results = await asyncio.gather(*(replicas[n % 2].async_consume(state) for n in range(6)))
