@@ -67,6 +67,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.bench_credentials
 	$(BIN)/python -m bench.bench_access
 	$(BIN)/python -m bench.bench_watch
+	$(BIN)/python -m bench.bench_state
+	$(BIN)/python -m bench.bench_footprint
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache site

@@ -24,9 +24,8 @@ from typing import Any
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncAck, AsyncApp
-from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
+from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.slack.constants import COMMAND, EVENTS_PATH, HEALTH_PATH
 
@@ -36,7 +35,7 @@ def build_server(
     bot_token: str | None,
     api_url: str,
     *,
-    installations: AsyncSQLAlchemyInstallationStore | None = None,
+    installations: AsyncInstallationStore | None = None,
     unfurl_card: dict[str, Any] | None = None,
     home_view: dict[str, Any] | None = None,
 ) -> web.Application:
@@ -111,6 +110,13 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING)
     installations = None
     if several:
+        # Imported only here: SQLAlchemy would add some 20 MB to a bare Bolt that has no use
+        # for it, and bench_footprint compares its memory with the bot's.
+        from slack_sdk.oauth.installation_store.sqlalchemy import (  # noqa: PLC0415
+            AsyncSQLAlchemyInstallationStore,
+        )
+        from sqlalchemy.ext.asyncio import create_async_engine  # noqa: PLC0415
+
         engine = create_async_engine(env["DATABASE_URL"])
         installations = AsyncSQLAlchemyInstallationStore(
             client_id=env["SLACK_CLIENT_ID"], engine=engine

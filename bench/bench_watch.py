@@ -46,6 +46,7 @@ from bench.common import (
     percentile,
     positive_float,
     positive_int,
+    postgres,
     progress,
     target,
     targets_table,
@@ -62,7 +63,6 @@ from bot.slack.watching.poller import LEASE
 from bot.standin.cams.catalog import DEMO_SPACE, SeededFlow, catalog_of_size
 from bot.standin.cams.server import DEMO_CREDENTIALS, arrival_key
 from bot.standin.cams.window import busiest_window
-from bot.standin.harness.postgres_server import PostgresServer, start_postgres
 from bot.standin.harness.processes import (
     EmulatorControl,
     EmulatorStats,
@@ -499,16 +499,6 @@ async def drain(emulator: EmulatorControl, fake: FakeSlack, changer: Changer) ->
         await asyncio.sleep(0.5)
     await asyncio.sleep(SETTLE_S)
     return await get_flow_calls(emulator)
-
-
-@contextlib.asynccontextmanager
-async def postgres() -> AsyncIterator[str]:
-    """A PostgreSQL server of the benchmark's own, and the URL of an empty database on it."""
-    server: PostgresServer = await asyncio.to_thread(start_postgres)
-    try:
-        yield await server.create_database()
-    finally:
-        await asyncio.to_thread(server.stop)
 
 
 @contextlib.asynccontextmanager

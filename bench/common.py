@@ -25,6 +25,7 @@ import aiohttp
 from bot.cams.errors import CamsError, ErrorKind
 from bot.preview.errors import BusyError
 from bot.slack.constants import EVENTS_PATH, HEALTH_PATH
+from bot.standin.harness.postgres_server import PostgresServer, start_postgres
 from bot.standin.harness.processes import (
     EmulatorControl,
     free_port,
@@ -440,3 +441,13 @@ async def get_flow_calls(emulator: EmulatorControl) -> dict[str, int]:
         body = await response.json()
     calls: dict[str, int] = body["get_flow_by_flow"]
     return calls
+
+
+@contextlib.asynccontextmanager
+async def postgres() -> AsyncIterator[str]:
+    """A PostgreSQL server of the benchmark's own, and the URL of an empty database on it."""
+    server: PostgresServer = await asyncio.to_thread(start_postgres)
+    try:
+        yield await server.create_database()
+    finally:
+        await asyncio.to_thread(server.stop)
