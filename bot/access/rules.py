@@ -338,7 +338,8 @@ class RuleBook(AsyncCloseable):
 
     async def _read(self) -> RuleSnapshot:
         bounds = self.bounds
-        async with self._database.connection() as connection:
+        # One transaction: the three reads see one state of the tables.
+        async with self._database.transaction() as connection:
             rule_rows = await _fetch(connection, _READ_RULES, bounds.rules, "rules")
             channel_rows = await _fetch(
                 connection, _READ_CHANNELS, bounds.channel_spaces, "channel spaces"

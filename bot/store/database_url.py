@@ -3,13 +3,12 @@ bot.store.database), and loads SQLAlchemy only to migrate or for Slack installs.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from urllib.parse import quote, urlencode
-
-from yarl import URL
+from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from bot.errors import FlowpreviewError
 
@@ -19,6 +18,28 @@ HIDDEN = "***"
 
 
 PORT_RANGE = "the port must be from 1 to 65535"
+MAX_PORT = 65535
+# SQLAlchemy's own grammar for a URL (sqlalchemy.engine.url._parse_url), so that every URL it
+# read is read the same: the password runs to the last @ before the host.
+_URL = re.compile(
+    r"""
+    (?P<name>[\w+]+)://
+    (?:
+        (?P<username>[^:/]*)
+        (?::(?P<password>[^@]*))?
+    @)?
+    (?:
+        (?:
+            \[(?P<ipv6host>[^/?]+)\] |
+            (?P<ipv4host>[^/:?]+)
+        )?
+        (?::(?P<port>[^/?]*))?
+    )?
+    (?:/(?P<database>[^?]*))?
+    (?:\?(?P<query>.*))?
+    """,
+    re.VERBOSE,
+)
 
 
 class UnreadableUrlError(FlowpreviewError):
@@ -44,30 +65,28 @@ class DatabaseUrl:
     @classmethod
     def parse(cls, raw: str) -> DatabaseUrl:
         """`raw` read as `scheme://[user[:password]@]host[:port]/database[?query]`, or a SQLite
-        `scheme:///path`; UnreadableUrlError if it cannot be."""
-        try:
-            url = URL(raw)
-            port = url.explicit_port
-        except (ValueError, TypeError) as exc:
-            out_of_range = "out of range" in str(exc)
-            raise UnreadableUrlError(PORT_RANGE if out_of_range else "not a URL") from None
-        if not url.scheme:
-            raise UnreadableUrlError("no scheme")
-        database: str | None
-        if url.scheme.lower() == SQLITE:
-            # sqlite+aiosqlite:///relative or ////absolute: the path is what follows the third /.
-            database = raw.split("://", 1)[1].split("?", 1)[0]
-            database = database[1:] if database.startswith("/") else database
-        else:
-            database = url.path.lstrip("/")
+        `scheme:///path`, as SQLAlchemy reads it (a password may hold `/`, `?` or `#`; `%xx`
+        escapes are decoded); UnreadableUrlError if it cannot be."""
+        found = _URL.fullmatch(raw.strip())
+        if found is None:
+            raise UnreadableUrlError("not a URL")
+        port_text = found["port"]
+        port = None
+        if port_text:
+            if not port_text.isdigit():
+                raise UnreadableUrlError("not a URL")
+            port = int(port_text)
+            if not 0 < port <= MAX_PORT:
+                raise UnreadableUrlError(PORT_RANGE)
+        username, password = found["username"], found["password"]
         return cls(
-            drivername=url.scheme.lower(),
-            database=database or None,
-            host=url.host or None,
+            drivername=found["name"].lower(),
+            database=found["database"] or None,
+            host=found["ipv6host"] or found["ipv4host"] or None,
             port=port,
-            username=url.user or None,
-            password=url.password or None,
-            query=MappingProxyType(dict(url.query)),
+            username=unquote(username) if username else None,
+            password=unquote(password) if password else None,
+            query=MappingProxyType(dict(parse_qsl(found["query"] or ""))),
         )
 
     @classmethod

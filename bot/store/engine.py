@@ -26,8 +26,11 @@ from bot.store.settings import StoreSettings
 WRITE_LOCK = "flowpreview_write_lock"
 
 
-def open_engine(settings: StoreSettings) -> AsyncEngine:
-    """An engine on the configured database; connections open on first use.
+def open_engine(
+    settings: StoreSettings, *, pool_size: int = POOL_SIZE, overflow: int = POOL_OVERFLOW
+) -> AsyncEngine:
+    """An engine on the configured database; connections open on first use; on PostgreSQL at
+    most `pool_size` + `overflow` of them.
 
     SQL parameters stay out of error messages: they are people's IDs, and messages get logged.
     """
@@ -44,8 +47,8 @@ def open_engine(settings: StoreSettings) -> AsyncEngine:
         # A connection the server dropped (restart, failover, idle timeout) is replaced
         # before use instead of failing the statement.
         pool_pre_ping=True,
-        pool_size=POOL_SIZE,
-        max_overflow=POOL_OVERFLOW,
+        pool_size=pool_size,
+        max_overflow=overflow,
         pool_timeout=POOL_WAIT_S,
         connect_args={
             "timeout": CONNECT_TIMEOUT_S,

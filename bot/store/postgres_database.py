@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from datetime import datetime
 
 import asyncpg
 
@@ -23,6 +24,7 @@ from bot.store.database import (
     one_line,
 )
 from bot.store.database_url import DatabaseUrl
+from bot.store.settings import STATEMENT_CACHE
 
 # Connections idle this long are closed, so that a quiet replica holds none.
 IDLE_LIFETIME_S = 300.0
@@ -30,6 +32,9 @@ COMMAND_MARGIN_S = 5.0
 CLOSE_TIMEOUT_S = 10.0
 # What a connection the server dropped (a restart, a failover, an idle timeout) fails with.
 _DROPPED = (asyncpg.exceptions.ConnectionDoesNotExistError, asyncpg.InterfaceError, OSError)
+# What asyncpg raises when a parameter cannot be sent as its column's type; it exports only
+# PostgreSQL's own DataError by that name.
+_CLIENT_DATA_ERROR = asyncpg.exceptions._base.DataError
 
 
 @contextlib.contextmanager
@@ -38,8 +43,33 @@ def _translated() -> Iterator[None]:
         yield
     except asyncpg.IntegrityConstraintViolationError as exc:
         raise ConflictError(one_line(exc)) from exc
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+    except (asyncpg.DataError, _CLIENT_DATA_ERROR) as exc:
+        # Their messages quote the value that did not fit (a person's ID, say): asyncpg's when
+        # it could not send a parameter, PostgreSQL's for its class 22 errors.
+        raise DatabaseError(f"{type(exc).__name__}: a value does not fit its column") from exc
+    except (
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        asyncpg.InternalClientError,
+        OSError,
+        TimeoutError,
+    ) as exc:
         raise DatabaseError(one_line(exc)) from exc
+
+
+def _checked(args: tuple[object, ...]) -> tuple[object, ...]:
+    # asyncpg would take a naive datetime as the server's local time; SQLite's side refuses it.
+    for value in args:
+        if isinstance(value, datetime) and value.tzinfo is None:
+            raise DatabaseError("a naive datetime has no time zone: give an aware one")
+    return args
+
+
+async def _release(pool: asyncpg.Pool, connection: asyncpg.Connection) -> None:
+    # A connection whose reset fails is terminated by asyncpg, which then raises: the error
+    # that matters is the caller's, or none after a commit that went through.
+    with contextlib.suppress(Exception):
+        await pool.release(connection)
 
 
 def _changed(status: str) -> int:
@@ -56,15 +86,15 @@ class _PostgresConnection(Connection):
 
     async def execute(self, sql: str, *args: object) -> int:
         with _translated():
-            return _changed(await self._connection.execute(sql, *args))
+            return _changed(await self._connection.execute(sql, *_checked(args)))
 
     async def execute_many(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
         with _translated():
-            await self._connection.executemany(sql, rows)
+            await self._connection.executemany(sql, [_checked(tuple(row)) for row in rows])
 
     async def fetch(self, sql: str, *args: object) -> list[Row]:
         with _translated():
-            records = await self._connection.fetch(sql, *args)
+            records = await self._connection.fetch(sql, *_checked(args))
         return [tuple(record) for record in records]
 
 
@@ -96,7 +126,7 @@ class PostgresDatabase(Database):
             with _translated():
                 await transaction.commit()
         finally:
-            await pool.release(connection)
+            await _release(pool, connection)
 
     async def _begun(
         self, pool: asyncpg.Pool, *, retry: bool
@@ -107,26 +137,31 @@ class PostgresDatabase(Database):
             with _translated():
                 await transaction.start()
         except DatabaseError as error:
-            await pool.release(connection)
+            await _release(pool, connection)
             if not (retry and isinstance(error.__cause__, _DROPPED)):
                 raise
             # After a restart or a failover every pooled connection is as dead as this one.
-            pool.expire_connections()
+            await pool.expire_connections()
             return await self._begun(pool, retry=False)
         except BaseException:
-            await pool.release(connection)
+            await _release(pool, connection)
             raise
         return connection, transaction
 
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
-        """See Database.connection."""
+        """See Database.connection; a connection found dropped sends the pool's others to be
+        replaced at their next use, as after a restart or a failover they are as dead."""
         pool = await self._open()
         connection = await self._acquire(pool)
         try:
             yield _PostgresConnection(connection)
+        except DatabaseError as error:
+            if isinstance(error.__cause__, _DROPPED):
+                await pool.expire_connections()
+            raise
         finally:
-            await pool.release(connection)
+            await _release(pool, connection)
 
     async def close(self) -> None:
         """See Database.close: connections still in use get CLOSE_TIMEOUT_S to come back."""
@@ -166,6 +201,7 @@ class PostgresDatabase(Database):
                         password=url.password,
                         database=url.database,
                         ssl=url.query.get("ssl"),
+                        statement_cache_size=int(url.query.get(STATEMENT_CACHE, "100")),
                         min_size=0,
                         max_size=POOL_SIZE + POOL_OVERFLOW,
                         max_inactive_connection_lifetime=IDLE_LIFETIME_S,

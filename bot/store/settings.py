@@ -35,6 +35,10 @@ _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*(?=://)")
 _USAGE = "use sqlite+aiosqlite:///PATH or postgresql://USER:PASSWORD@HOST[:PORT]/DATABASE"
 # PostgreSQL's driver comes with an extra, so that SQLite users need not install it.
 _DRIVER = "asyncpg"
+# What a PostgreSQL URL's query may say: TLS (libpq's sslmode, or ssl), and how many prepared
+# statements each connection keeps (0 behind PgBouncer in transaction mode).
+STATEMENT_CACHE = "prepared_statement_cache_size"
+QUERY_PARAMETERS = ("ssl", "sslmode", STATEMENT_CACHE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +117,16 @@ def _url(raw: str) -> DatabaseUrl:
     # libpq's sslmode is asyncpg's ssl, with the same values.
     if "sslmode" in query:
         query["ssl"] = query.pop("sslmode")
+    unknown = sorted(set(query) - set(QUERY_PARAMETERS))
+    if unknown:
+        # Named, never their values: those may be anything the URL holds.
+        raise ConfigError(
+            "DATABASE_URL",
+            f"takes no parameter {', '.join(unknown)}; it takes {', '.join(QUERY_PARAMETERS)}",
+        )
+    cache_size = query.get(STATEMENT_CACHE)
+    if cache_size is not None and not cache_size.isdigit():
+        raise ConfigError("DATABASE_URL", f"{STATEMENT_CACHE} must be a whole number")
     return url.set(drivername=POSTGRESQL, query=query)
 
 

@@ -140,6 +140,8 @@ class SqliteDatabase(Database):
         except TimeoutError:
             raise DatabaseError(f"no connection was free within {POOL_WAIT_S:g} s") from None
         try:
+            if self._closed:
+                raise DatabaseError("the database is closed")
             connection = self._idle.pop() if self._idle else await self._open()
             self._busy.add(connection)
             reusable = False

@@ -15,6 +15,12 @@ from bot.store.watches import MAX_PER_CHANNEL, MAX_TOTAL, Watches
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+# On PostgreSQL, the connections of slack_sdk's installation store: one quick keyed read per
+# request to authorise it, and writes at installs and token rotations. Four serve thousands of
+# reads a second, more than a replica answers, and keep it within 14 connections with its own.
+INSTALLS_POOL_SIZE = 2
+INSTALLS_POOL_OVERFLOW = 2
+
 
 class Store(AsyncCloseable):
     """The database, and the audit trail, the pins and the flow watches in it.
@@ -51,7 +57,10 @@ class Store(AsyncCloseable):
         if self._engine is None:
             from bot.store.engine import open_engine  # noqa: PLC0415
 
-            self._engine = open_engine(self.settings)
+            # Beside the bot's own pool: a replica stays within a dozen connections or so.
+            self._engine = open_engine(
+                self.settings, pool_size=INSTALLS_POOL_SIZE, overflow=INSTALLS_POOL_OVERFLOW
+            )
         return self._engine
 
     async def start(self) -> None:

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from bot.errors import FlowpreviewError
-from bot.store.database import Connection, Database, Dialect, Row, read_time
+from bot.store.database import Connection, Database, DatabaseError, Dialect, Row, read_time
 from bot.store.limits import NAME_LENGTH, REASON_LENGTH, STATUS_LENGTH
 
 MAX_PER_CHANNEL = 200
@@ -268,7 +268,12 @@ class Watches:
         created_at = self._clock()
         async with self._writing(WATCH_LOCK) as connection:
             inserted = await connection.execute(_ADD, *key, by, created_at)
-            (found,) = await connection.fetch(_FOUND, *key)
+            found = await connection.fetch_one(_FOUND, *key)
+            if found is None:
+                # Removed between the insert that found it there and this read (PostgreSQL
+                # reads each statement afresh): nothing is watched now, and the caller may ask
+                # again.
+                raise DatabaseError("the watch was removed while it was being added")
             if inserted != 1:
                 return _watch(found), False
             in_channel = await _count(connection, _COUNT_IN_CHANNEL, team_id, channel_id)

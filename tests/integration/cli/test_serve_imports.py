@@ -20,6 +20,7 @@ NEVER = ("bot.standin", "bot.cli.demo", "bot.cli.emulator", "bot.cli.get")
 # What a replica serving one workspace over HTTP, on a current schema, does not need. (Bolt's
 # AsyncApp imports its own OAuth modules in any case; those of the install flow are the bot's.)
 UNUSED = (
+    "sqlalchemy",
     "alembic",
     "mako",
     "slack_sdk.oauth.installation_store.sqlalchemy",

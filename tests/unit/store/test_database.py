@@ -193,3 +193,19 @@ async def test_a_writer_cancelled_waiting_for_sqlites_lock_leaves_no_transaction
         await db.close()
 
     assert names == [("after",)]
+
+
+async def test_a_naive_time_is_refused_on_either_database(db: Database) -> None:
+    with pytest.raises(DatabaseError, match="naive"):
+        async with db.transaction(write=True) as connection:
+            await connection.execute(
+                "INSERT INTO things VALUES ($1, $2, $3)", 1, "one", AT.replace(tzinfo=None)
+            )
+
+
+async def test_a_value_that_does_not_fit_is_an_error_that_does_not_quote_it(db: Database) -> None:
+    with pytest.raises(DatabaseError) as caught:
+        async with db.transaction(write=True) as connection:
+            await connection.execute("INSERT INTO things (id, name) VALUES ($1, 'x')", "U0SECRET")
+
+    assert "U0SECRET" not in str(caught.value)

@@ -72,6 +72,22 @@ def test_libpq_sslmode_becomes_asyncpg_ssl() -> None:
     assert dict(settings.url.query) == {"ssl": "require"}
 
 
+def test_a_password_may_hold_what_a_url_means_otherwise_as_sqlalchemy_reads_it() -> None:
+    url = "postgresql://bot:pa/ss?w#rd@db.internal:5433/flowpreview?sslmode=require"
+    settings = StoreSettings.from_env({"DATABASE_URL": url})
+
+    assert settings.url.password == "pa/ss?w#rd"
+    assert (settings.url.host, settings.url.port) == ("db.internal", 5433)
+    assert dict(settings.url.query) == {"ssl": "require"}
+
+
+def test_pgbouncers_statement_cache_setting_is_taken() -> None:
+    url = "postgresql://bot@db/flowpreview?prepared_statement_cache_size=0"
+    settings = StoreSettings.from_env({"DATABASE_URL": url})
+
+    assert dict(settings.url.query) == {"prepared_statement_cache_size": "0"}
+
+
 def test_database_url_wins_over_database_path() -> None:
     settings = StoreSettings.from_env(
         {"DATABASE_URL": "postgresql://bot@db/flowpreview", "DATABASE_PATH": "bot.db"}
@@ -104,6 +120,11 @@ def test_the_password_never_shows_and_is_redacted_from_logs() -> None:
         ("sqlite+aiosqlite://", "needs a file path"),
         ("sqlite+aiosqlite:///:memory:", "needs a file path"),
         (f"sqlite+aiosqlite://bot:{PASSWORD}@db/x.db", "takes no host"),
+        (f"postgresql://bot@db/flowpreview?options={PASSWORD}", "takes no parameter options"),
+        (
+            "postgresql://bot@db/flowpreview?prepared_statement_cache_size=lots",
+            "must be a whole number",
+        ),
     ],
 )
 def test_a_bad_database_url_is_named_without_its_password(url: str, problem: str) -> None:
