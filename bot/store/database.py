@@ -1,11 +1,11 @@
 """The bot's tables on their drivers alone: aiosqlite for SQLite, asyncpg for PostgreSQL.
 
-SQLAlchemy, with the asyncio extension it needs, costs a replica about 20 MB at rest: more
-than a 128 MiB container can spare beside Bolt and aiohttp (docs/operating/footprint.md has
-the figures). The bot's statements are few and plain, so they are written in SQL that both
-databases take, and run through this one small interface. SQLAlchemy and Alembic stay for
-what they do best, loaded only when needed: migrations (bot.store.migrate) and slack_sdk's
-installation store (bot.store.engine).
+SQLAlchemy, with the asyncio extension it needs, costs a replica about 20 MiB at rest: more
+than all a replica may take beside a bare Bolt app to fit small containers
+(docs/operating/footprint.md has the figures). The bot's statements are few and plain, so
+they are written in SQL that both databases take, and run through this one small interface.
+SQLAlchemy and Alembic stay for what they do best, loaded only when needed: migrations
+(bot.store.migrate) and slack_sdk's installation store (bot.store.engine).
 
 Statements number their parameters `$1`, `$2`, ... (PostgreSQL's style; on SQLite they are
 sent as `?1`, `?2`, ...). A datetime goes in aware and comes back through `read_time`: SQLite
