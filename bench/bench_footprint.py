@@ -53,7 +53,6 @@ from bench.footprint_readings import (
     PackageImports,
     Traced,
     group_imports,
-    parse_importtime,
 )
 from bench.footprint_servers import (
     SETTLE_S,
@@ -68,6 +67,7 @@ from bench.footprint_servers import (
 )
 from bot.preview.settings import PreviewSettings
 from bot.slack.constants import EVENTS_PATH
+from bot.standin.harness.importtime import parse_importtime
 from bot.standin.harness.processes import EmulatorControl, controlled_emulator
 from bot.standin.harness.redis_server import running_redis
 from bot.standin.slack import payloads

@@ -4,15 +4,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.standin.harness.importtime import Imported
+
 MB = 1024 * 1024
 KB = 1024
-IMPORT_LINE = "import time:"
-# The first line -X importtime writes names its columns; every other one is a module.
-IMPORT_HEADER = "import time: self [us] | cumulative | imported package"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,36 +41,6 @@ def read_memory(pid: int) -> Memory:
             # Given in kB: "VmRSS:     43416 kB".
             fields[name] = int(value.split()[0]) * KB
     return Memory(rss=fields["VmRSS"], anon=fields["RssAnon"])
-
-
-@dataclass(frozen=True, slots=True)
-class Imported:
-    """One line of `-X importtime`: a module, how deep it was imported, and its times in µs."""
-
-    module: str
-    depth: int
-    self_us: int
-    cumulative_us: int
-
-    @property
-    def package(self) -> str:
-        """Its top-level package, marked when it is the standard library's."""
-        top = self.module.split(".")[0]
-        return f"{top} (stdlib)" if top in sys.stdlib_module_names else top
-
-
-def parse_importtime(stderr: str) -> list[Imported]:
-    """The modules `-X importtime` reported in `stderr`, in its order (a module after those it
-    imported); other lines (the header, logs) are left out."""
-    found = []
-    for line in stderr.splitlines():
-        if not line.startswith(IMPORT_LINE) or line.strip() == IMPORT_HEADER:
-            continue
-        own, cumulative, name = line.removeprefix(IMPORT_LINE).split("|", 2)
-        # After the bar, one space, then two for every level of nesting.
-        depth = (len(name) - len(name.lstrip(" ")) - 1) // 2
-        found.append(Imported(name.strip(), depth, int(own), int(cumulative)))
-    return found
 
 
 @dataclass(frozen=True, slots=True)

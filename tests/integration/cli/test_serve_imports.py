@@ -10,6 +10,7 @@ from collections.abc import Iterable
 import aiohttp
 
 from bot.standin.harness.emulator import RunningEmulator
+from bot.standin.harness.importtime import parse_importtime
 from bot.standin.harness.postgres_server import PostgresServer
 from bot.standin.harness.processes import ServeProcess, serve_env
 from bot.standin.harness.redis_server import RedisServer
@@ -36,17 +37,6 @@ POSTGRES_ONLY = ("asyncpg", "sqlalchemy.dialects.postgresql")
 REDIS_ONLY = ("redis", "bot.preview.redis")
 
 
-def imported(stderr: bytes) -> set[str]:
-    """The modules a `python -X importtime` run imported, from what it wrote to stderr."""
-    names = set()
-    for line in stderr.decode(errors="replace").splitlines():
-        if line.startswith("import time:") and "|" in line:
-            name = line.rsplit("|", 1)[1].strip()
-            if name != "imported package":
-                names.add(name)
-    return names
-
-
 def loaded(modules: set[str], prefixes: Iterable[str]) -> list[str]:
     """The modules that are one of `prefixes` or inside one of them."""
     return sorted(
@@ -70,7 +60,9 @@ async def _two_starts(cams: RunningEmulator, **extra: str) -> tuple[set[str], se
                 await replica.start(s)
                 code, err = await replica.stop()
                 assert code == 0, err.decode(errors="replace")[-2000:]
-                found.append(imported(err))
+                found.append(
+                    {item.module for item in parse_importtime(err.decode(errors="replace"))}
+                )
     return found[0], found[1]
 
 
