@@ -37,7 +37,6 @@ from bot.lifecycle import AsyncCloseable
 from bot.store.database import (
     Connection,
     Database,
-    DatabaseError,
     Dialect,
     Row,
     one_line,
@@ -395,4 +394,4 @@ def _check_channel(channel_id: str) -> None:
 def _why(exc: Exception) -> str:
     if isinstance(exc, RuleError):
         return exc.message
-    return str(exc) if isinstance(exc, DatabaseError) else one_line(exc)
+    return one_line(exc)

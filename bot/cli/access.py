@@ -193,8 +193,7 @@ def _change(env: dict[str, str], change: Callable[[RuleBook], Awaitable[int]]) -
         usage = exc.kind in {RuleErrorKind.INVALID, RuleErrorKind.LOOK_ALIKE}
         return 2 if usage else 1
     except (DatabaseError, OSError) as exc:
-        why = str(exc) if isinstance(exc, DatabaseError) else one_line(exc)
-        print(f"error: {why}", file=sys.stderr)
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return 1
 
 

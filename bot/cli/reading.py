@@ -25,10 +25,7 @@ def read(settings: StoreSettings, query: Callable[[Database], Awaitable[T]]) -> 
         return None
     try:
         migrated, value = asyncio.run(_read(settings, query))
-    except DatabaseError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return None
-    except OSError as exc:
+    except (DatabaseError, OSError) as exc:
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return None
     if not migrated:

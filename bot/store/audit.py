@@ -24,7 +24,7 @@ from typing import NamedTuple
 from bot.lifecycle import AsyncCloseable
 from bot.metrics import AUDIT_RECORDS
 from bot.store.audit_insert import Row, encode, insert
-from bot.store.database import Connection, Database, DatabaseError, one_line, read_time, utc_text
+from bot.store.database import Connection, Database, one_line, read_time, utc_text
 from bot.store.database import Row as FetchedRow
 from bot.store.settings import DEFAULT_AUDIT_QUEUE_MAX, DEFAULT_RETENTION_DAYS
 
@@ -234,7 +234,7 @@ class AuditTrail(AsyncCloseable):
                 purged = await self.purge(datetime.fromtimestamp(self._clock(), UTC))
             # Whatever went wrong, the next turn tries again; the loop must not end.
             except Exception as exc:
-                log.warning("audit trail: purge failed: %s", _described(exc))
+                log.warning("audit trail: purge failed: %s", one_line(exc))
             else:
                 if purged:
                     log.info("audit trail: purged %d records past the retention period", purged)
@@ -329,7 +329,7 @@ class AuditTrail(AsyncCloseable):
                 if not self._failing:
                     log.warning(
                         "audit trail: cannot write (%s); keeping %d records and retrying",
-                        _described(exc),
+                        one_line(exc),
                         len(batch),
                     )
                     self._failing = True
@@ -424,11 +424,6 @@ async def _give_back(
             await lease.__aexit__(None, None, None)
         else:
             await lease.__aexit__(type(error), error, error.__traceback__)
-
-
-def _described(exc: BaseException) -> str:
-    # A DatabaseError's text is already one line that names the driver's error.
-    return str(exc) if isinstance(exc, DatabaseError) else one_line(exc)
 
 
 def _complete(record: AuditRecord) -> bool:

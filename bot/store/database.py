@@ -129,7 +129,10 @@ def utc_text(at: datetime) -> str:
 
 
 def one_line(exc: BaseException) -> str:
-    """A driver's error as one short line: its type, and the first line of its message."""
+    """An error as one short line: its type, and the first line of its message; a
+    DatabaseError's message, which is such a line already."""
+    if isinstance(exc, DatabaseError):
+        return str(exc)
     lines = str(exc).strip().splitlines()
     first = lines[0][:ERROR_LENGTH] if lines else ""
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
